@@ -1,0 +1,2 @@
+export * from "./crypto/types.js";
+export * from "./messages.js";
