@@ -1,0 +1,2 @@
+export function setup() {}
+export function teardown() {}

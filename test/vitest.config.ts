@@ -1,0 +1,13 @@
+import { defineProject } from "vitest/config";
+
+// These tests start real daemons, namespaces and browsers: allow them seconds, not milliseconds.
+export default defineProject({
+  test: {
+    name: "@wiregate/test",
+    include: ["**/*.test.ts"],
+    exclude: ["**/node_modules/**"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    globalSetup: ["./global-setup.ts"],
+  },
+});
