@@ -1,0 +1,306 @@
+/**
+ * The client side of a relay session: open a WebTransport session, say hello on the control
+ * stream, wait for welcome, then move WireGuard messages as datagrams (one message = one datagram).
+ * Works with any WebTransport constructor: the browser's, the polyfill, or a Node implementation.
+ */
+
+import {
+  type ErrorCode,
+  type ErrorFrame,
+  encodeFrame,
+  FrameReader,
+  PROTOCOL_VERSION,
+  type StatsFrame,
+  type WelcomeFrame,
+} from "./frames.js";
+
+/** The parts of the WebTransport API this client uses. */
+export interface WebTransportLike {
+  ready: Promise<unknown>;
+  closed: Promise<unknown>;
+  datagrams: {
+    readable: ReadableStream<Uint8Array>;
+    writable?: WritableStream<Uint8Array>;
+    createWritable?: () => WritableStream<Uint8Array>;
+  };
+  createBidirectionalStream(): Promise<{
+    readable: ReadableStream<Uint8Array>;
+    writable: WritableStream<Uint8Array>;
+  }>;
+  close(info?: { closeCode?: number; reason?: string }): void;
+}
+
+export type WebTransportConstructor = new (
+  url: string,
+  options?: Record<string, unknown>,
+) => WebTransportLike;
+
+export interface CertificateHash {
+  algorithm: "sha-256";
+  value: Uint8Array;
+}
+
+export interface ConnectRelayOptions {
+  /** The constructor to use: native, the polyfill in the browser, or a Node implementation. */
+  WebTransport: WebTransportConstructor;
+  url: string;
+  token?: string;
+  upstream: string;
+  serverCertificateHashes?: CertificateHash[];
+  /** Extra options passed to the WebTransport constructor as they are. */
+  transportOptions?: Record<string, unknown>;
+  /** Receive datagrams by callback instead of the `datagrams` iterable. */
+  onDatagram?: (datagram: Uint8Array) => void;
+  /** Non-fatal errors the relay reports during the session (`oversized`, `limit`). */
+  onError?: (error: ErrorFrame) => void;
+  /** Datagrams buffered for the iterable before the oldest is dropped. Default 1024. */
+  receiveQueueLength?: number;
+  /** How long to wait for the transport and the welcome. Default 10 s. */
+  timeoutMs?: number;
+}
+
+export interface RelayConnection {
+  welcome: WelcomeFrame;
+  /** Sends one WireGuard message. The relay reports an `oversized` error for a too-large one. */
+  send(datagram: Uint8Array): void;
+  /** Incoming datagrams (empty when `onDatagram` is used). Ends when the session closes. */
+  datagrams: AsyncIterable<Uint8Array>;
+  /** Asks the relay for this session's counters. */
+  stats(): Promise<StatsFrame>;
+  /** Datagrams dropped locally because the iterable was not read fast enough. */
+  readonly receiveDrops: number;
+  /** Resolves when the session ends, with the relay's fatal error if it sent one. */
+  closed: Promise<{ error?: ErrorFrame }>;
+  close(): void;
+}
+
+/** Why connecting failed: a relay error code, or a transport/protocol failure. */
+export class RelayError extends Error {
+  readonly code: ErrorCode | "transport" | "protocol" | "timeout";
+  readonly frame: ErrorFrame | undefined;
+  constructor(code: RelayError["code"], message: string, frame?: ErrorFrame) {
+    super(message);
+    this.name = "RelayError";
+    this.code = code;
+    this.frame = frame;
+  }
+}
+
+/** Non-fatal error codes: the session continues after them. */
+const NON_FATAL: ReadonlySet<ErrorCode> = new Set(["oversized", "limit"]);
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RelayError("timeout", `${what} took over ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A bounded FIFO feeding an async iterator; drops the oldest datagram when full. */
+class DatagramQueue implements AsyncIterable<Uint8Array> {
+  #items: Uint8Array[] = [];
+  #head = 0;
+  #waiting: ((result: IteratorResult<Uint8Array>) => void) | undefined;
+  #ended = false;
+  drops = 0;
+  constructor(readonly capacity: number) {}
+
+  push(item: Uint8Array): void {
+    if (this.#ended) return;
+    const waiting = this.#waiting;
+    if (waiting) {
+      this.#waiting = undefined;
+      waiting({ value: item, done: false });
+      return;
+    }
+    if (this.#items.length - this.#head >= this.capacity) {
+      this.#head++;
+      this.drops++;
+    }
+    this.#items.push(item);
+  }
+
+  end(): void {
+    this.#ended = true;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.({ value: undefined, done: true });
+  }
+
+  #next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.#head < this.#items.length) {
+      const value = this.#items[this.#head++]!;
+      if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+        this.#items = this.#items.slice(this.#head);
+        this.#head = 0;
+      }
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.#waiting = resolve;
+    });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return {
+      next: () => this.#next(),
+      return: () => {
+        this.end();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+}
+
+/** Connects to a relay and opens a session toward the named upstream. */
+export async function connectRelay(options: ConnectRelayOptions): Promise<RelayConnection> {
+  if (typeof options.WebTransport !== "function") {
+    throw new TypeError("connectRelay: options.WebTransport must be a constructor");
+  }
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const transportOptions: Record<string, unknown> = { ...options.transportOptions };
+  if (options.serverCertificateHashes) {
+    transportOptions.serverCertificateHashes = options.serverCertificateHashes;
+  }
+
+  let wt: WebTransportLike;
+  try {
+    wt = new options.WebTransport(options.url, transportOptions);
+  } catch (error) {
+    throw new RelayError("transport", `cannot open WebTransport: ${(error as Error).message}`);
+  }
+  try {
+    await withTimeout(wt.ready, timeoutMs, "WebTransport ready");
+  } catch (error) {
+    if (error instanceof RelayError) throw error;
+    throw new RelayError("transport", `WebTransport failed: ${(error as Error)?.message ?? error}`);
+  }
+
+  const queue = new DatagramQueue(options.receiveQueueLength ?? 1024);
+  const deliver = options.onDatagram ?? ((datagram: Uint8Array) => queue.push(datagram));
+  let open = true;
+
+  // Keep one read pending at all times: browsers buffer very few incoming datagrams.
+  const datagramReader = wt.datagrams.readable.getReader();
+  void (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await datagramReader.read();
+        if (done) break;
+        if (value) deliver(value);
+      }
+    } catch {
+      // The session closed; `closed` reports why.
+    }
+    queue.end();
+  })();
+
+  const writable = wt.datagrams.createWritable?.() ?? wt.datagrams.writable;
+  if (!writable) throw new RelayError("transport", "WebTransport has no datagram writable");
+  const datagramWriter = writable.getWriter();
+
+  const control = await wt.createBidirectionalStream();
+  const controlWriter = control.writable.getWriter();
+  const controlReader = control.readable.getReader();
+  const hello = {
+    type: "hello" as const,
+    version: PROTOCOL_VERSION,
+    upstream: options.upstream,
+    ...(options.token !== undefined ? { token: options.token } : {}),
+  };
+  void controlWriter.write(encodeFrame(hello)).catch(() => {});
+
+  const statsWaiters: { resolve: (s: StatsFrame) => void; reject: (e: Error) => void }[] = [];
+  let fatal: ErrorFrame | undefined;
+  let resolveWelcome!: (w: WelcomeFrame) => void;
+  let rejectWelcome!: (e: Error) => void;
+  const welcomePromise = new Promise<WelcomeFrame>((resolve, reject) => {
+    resolveWelcome = resolve;
+    rejectWelcome = reject;
+  });
+
+  const finish = () => {
+    if (!open) return;
+    open = false;
+    for (const waiter of statsWaiters.splice(0)) {
+      waiter.reject(new RelayError("transport", "session closed"));
+    }
+    rejectWelcome(fatal ? fatalError(fatal) : new RelayError("transport", "session closed"));
+    queue.end();
+    try {
+      wt.close();
+    } catch {
+      // Already closed.
+    }
+  };
+
+  const frames = new FrameReader();
+  const controlLoop = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await controlReader.read();
+        if (done || !value) break;
+        for (const result of frames.push(value)) {
+          if (!result.ok) {
+            rejectWelcome(new RelayError("protocol", `bad control frame: ${result.detail}`));
+            return;
+          }
+          const frame = result.frame;
+          if (frame.type === "welcome") resolveWelcome(frame);
+          else if (frame.type === "stats") statsWaiters.shift()?.resolve(frame);
+          else if (frame.type === "error") {
+            if (NON_FATAL.has(frame.code)) options.onError?.(frame);
+            else {
+              fatal = frame;
+              return;
+            }
+          }
+        }
+      }
+    } catch {
+      // Stream reset: treated as the end of the session.
+    }
+  })();
+  const closed = Promise.race([controlLoop, wt.closed.catch(() => {})]).then(() => {
+    finish();
+    return fatal ? { error: fatal } : {};
+  });
+
+  let welcome: WelcomeFrame;
+  try {
+    welcome = await withTimeout(welcomePromise, timeoutMs, "relay welcome");
+  } catch (error) {
+    finish();
+    throw error;
+  }
+
+  return {
+    welcome,
+    send(datagram: Uint8Array) {
+      if (!(datagram instanceof Uint8Array)) {
+        throw new TypeError("RelayConnection.send: datagram must be a Uint8Array");
+      }
+      if (!open) return;
+      datagramWriter.write(datagram).catch(() => {});
+    },
+    datagrams: queue,
+    stats() {
+      if (!open) return Promise.reject(new RelayError("transport", "session closed"));
+      return new Promise<StatsFrame>((resolve, reject) => {
+        statsWaiters.push({ resolve, reject });
+        controlWriter.write(encodeFrame({ type: "stats-request" })).catch(reject);
+      });
+    },
+    get receiveDrops() {
+      return queue.drops;
+    },
+    closed,
+    close: finish,
+  };
+}
+
+function fatalError(frame: ErrorFrame): RelayError {
+  return new RelayError(frame.code, `relay refused: ${frame.code}: ${frame.message}`, frame);
+}

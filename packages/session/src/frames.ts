@@ -1,0 +1,281 @@
+/**
+ * Control frames exchanged between a client and the relay on one WebTransport bidirectional stream.
+ *
+ * Wire format: a 4-byte big-endian length, then that many bytes of UTF-8 JSON (one object).
+ * Decoding never throws on peer bytes: every rejection names the frame field and the reason.
+ */
+
+export const PROTOCOL_VERSION = 1;
+/** Largest frame body; a control frame is small, anything bigger is hostile or broken. */
+export const MAX_FRAME_SIZE = 16 * 1024;
+export const FRAME_HEADER_SIZE = 4;
+
+export type Transport = "http3" | "http2" | "websocket";
+export const TRANSPORTS: readonly Transport[] = ["http3", "http2", "websocket"];
+
+export type ErrorCode =
+  | "unauthorized"
+  | "unknown-upstream"
+  | "upstream-unreachable"
+  | "limit"
+  | "oversized"
+  | "bad-hello"
+  | "version"
+  | "idle"
+  | "shutdown"
+  | "internal";
+export const ERROR_CODES: readonly ErrorCode[] = [
+  "unauthorized",
+  "unknown-upstream",
+  "upstream-unreachable",
+  "limit",
+  "oversized",
+  "bad-hello",
+  "version",
+  "idle",
+  "shutdown",
+  "internal",
+];
+
+/** Client → relay, first frame: who is asking and which upstream it wants. */
+export interface HelloFrame {
+  type: "hello";
+  version: number;
+  token?: string;
+  upstream: string;
+}
+
+/** Relay → client: the session is open. */
+export interface WelcomeFrame {
+  type: "welcome";
+  sessionId: string;
+  transport: Transport;
+  /** Largest WireGuard message (= one datagram) this session carries: the client's MTU budget. */
+  datagramSize: number;
+}
+
+/** Relay → client: something went wrong; fatal unless the code is `oversized` or `limit`. */
+export interface ErrorFrame {
+  type: "error";
+  code: ErrorCode;
+  message: string;
+  /** The limit that was exceeded, when there is one (bytes for `oversized`). */
+  limit?: number;
+}
+
+/** Client → relay: please send a `stats` frame. */
+export interface StatsRequestFrame {
+  type: "stats-request";
+}
+
+export interface DirectionStats {
+  datagrams: number;
+  bytes: number;
+}
+
+/** Relay → client: counters of this session. */
+export interface StatsFrame {
+  type: "stats";
+  /** Client → upstream. */
+  toUpstream: DirectionStats;
+  /** Upstream → client. */
+  toClient: DirectionStats;
+  /** Dropped datagrams by reason (both directions). */
+  drops: Record<string, number>;
+}
+
+export type ControlFrame = HelloFrame | WelcomeFrame | ErrorFrame | StatsRequestFrame | StatsFrame;
+
+export interface FrameError {
+  ok: false;
+  reason: "too-large" | "not-utf8" | "not-json" | "not-object" | "unknown-type" | "bad-field";
+  detail: string;
+}
+
+export type FrameResult = { ok: true; frame: ControlFrame } | FrameError;
+
+const encoder = new TextEncoder();
+
+/** Encodes one frame with its length prefix. Throws RangeError only for a caller's oversized frame. */
+export function encodeFrame(frame: ControlFrame): Uint8Array {
+  const body = encoder.encode(JSON.stringify(frame));
+  if (body.length > MAX_FRAME_SIZE) {
+    throw new RangeError(`encodeFrame: frame is ${body.length} bytes, limit ${MAX_FRAME_SIZE}`);
+  }
+  const out = new Uint8Array(FRAME_HEADER_SIZE + body.length);
+  new DataView(out.buffer).setUint32(0, body.length);
+  out.set(body, FRAME_HEADER_SIZE);
+  return out;
+}
+
+function fail(reason: FrameError["reason"], detail: string): FrameError {
+  return { ok: false, reason, detail };
+}
+
+type Fields = Record<string, unknown>;
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isShortString(value: unknown, max: number): value is string {
+  return typeof value === "string" && value.length <= max;
+}
+
+const UPSTREAM_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const DROP_REASON = /^[a-z0-9-]{1,64}$/;
+
+function checkDirection(value: unknown, field: string): string | DirectionStats {
+  if (typeof value !== "object" || value === null) return `${field} must be an object`;
+  const d = value as Fields;
+  if (!isCount(d.datagrams)) return `${field}.datagrams must be a non-negative integer`;
+  if (!isCount(d.bytes)) return `${field}.bytes must be a non-negative integer`;
+  return { datagrams: d.datagrams, bytes: d.bytes };
+}
+
+/** Validates a parsed JSON value as a control frame, copying only the known fields. */
+export function validateFrame(value: unknown): FrameResult {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return fail("not-object", "a frame must be a JSON object");
+  }
+  const f = value as Fields;
+  const bad = (detail: string) => fail("bad-field", `${String(f.type)}: ${detail}`);
+  switch (f.type) {
+    case "hello": {
+      if (!isCount(f.version)) return bad("version must be a non-negative integer");
+      if (f.token !== undefined && !isShortString(f.token, 1024)) {
+        return bad("token must be a string of at most 1024 characters");
+      }
+      if (typeof f.upstream !== "string" || !UPSTREAM_NAME.test(f.upstream)) {
+        return bad("upstream must be 1-64 characters of A-Z a-z 0-9 . _ -");
+      }
+      const frame: HelloFrame = { type: "hello", version: f.version, upstream: f.upstream };
+      if (f.token !== undefined) frame.token = f.token;
+      return { ok: true, frame };
+    }
+    case "welcome": {
+      if (!isShortString(f.sessionId, 128) || f.sessionId.length === 0) {
+        return bad("sessionId must be a non-empty string of at most 128 characters");
+      }
+      if (!TRANSPORTS.includes(f.transport as Transport)) {
+        return bad(`transport must be one of ${TRANSPORTS.join(", ")}`);
+      }
+      if (!isCount(f.datagramSize) || f.datagramSize === 0 || f.datagramSize > 65535) {
+        return bad("datagramSize must be an integer in 1..65535");
+      }
+      return {
+        ok: true,
+        frame: {
+          type: "welcome",
+          sessionId: f.sessionId,
+          transport: f.transport as Transport,
+          datagramSize: f.datagramSize,
+        },
+      };
+    }
+    case "error": {
+      if (!ERROR_CODES.includes(f.code as ErrorCode)) {
+        return bad(`code must be one of ${ERROR_CODES.join(", ")}`);
+      }
+      if (!isShortString(f.message, 1024)) {
+        return bad("message must be a string of at most 1024 characters");
+      }
+      if (f.limit !== undefined && !isCount(f.limit)) {
+        return bad("limit must be a non-negative integer");
+      }
+      const frame: ErrorFrame = { type: "error", code: f.code as ErrorCode, message: f.message };
+      if (f.limit !== undefined) frame.limit = f.limit;
+      return { ok: true, frame };
+    }
+    case "stats-request":
+      return { ok: true, frame: { type: "stats-request" } };
+    case "stats": {
+      const toUpstream = checkDirection(f.toUpstream, "toUpstream");
+      if (typeof toUpstream === "string") return bad(toUpstream);
+      const toClient = checkDirection(f.toClient, "toClient");
+      if (typeof toClient === "string") return bad(toClient);
+      if (typeof f.drops !== "object" || f.drops === null || Array.isArray(f.drops)) {
+        return bad("drops must be an object");
+      }
+      const drops: Record<string, number> = {};
+      const entries = Object.entries(f.drops as Fields);
+      if (entries.length > 64) return bad("drops has more than 64 reasons");
+      for (const [reason, count] of entries) {
+        if (!DROP_REASON.test(reason))
+          return bad("drops keys must be 1-64 characters of a-z 0-9 -");
+        if (!isCount(count)) return bad(`drops.${reason} must be a non-negative integer`);
+        drops[reason] = count;
+      }
+      return { ok: true, frame: { type: "stats", toUpstream, toClient, drops } };
+    }
+    default:
+      return fail("unknown-type", `unknown frame type ${JSON.stringify(f.type)?.slice(0, 40)}`);
+  }
+}
+
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Decodes one frame body (without the length prefix). */
+export function decodeFrameBody(body: Uint8Array): FrameResult {
+  if (body.length > MAX_FRAME_SIZE) {
+    return fail("too-large", `frame body is ${body.length} bytes, limit ${MAX_FRAME_SIZE}`);
+  }
+  let text: string;
+  try {
+    text = strictDecoder.decode(body);
+  } catch {
+    return fail("not-utf8", "frame body is not valid UTF-8");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return fail("not-json", `frame body is not JSON: ${(error as Error).message.slice(0, 100)}`);
+  }
+  return validateFrame(value);
+}
+
+/**
+ * Reassembles frames from stream chunks. `push` returns every complete frame (or error) the
+ * chunk finished. After an error the stream is unusable: the length prefix can't be trusted.
+ */
+export class FrameReader {
+  #buffer = new Uint8Array(0);
+  #failed = false;
+
+  push(chunk: Uint8Array): FrameResult[] {
+    if (this.#failed) return [];
+    const joined = new Uint8Array(this.#buffer.length + chunk.length);
+    joined.set(this.#buffer);
+    joined.set(chunk, this.#buffer.length);
+    const results: FrameResult[] = [];
+    let offset = 0;
+    while (joined.length - offset >= FRAME_HEADER_SIZE) {
+      const view = new DataView(joined.buffer, joined.byteOffset + offset, FRAME_HEADER_SIZE);
+      const length = view.getUint32(0);
+      if (length > MAX_FRAME_SIZE) {
+        this.#failed = true;
+        results.push(fail("too-large", `frame announces ${length} bytes, limit ${MAX_FRAME_SIZE}`));
+        this.#buffer = new Uint8Array(0);
+        return results;
+      }
+      if (joined.length - offset - FRAME_HEADER_SIZE < length) break;
+      const body = joined.subarray(offset + FRAME_HEADER_SIZE, offset + FRAME_HEADER_SIZE + length);
+      const result = decodeFrameBody(body);
+      results.push(result);
+      offset += FRAME_HEADER_SIZE + length;
+      if (!result.ok) {
+        this.#failed = true;
+        this.#buffer = new Uint8Array(0);
+        return results;
+      }
+    }
+    this.#buffer = joined.slice(offset);
+    return results;
+  }
+
+  /** Bytes of an incomplete frame waiting for more data. */
+  get pending(): number {
+    return this.#buffer.length;
+  }
+}

@@ -1,0 +1,163 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  type ControlFrame,
+  decodeFrameBody,
+  encodeFrame,
+  FrameReader,
+  MAX_FRAME_SIZE,
+  validateFrame,
+} from "../src/frames.js";
+
+const utf8 = new TextEncoder();
+
+function frameBytes(body: string | Uint8Array): Uint8Array {
+  const bytes = typeof body === "string" ? utf8.encode(body) : body;
+  const out = new Uint8Array(4 + bytes.length);
+  new DataView(out.buffer).setUint32(0, bytes.length);
+  out.set(bytes, 4);
+  return out;
+}
+
+const samples: ControlFrame[] = [
+  { type: "hello", version: 1, token: "secret", upstream: "demo" },
+  { type: "hello", version: 1, upstream: "wg-1.example" },
+  { type: "welcome", sessionId: "abc", transport: "http2", datagramSize: 1452 },
+  { type: "error", code: "oversized", message: "too big", limit: 1452 },
+  { type: "error", code: "unauthorized", message: "bad token" },
+  { type: "stats-request" },
+  {
+    type: "stats",
+    toUpstream: { datagrams: 3, bytes: 444 },
+    toClient: { datagrams: 2, bytes: 300 },
+    drops: { malformed: 1, rate: 0 },
+  },
+];
+
+describe("control frames", () => {
+  it("round-trips every frame type, also when split across chunks", () => {
+    const all = new Uint8Array(samples.reduce((n, f) => n + encodeFrame(f).length, 0));
+    let offset = 0;
+    for (const frame of samples) {
+      const bytes = encodeFrame(frame);
+      all.set(bytes, offset);
+      offset += bytes.length;
+    }
+    for (const chunkSize of [1, 3, 7, all.length]) {
+      const reader = new FrameReader();
+      const decoded: ControlFrame[] = [];
+      for (let i = 0; i < all.length; i += chunkSize) {
+        for (const r of reader.push(all.subarray(i, i + chunkSize))) {
+          expect(r.ok).toBe(true);
+          if (r.ok) decoded.push(r.frame);
+        }
+      }
+      expect(decoded).toEqual(samples);
+      expect(reader.pending).toBe(0);
+    }
+  });
+
+  it("rejects with precise reasons", () => {
+    expect(decodeFrameBody(utf8.encode("[1]"))).toMatchObject({ ok: false, reason: "not-object" });
+    expect(decodeFrameBody(utf8.encode("{"))).toMatchObject({ ok: false, reason: "not-json" });
+    expect(decodeFrameBody(new Uint8Array([0x7b, 0xff, 0x7d]))).toMatchObject({
+      ok: false,
+      reason: "not-utf8",
+    });
+    expect(validateFrame({ type: "nope" })).toMatchObject({ ok: false, reason: "unknown-type" });
+    expect(validateFrame({ type: "hello", version: 1, upstream: "a b" })).toMatchObject({
+      ok: false,
+      reason: "bad-field",
+      detail: expect.stringContaining("upstream"),
+    });
+    expect(
+      validateFrame({
+        type: "welcome",
+        sessionId: "x",
+        transport: "carrier-pigeon",
+        datagramSize: 1,
+      }),
+    ).toMatchObject({ ok: false, detail: expect.stringContaining("transport") });
+    expect(
+      validateFrame({ type: "error", code: "oversized", message: "m", limit: -1 }),
+    ).toMatchObject({ ok: false, detail: expect.stringContaining("limit") });
+    expect(
+      validateFrame({
+        type: "stats",
+        toUpstream: { datagrams: 1, bytes: 1 },
+        toClient: {},
+        drops: {},
+      }),
+    ).toMatchObject({ ok: false, detail: expect.stringContaining("toClient.datagrams") });
+  });
+
+  it("refuses an announced length over the cap without buffering it", () => {
+    const reader = new FrameReader();
+    const header = new Uint8Array(4);
+    new DataView(header.buffer).setUint32(0, MAX_FRAME_SIZE + 1);
+    expect(reader.push(header)).toEqual([
+      expect.objectContaining({ ok: false, reason: "too-large" }),
+    ]);
+    expect(reader.push(encodeFrame({ type: "stats-request" }))).toEqual([]);
+    expect(reader.pending).toBe(0);
+  });
+
+  it("copies only known fields", () => {
+    const r = validateFrame({ type: "hello", version: 1, upstream: "demo", extra: "x" });
+    expect(r).toEqual({ ok: true, frame: { type: "hello", version: 1, upstream: "demo" } });
+  });
+
+  it("never throws on arbitrary bytes (fuzz)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }), (chunks) => {
+        const reader = new FrameReader();
+        for (const chunk of chunks) {
+          for (const r of reader.push(chunk)) {
+            if (!r.ok) expect(r.detail.length).toBeGreaterThan(0);
+          }
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("never throws on arbitrary JSON and accepts only valid frames (fuzz)", () => {
+    const frameLike = fc.record(
+      {
+        type: fc.constantFrom("hello", "welcome", "error", "stats", "stats-request", "x"),
+        version: fc.anything(),
+        token: fc.anything(),
+        upstream: fc.oneof(fc.string(), fc.anything()),
+        sessionId: fc.anything(),
+        transport: fc.constantFrom("http2", "http3", "websocket", 7),
+        datagramSize: fc.oneof(fc.integer(), fc.anything()),
+        code: fc.constantFrom("oversized", "limit", "bogus"),
+        message: fc.anything(),
+        limit: fc.anything(),
+        toUpstream: fc.anything(),
+        toClient: fc.anything(),
+        drops: fc.anything(),
+      },
+      { requiredKeys: ["type"] },
+    );
+    fc.assert(
+      fc.property(fc.oneof(frameLike, fc.jsonValue()), (value) => {
+        const text = JSON.stringify(value) ?? "null";
+        const result = decodeFrameBody(utf8.encode(text));
+        if (result.ok) {
+          // An accepted frame re-encodes to an equal frame.
+          const again = new FrameReader().push(encodeFrame(result.frame));
+          expect(again).toEqual([{ ok: true, frame: result.frame }]);
+        } else {
+          expect(result.detail).toMatch(/\S/);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("accepts hand-written frames byte for byte", () => {
+    const r = new FrameReader().push(frameBytes('{"type":"stats-request"}'));
+    expect(r).toEqual([{ ok: true, frame: { type: "stats-request" } }]);
+  });
+});
