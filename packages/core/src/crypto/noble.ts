@@ -1,0 +1,106 @@
+import { chacha20poly1305, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { blake2s } from "@noble/hashes/blake2.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { requireLength, writeCounterNonce } from "./arguments.js";
+import type { CryptoBackend } from "./types.js";
+
+const TAG_LENGTH = 16;
+
+/**
+ * RFC 8439 AEAD with a raw 12-byte nonce. Exported for known-answer tests only: the RFC
+ * vectors use nonces that WireGuard's counter layout cannot express.
+ * @internal
+ */
+export function nobleSealWithNonce(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
+  requireLength("ChaCha20-Poly1305 key", key, 32);
+  requireLength("ChaCha20-Poly1305 nonce", nonce, 12);
+  return chacha20poly1305(key, nonce, aad).encrypt(plaintext);
+}
+
+/** Inverse of {@link nobleSealWithNonce}; `null` when authentication fails. @internal */
+export function nobleOpenWithNonce(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ciphertext: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array | null {
+  requireLength("ChaCha20-Poly1305 key", key, 32);
+  requireLength("ChaCha20-Poly1305 nonce", nonce, 12);
+  if (ciphertext.length < TAG_LENGTH) return null;
+  try {
+    return chacha20poly1305(key, nonce, aad).decrypt(ciphertext);
+  } catch {
+    // noble throws on a bad tag; the interface reports it as null.
+    return null;
+  }
+}
+
+/** Portable backend on the noble libraries: pure JavaScript, safe in browsers and workers. */
+export const nobleCrypto: CryptoBackend = {
+  name: "noble",
+
+  x25519Public(privateKey) {
+    requireLength("X25519 private key", privateKey, 32);
+    return x25519.getPublicKey(privateKey);
+  },
+
+  x25519(privateKey, publicKey) {
+    requireLength("X25519 private key", privateKey, 32);
+    requireLength("X25519 public key", publicKey, 32);
+    try {
+      return x25519.getSharedSecret(privateKey, publicKey);
+    } catch {
+      // noble refuses low-order points; the interface returns the all-zero secret instead.
+      return new Uint8Array(32);
+    }
+  },
+
+  hash(...parts) {
+    const hasher = blake2s.create();
+    for (const part of parts) hasher.update(part);
+    return hasher.digest();
+  },
+
+  mac(key, data) {
+    // An empty key means unkeyed BLAKE2s (RFC 7693 kk = 0); noble wants `undefined` for that.
+    return blake2s(data, { key: key.length === 0 ? undefined : key, dkLen: 16 });
+  },
+
+  hmac(key, ...parts) {
+    if (parts.length === 1) return hmac(blake2s, key, parts[0]!);
+    const mac = hmac.create(blake2s, key);
+    for (const part of parts) mac.update(part);
+    return mac.digest();
+  },
+
+  seal(key, counter, plaintext, aad) {
+    return nobleSealWithNonce(key, writeCounterNonce(counter, new Uint8Array(12)), plaintext, aad);
+  },
+
+  open(key, counter, ciphertext, aad) {
+    return nobleOpenWithNonce(key, writeCounterNonce(counter, new Uint8Array(12)), ciphertext, aad);
+  },
+
+  xseal(key, nonce, plaintext, aad) {
+    requireLength("XChaCha20-Poly1305 key", key, 32);
+    requireLength("XChaCha20-Poly1305 nonce", nonce, 24);
+    return xchacha20poly1305(key, nonce, aad).encrypt(plaintext);
+  },
+
+  xopen(key, nonce, ciphertext, aad) {
+    requireLength("XChaCha20-Poly1305 key", key, 32);
+    requireLength("XChaCha20-Poly1305 nonce", nonce, 24);
+    if (ciphertext.length < TAG_LENGTH) return null;
+    try {
+      return xchacha20poly1305(key, nonce, aad).decrypt(ciphertext);
+    } catch {
+      return null;
+    }
+  },
+};

@@ -1,0 +1,2 @@
+// Node-only entry point (`@wiregate/core/node`): things that import node: modules.
+export { nodeCrypto } from "./crypto/node.js";
