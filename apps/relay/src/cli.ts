@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/** wiregate-relay: loads the configuration, starts the relay, drains on SIGTERM/SIGINT. */
+
+import { format } from "node:util";
+import { helpText, loadConfig } from "./cli-options.js";
+import { hexHash } from "./dev-cert.js";
+import { createLogger } from "./logger.js";
+
+async function main(): Promise<number> {
+  const loaded = await loadConfig(process.argv.slice(2), process.env);
+  if (!loaded.ok) {
+    process.stderr.write(
+      `wiregate-relay: invalid configuration\n  ${loaded.errors.join("\n  ")}\n`,
+    );
+    return 2;
+  }
+  if (loaded.help) {
+    process.stdout.write(`${helpText()}\n`);
+    return 0;
+  }
+  const { config } = loaded;
+  const log = createLogger(config.logLevel);
+  // The WebTransport library prints to the console (e.g. when the HTTP/3 add-on is absent):
+  // keep stdout one JSON object per line.
+  console.log = (...args: unknown[]) => log.debug("library", { text: format(...args) });
+  console.info = console.log;
+  console.warn = (...args: unknown[]) => log.debug("library", { text: format(...args) });
+  console.error = console.warn;
+
+  const { Relay } = await import("./relay.js");
+  const { openCapture } = await import("./capture.js");
+  const capture = config.capture
+    ? await openCapture(config.capture, config.captureRotateBytes, log)
+    : undefined;
+  const relay = new Relay({ config, logger: log, capture });
+  const address = await relay.start();
+  if (relay.openMode) {
+    log.warn("open mode: no tokens configured, any local client may connect", {
+      host: config.host,
+    });
+  }
+  log.info("relay listening", {
+    url: address.url,
+    transports: address.transports,
+    certificateSha256: hexHash(address.certificateSha256),
+    certificateValidTo: relay.certificate?.validTo.toISOString(),
+    certificateGenerated: relay.certificate?.generated,
+    ops: address.opsPort === null ? null : `http://${config.opsHost}:${address.opsPort}`,
+    upstreams: relay.upstreams.names(),
+    staticDir: config.staticDir,
+    capture: config.capture,
+  });
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info("draining", { signal, sessions: relay.sessions.size });
+      void relay
+        .stop()
+        .then(() => capture?.close())
+        .then(() => {
+          log.info("stopped");
+          resolve(0);
+        });
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`wiregate-relay: ${(error as Error)?.stack ?? error}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,264 @@
+/**
+ * Relay configuration: defaults, then a JSON file, then environment variables, then flags.
+ * Every layer is validated by the same non-throwing parser, which names the field and the reason.
+ */
+
+import { isIP } from "node:net";
+
+export interface UpstreamEntry {
+  name: string;
+  host: string;
+  port: number;
+  /** WireGuard public key (base64) of the upstream peer, when known. */
+  publicKey?: string;
+}
+
+export interface Limits {
+  maxSessions: number;
+  maxSessionsPerAddress: number;
+  /** Per session and direction. */
+  datagramsPerSecond: number;
+  bytesPerSecond: number;
+  /** Datagrams waiting per session and direction before the oldest is dropped. */
+  queueLength: number;
+  idleTimeoutMs: number;
+  /** Largest WireGuard message carried; the session's datagram size is at most this. */
+  maxDatagramSize: number;
+  helloTimeoutMs: number;
+}
+
+export interface RelayConfig {
+  host: string;
+  port: number;
+  /** URL path of the WebTransport endpoint. */
+  path: string;
+  tokens: string[];
+  upstreams: UpstreamEntry[];
+  /** Plain-HTTP listener for /metrics and /healthz; port null disables it. */
+  opsHost: string;
+  opsPort: number | null;
+  staticDir: string | null;
+  certFile: string | null;
+  keyFile: string | null;
+  certDir: string;
+  capture: string | null;
+  captureRotateBytes: number;
+  http3: boolean;
+  logLevel: "debug" | "info" | "warn" | "error";
+  limits: Limits;
+}
+
+export const DEFAULT_CONFIG: RelayConfig = {
+  host: "127.0.0.1",
+  port: 4433,
+  path: "/wiregate",
+  tokens: [],
+  upstreams: [],
+  opsHost: "127.0.0.1",
+  opsPort: 9464,
+  staticDir: null,
+  certFile: null,
+  keyFile: null,
+  certDir: ".wiregate/dev-cert",
+  capture: null,
+  captureRotateBytes: 64 * 1024 * 1024,
+  http3: true,
+  logLevel: "info",
+  limits: {
+    maxSessions: 1000,
+    maxSessionsPerAddress: 16,
+    datagramsPerSecond: 20_000,
+    bytesPerSecond: 20 * 1024 * 1024,
+    queueLength: 256,
+    idleTimeoutMs: 120_000,
+    maxDatagramSize: 1452,
+    helloTimeoutMs: 5_000,
+  },
+};
+
+export type PartialConfig = Partial<Omit<RelayConfig, "limits">> & { limits?: Partial<Limits> };
+
+export type ConfigResult = { ok: true; config: PartialConfig } | { ok: false; errors: string[] };
+
+type Check = (value: unknown) => string | undefined;
+
+const isInt =
+  (min: number, max: number): Check =>
+  (v) =>
+    typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max
+      ? undefined
+      : `must be an integer in ${min}..${max}`;
+const isString: Check = (v) =>
+  typeof v === "string" && v.length > 0 && v.length <= 4096
+    ? undefined
+    : "must be a non-empty string";
+const isHost: Check = (v) =>
+  typeof v === "string" && (isIP(v) !== 0 || /^[A-Za-z0-9.-]{1,253}$/.test(v))
+    ? undefined
+    : "must be an IP address or a host name";
+const orNull =
+  (check: Check): Check =>
+  (v) =>
+    v === null ? undefined : check(v);
+const isBool: Check = (v) => (typeof v === "boolean" ? undefined : "must be true or false");
+const oneOf =
+  (...values: string[]): Check =>
+  (v) =>
+    values.includes(v as string) ? undefined : `must be one of ${values.join(", ")}`;
+const isPath: Check = (v) =>
+  typeof v === "string" && /^\/[A-Za-z0-9._~/-]{0,200}$/.test(v)
+    ? undefined
+    : "must be a URL path like /wiregate";
+
+const TOP_LEVEL: Record<string, Check> = {
+  host: isHost,
+  port: isInt(0, 65535),
+  path: isPath,
+  opsHost: isHost,
+  opsPort: orNull(isInt(0, 65535)),
+  staticDir: orNull(isString),
+  certFile: orNull(isString),
+  keyFile: orNull(isString),
+  certDir: isString,
+  capture: orNull(isString),
+  captureRotateBytes: isInt(4096, 2 ** 40),
+  http3: isBool,
+  logLevel: oneOf("debug", "info", "warn", "error"),
+};
+
+const LIMITS: Record<keyof Limits, Check> = {
+  maxSessions: isInt(1, 1_000_000),
+  maxSessionsPerAddress: isInt(1, 1_000_000),
+  datagramsPerSecond: isInt(1, 10_000_000),
+  bytesPerSecond: isInt(1, 2 ** 40),
+  queueLength: isInt(1, 1_000_000),
+  idleTimeoutMs: isInt(100, 86_400_000),
+  maxDatagramSize: isInt(148, 16_384),
+  helloTimeoutMs: isInt(100, 600_000),
+};
+
+const UPSTREAM_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const WG_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
+function parseUpstream(name: string, value: unknown, errors: string[]): UpstreamEntry | undefined {
+  const where = `upstreams.${name.slice(0, 64)}`;
+  if (!UPSTREAM_NAME.test(name)) {
+    errors.push(`${where}: name must be 1-64 characters of A-Z a-z 0-9 . _ -`);
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    errors.push(`${where}: must be an object { host, port, publicKey? }`);
+    return undefined;
+  }
+  const entry = value as Record<string, unknown>;
+  const before = errors.length;
+  for (const key of Object.keys(entry)) {
+    if (!["host", "port", "publicKey"].includes(key))
+      errors.push(`${where}.${key.slice(0, 40)}: unknown field`);
+  }
+  const hostError = isHost(entry.host);
+  if (hostError) errors.push(`${where}.host: ${hostError}`);
+  const portError = isInt(1, 65535)(entry.port);
+  if (portError) errors.push(`${where}.port: ${portError}`);
+  if (
+    entry.publicKey !== undefined &&
+    !(typeof entry.publicKey === "string" && WG_KEY.test(entry.publicKey))
+  ) {
+    errors.push(`${where}.publicKey: must be a base64 WireGuard public key`);
+  }
+  if (errors.length > before) return undefined;
+  const parsed: UpstreamEntry = { name, host: entry.host as string, port: entry.port as number };
+  if (entry.publicKey !== undefined) parsed.publicKey = entry.publicKey as string;
+  return parsed;
+}
+
+/** Validates one configuration layer (a parsed JSON file, or env/flags mapped to the same shape). */
+export function parseConfig(value: unknown): ConfigResult {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { ok: false, errors: ["configuration must be a JSON object"] };
+  }
+  const raw = value as Record<string, unknown>;
+  const errors: string[] = [];
+  const config: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(raw)) {
+    const name = key.slice(0, 64);
+    if (key in TOP_LEVEL) {
+      const error = TOP_LEVEL[key]!(field);
+      if (error) errors.push(`${name}: ${error}`);
+      else config[key] = field;
+    } else if (key === "tokens") {
+      if (!Array.isArray(field) || field.length > 1000)
+        errors.push("tokens: must be an array of strings");
+      else {
+        field.forEach((token, i) => {
+          if (typeof token !== "string" || token.length < 16 || token.length > 1024) {
+            errors.push(`tokens[${i}]: must be a string of 16-1024 characters`);
+          }
+        });
+        config.tokens = field;
+      }
+    } else if (key === "upstreams") {
+      if (typeof field !== "object" || field === null || Array.isArray(field)) {
+        errors.push('upstreams: must be an object { "name": { host, port, publicKey? } }');
+      } else {
+        const entries = Object.entries(field as Record<string, unknown>);
+        config.upstreams = entries
+          .map(([upstream, entry]) => parseUpstream(upstream, entry, errors))
+          .filter((entry) => entry !== undefined);
+      }
+    } else if (key === "limits") {
+      if (typeof field !== "object" || field === null || Array.isArray(field)) {
+        errors.push("limits: must be an object");
+        continue;
+      }
+      const limits: Record<string, unknown> = {};
+      for (const [limit, limitValue] of Object.entries(field as Record<string, unknown>)) {
+        const check = LIMITS[limit as keyof Limits];
+        if (!check) errors.push(`limits.${limit.slice(0, 64)}: unknown limit`);
+        else {
+          const error = check(limitValue);
+          if (error) errors.push(`limits.${limit}: ${error}`);
+          else limits[limit] = limitValue;
+        }
+      }
+      config.limits = limits;
+    } else {
+      errors.push(`${name}: unknown setting`);
+    }
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config: config as PartialConfig };
+}
+
+/** Later layers win; upstreams and tokens from several layers are combined (later names win). */
+export function mergeConfig(base: RelayConfig, ...layers: PartialConfig[]): RelayConfig {
+  let merged: RelayConfig = { ...base, limits: { ...base.limits } };
+  for (const layer of layers) {
+    const { limits, upstreams, tokens, ...rest } = layer;
+    merged = { ...merged, ...rest, limits: { ...merged.limits, ...limits } };
+    if (tokens) merged.tokens = [...new Set([...merged.tokens, ...tokens])];
+    if (upstreams) {
+      const byName = new Map(merged.upstreams.map((u) => [u.name, u]));
+      for (const upstream of upstreams) byName.set(upstream.name, upstream);
+      merged.upstreams = [...byName.values()];
+    }
+  }
+  return merged;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Checks that need the whole configuration: open mode only on loopback, certificate pairs. */
+export function checkFinalConfig(config: RelayConfig): string[] {
+  const errors: string[] = [];
+  if (config.tokens.length === 0 && !isLoopback(config.host)) {
+    errors.push(
+      `tokens: required when listening on ${config.host}; open mode is for loopback only`,
+    );
+  }
+  if ((config.certFile === null) !== (config.keyFile === null)) {
+    errors.push("certFile/keyFile: give both or neither");
+  }
+  return errors;
+}

@@ -1,0 +1,124 @@
+/**
+ * Relay counters. The hot path bumps plain numbers; prom-client reads them at scrape time, so a
+ * datagram costs no label lookup.
+ */
+
+import { Counter, Gauge, Registry } from "prom-client";
+
+export type Direction = "to_upstream" | "to_client";
+const DIRECTIONS: Direction[] = ["to_upstream", "to_client"];
+const MESSAGE_TYPES = ["initiation", "response", "cookie_reply", "transport"] as const;
+
+export class RelayCounters {
+  sessions = new Map<string, number>();
+  datagrams: Record<Direction, number> = { to_upstream: 0, to_client: 0 };
+  bytes: Record<Direction, number> = { to_upstream: 0, to_client: 0 };
+  drops = new Map<string, number>();
+  /** Index = WireGuard message type - 1. */
+  messages: Record<Direction, number[]> = { to_upstream: [0, 0, 0, 0], to_client: [0, 0, 0, 0] };
+  refusals = new Map<string, number>();
+
+  drop(direction: Direction, reason: string): void {
+    const key = `${direction}|${reason}`;
+    this.drops.set(key, (this.drops.get(key) ?? 0) + 1);
+  }
+
+  refuse(code: string): void {
+    this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
+  }
+
+  sessionOpened(transport: string): void {
+    this.sessions.set(transport, (this.sessions.get(transport) ?? 0) + 1);
+  }
+
+  sessionClosed(transport: string): void {
+    this.sessions.set(transport, (this.sessions.get(transport) ?? 1) - 1);
+  }
+}
+
+/** A counter whose value lives elsewhere: each scrape adds what changed since the last one. */
+function mirroredCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => [Record<string, string>, number][],
+): void {
+  const reported = new Map<string, number>();
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const [labels, value] of read()) {
+        const key = JSON.stringify(labels);
+        const delta = value - (reported.get(key) ?? 0);
+        if (delta > 0) this.inc(labels, delta);
+        else if (!reported.has(key)) this.inc(labels, 0);
+        reported.set(key, value);
+      }
+    },
+  });
+}
+
+export function createMetrics(counters: RelayCounters): Registry {
+  const registry = new Registry();
+  new Gauge({
+    name: "wiregate_relay_sessions",
+    help: "Open relay sessions by transport",
+    labelNames: ["transport"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const transport of ["http3", "http2", "websocket"]) {
+        this.set({ transport }, counters.sessions.get(transport) ?? 0);
+      }
+    },
+  });
+  mirroredCounter(
+    registry,
+    "wiregate_relay_datagrams_total",
+    "Forwarded datagrams",
+    ["direction"],
+    () => DIRECTIONS.map((direction) => [{ direction }, counters.datagrams[direction]]),
+  );
+  mirroredCounter(registry, "wiregate_relay_bytes_total", "Forwarded bytes", ["direction"], () =>
+    DIRECTIONS.map((direction) => [{ direction }, counters.bytes[direction]]),
+  );
+  mirroredCounter(
+    registry,
+    "wiregate_relay_drops_total",
+    "Dropped datagrams",
+    ["direction", "reason"],
+    () =>
+      [...counters.drops].map(([key, value]) => {
+        const [direction = "", reason = ""] = key.split("|");
+        return [{ direction, reason }, value];
+      }),
+  );
+  mirroredCounter(
+    registry,
+    "wiregate_relay_wireguard_messages_total",
+    "Well-formed WireGuard messages seen, by type",
+    ["direction", "type"],
+    () =>
+      DIRECTIONS.flatMap((direction) =>
+        MESSAGE_TYPES.map(
+          (type, i) =>
+            [{ direction, type }, counters.messages[direction][i] ?? 0] as [
+              Record<string, string>,
+              number,
+            ],
+        ),
+      ),
+  );
+  mirroredCounter(
+    registry,
+    "wiregate_relay_refusals_total",
+    "Sessions refused, by error code",
+    ["code"],
+    () => [...counters.refusals].map(([code, value]) => [{ code }, value]),
+  );
+  return registry;
+}

@@ -1,0 +1,279 @@
+/**
+ * The relay: accepts WebTransport sessions (HTTP/2 + WebSocket always, HTTP/3 when the quiche add-on
+ * loads), enforces admission limits, and hands each session to a RelaySession.
+ */
+
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { Http2Server, Http3Server } from "@fails-components/webtransport";
+import type { ErrorCode, HelloFrame } from "@wiregate/session";
+import { PROTOCOL_VERSION } from "@wiregate/session";
+import type { Registry } from "prom-client";
+import { isLoopback, type RelayConfig, type UpstreamEntry } from "./config.js";
+import { type CertificateMaterial, ensureDevCertificate, loadCertificate } from "./dev-cert.js";
+import { type Logger, silentLogger } from "./logger.js";
+import { createMetrics, RelayCounters } from "./metrics.js";
+import { type CaptureSink, RelaySession, type ServerSessionLike, transportOf } from "./session.js";
+import { attachTlsPort, libraryHttp2Server } from "./tls-port.js";
+import { UpstreamRegistry } from "./upstreams.js";
+
+export interface RelayOptions {
+  config: RelayConfig;
+  logger?: Logger;
+  /** Shared with whoever registers embedded upstreams (e.g. the demo peer). */
+  upstreams?: UpstreamRegistry;
+  capture?: CaptureSink;
+}
+
+export interface RelayAddress {
+  host: string;
+  port: number;
+  url: string;
+  /** SHA-256 of the certificate's DER. */
+  certificateSha256: Uint8Array;
+  opsPort: number | null;
+  transports: ("http2" | "http3")[];
+}
+
+/** Refused before a hello could even be read: too many pending sessions to be polite. */
+const PENDING_MARGIN = 64;
+
+function addressOnly(peer: string | undefined): string {
+  if (!peer) return "unknown";
+  const ip = peer.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+}
+
+function digest(token: string): Buffer {
+  return createHash("sha256").update(token).digest();
+}
+
+async function tryLoadHttp3(): Promise<boolean> {
+  try {
+    const addon = "@fails-components/webtransport-transport-http3-quiche";
+    await import(addon);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class Relay {
+  readonly upstreams: UpstreamRegistry;
+  readonly counters = new RelayCounters();
+  readonly metrics: Registry;
+  readonly sessions = new Set<RelaySession>();
+  readonly #config: RelayConfig;
+  readonly #log: Logger;
+  readonly #capture: CaptureSink | undefined;
+  readonly #tokenDigests: Buffer[];
+  readonly #perAddress = new Map<string, number>();
+  readonly #sockets = new Set<TLSSocket>();
+  #servers: { kind: "http2" | "http3"; server: Http2Server | Http3Server }[] = [];
+  #ops: HttpServer | undefined;
+  #draining = false;
+  #sessionIndex = 0;
+  certificate: CertificateMaterial | undefined;
+
+  constructor(options: RelayOptions) {
+    this.#config = options.config;
+    this.#log = options.logger ?? silentLogger;
+    this.#capture = options.capture;
+    this.upstreams = options.upstreams ?? new UpstreamRegistry(options.config.upstreams);
+    if (options.upstreams)
+      for (const entry of options.config.upstreams) this.upstreams.register(entry);
+    this.#tokenDigests = options.config.tokens.map(digest);
+    this.metrics = createMetrics(this.counters);
+  }
+
+  get openMode(): boolean {
+    return this.#tokenDigests.length === 0;
+  }
+
+  async start(): Promise<RelayAddress> {
+    const config = this.#config;
+    if (this.openMode && !isLoopback(config.host)) {
+      throw new Error(
+        `relay: open mode (no tokens) is only allowed on loopback, not ${config.host}`,
+      );
+    }
+    const names = [...new Set(["localhost", "127.0.0.1", "::1", config.host])].filter(
+      (n) => !["0.0.0.0", "::"].includes(n),
+    );
+    this.certificate =
+      config.certFile && config.keyFile
+        ? await loadCertificate(config.certFile, config.keyFile)
+        : await ensureDevCertificate(config.certDir, names);
+    const tls = { cert: this.certificate.certPem, privKey: this.certificate.keyPem };
+    const secret = randomBytes(32).toString("hex");
+
+    const http2 = new Http2Server({ port: config.port, host: config.host, secret, ...tls });
+    // Create the library's node server now so it can be hooked before it accepts anything.
+    await (http2 as unknown as { createTransportInt(): Promise<void> }).createTransportInt();
+    attachTlsPort(libraryHttp2Server(http2), config.staticDir, (socket) => {
+      this.#sockets.add(socket);
+      socket.once("close", () => this.#sockets.delete(socket));
+    });
+    http2.startServer();
+    await http2.ready;
+    const port = http2.address()?.port ?? config.port;
+    this.#servers.push({ kind: "http2", server: http2 });
+
+    if (config.http3 && (await tryLoadHttp3())) {
+      try {
+        const http3 = new Http3Server({ port, host: config.host, secret, ...tls });
+        http3.startServer();
+        // Without a working add-on `ready` never settles: give up after a moment.
+        const ok = await Promise.race([
+          http3.ready.then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref()),
+        ]);
+        if (ok) this.#servers.push({ kind: "http3", server: http3 });
+        else this.#log.warn("HTTP/3 did not start; serving HTTP/2 and WebSocket only");
+      } catch (error) {
+        this.#log.warn("HTTP/3 failed", { error: (error as Error).message });
+      }
+    }
+    for (const { kind, server } of this.#servers) void this.#accept(kind, server);
+
+    let opsPort: number | null = null;
+    if (config.opsPort !== null) {
+      this.#ops = createServer((req, res) => void this.#serveOps(req.url ?? "/", res));
+      await new Promise<void>((resolve, reject) => {
+        this.#ops!.once("error", reject);
+        this.#ops!.listen(config.opsPort!, config.opsHost, () => resolve());
+      });
+      opsPort = (this.#ops.address() as AddressInfo).port;
+    }
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    return {
+      host: config.host,
+      port,
+      url: `https://${host}:${port}${config.path}`,
+      certificateSha256: this.certificate.sha256,
+      opsPort,
+      transports: this.#servers.map((s) => s.kind),
+    };
+  }
+
+  async #serveOps(url: string, res: import("node:http").ServerResponse): Promise<void> {
+    if (url === "/metrics") {
+      const body = await this.metrics.metrics();
+      res.writeHead(200, { "content-type": this.metrics.contentType }).end(body);
+    } else if (url === "/healthz") {
+      const status = this.#draining ? 503 : 200;
+      res.writeHead(status, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          status: this.#draining ? "draining" : "ok",
+          sessions: this.sessions.size,
+        }),
+      );
+    } else {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+    }
+  }
+
+  async #accept(kind: "http2" | "http3", server: Http2Server | Http3Server): Promise<void> {
+    const reader = server.sessionStream(this.#config.path).getReader();
+    for (;;) {
+      let next: { done?: boolean; value?: unknown };
+      try {
+        next = await reader.read();
+      } catch {
+        return;
+      }
+      if (next.done) return;
+      this.#handle(next.value as ServerSessionLike, kind);
+    }
+  }
+
+  #handle(wt: ServerSessionLike, kind: "http2" | "http3"): void {
+    const limits = this.#config.limits;
+    const clientAddress = addressOnly(wt.peerAddress);
+    const perAddress = this.#perAddress.get(clientAddress) ?? 0;
+    if (this.#draining || this.sessions.size >= limits.maxSessions + PENDING_MARGIN) {
+      this.counters.refuse("limit");
+      try {
+        wt.close({ closeCode: 429, reason: "relay busy" });
+      } catch {}
+      return;
+    }
+    let refusal: { code: ErrorCode; message: string } | undefined;
+    if (this.sessions.size >= limits.maxSessions) {
+      refusal = { code: "limit", message: `relay has ${limits.maxSessions} sessions` };
+    } else if (perAddress >= limits.maxSessionsPerAddress) {
+      refusal = { code: "limit", message: `${limits.maxSessionsPerAddress} sessions per address` };
+    }
+    const index = ++this.#sessionIndex;
+    const session = new RelaySession(wt, {
+      id: randomBytes(8).toString("hex"),
+      index,
+      transport: transportOf(wt.header, kind),
+      clientAddress,
+      limits,
+      counters: this.counters,
+      logger: this.#log,
+      capture: this.#capture,
+      admit: (hello) => this.#admit(hello),
+      onClosed: (closed) => {
+        if (!this.sessions.delete(closed)) return;
+        const count = (this.#perAddress.get(clientAddress) ?? 1) - 1;
+        if (count <= 0) this.#perAddress.delete(clientAddress);
+        else this.#perAddress.set(clientAddress, count);
+      },
+    });
+    this.sessions.add(session);
+    this.#perAddress.set(clientAddress, perAddress + 1);
+    void session.run(refusal);
+  }
+
+  #admit(hello: HelloFrame): { code: ErrorCode; message: string } | UpstreamEntry {
+    if (hello.version !== PROTOCOL_VERSION) {
+      return { code: "version", message: `relay speaks version ${PROTOCOL_VERSION}` };
+    }
+    if (!this.openMode) {
+      const offered = digest(hello.token ?? "");
+      if (!this.#tokenDigests.some((d) => timingSafeEqual(d, offered))) {
+        return { code: "unauthorized", message: "missing or wrong token" };
+      }
+    }
+    const upstream = this.upstreams.get(hello.upstream);
+    if (!upstream)
+      return { code: "unknown-upstream", message: `no upstream named ${hello.upstream}` };
+    return upstream;
+  }
+
+  /** Stops accepting, tells every session, waits up to `drainMs` for them to end, then closes. */
+  async stop(drainMs = 2_000): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    for (const { server } of this.#servers) {
+      try {
+        libraryHttp2Server(server).close();
+      } catch {
+        // HTTP/3 server: stopped below.
+      }
+    }
+    for (const session of this.sessions) session.shutdown();
+    const deadline = Date.now() + drainMs;
+    while (this.sessions.size > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    for (const session of this.sessions) session.close("shutdown");
+    for (const socket of this.#sockets) socket.destroy();
+    for (const { server } of this.#servers) {
+      try {
+        server.stopServer();
+      } catch {
+        // Already stopped.
+      }
+    }
+    const ops = this.#ops;
+    if (ops) {
+      const closed = new Promise<void>((resolve) => ops.close(() => resolve()));
+      ops.closeAllConnections();
+      await closed;
+    }
+  }
+}

@@ -1,0 +1,421 @@
+/**
+ * One client session: control stream (hello → welcome/error, stats), and the two datagram
+ * directions between the WebTransport session and a UDP socket of its own toward the upstream.
+ */
+
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { checkShape } from "@wiregate/core";
+import {
+  type ControlFrame,
+  type ErrorCode,
+  encodeFrame,
+  FrameReader,
+  type HelloFrame,
+  type StatsFrame,
+  type Transport,
+} from "@wiregate/session";
+import type { Limits, UpstreamEntry } from "./config.js";
+import type { Logger } from "./logger.js";
+import type { Direction, RelayCounters } from "./metrics.js";
+import { PacedQueue } from "./paced-queue.js";
+
+type ByteStream = { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
+
+/** What the relay uses of the library's server-side session. */
+export interface ServerSessionLike {
+  ready: Promise<unknown>;
+  closed: Promise<unknown>;
+  header?: Record<string, unknown>;
+  peerAddress?: string;
+  datagrams: {
+    readable: ReadableStream<Uint8Array>;
+    createWritable(): WritableStream<Uint8Array>;
+    maxDatagramSize: number;
+  };
+  incomingBidirectionalStreams: ReadableStream<ByteStream>;
+  close(info?: { closeCode?: number; reason?: string }): void;
+}
+
+/** Records forwarded WireGuard messages (the pcapng capture). */
+export interface CaptureSink {
+  record(event: {
+    sessionIndex: number;
+    direction: Direction;
+    upstream: { address: string; port: number };
+    datagram: Uint8Array;
+    timeMs: number;
+  }): void;
+}
+
+export interface SessionContext {
+  id: string;
+  index: number;
+  transport: Transport;
+  clientAddress: string;
+  limits: Limits;
+  counters: RelayCounters;
+  logger: Logger;
+  capture: CaptureSink | undefined;
+  /** Decides whether the hello may open a session: an error to send, or the upstream to use. */
+  admit(hello: HelloFrame): { code: ErrorCode; message: string } | UpstreamEntry;
+  onClosed(session: RelaySession): void;
+}
+
+const ERROR_FRAMES_PER_SECOND = 10;
+
+/** The transport a session really uses: the header tells WebSocket apart; HTTP/2 vs 3 is the server. */
+export function transportOf(
+  header: Record<string, unknown> | undefined,
+  server: "http2" | "http3",
+): Transport {
+  if (header) {
+    if (header[":protocol"] === "websocket") return "websocket";
+    if (header["sec-websocket-protocol"] !== undefined) return "websocket";
+    if (String(header.upgrade ?? "").toLowerCase() === "websocket") return "websocket";
+  }
+  return server;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class RelaySession {
+  readonly stats = {
+    toUpstream: { datagrams: 0, bytes: 0 },
+    toClient: { datagrams: 0, bytes: 0 },
+    drops: {} as Record<string, number>,
+  };
+  state: "hello" | "open" | "closed" = "hello";
+
+  /** A method, not a field read, so checks after an await are not narrowed away. */
+  isClosed(): boolean {
+    return this.state === "closed";
+  }
+  upstream: UpstreamEntry | undefined;
+  datagramSize = 0;
+
+  #udp: UdpSocket | undefined;
+  #upstreamAddress = "";
+  #toUpstream: PacedQueue | undefined;
+  #toClient: PacedQueue | undefined;
+  #datagramWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #controlWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  #lastActive = performance.now();
+  #errorBudget = ERROR_FRAMES_PER_SECOND;
+  #errorBudgetAt = performance.now();
+  readonly #log: Logger;
+
+  constructor(
+    readonly wt: ServerSessionLike,
+    readonly ctx: SessionContext,
+  ) {
+    this.#log = ctx.logger.child({ session: ctx.id });
+  }
+
+  /** Runs the session to its end; never throws. */
+  async run(refusal?: { code: ErrorCode; message: string }): Promise<void> {
+    try {
+      await this.#run(refusal);
+    } catch (error) {
+      this.#log.warn("session failed", { error: (error as Error)?.message ?? String(error) });
+      this.close("internal");
+    }
+  }
+
+  async #run(refusal?: { code: ErrorCode; message: string }): Promise<void> {
+    void this.wt.closed.then(
+      () => this.close("client-closed"),
+      () => this.close("client-closed"),
+    );
+    const { limits } = this.ctx;
+    const ready = await withTimeout(this.wt.ready, limits.helloTimeoutMs);
+    if (ready === "timeout" || this.isClosed()) return this.close("no-ready");
+
+    const streams = this.wt.incomingBidirectionalStreams.getReader();
+    const first = await withTimeout(streams.read(), limits.helloTimeoutMs);
+    streams.releaseLock();
+    if (first === "timeout" || first.done || this.isClosed())
+      return this.close("no-control-stream");
+    const control = first.value;
+    this.#controlWriter = control.writable.getWriter();
+    const controlReader = control.readable.getReader();
+    const frames = new FrameReader();
+
+    const readFrame = async (): Promise<ControlFrame | string> => {
+      for (;;) {
+        const chunk = await controlReader.read();
+        if (chunk.done) return "control stream ended";
+        for (const result of frames.push(chunk.value)) {
+          if (!result.ok) return `bad control frame: ${result.detail}`;
+          // One client frame at a time is all the protocol needs; extra ones would be a misuse.
+          return result.frame;
+        }
+      }
+    };
+
+    const hello = await withTimeout(readFrame(), limits.helloTimeoutMs);
+    if (hello === "timeout") return this.refuse("bad-hello", "no hello in time");
+    if (typeof hello === "string" || hello.type !== "hello") {
+      return this.refuse(
+        "bad-hello",
+        typeof hello === "string" ? hello : `expected hello, got ${hello.type}`,
+      );
+    }
+    if (refusal) return this.refuse(refusal.code, refusal.message);
+    const admitted = this.ctx.admit(hello);
+    if ("code" in admitted) return this.refuse(admitted.code, admitted.message);
+    await this.#open(admitted);
+    if (this.state !== "open") return;
+
+    // Control loop: stats requests until the client goes away.
+    for (;;) {
+      let frame: ControlFrame | string;
+      try {
+        frame = await readFrame();
+      } catch {
+        frame = "control stream reset";
+      }
+      if (this.isClosed()) return;
+      if (typeof frame === "string")
+        return this.close(frame === "control stream ended" ? "client-closed" : frame);
+      if (frame.type === "stats-request") this.#sendControl(this.statsFrame());
+    }
+  }
+
+  async #open(upstream: UpstreamEntry): Promise<void> {
+    this.upstream = upstream;
+    let address = upstream.host;
+    if (isIP(address) === 0) {
+      try {
+        address = (await lookup(upstream.host)).address;
+      } catch {
+        return this.refuse("upstream-unreachable", `cannot resolve upstream ${upstream.name}`);
+      }
+    }
+    this.#upstreamAddress = address;
+    const udp = createSocket({ type: isIP(address) === 6 ? "udp6" : "udp4" });
+    this.#udp = udp;
+    udp.on("error", (error) => this.#log.debug("upstream socket error", { error: error.message }));
+    udp.on("message", (datagram, from) => this.#fromUpstream(datagram, from.address, from.port));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        udp.once("error", reject);
+        udp.bind(0, isIP(address) === 6 ? "::" : "0.0.0.0", () => {
+          udp.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      return this.refuse("internal", `cannot open a UDP socket: ${(error as Error).message}`);
+    }
+    if (this.isClosed()) return this.close("client-closed");
+
+    const { limits } = this.ctx;
+    const transportMax = this.wt.datagrams.maxDatagramSize;
+    this.datagramSize = Math.min(
+      limits.maxDatagramSize,
+      transportMax > 0 ? transportMax : Infinity,
+    );
+    this.#datagramWriter = this.wt.datagrams.createWritable().getWriter();
+    const queueOptions = {
+      datagramsPerSecond: limits.datagramsPerSecond,
+      bytesPerSecond: limits.bytesPerSecond,
+      capacity: limits.queueLength,
+    };
+    this.#toUpstream = new PacedQueue({
+      ...queueOptions,
+      send: (d) => this.#sendUpstream(d),
+      onDrop: (_, reason) => this.#drop("to_upstream", reason),
+    });
+    this.#toClient = new PacedQueue({
+      ...queueOptions,
+      send: (d) => this.#sendClient(d),
+      onDrop: (_, reason) => this.#drop("to_client", reason),
+    });
+    this.state = "open";
+    this.ctx.counters.sessionOpened(this.ctx.transport);
+    this.#sendControl({
+      type: "welcome",
+      sessionId: this.ctx.id,
+      transport: this.ctx.transport,
+      datagramSize: this.datagramSize,
+    });
+    this.#log.info("session open", {
+      client: this.ctx.clientAddress,
+      transport: this.ctx.transport,
+      upstream: upstream.name,
+      datagramSize: this.datagramSize,
+    });
+    const idleCheck = Math.max(50, Math.min(5_000, limits.idleTimeoutMs / 4));
+    this.#idleTimer = setInterval(() => {
+      if (performance.now() - this.#lastActive > limits.idleTimeoutMs) {
+        this.#sendControl({ type: "error", code: "idle", message: "session idle" });
+        this.close("idle");
+      }
+    }, idleCheck);
+    void this.#pumpFromClient();
+  }
+
+  async #pumpFromClient(): Promise<void> {
+    const reader = this.wt.datagrams.readable.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || this.state !== "open") break;
+        if (value) this.#fromClient(value);
+      }
+    } catch {
+      // The session ended; close() below handles it.
+    }
+    this.close("client-closed");
+  }
+
+  #fromClient(datagram: Uint8Array): void {
+    this.#lastActive = performance.now();
+    if (datagram.length > this.datagramSize) {
+      this.#drop("to_upstream", "oversized");
+      this.#sendError(
+        "oversized",
+        `datagram of ${datagram.length} bytes exceeds ${this.datagramSize}`,
+        this.datagramSize,
+      );
+      return;
+    }
+    const type = checkShape(datagram);
+    if (typeof type !== "number") {
+      this.#drop("to_upstream", "malformed");
+      return;
+    }
+    this.ctx.counters.messages.to_upstream[type - 1]!++;
+    this.#toUpstream!.push(datagram);
+  }
+
+  #fromUpstream(datagram: Buffer, address: string, port: number): void {
+    if (this.state !== "open") return;
+    if (port !== this.upstream!.port || address !== this.#upstreamAddress) {
+      this.#drop("to_client", "foreign-source");
+      return;
+    }
+    this.#lastActive = performance.now();
+    if (datagram.length > this.datagramSize) {
+      this.#drop("to_client", "oversized");
+      return;
+    }
+    const type = checkShape(datagram);
+    if (typeof type !== "number") {
+      this.#drop("to_client", "malformed");
+      return;
+    }
+    this.ctx.counters.messages.to_client[type - 1]!++;
+    this.#toClient!.push(datagram);
+  }
+
+  #sendUpstream(datagram: Uint8Array): void {
+    if (!this.#udp) return;
+    this.#udp.send(datagram, this.upstream!.port, this.#upstreamAddress);
+    this.stats.toUpstream.datagrams++;
+    this.stats.toUpstream.bytes += datagram.length;
+    this.ctx.counters.datagrams.to_upstream++;
+    this.ctx.counters.bytes.to_upstream += datagram.length;
+    this.#capture("to_upstream", datagram);
+  }
+
+  #sendClient(datagram: Uint8Array): void {
+    if (!this.#datagramWriter) return;
+    this.#datagramWriter.write(datagram).catch(() => {});
+    this.stats.toClient.datagrams++;
+    this.stats.toClient.bytes += datagram.length;
+    this.ctx.counters.datagrams.to_client++;
+    this.ctx.counters.bytes.to_client += datagram.length;
+    this.#capture("to_client", datagram);
+  }
+
+  #capture(direction: Direction, datagram: Uint8Array): void {
+    this.ctx.capture?.record({
+      sessionIndex: this.ctx.index,
+      direction,
+      upstream: { address: this.#upstreamAddress, port: this.upstream!.port },
+      datagram,
+      timeMs: Date.now(),
+    });
+  }
+
+  #drop(direction: Direction, reason: string): void {
+    this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
+    this.ctx.counters.drop(direction, reason);
+  }
+
+  /** Non-fatal errors are rate-limited; every occurrence is still counted in the drops. */
+  #sendError(code: ErrorCode, message: string, limit?: number): void {
+    const now = performance.now();
+    this.#errorBudget = Math.min(
+      ERROR_FRAMES_PER_SECOND,
+      this.#errorBudget + ((now - this.#errorBudgetAt) / 1000) * ERROR_FRAMES_PER_SECOND,
+    );
+    this.#errorBudgetAt = now;
+    if (this.#errorBudget < 1) return;
+    this.#errorBudget--;
+    this.#sendControl({ type: "error", code, message, ...(limit !== undefined ? { limit } : {}) });
+  }
+
+  #sendControl(frame: ControlFrame): void {
+    this.#controlWriter?.write(encodeFrame(frame)).catch(() => {});
+  }
+
+  statsFrame(): StatsFrame {
+    return {
+      type: "stats",
+      toUpstream: { ...this.stats.toUpstream },
+      toClient: { ...this.stats.toClient },
+      drops: { ...this.stats.drops },
+    };
+  }
+
+  /** Tells the client why, then closes once the frame had a moment to leave. */
+  refuse(code: ErrorCode, message: string): void {
+    if (this.state === "closed") return;
+    this.ctx.counters.refuse(code);
+    this.#log.info("session refused", { client: this.ctx.clientAddress, code, message });
+    this.#sendControl({ type: "error", code, message });
+    const writer = this.#controlWriter;
+    this.#controlWriter = undefined;
+    void writer?.close().catch(() => {});
+    setTimeout(() => this.close(code), 100).unref();
+  }
+
+  /** Frees the socket, the queues and the timers; idempotent. */
+  close(reason: string): void {
+    if (this.state === "closed") return;
+    const wasOpen = this.state === "open";
+    this.state = "closed";
+    if (this.#idleTimer) clearInterval(this.#idleTimer);
+    this.#toUpstream?.close();
+    this.#toClient?.close();
+    this.#udp?.close();
+    this.#udp = undefined;
+    try {
+      this.wt.close({ closeCode: 0, reason: reason.slice(0, 100) });
+    } catch {
+      // Already closed by the peer.
+    }
+    if (wasOpen) {
+      this.ctx.counters.sessionClosed(this.ctx.transport);
+      this.#log.info("session closed", { reason, ...this.statsFrame(), type: undefined });
+    }
+    this.ctx.onClosed(this);
+  }
+
+  /** For graceful shutdown: say why, then close. */
+  shutdown(): void {
+    this.#sendControl({ type: "error", code: "shutdown", message: "relay shutting down" });
+    setTimeout(() => this.close("shutdown"), 50).unref();
+  }
+}

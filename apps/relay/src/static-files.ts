@@ -1,0 +1,95 @@
+/** Serves a directory (the web client's build) over HTTP/1.1 and HTTP/2 on the relay's TLS port. */
+
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { extname, join, normalize, sep } from "node:path";
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".wasm": "application/wasm",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".map": "application/json",
+  ".txt": "text/plain; charset=utf-8",
+};
+
+type Answer = { status: number; file?: string; size?: number; type: string; body?: string };
+
+/** Maps a request path to a file inside `root`, refusing anything that escapes it. */
+export async function resolveStatic(
+  root: string | null,
+  method: string,
+  urlPath: string,
+): Promise<Answer> {
+  const text = (status: number, body: string): Answer => ({
+    status,
+    body,
+    type: "text/plain; charset=utf-8",
+  });
+  if (urlPath === "/healthz") return text(200, "ok\n");
+  if (method !== "GET" && method !== "HEAD") return text(405, "method not allowed\n");
+  if (root === null) return text(404, "no static directory configured\n");
+  let path: string;
+  try {
+    path = decodeURIComponent(urlPath.split("?")[0] ?? "/");
+  } catch {
+    return text(400, "bad path\n");
+  }
+  if (path.includes("\0")) return text(400, "bad path\n");
+  const relative = normalize(path).replace(/^([/\\])+/, "");
+  if (relative.split(sep).includes("..")) return text(403, "forbidden\n");
+  let file = join(root, relative);
+  try {
+    let info = await stat(file);
+    if (info.isDirectory()) {
+      file = join(file, "index.html");
+      info = await stat(file);
+    }
+    if (!info.isFile()) return text(404, "not found\n");
+    return {
+      status: 200,
+      file,
+      size: info.size,
+      type: TYPES[extname(file)] ?? "application/octet-stream",
+    };
+  } catch {
+    return text(404, relative === "" ? "web client not built\n" : "not found\n");
+  }
+}
+
+export async function serveHttp2(
+  root: string | null,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+) {
+  const method = String(headers[":method"] ?? "GET");
+  const answer = await resolveStatic(root, method, String(headers[":path"] ?? "/"));
+  if (stream.destroyed) return;
+  stream.on("error", () => {});
+  const head = { ":status": answer.status, "content-type": answer.type };
+  if (answer.file && method === "GET") {
+    stream.respondWithFile(answer.file, head, { onError: () => stream.destroy() });
+  } else {
+    stream.respond(head);
+    stream.end(method === "HEAD" ? undefined : answer.body);
+  }
+}
+
+export async function serveHttp1(root: string | null, req: IncomingMessage, res: ServerResponse) {
+  const method = req.method ?? "GET";
+  const answer = await resolveStatic(root, method, req.url ?? "/");
+  res.on("error", () => {});
+  res.writeHead(answer.status, { "content-type": answer.type });
+  if (answer.file && method === "GET")
+    createReadStream(answer.file)
+      .on("error", () => res.destroy())
+      .pipe(res);
+  else res.end(method === "HEAD" ? undefined : answer.body);
+}
