@@ -20,11 +20,14 @@ function bitAt(bytes: Uint8Array, offset: number, index: number): number {
   return (bytes[offset + (index >> 3)]! >> (7 - (index & 7))) & 1;
 }
 
-/** Whether the first `node.length` bits of the address at `offset` equal the node's prefix. */
-function matches<T>(node: TrieNode<T>, address: Uint8Array, offset: number): boolean {
+/**
+ * Whether the first `node.length` bits of the address at `offset` equal the node's prefix. Bytes
+ * before `fromByte` are already known to match (they were checked against an ancestor).
+ */
+function matches<T>(node: TrieNode<T>, address: Uint8Array, offset: number, fromByte = 0): boolean {
   const fullBytes = node.length >> 3;
   const bits = node.bits;
-  for (let i = 0; i < fullBytes; i++) {
+  for (let i = fromByte; i < fullBytes; i++) {
     if (bits[i] !== address[offset + i]) return false;
   }
   const rest = node.length & 7;
@@ -121,9 +124,11 @@ export class AllowedIps<T> {
     if (bytes.length < offset + (family === 4 ? 4 : 16)) {
       throw new RangeError(`AllowedIps.lookup: need ${max / 8} address bytes at offset ${offset}`);
     }
-    while (node !== null && matches(node, bytes, offset)) {
+    let verifiedBytes = 0;
+    while (node !== null && matches(node, bytes, offset, verifiedBytes)) {
       if (node.hasValue) found = node.value;
       if (node.length === max) break;
+      verifiedBytes = node.length >> 3;
       node = childFor(node, bytes, offset);
     }
     return found;
