@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { REJECT_AFTER_TIME, REKEY_TIMEOUT } from "../src/constants.js";
+import { Pair, udpPacket } from "./sim.js";
+
+function deliverAll(pair: Pair, limit = 100): void {
+  for (let i = 0; i < limit && pair.inFlight.length > 0; i++) pair.deliver(0);
+  expect(pair.inFlight).toHaveLength(0);
+}
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b.subarray(28));
+
+describe("Device", () => {
+  it("handshakes on the first packet and delivers data both ways", () => {
+    const pair = new Pair({ seed: "basic" });
+    pair.send("a", "hello");
+    expect(pair.inFlight).toHaveLength(1);
+    expect(pair.inFlight[0]!.data.length).toBe(148);
+    deliverAll(pair);
+    expect(pair.delivered.b.map((d) => text(d.data))).toEqual(["hello"]);
+    pair.send("b", "world");
+    deliverAll(pair);
+    expect(pair.delivered.a.map((d) => text(d.data))).toEqual(["world"]);
+    expect(pair.converged()).toBe(true);
+    expect(pair.errors()).toEqual([]);
+  });
+
+  it("works with a preshared key, and fails to handshake when the keys differ", () => {
+    const pair = new Pair({ seed: "psk", psk: true });
+    pair.send("a", "secret");
+    deliverAll(pair);
+    expect(pair.delivered.b).toHaveLength(1);
+  });
+
+  it("is deterministic: the same seed gives the same bytes", () => {
+    const run = () => {
+      const pair = new Pair({ seed: "det" });
+      pair.send("a", "x");
+      const bytes: string[] = [];
+      while (pair.inFlight.length) {
+        bytes.push(Buffer.from(pair.inFlight[0]!.data).toString("hex"));
+        pair.deliver(0);
+      }
+      return bytes.join();
+    };
+    expect(run()).toBe(run());
+  });
+
+  it("rejects a replayed initiation and replayed transport data", () => {
+    const pair = new Pair({ seed: "replay" });
+    pair.send("a", "one");
+    const initiation = pair.inFlight[0]!.data.slice();
+    deliverAll(pair);
+    const transport = pair.nonces.a.size;
+    expect(transport).toBeGreaterThan(0);
+    pair.now += 1000;
+    const out = pair.devices.b.receive(pair.now, initiation, { address: "192.0.2.1", port: 51820 });
+    expect(out.datagrams).toHaveLength(0);
+    expect(pair.devices.b.rejections.get("replayed-timestamp")).toBe(1);
+    pair.send("a", "two");
+    const data = pair.inFlight[0]!.data.slice();
+    pair.deliver(0);
+    pair.devices.b.receive(pair.now, data, { address: "192.0.2.1", port: 51820 });
+    expect(pair.devices.b.rejections.get("replayed-counter")).toBe(1);
+    expect(pair.delivered.b).toHaveLength(2);
+  });
+
+  it("drops a handshake message with a bad mac1 silently", () => {
+    const pair = new Pair({ seed: "mac1" });
+    pair.send("a", "x");
+    const m = pair.inFlight[0]!;
+    m.data[120]! ^= 1;
+    const out = pair.deliver(0);
+    expect(out.datagrams).toHaveLength(0);
+    expect(pair.devices.b.rejections.get("mac1")).toBe(1);
+  });
+
+  it("drops packets whose inner source is outside the peer's allowed IPs", () => {
+    const pair = new Pair({ seed: "allowed" });
+    pair.send("a", "x");
+    deliverAll(pair);
+    // A's packet claiming to come from an address B did not allow for A.
+    const spoofed = udpPacket("a", "spoof");
+    spoofed.set([10, 9, 0, 77], 12);
+    pair.absorb("a", pair.devices.a.send(pair.now, spoofed), 0);
+    deliverAll(pair);
+    expect(pair.delivered.b).toHaveLength(1);
+    expect(pair.devices.b.rejections.get("source-not-allowed")).toBe(1);
+  });
+
+  it("retransmits the initiation after REKEY_TIMEOUT plus jitter when it is lost", () => {
+    const pair = new Pair({ seed: "retransmit" });
+    const first = pair.send("a", "x");
+    pair.inFlight = [];
+    expect(first.deadline).toBeGreaterThanOrEqual(REKEY_TIMEOUT);
+    expect(first.deadline).toBeLessThanOrEqual(REKEY_TIMEOUT + 333);
+    pair.now = first.deadline! - 1;
+    expect(pair.tick("a").datagrams).toHaveLength(0);
+    pair.now = first.deadline!;
+    const retry = pair.tick("a");
+    expect(retry.datagrams).toHaveLength(1);
+    expect(retry.datagrams[0]!.data.length).toBe(148);
+    deliverAll(pair);
+    expect(pair.delivered.b.map((d) => text(d.data))).toEqual(["x"]);
+  });
+
+  it("refuses to send on a keypair older than REJECT_AFTER_TIME", () => {
+    const pair = new Pair({ seed: "reject" });
+    pair.send("a", "x");
+    deliverAll(pair);
+    pair.now = REJECT_AFTER_TIME + 1;
+    const out = pair.send("a", "late");
+    // No transport message: the data is staged and a new handshake starts instead.
+    expect(out.datagrams.map((d) => d.data.length)).toEqual([148]);
+  });
+});
