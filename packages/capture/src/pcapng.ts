@@ -19,6 +19,9 @@ export const BLOCK_NAME_RESOLUTION = 0x00000004;
 export const BLOCK_INTERFACE_STATISTICS = 0x00000005;
 export const BLOCK_ENHANCED_PACKET = 0x00000006;
 export const BLOCK_DECRYPTION_SECRETS = 0x0000000a;
+export const BLOCK_SYSTEMD_JOURNAL_EXPORT = 0x00000009;
+export const BLOCK_CUSTOM_COPYABLE = 0x00000bad;
+export const BLOCK_CUSTOM_NOT_COPYABLE = 0x40000bad;
 export const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 
 export const OPTION_END = 0;
@@ -134,8 +137,14 @@ export class PcapngParser implements FormatParser {
         case BLOCK_DECRYPTION_SECRETS:
           result = this.readSecrets(queue.bytes, view, at, length, offset);
           break;
+        case BLOCK_SYSTEMD_JOURNAL_EXPORT:
+        case BLOCK_CUSTOM_COPYABLE:
+        case BLOCK_CUSTOM_NOT_COPYABLE:
+          // Not packets, but Wireshark lists them as frames: keep `index` equal to frame.number.
+          this.index++;
+          break;
         default:
-          // Statistics, name resolution, custom and unknown blocks carry nothing we report.
+          // Statistics, name resolution and unknown blocks carry nothing we report.
           break;
       }
       if (result?.kind === "error") return result;

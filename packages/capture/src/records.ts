@@ -3,7 +3,10 @@ import type { CaptureError } from "./errors.js";
 /** One captured frame, from a pcap record or a pcapng EPB/SPB/PB. */
 export interface PacketRecord {
   kind: "packet";
-  /** 1-based frame number, counted over the whole file as tshark counts `frame.number`. */
+  /**
+   * 1-based frame number, counted over the whole file as tshark counts `frame.number` (which
+   * also counts pcapng custom and systemd-journal blocks, so numbers can skip).
+   */
   index: number;
   /** pcapng interface id within its section; always 0 for pcap. */
   interfaceId: number;
