@@ -122,7 +122,13 @@ async function setUp(names: SlotNames): Promise<void> {
     "netns",
     ns,
   ]);
-  await ip(["link", "set", names.hostIface, "master", BRIDGE, "up"]);
+  try {
+    await ip(["link", "set", names.hostIface, "master", BRIDGE, "up"]);
+  } catch {
+    // A leftover cleanup elsewhere may have removed the idle bridge just now: recreate it once.
+    await ensureBridge();
+    await ip(["link", "set", names.hostIface, "master", BRIDGE, "up"]);
+  }
   await ip(["-n", ns, "link", "set", "lo", "up"]);
   await ip(["-n", ns, "addr", "add", `${names.underlayV4}/16`, "dev", names.nsIface]);
   // nodad: the address is usable at once instead of after ~1 s of duplicate detection.

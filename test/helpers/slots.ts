@@ -23,7 +23,8 @@ export const HOST_UNDERLAY = {
   v6: `${UNDERLAY_V6_PREFIX}::1`,
 } as const;
 
-const STATE_DIR = "/run/wiregate-test/slots";
+const STATE_ROOT = "/run/wiregate-test";
+const STATE_DIR = join(STATE_ROOT, "slots");
 export const UAPI_DIR = "/var/run/wireguard";
 
 export interface SlotOwner {
@@ -52,6 +53,12 @@ export interface SlotNames {
 export function runId(): string {
   process.env.WIREGATE_TEST_RUN_ID ??= `p${process.pid.toString(36)}`;
   return process.env.WIREGATE_TEST_RUN_ID;
+}
+
+/** Where processes of a run note what they had to clean up for a test that leaked it. */
+export function leakLogPath(run = runId()): string {
+  mkdirSync(STATE_ROOT, { recursive: true });
+  return join(STATE_ROOT, `leaks-${run}.log`);
 }
 
 export function namesForSlot(slot: number, run: string): SlotNames {
@@ -124,6 +131,6 @@ export function ownerAlive(owner: SlotOwner | null): boolean {
   return owner !== null && isAlive(owner.pid);
 }
 
-function slotFile(slot: number): string {
+export function slotFile(slot: number): string {
   return join(STATE_DIR, String(slot));
 }
