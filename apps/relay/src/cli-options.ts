@@ -218,8 +218,9 @@ function setPath(target: Record<string, unknown>, key: string, value: unknown): 
   const [head, tail] = key.split(".");
   if (tail === undefined) target[head!] = value;
   else {
-    const nested = (target[head!] ??= {}) as Record<string, unknown>;
+    const nested = (target[head!] ?? {}) as Record<string, unknown>;
     nested[tail] = value;
+    target[head!] = nested;
   }
 }
 

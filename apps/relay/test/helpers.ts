@@ -11,6 +11,7 @@ import {
   type WebTransportConstructor,
 } from "@wiregate/session";
 import { DEFAULT_CONFIG, type Limits, mergeConfig, type RelayConfig } from "../src/config.js";
+import { createLogger } from "../src/logger.js";
 import { Relay, type RelayAddress } from "../src/relay.js";
 
 export const TOKEN = "test-token-0123456789abcdef";
@@ -56,7 +57,10 @@ export async function startRelay(
     upstreams: [{ name: "echo", host: "127.0.0.1", port: upstreamPort }],
     ...overrides,
   });
-  const relay = new Relay({ config });
+  const relay = new Relay({
+    config,
+    ...(process.env.DBG ? { logger: createLogger("debug") } : {}),
+  });
   const address = await relay.start();
   return { relay, address };
 }

@@ -86,7 +86,7 @@ export class RelayError extends Error {
   }
 }
 
-/** Non-fatal error codes: the session continues after them. */
+/** Error codes after which an open session continues. */
 const NON_FATAL: ReadonlySet<ErrorCode> = new Set(["oversized", "limit"]);
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -214,6 +214,7 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
 
   const statsWaiters: { resolve: (s: StatsFrame) => void; reject: (e: Error) => void }[] = [];
   let fatal: ErrorFrame | undefined;
+  let welcomed = false;
   let resolveWelcome!: (w: WelcomeFrame) => void;
   let rejectWelcome!: (e: Error) => void;
   const welcomePromise = new Promise<WelcomeFrame>((resolve, reject) => {
@@ -248,10 +249,13 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
             return;
           }
           const frame = result.frame;
-          if (frame.type === "welcome") resolveWelcome(frame);
-          else if (frame.type === "stats") statsWaiters.shift()?.resolve(frame);
+          if (frame.type === "welcome") {
+            welcomed = true;
+            resolveWelcome(frame);
+          } else if (frame.type === "stats") statsWaiters.shift()?.resolve(frame);
           else if (frame.type === "error") {
-            if (NON_FATAL.has(frame.code)) options.onError?.(frame);
+            // Before the welcome every error is a refusal.
+            if (welcomed && NON_FATAL.has(frame.code)) options.onError?.(frame);
             else {
               fatal = frame;
               return;
@@ -263,7 +267,12 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
       // Stream reset: treated as the end of the session.
     }
   })();
-  const closed = Promise.race([controlLoop, wt.closed.catch(() => {})]).then(() => {
+  // When the transport closes, let the control loop finish the frames already received: a
+  // refusal is sent just before the relay closes the session.
+  const transportClosed = wt.closed
+    .catch(() => {})
+    .then(() => Promise.race([controlLoop, new Promise((resolve) => setTimeout(resolve, 250))]));
+  const closed = Promise.race([controlLoop, transportClosed]).then(() => {
     finish();
     return fatal ? { error: fatal } : {};
   });
