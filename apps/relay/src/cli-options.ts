@@ -18,6 +18,8 @@ type Kind = "string" | "int" | "bool" | "list" | "upstream" | "nullable-int";
 
 interface OptionSpec {
   flag: string;
+  /** Environment variable name after the prefix, when not the flag's. */
+  env?: string;
   key: string;
   kind: Kind;
   help: string;
@@ -34,12 +36,14 @@ const OPTIONS: OptionSpec[] = [
   { flag: "path", key: "path", kind: "string", help: "URL path of the WebTransport endpoint" },
   {
     flag: "token",
+    env: "TOKENS",
     key: "tokens",
     kind: "list",
     help: "accepted bearer token (repeatable; env: comma-separated)",
   },
   {
     flag: "upstream",
+    env: "UPSTREAMS",
     key: "upstreams",
     kind: "upstream",
     help: "allowed upstream NAME=HOST:PORT[/PUBLICKEY] (repeatable; env: comma-separated)",
@@ -140,7 +144,8 @@ const OPTIONS: OptionSpec[] = [
 ];
 
 export const ENV_PREFIX = "WIREGATE_RELAY_";
-const envName = (flag: string) => ENV_PREFIX + flag.toUpperCase().replaceAll("-", "_");
+const envName = (option: OptionSpec) =>
+  ENV_PREFIX + (option.env ?? option.flag.toUpperCase().replaceAll("-", "_"));
 
 export function helpText(): string {
   const lines = [
@@ -161,7 +166,7 @@ export function helpText(): string {
           ? " VALUE"
           : " VALUE";
     const left = `  --${option.flag}${value}`;
-    lines.push(`${left.padEnd(39)}${option.help} (env ${envName(option.flag)})`);
+    lines.push(`${left.padEnd(39)}${option.help} (env ${envName(option)})`);
   }
   lines.push(`  --help${" ".repeat(33)}show this text`);
   lines.push(
@@ -279,7 +284,7 @@ export async function loadConfig(
   const fromEnv: Record<string, unknown> = {};
   const fromFlags: Record<string, unknown> = {};
   for (const option of OPTIONS) {
-    const envValue = env[envName(option.flag)];
+    const envValue = env[envName(option)];
     if (envValue !== undefined) setPath(fromEnv, option.key, convert(option, [envValue], errors));
     if (option.kind === "bool") {
       if (flags[option.flag]) setPath(fromFlags, option.key, true);

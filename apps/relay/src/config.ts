@@ -141,7 +141,9 @@ const UPSTREAM_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const WG_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 function parseUpstream(name: string, value: unknown, errors: string[]): UpstreamEntry | undefined {
-  const where = `upstreams.${name.slice(0, 64)}`;
+  const where = UPSTREAM_NAME.test(name)
+    ? `upstreams.${name}`
+    : `upstreams.${JSON.stringify(name.slice(0, 64))}`;
   if (!UPSTREAM_NAME.test(name)) {
     errors.push(`${where}: name must be 1-64 characters of A-Z a-z 0-9 . _ -`);
     return undefined;
@@ -154,7 +156,7 @@ function parseUpstream(name: string, value: unknown, errors: string[]): Upstream
   const before = errors.length;
   for (const key of Object.keys(entry)) {
     if (!["host", "port", "publicKey"].includes(key))
-      errors.push(`${where}.${key.slice(0, 40)}: unknown field`);
+      errors.push(`${where}.${JSON.stringify(key.slice(0, 40))}: unknown field`);
   }
   const hostError = isHost(entry.host);
   if (hostError) errors.push(`${where}.host: ${hostError}`);
@@ -182,7 +184,7 @@ export function parseConfig(value: unknown): ConfigResult {
   const config: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(raw)) {
     const name = key.slice(0, 64);
-    if (key in TOP_LEVEL) {
+    if (Object.hasOwn(TOP_LEVEL, key)) {
       const error = TOP_LEVEL[key]!(field);
       if (error) errors.push(`${name}: ${error}`);
       else config[key] = field;
@@ -213,8 +215,8 @@ export function parseConfig(value: unknown): ConfigResult {
       }
       const limits: Record<string, unknown> = {};
       for (const [limit, limitValue] of Object.entries(field as Record<string, unknown>)) {
-        const check = LIMITS[limit as keyof Limits];
-        if (!check) errors.push(`limits.${limit.slice(0, 64)}: unknown limit`);
+        const check = Object.hasOwn(LIMITS, limit) ? LIMITS[limit as keyof Limits] : undefined;
+        if (!check) errors.push(`limits.${JSON.stringify(limit.slice(0, 64))}: unknown limit`);
         else {
           const error = check(limitValue);
           if (error) errors.push(`limits.${limit}: ${error}`);
@@ -223,7 +225,7 @@ export function parseConfig(value: unknown): ConfigResult {
       }
       config.limits = limits;
     } else {
-      errors.push(`${name}: unknown setting`);
+      errors.push(`${JSON.stringify(name)}: unknown setting`);
     }
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: config as PartialConfig };

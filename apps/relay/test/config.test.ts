@@ -1,0 +1,157 @@
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { helpText, loadConfig } from "../src/cli-options.js";
+import { DEFAULT_CONFIG, parseConfig } from "../src/config.js";
+import {
+  DEV_CERT_VALIDITY_MS,
+  ensureDevCertificate,
+  generateDevCertificate,
+} from "../src/dev-cert.js";
+
+describe("configuration", () => {
+  it("accepts a full file and names every bad field", () => {
+    const good = parseConfig({
+      host: "127.0.0.1",
+      port: 4433,
+      tokens: ["0123456789abcdef0123"],
+      upstreams: { demo: { host: "127.0.0.1", port: 51820, publicKey: `${"A".repeat(43)}=` } },
+      limits: { maxSessions: 10, idleTimeoutMs: 1000 },
+    });
+    expect(good.ok).toBe(true);
+    const bad = parseConfig({
+      port: 70000,
+      tokens: ["short"],
+      upstreams: { "bad name": { host: "x", port: 1 }, ok: { host: "127.0.0.1", port: 0 } },
+      limits: { maxSessions: -1, nope: 1 },
+      colour: "blue",
+    });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.errors).toEqual(
+        expect.arrayContaining([
+          "port: must be an integer in 0..65535",
+          "tokens[0]: must be a string of 16-1024 characters",
+          'upstreams."bad name": name must be 1-64 characters of A-Z a-z 0-9 . _ -',
+          "upstreams.ok.port: must be an integer in 1..65535",
+          "limits.maxSessions: must be an integer in 1..1000000",
+          'limits."nope": unknown limit',
+          '"colour": unknown setting',
+        ]),
+      );
+    }
+  });
+
+  it("never throws on arbitrary input and always explains a rejection (fuzz)", () => {
+    const near = fc.record(
+      {
+        host: fc.oneof(fc.string(), fc.constant("::1"), fc.anything()),
+        port: fc.oneof(fc.integer(), fc.anything()),
+        tokens: fc.oneof(fc.array(fc.string()), fc.anything()),
+        upstreams: fc.oneof(
+          fc.dictionary(
+            fc.string(),
+            fc.record({ host: fc.anything(), port: fc.anything(), publicKey: fc.anything() }),
+          ),
+          fc.anything(),
+        ),
+        limits: fc.oneof(fc.dictionary(fc.string(), fc.anything()), fc.anything()),
+        opsPort: fc.anything(),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.oneof(near, fc.anything(), fc.jsonValue()), (value) => {
+        const result = parseConfig(value);
+        if (!result.ok) {
+          expect(result.errors.length).toBeGreaterThan(0);
+          for (const error of result.errors) expect(error).toMatch(/\S: \S|^configuration must be/);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("layers file < environment < flags", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wiregate-config-"));
+    const file = join(dir, "relay.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        port: 1111,
+        path: "/from-file",
+        upstreams: { a: { host: "127.0.0.1", port: 1 } },
+      }),
+    );
+    const result = await loadConfig(
+      [`--config=${file}`, "--port=3333", "--upstream=b=[::1]:2", "--rate=7"],
+      {
+        WIREGATE_RELAY_PORT: "2222",
+        WIREGATE_RELAY_PATH: "/from-env",
+        WIREGATE_RELAY_TOKENS: "t".repeat(20),
+      },
+    );
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.config.port).toBe(3333);
+    expect(result.config.path).toBe("/from-env");
+    expect(result.config.tokens).toEqual(["t".repeat(20)]);
+    expect(result.config.upstreams.map((u) => `${u.name}=${u.host}:${u.port}`)).toEqual([
+      "a=127.0.0.1:1",
+      "b=::1:2",
+    ]);
+    expect(result.config.limits.datagramsPerSecond).toBe(7);
+    expect(result.config.limits.queueLength).toBe(DEFAULT_CONFIG.limits.queueLength);
+  });
+
+  it("refuses open mode away from loopback and bad flags", async () => {
+    const open = await loadConfig(["--host=0.0.0.0"], {});
+    expect(open).toMatchObject({ ok: false, errors: [expect.stringContaining("open mode")] });
+    const bad = await loadConfig(["--port=abc", "--upstream=nonsense"], {});
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.errors).toEqual(
+        expect.arrayContaining([
+          expect.stringContaining("NAME=HOST:PORT"),
+          "flags: port: must be an integer in 0..65535",
+        ]),
+      );
+    }
+    expect((await loadConfig(["--bogus"], {})).ok).toBe(false);
+    expect(helpText()).toContain("--max-sessions-per-address");
+  });
+});
+
+describe("development certificate", () => {
+  it("is ECDSA P-256, valid at most 14 days, self-signed, with the hash of its DER", () => {
+    const material = generateDevCertificate(["localhost", "127.0.0.1", "::1"]);
+    const cert = new X509Certificate(material.certPem);
+    expect(cert.publicKey.asymmetricKeyDetails).toMatchObject({ namedCurve: "prime256v1" });
+    expect(cert.verify(cert.publicKey)).toBe(true);
+    const validity = new Date(cert.validTo).getTime() - new Date(cert.validFrom).getTime();
+    expect(validity).toBeLessThanOrEqual(14 * 24 * 3600 * 1000);
+    expect(validity).toBe(DEV_CERT_VALIDITY_MS);
+    expect(cert.subjectAltName).toBe(
+      "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1",
+    );
+    expect(Buffer.from(material.sha256).toString("hex").toUpperCase()).toBe(
+      cert.fingerprint256.replaceAll(":", ""),
+    );
+  });
+
+  it("is kept while valid and regenerated when expired", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wiregate-cert-"));
+    const first = await ensureDevCertificate(dir, ["localhost"]);
+    const again = await ensureDevCertificate(dir, ["localhost"]);
+    expect(first.generated).toBe(true);
+    expect(again.generated).toBe(false);
+    expect(again.sha256).toEqual(first.sha256);
+    const later = new Date(Date.now() + DEV_CERT_VALIDITY_MS);
+    const renewed = await ensureDevCertificate(dir, ["localhost"], later);
+    expect(renewed.generated).toBe(true);
+    expect(renewed.sha256).not.toEqual(first.sha256);
+  });
+});

@@ -1,0 +1,196 @@
+/** Tests with real processes: the built CLI, and clients that vanish or flood. */
+
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { RelayConnection } from "@wiregate/session";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RelayAddress } from "../src/relay.js";
+import {
+  connect,
+  type Echo,
+  metricsText,
+  roundTrip,
+  sample,
+  startEcho,
+  TOKEN,
+  waitFor,
+} from "./helpers.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const fixture = join(root, "test/fixtures/client.mjs");
+const children: ChildProcess[] = [];
+
+function lines(child: ChildProcess): AsyncIterator<string> {
+  let buffer = "";
+  const queue: string[] = [];
+  let wake: (() => void) | undefined;
+  child.stdout!.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const parts = buffer.split("\n");
+    buffer = parts.pop()!;
+    queue.push(...parts);
+    wake?.();
+  });
+  return {
+    async next() {
+      while (queue.length === 0) await new Promise<void>((r) => (wake = r));
+      return { value: queue.shift()!, done: false };
+    },
+  };
+}
+
+async function lineMatching(
+  iterator: AsyncIterator<string>,
+  test: (line: string) => boolean,
+): Promise<string> {
+  for (;;) {
+    const { value } = await iterator.next();
+    if (test(value)) return value;
+  }
+}
+
+let echo: Echo;
+let relayProcess: ChildProcess;
+let relayLines: AsyncIterator<string>;
+let address: RelayAddress;
+let hashHex: string;
+
+beforeAll(async () => {
+  execFileSync(join(root, "../../node_modules/.bin/tsc"), [
+    "-p",
+    join(root, "tsconfig.build.json"),
+  ]);
+  echo = await startEcho();
+  const certDir = mkdtempSync(join(tmpdir(), "wiregate-relay-cli-"));
+  relayProcess = spawn(
+    process.execPath,
+    [
+      join(root, "dist/cli.js"),
+      "--port=0",
+      "--ops-port=0",
+      `--cert-dir=${certDir}`,
+      `--upstream=echo=127.0.0.1:${echo.port}`,
+      "--rate=200",
+      "--queue=16",
+      "--no-http3",
+    ],
+    { env: { ...process.env, WIREGATE_RELAY_TOKENS: TOKEN }, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  children.push(relayProcess);
+  relayLines = lines(relayProcess);
+  const listening = JSON.parse(
+    await lineMatching(relayLines, (l) => l.includes('"relay listening"')),
+  );
+  hashHex = listening.certificateSha256;
+  address = {
+    host: "127.0.0.1",
+    port: Number(new URL(listening.url).port),
+    url: listening.url,
+    certificateSha256: Uint8Array.from(Buffer.from(hashHex, "hex")),
+    opsPort: Number(new URL(listening.ops).port),
+    transports: listening.transports,
+  };
+});
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  await echo.close();
+});
+
+async function spawnClient(mode: "idle" | "flood", rate = 0): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [fixture, address.url, hashHex, TOKEN, "echo", mode, String(rate)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  children.push(child);
+  await lineMatching(lines(child), (l) => l.includes('"welcome"'));
+  return child;
+}
+
+const sessionsGauge = async () =>
+  sample(await metricsText(address), 'wiregate_relay_sessions{transport="http2"}');
+
+async function medianRoundTrip(
+  conn: RelayConnection,
+  count: number,
+  base: number,
+): Promise<number> {
+  const iterator = conn.datagrams[Symbol.asyncIterator]();
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) times.push(await roundTrip(conn, iterator, base + i));
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+describe("relay process", () => {
+  it("prints its configuration help", () => {
+    const help = execFileSync(process.execPath, [join(root, "dist/cli.js"), "--help"]).toString();
+    for (const flag of [
+      "--token",
+      "--upstream",
+      "--rate",
+      "--capture",
+      "--static",
+      "WIREGATE_RELAY_PORT",
+    ]) {
+      expect(help).toContain(flag);
+    }
+  });
+
+  it("frees a session whose client vanished", async () => {
+    const client = await spawnClient("idle");
+    await waitFor(async () => (await sessionsGauge()) === 1);
+    client.kill("SIGKILL");
+    await waitFor(async () => (await sessionsGauge()) === 0, 10_000);
+    const health = await (await fetch(`http://127.0.0.1:${address.opsPort}/healthz`)).json();
+    expect(health).toMatchObject({ status: "ok", sessions: 0 });
+  });
+
+  it("throttles a flooding session while another keeps its latency", async () => {
+    const conn = await connect(address);
+    await medianRoundTrip(conn, 50, 0); // warm up
+    const idle = await medianRoundTrip(conn, 200, 1000);
+    const echoedBefore = echo.received;
+    const dropsBefore = sample(
+      await metricsText(address),
+      'wiregate_relay_drops_total{direction="to_upstream",reason="queue-full"}',
+    );
+    const flooder = await spawnClient("flood", 4000);
+    await new Promise((r) => setTimeout(r, 300));
+    const floodStart = echo.received;
+    const started = performance.now();
+    const loaded = await medianRoundTrip(conn, 200, 5000);
+    await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - started))));
+    const elapsed = (performance.now() - started) / 1000;
+    const forwarded = echo.received - floodStart - 200;
+    flooder.kill("SIGKILL");
+    const drops =
+      sample(
+        await metricsText(address),
+        'wiregate_relay_drops_total{direction="to_upstream",reason="queue-full"}',
+      ) - dropsBefore;
+    // The flooder offers ~4000/s; the relay lets through its 200/s (plus a burst of 20).
+    expect(forwarded / elapsed).toBeLessThan(200 * 1.3 + 20 / elapsed);
+    expect(drops).toBeGreaterThan(1000);
+    expect(echo.received).toBeGreaterThan(echoedBefore);
+    expect(loaded).toBeLessThan(2 * idle + 0.1);
+    conn.close();
+  });
+
+  it("drains and exits 0 on SIGTERM with live sessions", async () => {
+    const conn = await connect(address);
+    const exited = new Promise<number | null>((resolve) =>
+      relayProcess.once("exit", (code) => resolve(code)),
+    );
+    relayProcess.kill("SIGTERM");
+    const closed = await conn.closed;
+    expect(closed.error?.code).toBe("shutdown");
+    expect(await exited).toBe(0);
+  });
+});
