@@ -52,7 +52,12 @@ export interface SlotNames {
  */
 export function runId(): string {
   process.env.WIREGATE_TEST_RUN_ID ??= `p${process.pid.toString(36)}`;
-  return process.env.WIREGATE_TEST_RUN_ID;
+  const run = process.env.WIREGATE_TEST_RUN_ID;
+  // It becomes part of namespace names, which the leftover scan recognises by this shape.
+  if (!/^[0-9a-z]{1,24}$/.test(run)) {
+    throw new RangeError(`WIREGATE_TEST_RUN_ID must be 1-24 of [0-9a-z], got "${run}"`);
+  }
+  return run;
 }
 
 /** Where processes of a run note what they had to clean up for a test that leaked it. */
