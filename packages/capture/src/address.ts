@@ -5,7 +5,8 @@ const IPV4_CACHE_LIMIT = 4096;
 
 /** Formats the 4 bytes at `at`; captures repeat few addresses, so strings are cached. */
 export function formatIPv4(bytes: Uint8Array, at: number): string {
-  const key = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+  const key =
+    ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
   let text = ipv4Cache.get(key);
   if (text === undefined) {
     text = `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;

@@ -23,7 +23,8 @@ export function buildUdpPacket(packet: UdpPacketToBuild): Uint8Array {
   const v4src = parseIPv4(src.address);
   if (v4src !== undefined) {
     const v4dst = parseIPv4(dst.address);
-    if (v4dst === undefined) throw new TypeError(`buildUdpPacket: dst ${dst.address} is not IPv4 like src`);
+    if (v4dst === undefined)
+      throw new TypeError(`buildUdpPacket: dst ${dst.address} is not IPv4 like src`);
     if (20 + udpLength > 0xffff) throw new RangeError("buildUdpPacket: payload too large for IPv4");
     const bytes = new Uint8Array(20 + udpLength);
     const view = new DataView(bytes.buffer);
@@ -41,8 +42,10 @@ export function buildUdpPacket(packet: UdpPacketToBuild): Uint8Array {
   }
   const v6src = parseIPv6(src.address);
   const v6dst = parseIPv6(dst.address);
-  if (v6src === undefined) throw new TypeError(`buildUdpPacket: src ${src.address} is not an IP address`);
-  if (v6dst === undefined) throw new TypeError(`buildUdpPacket: dst ${dst.address} is not IPv6 like src`);
+  if (v6src === undefined)
+    throw new TypeError(`buildUdpPacket: src ${src.address} is not an IP address`);
+  if (v6dst === undefined)
+    throw new TypeError(`buildUdpPacket: dst ${dst.address} is not IPv6 like src`);
   if (udpLength > 0xffff) throw new RangeError("buildUdpPacket: payload too large for IPv6");
   const bytes = new Uint8Array(40 + udpLength);
   const view = new DataView(bytes.buffer);

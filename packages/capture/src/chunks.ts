@@ -21,8 +21,13 @@ export class ChunkQueue {
   private carryView: DataView = EMPTY_VIEW;
   private carryLength = 0;
 
-  push(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
+  push(input: Uint8Array): void {
+    if (input.length === 0) return;
+    // Node Buffers' subarray builds Buffers, which costs more per record: view as plain bytes.
+    const chunk =
+      input.constructor === Uint8Array
+        ? input
+        : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
     if (this.head === this.chunks.length) {
       this.chunks.length = 0;
       this.head = 0;

@@ -21,11 +21,6 @@ export {
 export { readWireGuardMessages } from "./messages.js";
 export { DEFAULT_LIMITS, type ReaderLimits } from "./parser.js";
 export {
-  FragmentReassembler,
-  type ReassemblyOptions,
-  type ReassemblyStats,
-} from "./reassembly.js";
-export {
   type ByteStreamLike,
   type CaptureFormat,
   CaptureReader,
@@ -33,6 +28,11 @@ export {
   readCapture,
   readCaptureBytes,
 } from "./reader.js";
+export {
+  FragmentReassembler,
+  type ReassemblyOptions,
+  type ReassemblyStats,
+} from "./reassembly.js";
 export {
   type CaptureRecord,
   type ErrorRecord,

@@ -45,7 +45,9 @@ export function decodeIPv4(data: Uint8Array, start: number, context: IpContext):
   const totalLength = (data[start + 2]! << 8) | data[start + 3]!;
   if (headerLength < 20) return malformed(`ipv4: header length ${headerLength} is below 20`);
   if (totalLength < headerLength) {
-    return malformed(`ipv4: total length ${totalLength} is less than the header length ${headerLength}`);
+    return malformed(
+      `ipv4: total length ${totalLength} is less than the header length ${headerLength}`,
+    );
   }
   if (totalLength > available) {
     return malformed(`ipv4: total length ${totalLength} exceeds the ${available} bytes captured`);
@@ -65,7 +67,10 @@ export function decodeIPv4(data: Uint8Array, start: number, context: IpContext):
   const id = (data[start + 4]! << 8) | data[start + 5]!;
   const label = `ipv4 ${src} → ${dst} id ${id}`;
   if (context.reassembler === undefined) {
-    return { kind: "fragment", reason: `${label}: fragment at offset ${fragmentOffset} (reassembly off)` };
+    return {
+      kind: "fragment",
+      reason: `${label}: fragment at offset ${fragmentOffset} (reassembly off)`,
+    };
   }
   const result = context.reassembler.add(
     `4 ${src} ${dst} ${protocol} ${id}`,
@@ -86,13 +91,25 @@ export function decodeIPv6(data: Uint8Array, start: number, context: IpContext):
   const version = data[start]! >> 4;
   if (version !== 6) return malformed(`ipv6: version field is ${version}`);
   const payloadLength = (data[start + 4]! << 8) | data[start + 5]!;
-  if (payloadLength === 0) return malformed("ipv6: payload length 0 (jumbograms are not supported)");
+  if (payloadLength === 0)
+    return malformed("ipv6: payload length 0 (jumbograms are not supported)");
   if (40 + payloadLength > available) {
-    return malformed(`ipv6: payload length ${payloadLength} exceeds the ${available - 40} bytes captured`);
+    return malformed(
+      `ipv6: payload length ${payloadLength} exceeds the ${available - 40} bytes captured`,
+    );
   }
   const src = formatIPv6(data, start + 8);
   const dst = formatIPv6(data, start + 24);
-  return walkIPv6(data, start + 40, start + 40 + payloadLength, data[start + 6]!, src, dst, false, context);
+  return walkIPv6(
+    data,
+    start + 40,
+    start + 40 + payloadLength,
+    data[start + 6]!,
+    src,
+    dst,
+    false,
+    context,
+  );
 }
 
 /** Follows the IPv6 extension-header chain from `at` to UDP (or a reason to stop). */
@@ -119,7 +136,9 @@ function walkIPv6(
         if (end - p < 8) return malformed(`ipv6: extension header ${next} cut short at byte ${p}`);
         const length = next === AUTHENTICATION ? (bytes[p + 1]! + 2) * 4 : (bytes[p + 1]! + 1) * 8;
         if (p + length > end) {
-          return malformed(`ipv6: extension header ${next} of ${length} bytes runs past the payload`);
+          return malformed(
+            `ipv6: extension header ${next} of ${length} bytes runs past the payload`,
+          );
         }
         next = bytes[p]!;
         p += length;
@@ -133,7 +152,8 @@ function walkIPv6(
         const offset = offsetAndFlags & 0xfff8;
         const more = (offsetAndFlags & 1) !== 0;
         const id =
-          ((bytes[p + 4]! << 24) | (bytes[p + 5]! << 16) | (bytes[p + 6]! << 8) | bytes[p + 7]!) >>> 0;
+          ((bytes[p + 4]! << 24) | (bytes[p + 5]! << 16) | (bytes[p + 6]! << 8) | bytes[p + 7]!) >>>
+          0;
         p += 8;
         if (offset === 0 && !more) {
           next = fragmentNext; // an atomic fragment (RFC 6946): the packet is whole
@@ -141,7 +161,10 @@ function walkIPv6(
         }
         const label = `ipv6 ${src} → ${dst} id ${id}`;
         if (context.reassembler === undefined) {
-          return { kind: "fragment", reason: `${label}: fragment at offset ${offset} (reassembly off)` };
+          return {
+            kind: "fragment",
+            reason: `${label}: fragment at offset ${offset} (reassembly off)`,
+          };
         }
         // Only the offset-0 fragment's next header counts (RFC 8200 §4.5), hence the tag.
         const result = context.reassembler.add(

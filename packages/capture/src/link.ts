@@ -35,13 +35,16 @@ export function findNetworkLayer(
 ): NotUdp | undefined {
   switch (linkType) {
     case LINKTYPE_ETHERNET:
-      if (data.length < 14) return malformed(`ethernet: frame of ${data.length} bytes is shorter than 14`);
+      if (data.length < 14)
+        return malformed(`ethernet: frame of ${data.length} bytes is shorter than 14`);
       return fromEtherType(data, (data[12]! << 8) | data[13]!, 14, "ethernet", out);
     case LINKTYPE_LINUX_SLL:
-      if (data.length < 16) return malformed(`linux sll: frame of ${data.length} bytes is shorter than 16`);
+      if (data.length < 16)
+        return malformed(`linux sll: frame of ${data.length} bytes is shorter than 16`);
       return fromEtherType(data, (data[14]! << 8) | data[15]!, 16, "linux sll", out);
     case LINKTYPE_LINUX_SLL2: {
-      if (data.length < 20) return malformed(`linux sll2: frame of ${data.length} bytes is shorter than 20`);
+      if (data.length < 20)
+        return malformed(`linux sll2: frame of ${data.length} bytes is shorter than 20`);
       return fromEtherType(data, (data[0]! << 8) | data[1]!, 20, "linux sll2", out);
     }
     case LINKTYPE_RAW:
@@ -57,7 +60,8 @@ export function findNetworkLayer(
     case LINKTYPE_NULL:
     case LINKTYPE_LOOP: {
       const name = linkType === LINKTYPE_NULL ? "null/loopback" : "openbsd loop";
-      if (data.length < 4) return malformed(`${name}: frame of ${data.length} bytes is shorter than 4`);
+      if (data.length < 4)
+        return malformed(`${name}: frame of ${data.length} bytes is shorter than 4`);
       const big = ((data[0]! << 24) | (data[1]! << 16) | (data[2]! << 8) | data[3]!) >>> 0;
       // NULL stores the family in the capturing host's byte order; LOOP always big-endian.
       const family =
@@ -103,7 +107,8 @@ function etherTypeAt(
 ): NotUdp | undefined {
   if (etherType === ETHERTYPE_IPV4) return setSlice(out, 4, start);
   if (etherType === ETHERTYPE_IPV6) return setSlice(out, 6, start);
-  if (etherType < 0x0600) return notUdp(`${name}: 802.3 length field ${etherType}, not an IP frame`);
+  if (etherType < 0x0600)
+    return notUdp(`${name}: 802.3 length field ${etherType}, not an IP frame`);
   return notUdp(`${name}: EtherType 0x${etherType.toString(16).padStart(4, "0")} is not IP`);
 }
 

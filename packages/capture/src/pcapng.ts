@@ -1,11 +1,10 @@
 import type { ChunkQueue } from "./chunks.js";
 import { formatByteSize } from "./errors.js";
-import { hex32 } from "./pcap.js";
 import { errorRecord, type FormatParser, type ReaderLimits, starved } from "./parser.js";
+import { hex32 } from "./pcap.js";
 import {
   type CaptureRecord,
   type ErrorRecord,
-  type PacketRecord,
   SECRETS_TYPE_SSH,
   SECRETS_TYPE_TLS,
   SECRETS_TYPE_WIREGUARD,

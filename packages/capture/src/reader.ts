@@ -1,5 +1,5 @@
 import { ChunkQueue } from "./chunks.js";
-import { errorRecord, DEFAULT_LIMITS, type FormatParser, type ReaderLimits } from "./parser.js";
+import { DEFAULT_LIMITS, errorRecord, type FormatParser, type ReaderLimits } from "./parser.js";
 import { hex32, PCAP_MAGIC_MICROSECONDS, PCAP_MAGIC_NANOSECONDS, PcapParser } from "./pcap.js";
 import { BLOCK_SECTION_HEADER, PcapngParser } from "./pcapng.js";
 import type { CaptureRecord } from "./records.js";

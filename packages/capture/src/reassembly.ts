@@ -80,7 +80,9 @@ export class FragmentReassembler {
       return malformed(`${label}: fragment ends at byte ${end}, beyond the 65535-byte maximum`);
     }
     if (more && bytes.length % 8 !== 0) {
-      return malformed(`${label}: non-final fragment of ${bytes.length} bytes is not a multiple of 8`);
+      return malformed(
+        `${label}: non-final fragment of ${bytes.length} bytes is not a multiple of 8`,
+      );
     }
     let entry = this.pending.get(key);
     if (entry === undefined) {
@@ -98,23 +100,35 @@ export class FragmentReassembler {
         return { kind: "fragment", reason: `${label}: duplicate fragment at offset ${offset}` };
       }
       if (offset < partEnd && part.offset < end) {
-        return this.reject(key, `${label}: fragment ${offset}–${end} overlaps ${part.offset}–${partEnd}`);
+        return this.reject(
+          key,
+          `${label}: fragment ${offset}–${end} overlaps ${part.offset}–${partEnd}`,
+        );
       }
     }
     if (!more) {
       if (entry.total >= 0 && entry.total !== end) {
-        return this.reject(key, `${label}: two final fragments (ending at ${entry.total} and ${end})`);
+        return this.reject(
+          key,
+          `${label}: two final fragments (ending at ${entry.total} and ${end})`,
+        );
       }
       entry.total = end;
     }
     if (entry.total >= 0 && end > entry.total) {
-      return this.reject(key, `${label}: fragment ends at ${end}, after the final one (${entry.total})`);
+      return this.reject(
+        key,
+        `${label}: fragment ends at ${end}, after the final one (${entry.total})`,
+      );
     }
     if (offset === 0) entry.tag = tag;
     entry.parts.push({ offset, bytes: bytes.slice() });
     entry.received += bytes.length;
     if (entry.total < 0 || entry.received < entry.total) {
-      return { kind: "fragment", reason: `${label}: fragment at offset ${offset} held for reassembly` };
+      return {
+        kind: "fragment",
+        reason: `${label}: fragment at offset ${offset} held for reassembly`,
+      };
     }
     // No overlaps and every byte in [0, total) received: the parts tile the payload exactly.
     if (entry.parts.some((p) => p.offset + p.bytes.length > entry.total)) {

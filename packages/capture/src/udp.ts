@@ -15,7 +15,9 @@ export function decodeUdpHeader(
   const length = (bytes[start + 4]! << 8) | bytes[start + 5]!;
   if (length < 8) return malformed(`udp: length field ${length} is less than the 8-byte header`);
   if (length > available) {
-    return malformed(`udp: length field ${length} exceeds the ${available} bytes the IP layer carries`);
+    return malformed(
+      `udp: length field ${length} exceeds the ${available} bytes the IP layer carries`,
+    );
   }
   return {
     kind: "udp",

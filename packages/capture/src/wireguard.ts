@@ -76,7 +76,9 @@ export function readWireGuardHeader(payload: Uint8Array): WireGuardHeader | unde
 }
 
 function u32le(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+  return (
+    (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0
+  );
 }
 
 /** A WireGuard message found in a capture. */

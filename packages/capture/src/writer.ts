@@ -92,7 +92,8 @@ export class PcapngWriter {
       throw new RangeError(`PcapngWriter.addInterface: timestampResolution must be "ns" or "us"`);
     }
     const options_: Option[] = [];
-    if (name !== undefined) options_.push({ code: OPTION_IF_NAME, value: this.encoder.encode(name) });
+    if (name !== undefined)
+      options_.push({ code: OPTION_IF_NAME, value: this.encoder.encode(name) });
     if (timestampResolution === "ns") {
       options_.push({ code: OPTION_IF_TSRESOL, value: Uint8Array.of(9) });
     }
@@ -121,7 +122,11 @@ export class PcapngWriter {
     if (typeof timestampNs !== "bigint" || timestampNs < 0n || timestampNs >= 1n << 64n) {
       throw new RangeError("PcapngWriter.writePacket: timestampNs must be a bigint in [0, 2^64)");
     }
-    if (!Number.isInteger(originalLength) || originalLength < data.length || originalLength > 0xffffffff) {
+    if (
+      !Number.isInteger(originalLength) ||
+      originalLength < data.length ||
+      originalLength > 0xffffffff
+    ) {
       throw new RangeError(
         `PcapngWriter.writePacket: originalLength ${originalLength} must be a u32 ≥ data.length (${data.length})`,
       );
@@ -163,7 +168,10 @@ export class PcapngWriter {
   private sectionHeader(): Uint8Array {
     const options_: Option[] = [];
     if (this.userApplication !== undefined) {
-      options_.push({ code: OPTION_SHB_USERAPPL, value: this.encoder.encode(this.userApplication) });
+      options_.push({
+        code: OPTION_SHB_USERAPPL,
+        value: this.encoder.encode(this.userApplication),
+      });
     }
     return this.block(BLOCK_SECTION_HEADER, 16, undefined, options_, (view, at, le) => {
       view.setUint32(at, BYTE_ORDER_MAGIC, le);

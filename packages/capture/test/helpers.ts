@@ -19,8 +19,22 @@ export async function tshark(args: string[]): Promise<string> {
 }
 
 /** tshark -T fields rows as arrays of strings. */
-export async function tsharkFields(file: string, filter: string, fields: string[], extra: string[] = []) {
-  const out = await tshark(["-r", file, ...extra, "-Y", filter, "-T", "fields", ...fields.flatMap((f) => ["-e", f])]);
+export async function tsharkFields(
+  file: string,
+  filter: string,
+  fields: string[],
+  extra: string[] = [],
+) {
+  const out = await tshark([
+    "-r",
+    file,
+    ...extra,
+    "-Y",
+    filter,
+    "-T",
+    "fields",
+    ...fields.flatMap((f) => ["-e", f]),
+  ]);
   return out
     .split("\n")
     .filter((line) => line.length > 0)
@@ -206,7 +220,8 @@ export function withIPv6Extensions(packet: Uint8Array, types: number[]): Uint8Ar
     const header = new Uint8Array(type === 43 ? 24 : 8);
     header[0] = types[i + 1] ?? upper;
     header[1] = header.length / 8 - 1;
-    if (type === 43) header[2] = 0; // routing type 0 with segments left 0
+    if (type === 43)
+      header[2] = 0; // routing type 0 with segments left 0
     else header.set([1, 4, 0, 0, 0, 0], 2); // a PadN option filling the header
     parts.push(header);
   });

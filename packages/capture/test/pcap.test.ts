@@ -28,7 +28,12 @@ describe("classic pcap", () => {
           linkType: 1,
           records: [
             { seconds: 1_700_000_000, fraction: nanoseconds ? 123_456_789 : 123_456, data: frameA },
-            { seconds: 4_294_967_295, fraction: nanoseconds ? 999_999_999 : 999_999, data: frameB, originalLength: 1500 },
+            {
+              seconds: 4_294_967_295,
+              fraction: nanoseconds ? 999_999_999 : 999_999,
+              data: frameB,
+              originalLength: 1500,
+            },
           ],
         });
         const reader = new CaptureReader();
@@ -36,18 +41,37 @@ describe("classic pcap", () => {
         expect(reader.format).toBe("pcap");
         const [a, b] = packets(records);
         expect(records).toHaveLength(2);
-        expect(a).toMatchObject({ index: 1, interfaceId: 0, linkType: 1, capturedLength: frameA.length });
-        expect(a!.timestampNs).toBe(nanoseconds ? 1_700_000_000_123_456_789n : 1_700_000_000_123_456_000n);
+        expect(a).toMatchObject({
+          index: 1,
+          interfaceId: 0,
+          linkType: 1,
+          capturedLength: frameA.length,
+        });
+        expect(a!.timestampNs).toBe(
+          nanoseconds ? 1_700_000_000_123_456_789n : 1_700_000_000_123_456_000n,
+        );
         expect(a!.time).toBeCloseTo(1_700_000_000.123456, 5);
         expect(Uint8Array.from(a!.data)).toEqual(frameA);
-        expect(b).toMatchObject({ index: 2, capturedLength: frameB.length, originalLength: 1500, offset: 24 + 16 + frameA.length });
-        expect(b!.timestampNs).toBe(nanoseconds ? 4_294_967_295_999_999_999n : 4_294_967_295_999_999_000n);
+        expect(b).toMatchObject({
+          index: 2,
+          capturedLength: frameB.length,
+          originalLength: 1500,
+          offset: 24 + 16 + frameA.length,
+        });
+        expect(b!.timestampNs).toBe(
+          nanoseconds ? 4_294_967_295_999_999_999n : 4_294_967_295_999_999_000n,
+        );
       });
     }
   }
 
   it("masks the FCS bits out of the link-type field", () => {
-    const bytes = buildPcap({ littleEndian: true, nanoseconds: false, linkType: 0x10000000 | 101, records: [] });
+    const bytes = buildPcap({
+      littleEndian: true,
+      nanoseconds: false,
+      linkType: 0x10000000 | 101,
+      records: [],
+    });
     const reader = new CaptureReader();
     expect([...reader.push(bytes).end()]).toEqual([]);
     expect(reader.done).toBe(true);
@@ -61,7 +85,12 @@ describe("classic pcap", () => {
   });
 
   it("reports a record claiming an absurd captured length before reading it, after earlier records", () => {
-    const bytes = buildPcap({ littleEndian: true, nanoseconds: false, linkType: 1, records: [{ seconds: 1, fraction: 0, data: frameA }] });
+    const bytes = buildPcap({
+      littleEndian: true,
+      nanoseconds: false,
+      linkType: 1,
+      records: [{ seconds: 1, fraction: 0, data: frameA }],
+    });
     const header = new Uint8Array(16);
     const view = new DataView(header.buffer);
     view.setUint32(8, 1 << 30, true);
@@ -105,7 +134,9 @@ describe("classic pcap", () => {
     expect(unknown.message).toContain("unknown file magic 0xdeadbeef");
     const version = buildPcap({ littleEndian: true, nanoseconds: false, linkType: 1, records: [] });
     new DataView(version.buffer).setUint16(4, 3, true);
-    expect(lastError(read(version)).message).toBe("pcap: file format version 3.4 is not supported (only 2.x)");
+    expect(lastError(read(version)).message).toBe(
+      "pcap: file format version 3.4 is not supported (only 2.x)",
+    );
     const empty = lastError(read(new Uint8Array(0)));
     expect([empty.code, empty.message]).toEqual(["truncated", "capture: file is empty"]);
     expect(lastError(read(new Uint8Array([0xd4, 0xc3]))).code).toBe("truncated");

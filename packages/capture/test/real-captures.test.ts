@@ -16,7 +16,9 @@ const captureFiles = readdirSync(CAPTURES_DIR, { withFileTypes: true })
   )
   .sort();
 
-async function messagesOf(path: string): Promise<{ records: CaptureRecord[]; messages: WireGuardMessage[] }> {
+async function messagesOf(
+  path: string,
+): Promise<{ records: CaptureRecord[]; messages: WireGuardMessage[] }> {
   const records: CaptureRecord[] = [];
   const messages: WireGuardMessage[] = [];
   const decoder = new UdpDecoder();
@@ -45,38 +47,39 @@ function asTsharkRows(messages: WireGuardMessage[]): string[][] {
   });
 }
 
-describe.concurrent("shared real captures", () => {
+describe("shared real captures", () => {
   it("finds the captures", () => {
     expect(captureFiles.length).toBeGreaterThanOrEqual(9);
     expect(captureFiles.some((f) => f.endsWith(".pcap"))).toBe(true);
   });
 
-  it.each(captureFiles)("%s: every frame and WireGuard header field equals tshark's", async (file) => {
-    const path = join(CAPTURES_DIR, file);
-    const wgFields = ["frame.number", "wg.type", "wg.sender", "wg.receiver", "wg.counter"];
-    const frameFields = ["frame.time_epoch", "frame.cap_len", "frame.len"];
-    // One tshark run per file: all frames, WireGuard columns empty where tshark saw none.
-    const [{ records, messages }, rows] = await Promise.all([
-      messagesOf(path),
-      tsharkFields(path, "frame", [...wgFields, ...frameFields]),
-    ]);
-    expect(records.filter((r) => r.kind === "error")).toEqual([]);
-    const expectedWireGuard = rows.filter((row) => row[1] !== "").map((row) => row.slice(0, 5));
-    expect(expectedWireGuard.length).toBeGreaterThan(0);
-    expect(asTsharkRows(messages)).toEqual(expectedWireGuard);
+  it.each(captureFiles)(
+    "%s: every frame and WireGuard header field equals tshark's",
+    async (file) => {
+      const path = join(CAPTURES_DIR, file);
+      const wgFields = ["frame.number", "wg.type", "wg.sender", "wg.receiver", "wg.counter"];
+      const frameFields = ["frame.time_epoch", "frame.cap_len", "frame.len"];
+      // One tshark run per file: all frames, WireGuard columns empty where tshark saw none.
+      const [{ records, messages }, rows] = await Promise.all([
+        messagesOf(path),
+        tsharkFields(path, "frame", [...wgFields, ...frameFields]),
+      ]);
+      expect(records.filter((r) => r.kind === "error")).toEqual([]);
+      const expectedWireGuard = rows.filter((row) => row[1] !== "").map((row) => row.slice(0, 5));
+      expect(expectedWireGuard.length).toBeGreaterThan(0);
+      expect(asTsharkRows(messages)).toEqual(expectedWireGuard);
 
-    const digits = file.endsWith(".pcap") ? 6 : 9;
-    const ours = records.flatMap((r) =>
-      r.kind === "packet"
-        ? [[epochText(r.timestampNs, digits), String(r.capturedLength), String(r.originalLength)]]
-        : [],
-    );
-    expect(ours).toEqual(rows.map((row) => row.slice(5)));
-  });
+      const digits = file.endsWith(".pcap") ? 6 : 9;
+      const ours = records.flatMap((r) =>
+        r.kind === "packet"
+          ? [[epochText(r.timestampNs, digits), String(r.capturedLength), String(r.originalLength)]]
+          : [],
+      );
+      expect(ours).toEqual(rows.map((row) => row.slice(5)));
+    },
+  );
 
-  const pairs = captureFiles
-    .filter((f) => f.endsWith(".pcap"))
-    .map((f) => [f, `${f}ng`] as const);
+  const pairs = captureFiles.filter((f) => f.endsWith(".pcap")).map((f) => [f, `${f}ng`] as const);
 
   it.each(pairs)("%s and its pcapng give the same messages", async (pcap, pcapng) => {
     const a = await messagesOf(join(CAPTURES_DIR, pcap));

@@ -9,7 +9,9 @@ import { CAPTURES_DIR } from "./helpers.js";
 
 const path = join(CAPTURES_DIR, "collision-stall/sim-nopsk-retry-run02.pcapng");
 const bytes = new Uint8Array(readFileSync(path));
-const expectedIndices = [...readCaptureBytes(bytes)].map((r) => (r.kind === "packet" ? r.index : -1));
+const expectedIndices = [...readCaptureBytes(bytes)].map((r) =>
+  r.kind === "packet" ? r.index : -1,
+);
 
 async function collect(source: AsyncIterable<CaptureRecord>): Promise<CaptureRecord[]> {
   const out: CaptureRecord[] = [];
@@ -17,7 +19,8 @@ async function collect(source: AsyncIterable<CaptureRecord>): Promise<CaptureRec
   return out;
 }
 
-const indices = (records: CaptureRecord[]) => records.map((r) => (r.kind === "packet" ? r.index : -1));
+const indices = (records: CaptureRecord[]) =>
+  records.map((r) => (r.kind === "packet" ? r.index : -1));
 
 describe("async sources", () => {
   it("reads a Node stream in small chunks", async () => {
@@ -30,7 +33,8 @@ describe("async sources", () => {
     const webStream = () =>
       new ReadableStream<Uint8Array>({
         start(controller) {
-          for (let at = 0; at < bytes.length; at += 1000) controller.enqueue(bytes.slice(at, at + 1000));
+          for (let at = 0; at < bytes.length; at += 1000)
+            controller.enqueue(bytes.slice(at, at + 1000));
           controller.close();
         },
       });
@@ -42,7 +46,9 @@ describe("async sources", () => {
   });
 
   it("reads files with readCaptureFile and ends damaged files with the error", async () => {
-    expect(indices(await collect(readCaptureFile(path, { chunkSize: 4096 })))).toEqual(expectedIndices);
+    expect(indices(await collect(readCaptureFile(path, { chunkSize: 4096 })))).toEqual(
+      expectedIndices,
+    );
     async function* cut() {
       yield bytes.subarray(0, 5000);
     }
@@ -50,7 +56,9 @@ describe("async sources", () => {
     const last = records.at(-1)!;
     expect(last.kind === "error" && last.error.code).toBe("truncated");
     expect(records.filter((r) => r.kind === "packet").length).toBeGreaterThan(10);
-    await expect(collect(readCaptureFile(join(CAPTURES_DIR, "missing.pcap")))).rejects.toThrow(/ENOENT/);
+    await expect(collect(readCaptureFile(join(CAPTURES_DIR, "missing.pcap")))).rejects.toThrow(
+      /ENOENT/,
+    );
   });
 
   it("lists WireGuard messages straight from a stream", async () => {
@@ -63,6 +71,9 @@ describe("async sources", () => {
       src: { address: "10.250.0.2", port: 51821 },
       header: { type: 1, sender: 0xc4d9c75a },
     });
-    expect(out[6]).toMatchObject({ index: 7, header: { type: 4, receiver: 0x7c61fe0b, counter: 0n } });
+    expect(out[6]).toMatchObject({
+      index: 7,
+      header: { type: 4, receiver: 0x7c61fe0b, counter: 0n },
+    });
   });
 });

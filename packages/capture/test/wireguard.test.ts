@@ -53,10 +53,19 @@ describe("WireGuard detection by structure", () => {
   });
 
   it("reads header fields as little-endian u32 and the counter as u64", () => {
-    expect(readWireGuardHeader(wgInitiation(0xdeadbeef))).toEqual({ type: 1, length: 148, sender: 0xdeadbeef });
+    expect(readWireGuardHeader(wgInitiation(0xdeadbeef))).toEqual({
+      type: 1,
+      length: 148,
+      sender: 0xdeadbeef,
+    });
     const response = message(2, 92);
     response.set([1, 2, 3, 4, 0xff, 0xff, 0xff, 0xff], 4);
-    expect(readWireGuardHeader(response)).toEqual({ type: 2, length: 92, sender: 0x04030201, receiver: 0xffffffff });
+    expect(readWireGuardHeader(response)).toEqual({
+      type: 2,
+      length: 92,
+      sender: 0x04030201,
+      receiver: 0xffffffff,
+    });
     const cookie = message(3, 64);
     cookie.set([0x78, 0x56, 0x34, 0x12], 4);
     expect(readWireGuardHeader(cookie)).toEqual({ type: 3, length: 64, receiver: 0x12345678 });
