@@ -158,7 +158,11 @@ class Peer {
   readonly cookies: CookieJar;
   endpoint: UdpEndpoint | undefined;
   persistentKeepalive: number;
-  pending: PendingInitiation | null = null;
+  /**
+   * Our initiations still awaiting a response, newest first. The one a retransmission replaced is
+   * kept too, so a response to it that was merely late still completes a handshake.
+   */
+  pendings: PendingInitiation[] = [];
   previous: Keypair | null = null;
   current: Keypair | null = null;
   next: Keypair | null = null;
@@ -366,7 +370,11 @@ export class Device {
     return {
       publicKey: peer.id,
       endpoint: peer.endpoint ? { ...peer.endpoint } : undefined,
-      handshake: peer.current ? "established" : peer.pending ? "initiation-sent" : "none",
+      handshake: peer.current
+        ? "established"
+        : peer.pendings.length > 0
+          ? "initiation-sent"
+          : "none",
       lastHandshakeAt: peer.lastHandshakeAt,
       txBytes: peer.txBytes,
       rxBytes: peer.rxBytes,
@@ -562,13 +570,14 @@ export class Device {
     // both handshakes complete; ranks then pick the same winner on both sides.
     const theyWin = compareKeys(peer.publicKey, this.publicKey) > 0;
     const current = peer.current;
-    if (peer.pending && !this.#keepBoth) this.#dropPending(peer);
+    if (!this.#keepBoth) this.#dropPendings(peer);
+    const pending = peer.pendings[0];
     let round: number;
-    if (peer.pending) {
-      round = peer.pending.round;
+    if (pending) {
+      round = pending.round;
       this.#event(peer, "collision", "info", {
         role: "responder",
-        localIndex: peer.pending.localIndex,
+        localIndex: pending.localIndex,
         remoteIndex: m.sender,
         reason: `initiations crossed; keeping ours alive and answering theirs; ${theyWin ? "their" : "our"} handshake wins (greater static key)`,
       });
@@ -646,8 +655,8 @@ export class Device {
     if (!this.#admitHandshake(m.bytes, m.sender, from)) return;
     const entry = this.#indices.get(m.receiver);
     const peer = entry?.peer;
-    const pending = peer?.pending;
-    if (!entry || !peer || !pending || pending.localIndex !== m.receiver) {
+    const pending = peer?.pendings.find((p) => p.localIndex === m.receiver);
+    if (!entry || !peer || !pending) {
       this.#reject(peer, "unknown-index", "response to no initiation in flight", {
         localIndex: m.receiver,
         remoteIndex: m.sender,
@@ -670,7 +679,7 @@ export class Device {
       return;
     }
     pending.ephemeralPrivate.fill(0);
-    peer.pending = null;
+    peer.pendings = peer.pendings.filter((p) => p !== pending);
     this.#roam(peer, from);
     this.#authenticatedTraversal(peer);
     this.#authenticatedReceived(peer);
@@ -752,8 +761,12 @@ export class Device {
       this.#reject(peer, "low-order-key", "peer's public key is low order");
       return;
     }
-    const previous = peer.pending;
-    this.#dropPending(peer);
+    const previous = peer.pendings[0];
+    // Keep only the newest earlier initiation alongside the new one.
+    for (const stale of peer.pendings.splice(1)) {
+      this.#indices.delete(stale.localIndex);
+      stale.ephemeralPrivate.fill(0);
+    }
     const localIndex = this.#newIndex({ peer, keypair: null });
     const bytes = encodeInitiation({
       sender: localIndex,
@@ -762,7 +775,10 @@ export class Device {
       encryptedTimestamp: init.encryptedPayload,
     });
     peer.cookies.addMacs(this.#now, bytes);
-    peer.pending = { localIndex, ephemeralPrivate, state: init.state, round: ++peer.round };
+    // A retransmission continues the same attempt: it keeps the round, so a late response to the
+    // earlier initiation ranks exactly as the peer ranks it.
+    const round = previous ? previous.round : ++peer.round;
+    peer.pendings.unshift({ localIndex, ephemeralPrivate, state: init.state, round });
     peer.lastInitiationSentAt = this.#now;
     this.#transmit(peer, bytes);
     this.#event(peer, "initiation-sent", isRetry ? "info" : "debug", {
@@ -791,12 +807,16 @@ export class Device {
     let slot: "current" | "next" | "previous";
     if (outranks && k.confirmed) {
       this.#retire(peer, peer.previous);
-      peer.previous = current;
-      peer.current = k;
       if (peer.next && compareRank(peer.next.rank, k.rank) < 0) {
-        this.#retire(peer, peer.next);
+        // The outranked crossing handshake: its initiator may still send on it for a moment, so
+        // it stays receivable (as wireguard-go keeps `next` as `previous` here).
+        this.#retire(peer, current);
+        peer.previous = peer.next;
         peer.next = null;
+      } else {
+        peer.previous = current;
       }
+      peer.current = k;
       slot = "current";
     } else if (outranks) {
       this.#retire(peer, peer.next);
@@ -1042,15 +1062,16 @@ export class Device {
       this.#retire(peer, peer[slot]);
       peer[slot] = null;
     }
-    this.#dropPending(peer);
+    this.#dropPendings(peer);
     peer.staged = [];
   }
 
-  #dropPending(peer: Peer): void {
-    if (!peer.pending) return;
-    this.#indices.delete(peer.pending.localIndex);
-    peer.pending.ephemeralPrivate.fill(0);
-    peer.pending = null;
+  #dropPendings(peer: Peer): void {
+    for (const pending of peer.pendings) {
+      this.#indices.delete(pending.localIndex);
+      pending.ephemeralPrivate.fill(0);
+    }
+    peer.pendings = [];
   }
 
   // ---------------------------------------------------------------- timers (wireguard-go timers.go)
@@ -1086,7 +1107,7 @@ export class Device {
       });
       this.#clearTimer(peer, "keepalive");
       peer.staged = [];
-      this.#dropPending(peer);
+      this.#dropPendings(peer);
       if (peer.timers.zero === undefined) this.#setTimer(peer, "zero", REJECT_AFTER_TIME * 3);
       return;
     }

@@ -3,6 +3,7 @@
  * and every datagram in flight visible, so tests decide what is delivered, when and in what order.
  */
 import { nodeCrypto } from "../src/crypto/node.js";
+import type { CryptoBackend } from "../src/crypto/types.js";
 import { deterministicRandom } from "../src/deterministic.js";
 import { Device, type Output, type UdpEndpoint } from "../src/device.js";
 import { generatePrivateKey } from "../src/keys.js";
@@ -17,6 +18,8 @@ export interface InFlight {
   data: Uint8Array;
   /** Causal depth: 1 for a message sent spontaneously, +1 for each message it caused. */
   depth: number;
+  /** Order of sending, unique within a pair. */
+  id: number;
 }
 
 export interface PairOptions {
@@ -27,6 +30,7 @@ export interface PairOptions {
   collisionPolicy?: "keep-both" | "latest-wins";
   persistentKeepalive?: number;
   underLoadThreshold?: number;
+  crypto?: CryptoBackend;
 }
 
 export const ENDPOINT: Record<Side, UdpEndpoint> = {
@@ -70,7 +74,15 @@ export class Pair {
   /** Every transport (receiver index, counter) each side has sent, to catch nonce reuse. */
   readonly nonces: Record<Side, Set<string>> = { a: new Set(), b: new Set() };
   nonceReuse = 0;
+  /** Whether some message overtook an earlier one on the same link (not FIFO). */
+  overtaken = false;
   now = 0;
+  #nextId = 0;
+
+  /** Id the next message sent will get (messages with smaller ids were sent before). */
+  get nextId(): number {
+    return this.#nextId;
+  }
 
   constructor(readonly options: PairOptions) {
     const random = deterministicRandom(options.seed);
@@ -84,7 +96,7 @@ export class Pair {
     const make = (side: Side, priv: Uint8Array) =>
       new Device({
         privateKey: priv,
-        crypto: nodeCrypto,
+        crypto: options.crypto ?? nodeCrypto,
         random: deterministicRandom(`${options.seed}/${side}`),
         // Both clocks start together at an arbitrary wall time and follow `now`.
         wallClock: () => 1_700_000_000_000_000_000n + BigInt(Math.round(this.now * 1e6)),
@@ -118,7 +130,7 @@ export class Pair {
         if (this.nonces[side].has(key)) this.nonceReuse++;
         this.nonces[side].add(key);
       }
-      this.inFlight.push({ from: side, to, data: d.data, depth: depth + 1 });
+      this.inFlight.push({ from: side, to, data: d.data, depth: depth + 1, id: this.#nextId++ });
     }
     for (const p of out.packets) this.delivered[side].push({ data: p.data, depth, time: this.now });
     return out;
@@ -130,8 +142,12 @@ export class Pair {
 
   /** Delivers the in-flight message at `index` (removing it). */
   deliver(index: number): Output {
-    const [m] = this.inFlight.splice(index, 1);
+    const m = this.inFlight[index];
     if (!m) throw new RangeError(`no message in flight at ${index}`);
+    if (this.inFlight.slice(0, index).some((o) => o.from === m.from && o.to === m.to)) {
+      this.overtaken = true;
+    }
+    this.inFlight.splice(index, 1);
     return this.absorb(
       m.to,
       this.devices[m.to].receive(this.now, m.data, ENDPOINT[m.from]),
@@ -150,7 +166,7 @@ export class Pair {
     return !!a && !!b && a.localIndex === b.remoteIndex && a.remoteIndex === b.localIndex;
   }
 
-  errors(): TraceEvent[] {
+  errors(): (TraceEvent & { side: Side })[] {
     return this.events.filter((e) => e.level === "error" || e.level === "warn");
   }
 }

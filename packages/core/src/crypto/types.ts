@@ -18,11 +18,21 @@ export interface CryptoBackend {
   /** ChaCha20-Poly1305; the nonce is 4 zero bytes followed by `counter` as 64-bit little endian. */
   seal(key: Uint8Array, counter: bigint, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
   /** Inverse of `seal`; `null` when authentication fails. Never throws on bad ciphertext. */
-  open(key: Uint8Array, counter: bigint, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | null;
+  open(
+    key: Uint8Array,
+    counter: bigint,
+    ciphertext: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array | null;
   /** XChaCha20-Poly1305 with a 24-byte nonce (cookie replies). */
   xseal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
   /** Inverse of `xseal`; `null` when authentication fails. */
-  xopen(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | null;
+  xopen(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    ciphertext: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array | null;
 }
 
 /** Source of cryptographically secure random bytes, supplied by the caller (sans-IO). */
