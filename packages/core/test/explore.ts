@@ -18,15 +18,15 @@ export function memoizedCrypto(): CryptoBackend {
     name: "node (memoized X25519)",
     x25519(priv, pub) {
       const key = hex(priv) + hex(pub);
-      let r = shared.get(key);
-      if (!r) shared.set(key, (r = nodeCrypto.x25519(priv, pub)));
-      return r.slice();
+      const known = shared.get(key) ?? nodeCrypto.x25519(priv, pub);
+      shared.set(key, known);
+      return known.slice();
     },
     x25519Public(priv) {
       const key = hex(priv);
-      let r = publics.get(key);
-      if (!r) publics.set(key, (r = nodeCrypto.x25519Public(priv)));
-      return r.slice();
+      const known = publics.get(key) ?? nodeCrypto.x25519Public(priv);
+      publics.set(key, known);
+      return known.slice();
     },
   };
 }
