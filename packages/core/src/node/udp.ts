@@ -1,0 +1,110 @@
+/**
+ * A small Node adapter: one UDP socket, real time and real randomness driving a sans-IO Device.
+ * Everything protocol-related stays in the Device; this file only moves bytes and keeps one timer.
+ */
+import { randomBytes } from "node:crypto";
+import { createSocket, type Socket } from "node:dgram";
+import { nodeCrypto } from "../crypto/node.js";
+import type { CryptoBackend } from "../crypto/types.js";
+import { Device, type DeviceOptions, type Output, type PeerOptions } from "../device.js";
+import type { TraceEvent } from "../trace.js";
+
+export interface UdpDeviceOptions
+  extends Omit<DeviceOptions, "random" | "wallClock" | "crypto" | "keyLog"> {
+  crypto?: CryptoBackend;
+  /** Address to bind; default 0.0.0.0 (udp4) or :: (udp6). */
+  host?: string;
+  /** UDP port to listen on; 0 (default) picks a free one. */
+  port?: number;
+  type?: "udp4" | "udp6";
+  peers?: PeerOptions[];
+  /** A decrypted IP packet arrived from `peer` (base64 public key). */
+  onPacket?: (packet: Uint8Array, peer: string) => void;
+  onEvent?: (event: TraceEvent) => void;
+  /** Receives Wireshark key log lines (including ephemeral private keys) when set. */
+  onKeyLog?: (line: string) => void;
+}
+
+/** Monotonic milliseconds: the Device's `now`. */
+const monotonic = () => performance.now();
+const wallClockNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+const secureRandom = (n: number) => new Uint8Array(randomBytes(n));
+
+export class UdpDevice {
+  readonly device: Device;
+  readonly #socket: Socket;
+  readonly #options: UdpDeviceOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(socket: Socket, options: UdpDeviceOptions) {
+    this.#socket = socket;
+    this.#options = options;
+    this.device = new Device({
+      ...options,
+      crypto: options.crypto ?? nodeCrypto,
+      random: secureRandom,
+      wallClock: wallClockNs,
+      keyLog: options.onKeyLog !== undefined,
+    });
+    socket.on("message", (data, rinfo) => {
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      this.#apply(
+        this.device.receive(monotonic(), bytes, { address: rinfo.address, port: rinfo.port }),
+      );
+    });
+    for (const peer of options.peers ?? []) this.#apply(this.device.addPeer(monotonic(), peer));
+  }
+
+  /** Binds the socket and starts the device. */
+  static async start(options: UdpDeviceOptions): Promise<UdpDevice> {
+    const type = options.type ?? "udp4";
+    const socket = createSocket(type);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(options.port ?? 0, options.host ?? (type === "udp4" ? "0.0.0.0" : "::"), () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    });
+    return new UdpDevice(socket, options);
+  }
+
+  get port(): number {
+    return this.#socket.address().port;
+  }
+
+  /** Sends a plaintext IP packet into the tunnel (routed by destination to a peer). */
+  send(packet: Uint8Array): void {
+    this.#apply(this.device.send(monotonic(), packet));
+  }
+
+  addPeer(peer: PeerOptions): void {
+    this.#apply(this.device.addPeer(monotonic(), peer));
+  }
+
+  initiateHandshake(publicKey: Uint8Array): void {
+    this.#apply(this.device.initiateHandshake(monotonic(), publicKey));
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    return new Promise((resolve) => this.#socket.close(() => resolve()));
+  }
+
+  #apply(out: Output): void {
+    if (this.#closed) return;
+    for (const line of out.keyLog) this.#options.onKeyLog?.(line);
+    for (const event of out.events) this.#options.onEvent?.(event);
+    for (const d of out.datagrams) this.#socket.send(d.data, d.to.port, d.to.address);
+    for (const p of out.packets) this.#options.onPacket?.(p.data, p.peer);
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (out.deadline !== undefined) {
+      const delay = Math.max(0, out.deadline - monotonic());
+      this.#timer = setTimeout(() => this.#apply(this.device.tick(monotonic())), delay);
+      this.#timer.unref();
+    }
+  }
+}
