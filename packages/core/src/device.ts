@@ -78,6 +78,11 @@ export interface DeviceOptions {
    * ours, as wireguard-go and the kernel do; it exists to compare against that behaviour.
    */
   collisionPolicy?: "keep-both" | "latest-wins";
+  /**
+   * Called when a fully authenticated initiation comes from a key that is not a peer: return peer
+   * options to admit it (e.g. a public demo server), or undefined to reject it as usual.
+   */
+  admitPeer?: (publicKey: Uint8Array) => Omit<PeerOptions, "publicKey"> | undefined;
 }
 
 export interface PeerOptions {
@@ -237,6 +242,7 @@ export class Device {
   readonly #mtu: number;
   readonly #underLoadThreshold: number;
   readonly #keepBoth: boolean;
+  readonly #admitPeer: DeviceOptions["admitPeer"];
   readonly #checker: CookieChecker;
   readonly #peers = new Map<string, Peer>();
   readonly #routes = new AllowedIps<Peer>();
@@ -262,6 +268,7 @@ export class Device {
     this.#mtu = options.mtu ?? DEFAULT_MTU;
     this.#underLoadThreshold = options.underLoadThreshold ?? DEFAULT_UNDER_LOAD_THRESHOLD;
     this.#keepBoth = (options.collisionPolicy ?? "keep-both") === "keep-both";
+    this.#admitPeer = options.admitPeer;
     this.publicKey = this.#c.x25519Public(this.#privateKey);
     this.publicKeyBase64 = keyToBase64(this.publicKey);
     this.#checker = new CookieChecker(this.#c, this.publicKey);
@@ -273,28 +280,33 @@ export class Device {
 
   // ---------------------------------------------------------------- public API
 
-  /** Adds a peer (or replaces one with the same key). Returns its base64 id. */
+  /** Adds a peer (or replaces one with the same key). */
   addPeer(now: number, options: PeerOptions): Output {
     this.#begin(now);
+    this.#addPeer(options, "configured");
+    return this.#finish();
+  }
+
+  #addPeer(options: PeerOptions, reason: string): void {
     const publicKey = requireKey("publicKey", options.publicKey).slice();
     if (options.presharedKey !== undefined) requireKey("presharedKey", options.presharedKey);
     const id = keyToBase64(publicKey);
+    const prefixes = (options.allowedIps ?? []).map((entry) => {
+      if (typeof entry !== "string") return entry;
+      const parsed = parseCidr(entry);
+      if (!parsed.ok) throw new TypeError(`allowedIps: ${parsed.error}`);
+      return parsed.prefix;
+    });
     if (this.#peers.has(id)) this.#removePeer(this.#peers.get(id)!, "replaced");
     const peer = new Peer(publicKey, this.#c, this.#privateKey, options);
     this.#peers.set(id, peer);
-    for (const entry of options.allowedIps ?? []) {
-      const prefix =
-        typeof entry === "string" ? parseCidr(entry) : { ok: true as const, prefix: entry };
-      if (!prefix.ok) throw new TypeError(`allowedIps: ${prefix.error}`);
-      this.#routes.insert(prefix.prefix, peer);
-    }
-    this.#event(peer, "peer-added", "info", {});
+    for (const prefix of prefixes) this.#routes.insert(prefix, peer);
+    this.#event(peer, "peer-added", "info", { reason });
     if (this.#keyLog) {
       if (this.#peers.size === 1) this.#log("LOCAL_STATIC_PRIVATE_KEY", this.#privateKey);
       this.#log("REMOTE_STATIC_PUBLIC_KEY", publicKey);
     }
     if (peer.persistentKeepalive > 0) this.#sendKeepalive(peer);
-    return this.#finish();
   }
 
   removePeer(now: number, publicKey: Uint8Array): Output {
@@ -334,6 +346,20 @@ export class Device {
       this.#stage(peer, packet.subarray(0, addresses.totalLength));
       this.#sendStaged(peer);
     }
+    return this.#finish();
+  }
+
+  /**
+   * A plaintext packet for one peer, bypassing allowed-IPs routing (a server answering whoever
+   * asked). The peer still checks the source address against its own allowed IPs.
+   */
+  sendToPeer(now: number, publicKey: Uint8Array, packet: Uint8Array): Output {
+    this.#begin(now);
+    if (!(packet instanceof Uint8Array)) throw new TypeError("packet: expected a Uint8Array");
+    const peer = this.#peers.get(keyToBase64(requireKey("publicKey", publicKey)));
+    if (!peer) throw new RangeError("sendToPeer: unknown peer");
+    this.#stage(peer, packet);
+    this.#sendStaged(peer);
     return this.#finish();
   }
 
@@ -527,6 +553,7 @@ export class Device {
   #onInitiation(m: Initiation, from: UdpEndpoint): void {
     if (!this.#admitHandshake(m.bytes, m.sender, from)) return;
     let peer: Peer | undefined;
+    let stranger: Uint8Array | undefined;
     const consumed = consumeInitiation(this.#c, {
       localStaticPrivate: this.#privateKey,
       localStaticPublic: this.publicKey,
@@ -535,9 +562,19 @@ export class Device {
       encryptedPayload: m.encryptedTimestamp,
       staticStaticFor: (remote) => {
         peer = this.#peers.get(keyToBase64(remote));
-        return peer?.staticStatic ?? null;
+        if (peer || !this.#admitPeer) return peer?.staticStatic ?? null;
+        // Admission happens only after the whole initiation authenticated (below).
+        stranger = remote.slice();
+        return staticStatic(this.#c, this.#privateKey, remote);
       },
     });
+    if (consumed && !peer && stranger) {
+      const admitted = this.#admitPeer?.(stranger);
+      if (admitted) {
+        this.#addPeer({ ...admitted, publicKey: stranger }, "admitted");
+        peer = this.#peers.get(keyToBase64(stranger));
+      }
+    }
     if (!consumed || !peer) {
       const why = peer ? "initiation did not decrypt" : "initiation from an unknown key";
       this.#reject(peer, peer ? "decrypt" : "unknown-peer", why, { remoteIndex: m.sender });

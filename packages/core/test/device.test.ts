@@ -113,3 +113,51 @@ describe("Device", () => {
     expect(out.datagrams.map((d) => d.data.length)).toEqual([148]);
   });
 });
+
+describe("Device admission hook", () => {
+  it("admits an unknown key only after its initiation authenticated, and answers it directly", async () => {
+    const { Device } = await import("../src/device.js");
+    const { deterministicRandom } = await import("../src/deterministic.js");
+    const { generatePrivateKey } = await import("../src/keys.js");
+    const { nodeCrypto } = await import("../src/crypto/node.js");
+    const random = deterministicRandom("admit");
+    const wallClock = () => 1_700_000_000_000_000_000n;
+    const admitted: string[] = [];
+    const server = new Device({
+      privateKey: generatePrivateKey(random),
+      random,
+      wallClock,
+      crypto: nodeCrypto,
+      admitPeer: (key) => {
+        admitted.push(Buffer.from(key).toString("base64"));
+        return { allowedIps: ["10.9.0.1/32"] };
+      },
+    });
+    const client = new Device({
+      privateKey: generatePrivateKey(random),
+      random,
+      wallClock,
+      crypto: nodeCrypto,
+    });
+    client.addPeer(0, {
+      publicKey: server.publicKey,
+      allowedIps: ["10.9.0.2/32"],
+      endpoint: { address: "server", port: 1 },
+    });
+    const init = client.send(0, udpPacket("a", "hi")).datagrams[0]!.data;
+    // A corrupted initiation (bad mac1) admits nobody.
+    const bad = init.slice();
+    bad[50]! ^= 1;
+    server.receive(1, bad, { address: "client", port: 2 });
+    expect(admitted).toEqual([]);
+    const response = server.receive(2, init, { address: "client", port: 2 });
+    expect(admitted).toEqual([client.publicKeyBase64]);
+    expect(server.peerCount).toBe(1);
+    const data = client.receive(3, response.datagrams[0]!.data, { address: "server", port: 1 });
+    const delivered = server.receive(4, data.datagrams[0]!.data, { address: "client", port: 2 });
+    expect(delivered.packets).toHaveLength(1);
+    const reply = server.sendToPeer(5, client.publicKey, udpPacket("b", "back"));
+    const got = client.receive(6, reply.datagrams[0]!.data, { address: "server", port: 1 });
+    expect(text(got.packets[0]!.data)).toBe("back");
+  });
+});
