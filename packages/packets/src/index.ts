@@ -1,0 +1,258 @@
+/**
+ * The plaintext side of the tunnel: building and reading the IPv4/IPv6 packets a WireGuard peer
+ * carries — ICMP/ICMPv6 echo and UDP — with correct checksums. Browser-safe.
+ */
+import { formatIp, type IpFamily, parseIp } from "@wiregate/core";
+
+const ICMP = 1;
+const UDP = 17;
+const ICMPV6 = 58;
+
+export type Protocol = "icmp" | "udp" | "other";
+
+export interface ParsedPacket {
+  family: IpFamily;
+  source: string;
+  destination: string;
+  protocol: Protocol;
+  /** IP protocol number / IPv6 next header. */
+  protocolNumber: number;
+  /** ICMP echo: type is "request" or "reply". */
+  echo?: { type: "request" | "reply"; id: number; sequence: number; data: Uint8Array };
+  udp?: { sourcePort: number; destinationPort: number; data: Uint8Array };
+  /** Total length the IP header claims. */
+  length: number;
+}
+
+function address(text: string, label: string): { family: IpFamily; bytes: Uint8Array } {
+  const parsed = parseIp(text);
+  if (!parsed.ok) throw new TypeError(`${label}: ${parsed.error}`);
+  return parsed.address;
+}
+
+function fold(sum: number): number {
+  let s = sum;
+  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  return s;
+}
+
+/** RFC 1071 one's-complement sum of `bytes[start, end)` added to `initial` (not inverted). */
+function sum16(bytes: Uint8Array, start: number, end: number, initial = 0): number {
+  let sum = initial;
+  for (let i = start; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
+  if ((end - start) % 2 === 1) sum += bytes[end - 1]! << 8;
+  return fold(sum);
+}
+
+/** Checksum over the IPv4/IPv6 pseudo-header and the transport segment at `offset`. */
+function transportChecksum(packet: Uint8Array, family: IpFamily, offset: number, protocol: number) {
+  const length = packet.length - offset;
+  const [src, dst] = family === 4 ? [12, 16] : [8, 24];
+  const size = family === 4 ? 4 : 16;
+  let sum = sum16(packet, src, src + size);
+  sum = sum16(packet, dst, dst + size, sum);
+  sum += protocol + length;
+  return ~sum16(packet, offset, packet.length, fold(sum)) & 0xffff;
+}
+
+/** An IP packet around a transport payload whose checksum field is at `checksumAt` (relative). */
+function ipPacket(
+  source: string,
+  destination: string,
+  protocol: "icmp" | "udp",
+  segment: Uint8Array,
+  checksumAt: number,
+): Uint8Array {
+  const src = address(source, "source");
+  const dst = address(destination, "destination");
+  if (src.family !== dst.family) throw new TypeError("source and destination families differ");
+  const family = src.family;
+  const number = protocol === "udp" ? UDP : family === 4 ? ICMP : ICMPV6;
+  const header = family === 4 ? 20 : 40;
+  const packet = new Uint8Array(header + segment.length);
+  const view = new DataView(packet.buffer);
+  if (family === 4) {
+    view.setUint8(0, 0x45);
+    view.setUint16(2, packet.length);
+    view.setUint8(8, 64);
+    view.setUint8(9, number);
+    packet.set(src.bytes, 12);
+    packet.set(dst.bytes, 16);
+    view.setUint16(10, ~sum16(packet, 0, 20) & 0xffff);
+  } else {
+    view.setUint32(0, 0x60000000);
+    view.setUint16(4, segment.length);
+    view.setUint8(6, number);
+    view.setUint8(7, 64);
+    packet.set(src.bytes, 8);
+    packet.set(dst.bytes, 24);
+  }
+  packet.set(segment, header);
+  // ICMPv4's checksum covers only the ICMP message; UDP and ICMPv6 include the pseudo-header.
+  const checksum =
+    family === 4 && number === ICMP
+      ? ~sum16(packet, header, packet.length) & 0xffff
+      : transportChecksum(packet, family, header, number);
+  view.setUint16(header + checksumAt, number === UDP && checksum === 0 ? 0xffff : checksum);
+  return packet;
+}
+
+/** An ICMP (IPv4) or ICMPv6 echo request or reply, by the family of the addresses. */
+export function buildEcho(options: {
+  source: string;
+  destination: string;
+  id: number;
+  sequence: number;
+  data?: Uint8Array;
+  reply?: boolean;
+}): Uint8Array {
+  const data = options.data ?? new Uint8Array(0);
+  const v6 = address(options.source, "source").family === 6;
+  const segment = new Uint8Array(8 + data.length);
+  segment[0] = options.reply ? (v6 ? 129 : 0) : v6 ? 128 : 8;
+  const view = new DataView(segment.buffer);
+  view.setUint16(4, options.id & 0xffff);
+  view.setUint16(6, options.sequence & 0xffff);
+  segment.set(data, 8);
+  return ipPacket(options.source, options.destination, "icmp", segment, 2);
+}
+
+export function buildUdp(options: {
+  source: string;
+  destination: string;
+  sourcePort: number;
+  destinationPort: number;
+  data: Uint8Array;
+}): Uint8Array {
+  for (const port of [options.sourcePort, options.destinationPort]) {
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) {
+      throw new RangeError(`port: ${port} is not 0–65535`);
+    }
+  }
+  const segment = new Uint8Array(8 + options.data.length);
+  const view = new DataView(segment.buffer);
+  view.setUint16(0, options.sourcePort);
+  view.setUint16(2, options.destinationPort);
+  view.setUint16(4, segment.length);
+  segment.set(options.data, 8);
+  return ipPacket(options.source, options.destination, "udp", segment, 6);
+}
+
+/** Reads an IPv4/IPv6 packet; null when it is not a well-formed one. Never throws. */
+export function parsePacket(packet: Uint8Array): ParsedPacket | null {
+  if (packet.length < 1) return null;
+  const version = packet[0]! >> 4;
+  let family: IpFamily;
+  let header: number;
+  let length: number;
+  let number: number;
+  if (version === 4 && packet.length >= 20) {
+    family = 4;
+    header = (packet[0]! & 0x0f) * 4;
+    length = (packet[2]! << 8) | packet[3]!;
+    number = packet[9]!;
+    if (header < 20 || length < header || length > packet.length) return null;
+  } else if (version === 6 && packet.length >= 40) {
+    family = 6;
+    header = 40;
+    length = 40 + ((packet[4]! << 8) | packet[5]!);
+    number = packet[6]!;
+    if (length > packet.length) return null;
+  } else {
+    return null;
+  }
+  const [src, dst, size] = family === 4 ? [12, 16, 4] : [8, 24, 16];
+  const result: ParsedPacket = {
+    family,
+    source: formatIp({ family, bytes: packet.subarray(src, src + size) }),
+    destination: formatIp({ family, bytes: packet.subarray(dst, dst + size) }),
+    protocol: "other",
+    protocolNumber: number,
+    length,
+  };
+  const body = packet.subarray(header, length);
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  if ((number === ICMP && family === 4) || (number === ICMPV6 && family === 6)) {
+    result.protocol = "icmp";
+    const request = family === 4 ? 8 : 128;
+    const reply = family === 4 ? 0 : 129;
+    if (body.length >= 8 && (body[0] === request || body[0] === reply) && body[1] === 0) {
+      result.echo = {
+        type: body[0] === request ? "request" : "reply",
+        id: view.getUint16(4),
+        sequence: view.getUint16(6),
+        data: body.subarray(8),
+      };
+    }
+  } else if (number === UDP && body.length >= 8) {
+    const udpLength = view.getUint16(4);
+    if (udpLength < 8 || udpLength > body.length) return null;
+    result.protocol = "udp";
+    result.udp = {
+      sourcePort: view.getUint16(0),
+      destinationPort: view.getUint16(2),
+      data: body.subarray(8, udpLength),
+    };
+  }
+  return result;
+}
+
+/** Whether the packet's IP (v4) and transport checksums are correct. */
+export function checksumsValid(packet: Uint8Array): boolean {
+  const parsed = parsePacket(packet);
+  if (!parsed) return false;
+  const p = packet.subarray(0, parsed.length);
+  const header = parsed.family === 4 ? (p[0]! & 0x0f) * 4 : 40;
+  if (parsed.family === 4 && sum16(p, 0, header) !== 0xffff) return false;
+  if (parsed.family === 4 && parsed.protocol === "icmp")
+    return sum16(p, header, p.length) === 0xffff;
+  if (parsed.protocol === "other") return true;
+  return transportChecksum(p, parsed.family, header, parsed.protocolNumber) === 0;
+}
+
+/**
+ * The answer an echo server gives: an ICMP echo reply to an echo request, or the same UDP
+ * datagram sent back with addresses and ports swapped. Null for anything else.
+ */
+export function echoReply(packet: Uint8Array): Uint8Array | null {
+  const parsed = parsePacket(packet);
+  if (!parsed) return null;
+  if (parsed.echo?.type === "request") {
+    return buildEcho({
+      source: parsed.destination,
+      destination: parsed.source,
+      id: parsed.echo.id,
+      sequence: parsed.echo.sequence,
+      data: parsed.echo.data,
+      reply: true,
+    });
+  }
+  if (parsed.udp) {
+    return buildUdp({
+      source: parsed.destination,
+      destination: parsed.source,
+      sourcePort: parsed.udp.destinationPort,
+      destinationPort: parsed.udp.sourcePort,
+      data: parsed.udp.data,
+    });
+  }
+  return null;
+}
+
+/** One line, as a capture viewer shows it: "ICMP echo request 10.0.0.1 → 10.0.0.2 id 3 seq 1". */
+export function summarizePacket(packet: Uint8Array): string {
+  if (packet.length === 0) return "keepalive";
+  const p = parsePacket(packet);
+  if (!p) return `not an IP packet (${packet.length} bytes)`;
+  const route = `${p.source} → ${p.destination}`;
+  if (p.echo) {
+    const kind = p.family === 4 ? "ICMP" : "ICMPv6";
+    return `${kind} echo ${p.echo.type} ${route} id ${p.echo.id} seq ${p.echo.sequence}`;
+  }
+  if (p.udp) {
+    return `UDP ${p.source}:${p.udp.sourcePort} → ${p.destination}:${p.udp.destinationPort} ${p.udp.data.length} bytes`;
+  }
+  const name =
+    p.protocol === "icmp" ? (p.family === 4 ? "ICMP" : "ICMPv6") : `protocol ${p.protocolNumber}`;
+  return `IPv${p.family} ${name} ${route} ${p.length} bytes`;
+}

@@ -1,0 +1,75 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  buildEcho,
+  buildUdp,
+  checksumsValid,
+  echoReply,
+  parsePacket,
+  summarizePacket,
+} from "../src/index.js";
+
+describe("packets", () => {
+  it("builds ICMP and ICMPv6 echo requests with valid checksums, and answers them", () => {
+    for (const [source, destination] of [
+      ["10.9.0.1", "10.9.0.2"],
+      ["fd00::1", "fd00::2"],
+    ] as const) {
+      const request = buildEcho({
+        source,
+        destination,
+        id: 7,
+        sequence: 3,
+        data: new Uint8Array([1, 2, 3]),
+      });
+      expect(checksumsValid(request)).toBe(true);
+      expect(parsePacket(request)?.echo).toMatchObject({ type: "request", id: 7, sequence: 3 });
+      const reply = echoReply(request)!;
+      expect(checksumsValid(reply)).toBe(true);
+      const parsed = parsePacket(reply)!;
+      expect(parsed).toMatchObject({ source: destination, destination: source });
+      expect(parsed.echo).toMatchObject({ type: "reply", id: 7, sequence: 3 });
+      expect([...parsed.echo!.data]).toEqual([1, 2, 3]);
+      const corrupted = reply.slice();
+      corrupted[corrupted.length - 1]! ^= 0x40;
+      expect(checksumsValid(corrupted)).toBe(false);
+    }
+  });
+
+  it("builds UDP with a valid checksum and echoes it with ports swapped", () => {
+    const packet = buildUdp({
+      source: "10.9.0.1",
+      destination: "10.9.0.2",
+      sourcePort: 4000,
+      destinationPort: 7,
+      data: new TextEncoder().encode("hello"),
+    });
+    expect(checksumsValid(packet)).toBe(true);
+    expect(parsePacket(echoReply(packet)!)?.udp).toMatchObject({
+      sourcePort: 7,
+      destinationPort: 4000,
+    });
+    expect(summarizePacket(packet)).toBe("UDP 10.9.0.1:4000 → 10.9.0.2:7 5 bytes");
+  });
+
+  it("summarizes", () => {
+    expect(summarizePacket(new Uint8Array(0))).toBe("keepalive");
+    expect(
+      summarizePacket(
+        buildEcho({ source: "10.0.0.1", destination: "10.0.0.2", id: 3, sequence: 1 }),
+      ),
+    ).toBe("ICMP echo request 10.0.0.1 → 10.0.0.2 id 3 seq 1");
+  });
+
+  it("never throws on garbage", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        parsePacket(bytes);
+        echoReply(bytes);
+        summarizePacket(bytes);
+        checksumsValid(bytes);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
