@@ -79,6 +79,11 @@ export class UdpDevice {
     this.#apply(this.device.send(monotonic(), packet));
   }
 
+  /** Sends a plaintext packet to one peer, bypassing allowed-IPs routing. */
+  sendToPeer(publicKey: Uint8Array, packet: Uint8Array): void {
+    this.#apply(this.device.sendToPeer(monotonic(), publicKey, packet));
+  }
+
   addPeer(peer: PeerOptions): void {
     this.#apply(this.device.addPeer(monotonic(), peer));
   }
