@@ -256,3 +256,5 @@ export function summarizePacket(packet: Uint8Array): string {
     p.protocol === "icmp" ? (p.family === 4 ? "ICMP" : "ICMPv6") : `protocol ${p.protocolNumber}`;
   return `IPv${p.family} ${name} ${route} ${p.length} bytes`;
 }
+
+export * from "./demo.js";

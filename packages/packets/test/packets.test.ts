@@ -73,3 +73,21 @@ describe("packets", () => {
     );
   });
 });
+
+describe("demo addressing", () => {
+  it("gives each client key stable addresses distinct from the server's", async () => {
+    const { demoClientAddresses, DEMO_SERVER_V4, DEMO_SERVER_V6 } = await import("../src/demo.js");
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const key = new Uint8Array(32).fill(i);
+      const a = demoClientAddresses(key);
+      expect(a).toEqual(demoClientAddresses(key));
+      expect(a.v4).toMatch(/^10\.99\.\d+\.\d+$/);
+      expect(a.v4).not.toBe(DEMO_SERVER_V4);
+      expect(a.v6.startsWith("fd99::")).toBe(true);
+      expect(a.v6).not.toBe(DEMO_SERVER_V6);
+      seen.add(a.v6);
+    }
+    expect(seen.size).toBe(200);
+  });
+});
