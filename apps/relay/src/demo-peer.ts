@@ -1,0 +1,109 @@
+/**
+ * The embedded demo peer: a WireGuard peer on the core's engine, listening on loopback, that
+ * admits any client key and answers ICMP/ICMPv6 echo and UDP echo inside the tunnel — so the relay
+ * works out of the box with no other WireGuard software.
+ */
+import { randomBytes } from "node:crypto";
+import { generatePrivateKey, keyToBase64, type TraceEvent } from "@wiregate/core";
+import { UdpDevice } from "@wiregate/core/node";
+import {
+  DEMO_SERVER_V4,
+  DEMO_SERVER_V6,
+  demoClientAddresses,
+  echoReply,
+  parsePacket,
+} from "@wiregate/packets";
+
+export interface DemoPeerOptions {
+  privateKey?: Uint8Array;
+  host?: string;
+  port?: number;
+  /** Clients admitted at once; the least recently admitted is dropped beyond it. */
+  maxClients?: number;
+  onEvent?: (event: TraceEvent) => void;
+}
+
+export class DemoPeer {
+  readonly #udp: UdpDevice;
+  readonly #clients: Uint8Array[] = [];
+
+  private constructor(udp: UdpDevice) {
+    this.#udp = udp;
+  }
+
+  static async start(options: DemoPeerOptions = {}): Promise<DemoPeer> {
+    const maxClients = options.maxClients ?? 256;
+    let peer: DemoPeer | undefined;
+    const udp = await UdpDevice.start({
+      privateKey: options.privateKey ?? generatePrivateKey((n) => new Uint8Array(randomBytes(n))),
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 0,
+      onEvent: options.onEvent,
+      admitPeer: (publicKey) => {
+        peer?.admitted(publicKey, maxClients);
+        const { v4, v6 } = demoClientAddresses(publicKey);
+        return { allowedIps: [`${v4}/32`, `${v6}/128`] };
+      },
+      onPacket: (packet, from) => peer?.answer(packet, from),
+    });
+    peer = new DemoPeer(udp);
+    return peer;
+  }
+
+  get publicKey(): string {
+    return keyToBase64(this.#udp.device.publicKey);
+  }
+
+  get host(): string {
+    return "127.0.0.1";
+  }
+
+  get port(): number {
+    return this.#udp.port;
+  }
+
+  get clientCount(): number {
+    return this.#udp.device.peerCount;
+  }
+
+  /** A wg-quick configuration for a client with the given key pair (the key never leaves it). */
+  clientConfig(client: { privateKey: string; publicKey: Uint8Array }, endpoint = "demo"): string {
+    const { v4, v6 } = demoClientAddresses(client.publicKey);
+    return [
+      "[Interface]",
+      `PrivateKey = ${client.privateKey}`,
+      `Address = ${v4}/32, ${v6}/128`,
+      "",
+      "[Peer]",
+      `PublicKey = ${this.publicKey}`,
+      `AllowedIPs = ${DEMO_SERVER_V4}/32, ${DEMO_SERVER_V6}/128`,
+      `# Endpoint: the relay's "${endpoint}" upstream`,
+      "",
+    ].join("\n");
+  }
+
+  /** Starts a handshake toward a known client (used to provoke collisions in tests). */
+  initiateHandshake(clientPublicKey: Uint8Array): void {
+    this.#udp.initiateHandshake(clientPublicKey);
+  }
+
+  close(): Promise<void> {
+    return this.#udp.close();
+  }
+
+  private admitted(publicKey: Uint8Array, maxClients: number): void {
+    this.#clients.push(publicKey.slice());
+    while (this.#clients.length > maxClients) {
+      const oldest = this.#clients.shift()!;
+      this.#udp.device.removePeer(performance.now(), oldest);
+    }
+  }
+
+  private answer(packet: Uint8Array, from: string): void {
+    const parsed = parsePacket(packet);
+    // Only what is addressed to the demo peer itself is answered.
+    if (parsed?.destination !== DEMO_SERVER_V4 && parsed?.destination !== DEMO_SERVER_V6) return;
+    const reply = echoReply(packet);
+    if (reply) this.#udp.sendToPeer(Buffer.from(from, "base64"), reply);
+  }
+}
