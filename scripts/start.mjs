@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// `npm start`: build what is needed, then run the relay with its embedded demo peer, serving the
+// web client from the same origin. Extra arguments are passed to wiregate-relay.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const relayCli = `${root}apps/relay/dist/cli.js`;
+const webDist = `${root}apps/web/dist`;
+
+console.log("Building (cached after the first run)…");
+const build = spawnSync("npx", ["turbo", "run", "build", "--output-logs=errors-only"], {
+  cwd: root,
+  stdio: "inherit",
+});
+if (build.status !== 0) {
+  console.error("The build failed; see the errors above.");
+  process.exit(build.status ?? 1);
+}
+const missing = [
+  [relayCli, "the relay (apps/relay)"],
+  [`${webDist}/index.html`, "the web client (apps/web)"],
+].filter(([path]) => !existsSync(path));
+if (missing.length > 0) {
+  for (const [, what] of missing) console.error(`Missing after the build: ${what}.`);
+  process.exit(1);
+}
+
+const relay = spawn(
+  process.execPath,
+  [relayCli, "--demo", "--static", webDist, ...process.argv.slice(2)],
+  { cwd: root, stdio: "inherit" },
+);
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => relay.kill(signal));
+relay.on("exit", (code, signal) => process.exit(signal ? 0 : (code ?? 0)));
