@@ -8,7 +8,7 @@ export const REKEY_TIMEOUT = 5_000;
 /** Upper bound of the random jitter added to handshake retransmissions and the new-handshake timer. */
 export const REKEY_TIMEOUT_JITTER_MAX = 333;
 export const KEEPALIVE_TIMEOUT = 10_000;
-/** Retransmissions before giving up: REKEY_ATTEMPT_TIME / REKEY_TIMEOUT. */
+/** wireguard-go's MaxTimerHandshakes: retransmit while the attempt count is <= this (1 + 19 initiations). */
 export const MAX_TIMER_HANDSHAKES = REKEY_ATTEMPT_TIME / REKEY_TIMEOUT;
 /** An initiator rekeys on receive when its keypair is older than this. */
 export const REKEY_ON_RECEIVE_AGE = REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;

@@ -1136,9 +1136,11 @@ export class Device {
   }
 
   #expiredRetransmit(peer: Peer): void {
-    if (peer.handshakeAttempts >= MAX_TIMER_HANDSHAKES) {
+    // As wireguard-go and the kernel: retry while attempts <= MAX_TIMER_HANDSHAKES, i.e. the first
+    // initiation plus MAX_TIMER_HANDSHAKES + 1 retries, then give up on the next expiry.
+    if (peer.handshakeAttempts > MAX_TIMER_HANDSHAKES) {
       this.#event(peer, "handshake-gave-up", "warn", {
-        reason: `no response after ${MAX_TIMER_HANDSHAKES + 1} attempts`,
+        reason: `no response after ${MAX_TIMER_HANDSHAKES + 2} attempts`,
         from: "initiation-sent",
         to: "none",
       });
