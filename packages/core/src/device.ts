@@ -126,6 +126,17 @@ export interface PeerStatus {
   stagedPackets: number;
 }
 
+/** Sizes of a device's internal tables (see `Device.stats`). */
+export interface DeviceStats {
+  peers: number;
+  /** Local indices in use: keypairs and pending initiations. */
+  indices: number;
+  /** Per-source token buckets of the under-load rate limiter. */
+  rateLimiterBuckets: number;
+  stagedPackets: number;
+  pendingInitiations: number;
+}
+
 /** Why a datagram or packet was not taken; counted in `Device.rejections`. */
 export type DeviceRejection =
   | RejectReason
@@ -418,6 +429,23 @@ export class Device {
 
   get peerCount(): number {
     return this.#peers.size;
+  }
+
+  /** Sizes of the internal tables, to check that hostile traffic cannot make them grow. */
+  get stats(): DeviceStats {
+    let stagedPackets = 0;
+    let pendingInitiations = 0;
+    for (const peer of this.#peers.values()) {
+      stagedPackets += peer.staged.length;
+      pendingInitiations += peer.pendings.length;
+    }
+    return {
+      peers: this.#peers.size,
+      indices: this.#indices.size,
+      rateLimiterBuckets: this.#buckets.size,
+      stagedPackets,
+      pendingInitiations,
+    };
   }
 
   // ---------------------------------------------------------------- output plumbing
