@@ -1,0 +1,24 @@
+export {
+  type AnalysisResult,
+  Analyzer,
+  type Collision,
+  formatDuration,
+  type HandshakeRecord,
+  type PairAnalysis,
+  type PeerInfo,
+  renderAnalysis,
+} from "./analyze.js";
+export {
+  type DecodedMessage,
+  type DecoderOptions,
+  formatMessageLine,
+  hex32,
+  type MessageType,
+  TYPE_NAMES,
+  tai64nToIso,
+  toWiresharkFields,
+  WireGuardDecoder,
+  wiresharkMessageType,
+} from "./decode.js";
+export { summarizeInner } from "./inner.js";
+export { type EphemeralKey, hexOf, KeyMaterial, type StaticKey } from "./keys.js";
