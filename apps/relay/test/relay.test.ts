@@ -92,7 +92,7 @@ describe("relay", () => {
       new Uint8Array(148).fill(7), // unknown type
       Uint8Array.from({ length: 148 }, (_, i) => (i === 0 ? 1 : i === 1 ? 9 : 0)), // reserved byte set
       new Uint8Array(147).fill(0).map((v, i) => (i === 0 ? 1 : v)), // initiation of the wrong length
-      Uint8Array.from({ length: 50 }, (_, i) => (i === 0 ? 4 : 0)), // transport not a multiple of 16
+      Uint8Array.from({ length: 31 }, (_, i) => (i === 0 ? 4 : 0)), // transport shorter than header + tag
       new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"),
     ];
     for (const datagram of bad) conn.send(datagram);

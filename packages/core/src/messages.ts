@@ -114,10 +114,12 @@ export function checkShape(bytes: Uint8Array): Rejection | MessageType {
     if (bytes.length !== expected) {
       return reject("bad-length", `type ${type} must be ${expected} bytes, got ${bytes.length}`);
     }
-  } else if (bytes.length < TRANSPORT_MIN_SIZE || bytes.length % 16 !== 0) {
+  } else if (bytes.length < TRANSPORT_MIN_SIZE) {
+    // Not necessarily a multiple of 16: padding stops at the MTU, so a packet of exactly MTU bytes
+    // (e.g. 1420) is sent unpadded. wireguard-go and the kernel check only the minimum size.
     return reject(
       "bad-length",
-      `transport data must be at least ${TRANSPORT_MIN_SIZE} bytes and a multiple of 16, got ${bytes.length}`,
+      `transport data must be at least ${TRANSPORT_MIN_SIZE} bytes, got ${bytes.length}`,
     );
   }
   return type as MessageType;
