@@ -21,4 +21,20 @@ export {
   wiresharkMessageType,
 } from "./decode.js";
 export { summarizeInner } from "./inner.js";
+export {
+  enumerateWireGuardGoCrossing,
+  enumerateWiregateCrossing,
+  type Interleaving,
+  type InterleavingReport,
+  renderInterleavings,
+} from "./interleave.js";
 export { type EphemeralKey, hexOf, KeyMaterial, type StaticKey } from "./keys.js";
+export {
+  GO_REKEY_TIMEOUT,
+  type GoHandshakeState,
+  type GoLogLine,
+  type GoPeerOptions,
+  type HandshakeJob,
+  type JobStep,
+  WireGuardGoPeer,
+} from "./wireguard-go-model.js";

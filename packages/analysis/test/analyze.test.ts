@@ -3,7 +3,13 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readCaptureBytes } from "@wiregate/capture";
 import { describe, expect, it } from "vitest";
-import { Analyzer, type DecodedMessage, KeyMaterial, renderAnalysis, WireGuardDecoder } from "../src/index.js";
+import {
+  Analyzer,
+  type DecodedMessage,
+  KeyMaterial,
+  renderAnalysis,
+  WireGuardDecoder,
+} from "../src/index.js";
 
 const CAPTURES = resolve(dirname(fileURLToPath(import.meta.url)), "../../../../shared/captures");
 
@@ -49,7 +55,9 @@ describe("analyze", () => {
       "2pg5DeP9Tl79bQasAMCoeZb8zexr91owpk9lGYovlWk=",
     ]);
     const text = renderAnalysis(result);
-    expect(text).toMatch(/collision at 0\.000 s: both initiated 0\.27 ms apart .*both responses ignored; stalled 5\.01 s until A retried/);
+    expect(text).toMatch(
+      /collision at 0\.000 s: both initiated 0\.27 ms apart .*both responses ignored; stalled 5\.01 s until A retried/,
+    );
     expect(text).toContain("STALLED");
   });
 
@@ -66,7 +74,12 @@ describe("analyze", () => {
     const result = analyze(`${CAPTURES}/normal/normal.pcap`);
     const pair = result.pairs[0]!;
     expect(pair.handshakes).toHaveLength(1);
-    expect(pair.handshakes[0]).toMatchObject({ initiationFrame: 1, response: { frame: 2 }, initiatorDataAt: { frame: 3 }, responderDataAt: { frame: 4 } });
+    expect(pair.handshakes[0]).toMatchObject({
+      initiationFrame: 1,
+      response: { frame: 2 },
+      initiatorDataAt: { frame: 3 },
+      responderDataAt: { frame: 4 },
+    });
     expect(pair.transport).toEqual({ AtoB: 4, BtoA: 3, keepalivesAtoB: 1, keepalivesBtoA: 0 });
   });
 
@@ -76,7 +89,9 @@ describe("analyze", () => {
       `${CAPTURES}/normal-fulldecrypt/keylog-full.txt`,
     );
     expect(messages[1]!.handshakeOk).toBe(true);
-    expect(messages[2]!.inner).toMatch(/^ICMP echo request 10\.251\.0\.1 → 10\.251\.0\.2 id \d+ seq 1$/);
+    expect(messages[2]!.inner).toMatch(
+      /^ICMP echo request 10\.251\.0\.1 → 10\.251\.0\.2 id \d+ seq 1$/,
+    );
     expect(messages[8]!.inner).toBe("keepalive");
   });
 });
