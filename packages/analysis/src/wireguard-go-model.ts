@@ -290,7 +290,10 @@ export class WireGuardGoPeer {
         {
           label: "ConsumeMessageInitiation: decrypt, replay/flood check (read lock)",
           run: () => {
-            if (!decoded.ok || decoded.message.type !== 1) return void (rejected = true);
+            if (!decoded.ok || decoded.message.type !== 1) {
+              rejected = true;
+              return;
+            }
             const m = decoded.message;
             consumed = consumeInitiation(this.#c, {
               localStaticPrivate: this.#private,
@@ -349,7 +352,10 @@ export class WireGuardGoPeer {
               ephemeralPrivate: ephemeral,
               presharedKey: this.#psk,
             });
-            if (!r) return void (failed = true);
+            if (!r) {
+              failed = true;
+              return;
+            }
             this.#localEphemeral = ephemeral;
             this.#hs = r.state;
             this.state = "ResponseCreated";
