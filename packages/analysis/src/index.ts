@@ -30,6 +30,14 @@ export {
 } from "./interleave.js";
 export { type EphemeralKey, hexOf, KeyMaterial, type StaticKey } from "./keys.js";
 export {
+  type ReplayedMessage,
+  type ReplayModel,
+  type ReplayOptions,
+  type ReplayResult,
+  renderReplay,
+  replayCapture,
+} from "./replay.js";
+export {
   GO_REKEY_TIMEOUT,
   type GoHandshakeState,
   type GoLogLine,
