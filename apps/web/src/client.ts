@@ -1,0 +1,63 @@
+/** The page side of the tunnel worker: typed messages in, listeners out, latest state kept. */
+import type { PeerStatus } from "@wiregate/core";
+import type { StatsFrame } from "@wiregate/session";
+import type { ConnectionState, FromWorker, TimedEvent, ToWorker } from "./protocol.js";
+
+type Listener = (message: FromWorker) => void;
+
+export interface StatusSnapshot {
+  /** Page time (performance.now) when it arrived, and the worker's ages relative to it. */
+  receivedAt: number;
+  workerNow: number;
+  peers: PeerStatus[];
+  relay?: StatsFrame;
+  receiveDrops: number;
+  relayErrors: string[];
+}
+
+export class TunnelClient {
+  readonly #worker: Worker;
+  readonly #listeners = new Set<Listener>();
+  state: ConnectionState = { phase: "idle" };
+  status: StatusSnapshot | undefined;
+  /** Every trace event since the page loaded, bounded. */
+  readonly events: TimedEvent[] = [];
+  static readonly MAX_EVENTS = 2000;
+
+  constructor() {
+    this.#worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+    this.#worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
+      const message = event.data;
+      if (message.type === "state") this.state = message.state;
+      else if (message.type === "status") {
+        this.status = {
+          receivedAt: performance.now(),
+          workerNow: message.now,
+          peers: message.peers,
+          receiveDrops: message.receiveDrops,
+          relayErrors: message.relayErrors,
+          ...(message.relay ? { relay: message.relay } : {}),
+        };
+      } else if (message.type === "events") {
+        this.events.push(...message.events);
+        if (this.events.length > TunnelClient.MAX_EVENTS) {
+          this.events.splice(0, this.events.length - TunnelClient.MAX_EVENTS);
+        }
+      }
+      for (const listener of this.#listeners) listener(message);
+    });
+    this.#worker.addEventListener("error", (event) => {
+      const message: FromWorker = { type: "error", message: `worker: ${event.message}` };
+      for (const listener of this.#listeners) listener(message);
+    });
+  }
+
+  send(message: ToWorker): void {
+    this.#worker.postMessage(message);
+  }
+
+  on(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Messages between the page and the tunnel worker. The worker owns the WireGuard device and the
+ * relay session; the page only renders what it is told and forwards what the user asks for.
+ */
+import type { PeerStatus, TraceEvent } from "@wiregate/core";
+import type { StatsFrame } from "@wiregate/session";
+
+export interface PeerSettings {
+  publicKey: Uint8Array;
+  presharedKey?: Uint8Array;
+  allowedIps: string[];
+  persistentKeepalive?: number;
+}
+
+export interface ConnectSettings {
+  /** https URL of the relay's WebTransport endpoint. */
+  url: string;
+  token?: string;
+  /** Upstream name the relay knows. */
+  upstream: string;
+  privateKey: Uint8Array;
+  /** Interface addresses without prefix length (source addresses for ping). */
+  addresses: string[];
+  peer: PeerSettings;
+  /** SHA-256 of the relay's certificate, for native WebTransport with a self-signed certificate. */
+  certificateHash?: Uint8Array;
+}
+
+export interface PingRequest {
+  destination: string;
+  count: number;
+  intervalMs: number;
+  /** ICMP payload bytes. */
+  size: number;
+}
+
+export interface FloodRequest {
+  /** "tunnel": UDP echo inside WireGuard; "raw": WireGuard-shaped datagrams to a raw UDP echo. */
+  mode: "tunnel" | "raw";
+  /** For "raw": the relay upstream that echoes UDP. */
+  upstream?: string;
+  destination: string;
+  port: number;
+  /** Inner UDP payload bytes (tunnel) — raw datagrams are sized like the tunnel's would be. */
+  payload: number;
+  durationMs: number;
+  /** Datagrams in flight at most (there is no backpressure, so the sender paces itself). */
+  window: number;
+}
+
+export interface FloodResult {
+  mode: FloodRequest["mode"];
+  sent: number;
+  received: number;
+  /** Bytes per datagram on the relay hop. */
+  datagramBytes: number;
+  seconds: number;
+  datagramsPerSecond: number;
+  /** Inner payload bits per second (tunnel) or datagram payload (raw) — see docs/web.md. */
+  megabitsPerSecond: number;
+}
+
+export type ToWorker =
+  | { type: "connect"; settings: ConnectSettings }
+  | { type: "disconnect" }
+  | { type: "handshake" }
+  | { type: "ping"; request: PingRequest }
+  | { type: "ping-stop" }
+  | { type: "flood"; request: FloodRequest };
+
+export type ConnectionPhase = "idle" | "connecting" | "connected" | "reconnecting" | "failed";
+
+export interface ConnectionState {
+  phase: ConnectionPhase;
+  /** Transport the relay reports for the session. */
+  transport?: "http3" | "http2" | "websocket";
+  /** What the polyfill picked in this browser. */
+  polyfill?: "native" | "websocket";
+  sessionId?: string;
+  /** Largest WireGuard message per datagram (the relay's and the transport's limits). */
+  datagramSize?: number;
+  /** Inner MTU: datagramSize minus the 32 bytes of WireGuard transport overhead. */
+  mtu?: number;
+  attempt?: number;
+  retryInMs?: number;
+  detail?: string;
+  publicKey?: string;
+}
+
+/** A trace event with the wall-clock time it happened (ms since the epoch). */
+export interface TimedEvent extends TraceEvent {
+  at: number;
+}
+
+export interface PingReply {
+  sequence: number;
+  rttMs: number;
+  bytes: number;
+  from: string;
+}
+
+export interface PingSummary {
+  transmitted: number;
+  received: number;
+  lossPercent: number;
+  min?: number;
+  avg?: number;
+  max?: number;
+}
+
+export type FromWorker =
+  | { type: "state"; state: ConnectionState }
+  | { type: "events"; events: TimedEvent[] }
+  | {
+      type: "status";
+      /** Worker's monotonic now, for ages. */
+      now: number;
+      peers: PeerStatus[];
+      relay?: StatsFrame;
+      receiveDrops: number;
+      relayErrors: string[];
+    }
+  | { type: "ping-reply"; reply: PingReply }
+  | { type: "ping-lost"; sequence: number }
+  | { type: "ping-done"; summary: PingSummary }
+  | { type: "flood-done"; result: FloodResult }
+  | { type: "error"; message: string };

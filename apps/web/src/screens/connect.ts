@@ -1,0 +1,312 @@
+/** Connect: relay, token, upstream, a wg-quick config (imported, pasted or generated), connect. */
+import {
+  formatCidr,
+  formatConfigError,
+  formatIp,
+  generatePrivateKey,
+  keyFromBase64,
+  keyToBase64,
+  nobleCrypto,
+  parseConfig,
+  publicKey,
+  type WgQuickConfig,
+} from "@wiregate/core";
+import { DEMO_SERVER_V4, DEMO_SERVER_V6, demoClientAddresses } from "@wiregate/packets";
+import type { TunnelClient } from "../client.js";
+import { field, h, replace } from "../dom.js";
+import type { ConnectSettings } from "../protocol.js";
+import { forgetSaved, loadSaved, type SavedSettings, save } from "../storage.js";
+
+export interface Defaults {
+  relay: string;
+  token: string;
+  upstream: string;
+  /** Public key of the upstream's WireGuard peer, when known (for generated configs). */
+  peerPublicKey: string;
+  /** Hex SHA-256 of the relay certificate (native WebTransport with a self-signed certificate). */
+  certificateSha256: string;
+}
+
+function hexToBytes(hex: string): Uint8Array | undefined {
+  const clean = hex.replace(/[^0-9a-f]/gi, "");
+  if (clean.length !== 64) return undefined;
+  return Uint8Array.from(clean.match(/../g)!.map((b) => Number.parseInt(b, 16)));
+}
+
+export function generatedConfig(peerPublicKey: string): string {
+  const privateKey = generatePrivateKey((n) => crypto.getRandomValues(new Uint8Array(n)));
+  const { v4, v6 } = demoClientAddresses(publicKey(nobleCrypto, privateKey));
+  return [
+    "[Interface]",
+    `PrivateKey = ${keyToBase64(privateKey)}`,
+    `Address = ${v4}/32, ${v6}/128`,
+    "",
+    "[Peer]",
+    `PublicKey = ${peerPublicKey || "<public key of the upstream peer>"}`,
+    `AllowedIPs = ${DEMO_SERVER_V4}/32, ${DEMO_SERVER_V6}/128`,
+    "",
+  ].join("\n");
+}
+
+export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLElement {
+  const relay = h("input", { type: "url", value: defaults.relay, autocomplete: "off" });
+  const token = h("input", { type: "password", value: defaults.token, autocomplete: "off" });
+  const upstream = h("input", { type: "text", value: defaults.upstream, autocomplete: "off" });
+  const peerKey = h("input", {
+    type: "text",
+    value: defaults.peerPublicKey,
+    autocomplete: "off",
+    spellcheck: "false",
+  });
+  const certHash = h("input", {
+    type: "text",
+    value: defaults.certificateSha256,
+    autocomplete: "off",
+    spellcheck: "false",
+  });
+  const config = h("textarea", { rows: 9, spellcheck: "false", "data-testid": "config" });
+  const file = h("input", { type: "file", accept: ".conf,text/plain" });
+  const ownKey = h("input", { type: "text", readonly: true, "data-testid": "public-key" });
+  const remember = h("input", { type: "checkbox", id: "remember" });
+  const message = h("p", { class: "message", role: "status", "aria-live": "polite" });
+  const connect = h("button", { type: "submit", class: "primary" }, "Connect");
+  const disconnect = h("button", { type: "button", disabled: true }, "Disconnect");
+
+  const parsed = (): { config?: WgQuickConfig; error?: string } => {
+    const result = parseConfig(config.value);
+    if (!result.ok) return { error: result.errors.map(formatConfigError).join("; ") };
+    if (result.config.peers.length === 0) return { error: "the config has no [Peer]" };
+    return { config: result.config };
+  };
+
+  const showOwnKey = () => {
+    const result = parseConfig(config.value);
+    ownKey.value = result.ok
+      ? keyToBase64(publicKey(nobleCrypto, result.config.interface.privateKey))
+      : "";
+  };
+  config.addEventListener("input", showOwnKey);
+
+  const generate = () => {
+    const existing = parseConfig(config.value);
+    const known =
+      peerKey.value.trim() ||
+      (existing.ok && existing.config.peers[0]
+        ? keyToBase64(existing.config.peers[0].publicKey)
+        : "");
+    config.value = generatedConfig(known);
+    showOwnKey();
+    message.textContent =
+      "New key pair generated in this page. Addresses follow the demo peer's scheme; edit them for your own upstream.";
+  };
+
+  file.addEventListener("change", async () => {
+    const chosen = file.files?.[0];
+    if (!chosen) return;
+    config.value = await chosen.text();
+    showOwnKey();
+    message.textContent = `Loaded ${chosen.name}.`;
+  });
+
+  const copy = h(
+    "button",
+    {
+      type: "button",
+      onclick: () => {
+        if (ownKey.value) void navigator.clipboard?.writeText(ownKey.value);
+        message.textContent = "Public key copied.";
+      },
+    },
+    "Copy",
+  );
+
+  const form = h(
+    "form",
+    {
+      class: "stack",
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        const { config: wg, error } = parsed();
+        if (!wg) {
+          message.textContent = `Config: ${error}`;
+          return;
+        }
+        if (!/^https:\/\//.test(relay.value)) {
+          message.textContent = "Relay URL must start with https://";
+          return;
+        }
+        const peer = wg.peers[0]!;
+        const hash = certHash.value.trim() ? hexToBytes(certHash.value) : undefined;
+        if (certHash.value.trim() && !hash) {
+          message.textContent = "Certificate SHA-256 must be 64 hex digits";
+          return;
+        }
+        const settings: ConnectSettings = {
+          url: relay.value.trim(),
+          upstream: upstream.value.trim(),
+          privateKey: wg.interface.privateKey,
+          addresses: wg.interface.addresses.map((a) => formatIp(a)),
+          peer: {
+            publicKey: peer.publicKey,
+            allowedIps: peer.allowedIps.map(formatCidr),
+            ...(peer.presharedKey ? { presharedKey: peer.presharedKey } : {}),
+            ...(peer.persistentKeepalive ? { persistentKeepalive: peer.persistentKeepalive } : {}),
+          },
+          ...(token.value ? { token: token.value } : {}),
+          ...(hash ? { certificateHash: hash } : {}),
+        };
+        message.textContent =
+          wg.peers.length > 1
+            ? "Only the first [Peer] is used (one upstream per relay session)."
+            : "";
+        if (remember.checked) {
+          void save(snapshot()).catch((e: Error) => {
+            message.textContent = `Could not save: ${e.message}`;
+          });
+        }
+        client.send({ type: "connect", settings });
+      },
+    },
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Relay"),
+      field(
+        "Relay URL",
+        relay,
+        "The relay's WebTransport endpoint, e.g. https://host:4433/wiregate",
+      ),
+      field("Token", token, "Bearer token, if the relay requires one"),
+      field("Upstream", upstream, "Name of the WireGuard peer behind the relay"),
+      h(
+        "details",
+        {},
+        h("summary", {}, "Advanced"),
+        field(
+          "Relay certificate SHA-256 (hex)",
+          certHash,
+          "Only for native WebTransport to a relay with a self-signed certificate",
+        ),
+      ),
+    ),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "WireGuard"),
+      field("Configuration (wg-quick)", config),
+      h(
+        "div",
+        { class: "row" },
+        field("Import a .conf file", file),
+        h("button", { type: "button", onclick: generate }, "Generate key pair"),
+      ),
+      field(
+        "Upstream peer public key (for generated configs)",
+        peerKey,
+        "Filled in when the page was opened with it",
+      ),
+      h(
+        "div",
+        { class: "row" },
+        field("Your public key (give this to the upstream)", ownKey),
+        copy,
+      ),
+      h(
+        "div",
+        { class: "check" },
+        remember,
+        h(
+          "label",
+          { for: "remember" },
+          "Remember these settings in this browser. They are stored unencrypted in IndexedDB, private key included.",
+        ),
+      ),
+      h(
+        "button",
+        {
+          type: "button",
+          onclick: async () => {
+            await forgetSaved();
+            remember.checked = false;
+            message.textContent = "Saved settings deleted from this browser.";
+          },
+        },
+        "Forget saved settings",
+      ),
+    ),
+    h("div", { class: "row" }, connect, disconnect),
+    message,
+  );
+
+  disconnect.addEventListener("click", () => client.send({ type: "disconnect" }));
+
+  const snapshot = (): SavedSettings => ({
+    relay: relay.value,
+    token: token.value,
+    upstream: upstream.value,
+    config: config.value,
+    peerPublicKey: peerKey.value,
+    certificateSha256: certHash.value,
+  });
+
+  void loadSaved().then((saved) => {
+    if (!saved) return;
+    relay.value = saved.relay;
+    token.value = saved.token;
+    upstream.value = saved.upstream;
+    config.value = saved.config;
+    peerKey.value = saved.peerPublicKey;
+    certHash.value = saved.certificateSha256;
+    remember.checked = true;
+    showOwnKey();
+    message.textContent = "Loaded settings saved in this browser.";
+  });
+
+  client.on((m) => {
+    if (m.type === "state") {
+      const busy = m.state.phase !== "idle" && m.state.phase !== "failed";
+      connect.disabled = busy;
+      disconnect.disabled = !busy;
+      if (m.state.phase === "failed") message.textContent = `Connection failed: ${m.state.detail}`;
+    } else if (m.type === "error") message.textContent = m.message;
+  });
+
+  // Validate a peer key typed by hand early, so a generated config is usable.
+  peerKey.addEventListener("change", () => {
+    if (!peerKey.value.trim()) return;
+    try {
+      keyFromBase64(peerKey.value.trim());
+    } catch {
+      message.textContent = "That upstream public key is not a base64 WireGuard key.";
+    }
+  });
+
+  return h(
+    "section",
+    { "aria-labelledby": "connect-title" },
+    h("h2", { id: "connect-title" }, "Connect"),
+    form,
+  );
+}
+
+export function describeState(client: TunnelClient, target: HTMLElement): void {
+  const render = () => {
+    const s = client.state;
+    const text =
+      s.phase === "connected"
+        ? `Connected · ${s.polyfill === "native" ? "WebTransport (HTTP/3)" : "WebSocket"} · MTU ${s.mtu}`
+        : s.phase === "reconnecting"
+          ? `Reconnecting${s.retryInMs ? ` in ${(s.retryInMs / 1000).toFixed(1)} s` : ""}…`
+          : s.phase === "connecting"
+            ? "Connecting…"
+            : s.phase === "failed"
+              ? "Failed"
+              : "Not connected";
+    replace(target, text);
+    target.dataset.phase = s.phase;
+  };
+  render();
+  client.on((m) => {
+    if (m.type === "state") render();
+  });
+}

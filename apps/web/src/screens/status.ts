@@ -1,0 +1,211 @@
+/** Status: the session, each peer's handshake state and counters, and the live trace timeline. */
+import type { TunnelClient } from "../client.js";
+import { formatAge, formatBytes, h, replace, shortKey } from "../dom.js";
+import type { TimedEvent } from "../protocol.js";
+
+const PHASE: Record<string, string> = {
+  idle: "not connected",
+  connecting: "connecting",
+  connected: "connected",
+  reconnecting: "reconnecting",
+  failed: "failed",
+};
+
+function time(at: number): string {
+  const d = new Date(at);
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+function describe(event: TimedEvent): string {
+  const parts: string[] = [];
+  if (event.role) parts.push(event.role);
+  if (event.from || event.to) parts.push(`${event.from ?? "·"} → ${event.to ?? "·"}`);
+  if (event.reason) parts.push(event.reason);
+  if (event.localIndex !== undefined) parts.push(`local ${event.localIndex}`);
+  return parts.join(" · ");
+}
+
+export function statusScreen(client: TunnelClient): HTMLElement {
+  const session = h("dl", { class: "facts", "data-testid": "session" });
+  const peers = h("div", { "data-testid": "peers" });
+  const relay = h("dl", { class: "facts", "data-testid": "relay-stats" });
+  const showDebug = h("input", { type: "checkbox", id: "show-debug" });
+  const timeline = h("ol", {
+    class: "timeline",
+    "data-testid": "timeline",
+    "aria-label": "Trace events, newest first",
+  });
+  const handshake = h(
+    "button",
+    { type: "button", onclick: () => client.send({ type: "handshake" }) },
+    "Handshake now",
+  );
+
+  const fact = (name: string, value: string | number | undefined) =>
+    value === undefined || value === "" ? [] : [h("dt", {}, name), h("dd", {}, String(value))];
+
+  const renderSession = () => {
+    const s = client.state;
+    replace(
+      session,
+      fact("State", PHASE[s.phase]),
+      fact(
+        "Transport",
+        s.transport
+          ? `${s.polyfill === "native" ? "native WebTransport" : "WebSocket (polyfill)"} — relay reports ${s.transport}`
+          : undefined,
+      ),
+      fact("Datagram limit", s.datagramSize ? `${s.datagramSize} bytes` : undefined),
+      fact("Tunnel MTU", s.mtu ? `${s.mtu} bytes` : undefined),
+      fact("Session", s.sessionId),
+      fact("Your public key", s.publicKey),
+      fact("Reconnect attempt", s.phase === "reconnecting" ? s.attempt : undefined),
+      fact("Last problem", s.phase !== "connected" ? s.detail : undefined),
+    );
+  };
+
+  const renderPeers = () => {
+    const status = client.status;
+    if (!status || status.peers.length === 0) {
+      replace(peers, h("p", { class: "muted" }, "No peer yet."));
+      replace(relay);
+      return;
+    }
+    const age = (t: number) => status.workerNow - t + (performance.now() - status.receivedAt);
+    replace(
+      peers,
+      status.peers.map((p) =>
+        h(
+          "table",
+          { class: "peer" },
+          h("caption", {}, `Peer ${shortKey(p.publicKey)}`),
+          h(
+            "tbody",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", { scope: "row" }, "Handshake"),
+              h("td", { "data-testid": "handshake" }, p.handshake),
+            ),
+            h(
+              "tr",
+              {},
+              h("th", { scope: "row" }, "Last handshake"),
+              h(
+                "td",
+                {},
+                p.lastHandshakeAt === undefined ? "never" : formatAge(age(p.lastHandshakeAt)),
+              ),
+            ),
+            h("tr", {}, h("th", { scope: "row" }, "Sent"), h("td", {}, formatBytes(p.txBytes))),
+            h("tr", {}, h("th", { scope: "row" }, "Received"), h("td", {}, formatBytes(p.rxBytes))),
+            h(
+              "tr",
+              {},
+              h("th", { scope: "row" }, "Keypairs"),
+              h(
+                "td",
+                {},
+                p.keypairs.length === 0
+                  ? "none"
+                  : p.keypairs
+                      .map(
+                        (k) =>
+                          `${k.slot} ${(age(k.createdAt) / 1000).toFixed(0)} s (${k.isInitiator ? "we initiated" : "they initiated"})`,
+                      )
+                      .join(", "),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+    const r = status.relay;
+    const drops = r ? Object.entries(r.drops).filter(([, n]) => n > 0) : [];
+    replace(
+      relay,
+      r
+        ? fact(
+            "To upstream",
+            `${r.toUpstream.datagrams} datagrams, ${formatBytes(r.toUpstream.bytes)}`,
+          )
+        : [],
+      r
+        ? fact(
+            "From upstream",
+            `${r.toClient.datagrams} datagrams, ${formatBytes(r.toClient.bytes)}`,
+          )
+        : [],
+      fact(
+        "Relay drops",
+        r ? (drops.length ? drops.map(([k, n]) => `${k} ${n}`).join(", ") : "none") : undefined,
+      ),
+      fact("Dropped in this page", status.receiveDrops || undefined),
+      fact("Relay errors", status.relayErrors.join("; ")),
+    );
+  };
+
+  const eventItem = (e: TimedEvent) => {
+    const collision = e.kind === "collision";
+    return h(
+      "li",
+      {
+        class: `event level-${e.level}${collision ? " collision" : ""}`,
+        "data-kind": e.kind,
+        "data-at": Math.round(e.at),
+      },
+      h("time", {}, time(e.at)),
+      h("span", { class: "kind" }, collision ? "⚠ collision" : e.kind),
+      h("span", { class: "detail" }, describe(e)),
+    );
+  };
+
+  const renderTimeline = () => {
+    const shown = client.events.filter((e) => showDebug.checked || e.level !== "debug").slice(-300);
+    replace(timeline, shown.reverse().map(eventItem));
+  };
+
+  showDebug.addEventListener("change", renderTimeline);
+  client.on((m) => {
+    if (m.type === "state") renderSession();
+    else if (m.type === "status") renderPeers();
+    else if (m.type === "events") {
+      // Prepend only the new ones: no full redraw per batch.
+      const fresh = m.events.filter((e) => showDebug.checked || e.level !== "debug");
+      for (const e of fresh) timeline.prepend(eventItem(e));
+      while (timeline.childElementCount > 300) timeline.lastElementChild?.remove();
+    }
+  });
+  renderSession();
+  renderPeers();
+  renderTimeline();
+  // Ages move even without new status.
+  setInterval(renderPeers, 1000);
+
+  return h(
+    "section",
+    { "aria-labelledby": "status-title" },
+    h("h2", { id: "status-title" }, "Status"),
+    h("h3", {}, "Session"),
+    session,
+    h("h3", {}, "Peers"),
+    peers,
+    handshake,
+    h("h3", {}, "Relay counters"),
+    relay,
+    h(
+      "div",
+      { class: "timeline-head" },
+      h("h3", {}, "Timeline"),
+      h(
+        "div",
+        { class: "check" },
+        showDebug,
+        h("label", { for: "show-debug" }, "Show debug events"),
+      ),
+    ),
+    timeline,
+  );
+}

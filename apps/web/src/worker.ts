@@ -1,0 +1,554 @@
+/**
+ * The tunnel worker: owns the WireGuard device (noble crypto) and the relay session, so the page
+ * never waits on crypto or on the network. Clocks: performance.now() for the engine, the wall
+ * clock (µs resolution) for TAI64N timestamps; randomness: crypto.getRandomValues.
+ */
+import { WebTransportPolyfill } from "@fails-components/webtransport";
+import {
+  Device,
+  keyToBase64,
+  nobleCrypto,
+  type Output,
+  publicKey as publicKeyOf,
+} from "@wiregate/core";
+import { buildEcho, buildUdp, parsePacket } from "@wiregate/packets";
+import {
+  type ConnectRelayOptions,
+  connectRelay,
+  type ErrorCode,
+  type RelayConnection,
+  RelayError,
+  type WebTransportConstructor,
+} from "@wiregate/session";
+import type {
+  ConnectionState,
+  ConnectSettings,
+  FloodRequest,
+  FloodResult,
+  FromWorker,
+  PingRequest,
+  TimedEvent,
+  ToWorker,
+} from "./protocol.js";
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+const post = (message: FromWorker) => scope.postMessage(message);
+
+/** The engine's name for "the other end of the relay session"; opaque to it. */
+const RELAY_ENDPOINT = { address: "relay", port: 0 };
+/** WireGuard transport message overhead: 16-byte header + 16-byte tag. */
+const TRANSPORT_OVERHEAD = 32;
+/** Refusals that a retry cannot fix. */
+const FATAL: ReadonlySet<string> = new Set<ErrorCode>([
+  "unauthorized",
+  "unknown-upstream",
+  "version",
+  "bad-hello",
+]);
+
+const now = () => performance.now();
+const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+const wallClock = () =>
+  BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+
+/** Remembers the last transport the polyfill made, to tell native from WebSocket and its limit. */
+let lastTransport: WebTransportPolyfill | undefined;
+class TrackedTransport extends WebTransportPolyfill {
+  constructor(url: string, options?: ConstructorParameters<typeof WebTransportPolyfill>[1]) {
+    super(url, options);
+    lastTransport = this;
+  }
+}
+
+function openRelay(
+  settings: ConnectSettings,
+  upstream: string,
+  onDatagram: (d: Uint8Array) => void,
+  onError?: ConnectRelayOptions["onError"],
+): Promise<RelayConnection> {
+  return connectRelay({
+    WebTransport: TrackedTransport as unknown as WebTransportConstructor,
+    url: settings.url,
+    upstream,
+    onDatagram,
+    ...(settings.token ? { token: settings.token } : {}),
+    ...(onError ? { onError } : {}),
+    ...(settings.certificateHash
+      ? { serverCertificateHashes: [{ algorithm: "sha-256", value: settings.certificateHash }] }
+      : {}),
+  });
+}
+
+interface PingRun {
+  id: number;
+  request: PingRequest;
+  source: string;
+  next: number;
+  sentAt: Map<number, number>;
+  rtts: number[];
+  timer: ReturnType<typeof setTimeout> | undefined;
+  lastSentAt: number;
+}
+
+interface FloodRun {
+  request: FloodRequest;
+  sent: number;
+  received: number;
+  inFlight: number;
+  startedAt: number;
+  endsAt: number;
+  datagramBytes: number;
+  send: () => void;
+  finish: () => void;
+}
+
+class Tunnel {
+  #settings: ConnectSettings | undefined;
+  #device: Device | undefined;
+  #mtu = 0;
+  #conn: RelayConnection | undefined;
+  #state: ConnectionState = { phase: "idle" };
+  #wanted = false;
+  #attempt = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #tickTimer: ReturnType<typeof setTimeout> | undefined;
+  #tickAt: number | undefined;
+  #statusTimer: ReturnType<typeof setInterval> | undefined;
+  #events: TimedEvent[] = [];
+  #eventTimer: ReturnType<typeof setTimeout> | undefined;
+  #relayErrors: string[] = [];
+  #ping: PingRun | undefined;
+  #flood: FloodRun | undefined;
+
+  connect(settings: ConnectSettings): void {
+    this.disconnect();
+    this.#settings = settings;
+    this.#wanted = true;
+    this.#attempt = 0;
+    this.#relayErrors = [];
+    this.#statusTimer = setInterval(() => void this.#postStatus(), 1000);
+    void this.#connectOnce();
+  }
+
+  disconnect(): void {
+    this.#wanted = false;
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#tickTimer);
+    clearInterval(this.#statusTimer);
+    this.#tickAt = undefined;
+    this.stopPing();
+    this.#flood?.finish();
+    const conn = this.#conn;
+    this.#conn = undefined;
+    conn?.close();
+    this.#device = undefined;
+    this.#setState({ phase: "idle" });
+  }
+
+  handshake(): void {
+    const device = this.#device;
+    if (!device || !this.#settings) {
+      post({ type: "error", message: "not connected" });
+      return;
+    }
+    this.#handle(device.initiateHandshake(now(), this.#settings.peer.publicKey));
+  }
+
+  #setState(state: ConnectionState): void {
+    this.#state = state;
+    post({ type: "state", state });
+  }
+
+  async #connectOnce(): Promise<void> {
+    const settings = this.#settings!;
+    const publicKey = keyToBase64(publicKeyOf(nobleCrypto, settings.privateKey));
+    this.#setState({
+      phase: this.#attempt === 0 ? "connecting" : "reconnecting",
+      attempt: this.#attempt,
+      publicKey,
+    });
+    let conn: RelayConnection;
+    try {
+      conn = await openRelay(
+        settings,
+        settings.upstream,
+        (datagram) => this.#onDatagram(datagram),
+        (error) => {
+          this.#relayErrors = [...this.#relayErrors.slice(-9), `${error.code}: ${error.message}`];
+        },
+      );
+    } catch (error) {
+      if (!this.#wanted) return;
+      const code = error instanceof RelayError ? error.code : "transport";
+      this.#retryOrFail(code, (error as Error).message);
+      return;
+    }
+    if (!this.#wanted || this.#settings !== settings) {
+      conn.close();
+      return;
+    }
+    const transportMax = lastTransport?.datagrams.maxDatagramSize ?? 0;
+    const datagramSize = Math.min(
+      conn.welcome.datagramSize,
+      transportMax > 0 ? transportMax : Number.POSITIVE_INFINITY,
+    );
+    const mtu = datagramSize - TRANSPORT_OVERHEAD;
+    this.#conn = conn;
+    this.#attempt = 0;
+    const fresh = !this.#device || mtu !== this.#mtu;
+    if (fresh) {
+      // A new device only on first connect or when the MTU changed; keys are kept either way.
+      this.#mtu = mtu;
+      this.#device = new Device({ privateKey: settings.privateKey, random, wallClock, mtu });
+      const peer = settings.peer;
+      this.#handle(
+        this.#device.addPeer(now(), {
+          publicKey: peer.publicKey,
+          allowedIps: peer.allowedIps,
+          endpoint: RELAY_ENDPOINT,
+          ...(peer.presharedKey ? { presharedKey: peer.presharedKey } : {}),
+          ...(peer.persistentKeepalive ? { persistentKeepalive: peer.persistentKeepalive } : {}),
+        }),
+      );
+    }
+    this.#setState({
+      phase: "connected",
+      transport: conn.welcome.transport,
+      polyfill: lastTransport?.curtype === "native" ? "native" : "websocket",
+      sessionId: conn.welcome.sessionId,
+      datagramSize,
+      mtu,
+      publicKey,
+    });
+    if (fresh) this.#handle(this.#device!.initiateHandshake(now(), settings.peer.publicKey));
+    void this.#postStatus();
+    void conn.closed.then(({ error }) => {
+      if (this.#conn !== conn) return;
+      this.#conn = undefined;
+      if (!this.#wanted) return;
+      this.#retryOrFail(
+        error?.code ?? "transport",
+        error ? `${error.code}: ${error.message}` : "session closed",
+      );
+    });
+  }
+
+  #retryOrFail(code: string, detail: string): void {
+    if (FATAL.has(code)) {
+      this.#wanted = false;
+      clearInterval(this.#statusTimer);
+      this.#setState({ phase: "failed", detail });
+      return;
+    }
+    const delay = Math.min(10_000, 500 * 2 ** this.#attempt) * (0.8 + 0.4 * Math.random());
+    this.#attempt++;
+    this.#setState({
+      phase: "reconnecting",
+      attempt: this.#attempt,
+      retryInMs: Math.round(delay),
+      detail,
+      ...(this.#state.publicKey ? { publicKey: this.#state.publicKey } : {}),
+    });
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => void this.#connectOnce(), delay);
+  }
+
+  #onDatagram(datagram: Uint8Array): void {
+    const device = this.#device;
+    if (device) this.#handle(device.receive(now(), datagram, RELAY_ENDPOINT));
+  }
+
+  #handle(output: Output): void {
+    const conn = this.#conn;
+    if (conn) for (const datagram of output.datagrams) conn.send(datagram.data);
+    for (const packet of output.packets) this.#onPacket(packet.data);
+    if (output.events.length > 0) {
+      const origin = performance.timeOrigin;
+      for (const event of output.events) this.#events.push({ ...event, at: origin + event.time });
+      this.#eventTimer ??= setTimeout(() => {
+        this.#eventTimer = undefined;
+        post({ type: "events", events: this.#events.splice(0) });
+      }, 50);
+    }
+    this.#schedule(output.deadline);
+  }
+
+  #schedule(deadline: number | undefined): void {
+    if (deadline === undefined) return;
+    if (this.#tickAt !== undefined && this.#tickAt <= deadline) return;
+    clearTimeout(this.#tickTimer);
+    this.#tickAt = deadline;
+    this.#tickTimer = setTimeout(
+      () => {
+        this.#tickAt = undefined;
+        if (this.#device) this.#handle(this.#device.tick(now()));
+      },
+      Math.max(0, deadline - now()),
+    );
+  }
+
+  async #postStatus(): Promise<void> {
+    const device = this.#device;
+    const settings = this.#settings;
+    if (!settings) return;
+    const conn = this.#conn;
+    const relay = conn ? await conn.stats().catch(() => undefined) : undefined;
+    const status = device?.peerStatus(settings.peer.publicKey);
+    post({
+      type: "status",
+      now: now(),
+      peers: status ? [status] : [],
+      ...(relay ? { relay } : {}),
+      receiveDrops: conn?.receiveDrops ?? 0,
+      relayErrors: this.#relayErrors,
+    });
+  }
+
+  /** Sends one plaintext packet into the tunnel; refuses (never drops silently) beyond the MTU. */
+  #send(packet: Uint8Array): boolean {
+    const device = this.#device;
+    if (!device) return false;
+    if (packet.length > this.#mtu) {
+      post({
+        type: "error",
+        message: `packet of ${packet.length} bytes exceeds the tunnel MTU of ${this.#mtu}`,
+      });
+      return false;
+    }
+    this.#handle(device.send(now(), packet));
+    return true;
+  }
+
+  #source(destination: string): string | undefined {
+    const v6 = destination.includes(":");
+    return this.#settings?.addresses.find((a) => a.includes(":") === v6);
+  }
+
+  // ---------------------------------------------------------------- ping
+
+  ping(request: PingRequest): void {
+    this.stopPing();
+    const source = this.#source(request.destination);
+    if (!this.#device || !source) {
+      post({
+        type: "error",
+        message: this.#device
+          ? `no interface address of the same family as ${request.destination}`
+          : "not connected",
+      });
+      return;
+    }
+    const run: PingRun = {
+      id: random(2).reduce((a, b) => (a << 8) | b, 0),
+      request,
+      source,
+      next: 1,
+      sentAt: new Map(),
+      rtts: [],
+      timer: undefined,
+      lastSentAt: now(),
+    };
+    this.#ping = run;
+    this.#pingStep(run);
+  }
+
+  #pingStep(run: PingRun): void {
+    if (this.#ping !== run) return;
+    const { request } = run;
+    if (run.next <= request.count) {
+      const sequence = run.next++;
+      const data = new Uint8Array(Math.max(0, request.size));
+      for (let i = 0; i < data.length; i++) data[i] = i & 0xff;
+      let packet: Uint8Array;
+      try {
+        packet = buildEcho({
+          source: run.source,
+          destination: request.destination,
+          id: run.id,
+          sequence,
+          data,
+        });
+      } catch (error) {
+        post({ type: "error", message: (error as Error).message });
+        this.stopPing();
+        return;
+      }
+      run.sentAt.set(sequence, now());
+      run.lastSentAt = now();
+      this.#send(packet);
+      const last = sequence === request.count;
+      run.timer = setTimeout(
+        () => this.#pingStep(run),
+        last ? Math.max(2000, request.intervalMs) : request.intervalMs,
+      );
+      return;
+    }
+    this.#finishPing(run);
+  }
+
+  #onPing(run: PingRun, sequence: number, from: string, bytes: number): void {
+    const sentAt = run.sentAt.get(sequence);
+    if (sentAt === undefined) return;
+    run.sentAt.delete(sequence);
+    const rttMs = now() - sentAt;
+    run.rtts.push(rttMs);
+    post({ type: "ping-reply", reply: { sequence, rttMs, bytes, from } });
+    if (run.next > run.request.count && run.sentAt.size === 0) this.#finishPing(run);
+  }
+
+  #finishPing(run: PingRun): void {
+    clearTimeout(run.timer);
+    if (this.#ping !== run) return;
+    this.#ping = undefined;
+    for (const sequence of run.sentAt.keys()) post({ type: "ping-lost", sequence });
+    const transmitted = run.next - 1;
+    const received = run.rtts.length;
+    const sum = run.rtts.reduce((a, b) => a + b, 0);
+    post({
+      type: "ping-done",
+      summary: {
+        transmitted,
+        received,
+        lossPercent: transmitted ? (100 * (transmitted - received)) / transmitted : 0,
+        ...(received
+          ? { min: Math.min(...run.rtts), avg: sum / received, max: Math.max(...run.rtts) }
+          : {}),
+      },
+    });
+  }
+
+  stopPing(): void {
+    if (this.#ping) this.#finishPing(this.#ping);
+  }
+
+  #onPacket(data: Uint8Array): void {
+    const parsed = parsePacket(data);
+    if (!parsed) return;
+    const run = this.#ping;
+    if (run && parsed.echo?.type === "reply" && parsed.echo.id === run.id) {
+      this.#onPing(run, parsed.echo.sequence, parsed.source, data.length);
+      return;
+    }
+    const flood = this.#flood;
+    if (flood?.request.mode === "tunnel" && parsed.udp?.sourcePort === flood.request.port) {
+      flood.received++;
+      flood.inFlight--;
+      flood.send();
+    }
+  }
+
+  // ---------------------------------------------------------------- flood (benchmark)
+
+  async flood(request: FloodRequest): Promise<void> {
+    const settings = this.#settings;
+    const source = this.#source(request.destination);
+    if (!settings || !this.#device || !source) {
+      post({ type: "error", message: "flood: not connected" });
+      return;
+    }
+    const payload = new Uint8Array(request.payload);
+    const inner = (request.destination.includes(":") ? 48 : 28) + payload.length;
+    const datagramBytes = TRANSPORT_OVERHEAD + Math.min(this.#mtu, Math.ceil(inner / 16) * 16);
+    let raw: RelayConnection | undefined;
+    let rawDatagram: Uint8Array | undefined;
+    if (request.mode === "raw") {
+      raw = await openRelay(settings, request.upstream ?? "echo", () => {
+        run.received++;
+        run.inFlight--;
+        run.send();
+      }).catch((error: Error) => {
+        post({ type: "error", message: `flood: ${error.message}` });
+        return undefined;
+      });
+      if (!raw) return;
+      // Shaped like a transport message so the relay forwards it; the echo sends it back as is.
+      rawDatagram = new Uint8Array(datagramBytes);
+      rawDatagram[0] = 4;
+    }
+    const packet = buildUdp({
+      source,
+      destination: request.destination,
+      sourcePort: 40_000,
+      destinationPort: request.port,
+      data: payload,
+    });
+    const startedAt = now();
+    const run: FloodRun = {
+      request,
+      sent: 0,
+      received: 0,
+      inFlight: 0,
+      startedAt,
+      endsAt: startedAt + request.durationMs,
+      datagramBytes,
+      send: () => {
+        if (this.#flood !== run) return;
+        while (run.inFlight < request.window && now() < run.endsAt) {
+          run.sent++;
+          run.inFlight++;
+          if (raw && rawDatagram) raw.send(rawDatagram);
+          else this.#send(packet);
+        }
+      },
+      finish: () => {
+        if (this.#flood !== run) return;
+        this.#flood = undefined;
+        clearInterval(refill);
+        raw?.close();
+        const seconds = (Math.min(now(), run.endsAt) - startedAt) / 1000;
+        const perSecond = run.received / seconds;
+        const result: FloodResult = {
+          mode: request.mode,
+          sent: run.sent,
+          received: run.received,
+          datagramBytes,
+          seconds,
+          datagramsPerSecond: perSecond,
+          megabitsPerSecond: (perSecond * request.payload * 8) / 1e6,
+        };
+        post({ type: "flood-done", result });
+      },
+    };
+    this.#flood = run;
+    // Lost datagrams would shrink the window for good: when nothing came back for a while,
+    // count what is in flight as lost and open the window again.
+    let seen = -1;
+    const refill = setInterval(() => {
+      if (now() >= run.endsAt) {
+        clearInterval(refill);
+        setTimeout(run.finish, 500);
+        return;
+      }
+      if (run.received === seen) run.inFlight = 0;
+      seen = run.received;
+      run.send();
+    }, 250);
+    run.send();
+  }
+}
+
+const tunnel = new Tunnel();
+
+scope.addEventListener("message", (event: MessageEvent<ToWorker>) => {
+  const message = event.data;
+  switch (message.type) {
+    case "connect":
+      tunnel.connect(message.settings);
+      break;
+    case "disconnect":
+      tunnel.disconnect();
+      break;
+    case "handshake":
+      tunnel.handshake();
+      break;
+    case "ping":
+      tunnel.ping(message.request);
+      break;
+    case "ping-stop":
+      tunnel.stopPing();
+      break;
+    case "flood":
+      void tunnel.flood(message.request);
+      break;
+  }
+});

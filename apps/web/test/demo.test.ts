@@ -1,0 +1,148 @@
+/**
+ * The page in real Chromium, through the relay, to the embedded demo peer: connect, 20 pings,
+ * a crossing handshake provoked from both ends at once, and the relay restarted mid-ping.
+ */
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  browser,
+  newContext,
+  openTab,
+  pageUrl,
+  ping,
+  type Stack,
+  screenshot,
+  startRelay,
+  startStack,
+  watchErrors,
+} from "./stack.js";
+
+let stack: Stack;
+let chromium: Browser;
+let page: Page;
+let errors: string[];
+let connectedAt = 0;
+
+beforeAll(async () => {
+  stack = await startStack();
+  chromium = await browser();
+  page = await (await newContext(chromium)).newPage();
+  errors = watchErrors(page);
+});
+
+afterAll(async () => {
+  await chromium?.close();
+  await stack?.close();
+});
+
+const badge = () => page.getByTestId("badge");
+
+describe("browser client ⇄ relay ⇄ demo peer", () => {
+  it("generates a key pair, connects over the WebSocket transport and shows the MTU", async () => {
+    await page.goto(pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
+    await page.getByRole("button", { name: "Generate key pair" }).click();
+    const publicKey = await page.getByTestId("public-key").inputValue();
+    expect(publicKey).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(await page.getByTestId("config").inputValue()).toContain(
+      `PublicKey = ${stack.demo.publicKey}`,
+    );
+    await screenshot(page, "connect");
+    await page.getByRole("button", { name: "Connect", exact: true }).click();
+    await expect.poll(() => badge().textContent(), { timeout: 15_000 }).toMatch(/^Connected/);
+    connectedAt = Date.now();
+    // No HTTP/3 here: the polyfill falls back to WebSocket; the relay allows 1452-byte datagrams.
+    expect(await badge().textContent()).toBe("Connected · WebSocket · MTU 1420");
+    await openTab(page, "Status");
+    await expect.poll(() => page.getByTestId("handshake").textContent()).toBe("established");
+    const session = await page.getByTestId("session").textContent();
+    expect(session).toContain("relay reports websocket");
+    expect(session).toContain(publicKey);
+  });
+
+  it("sends 20 pings through the tunnel and gets 20 replies", async () => {
+    const result = await ping(page, { destination: "10.99.0.1", count: 20, intervalMs: 100 });
+    expect(result).toMatchObject({ transmitted: 20, received: 20 });
+    expect(await page.getByTestId("loss").textContent()).toBe("0.0 %");
+    expect(result.rtt).toMatch(/^[\d.]+ ms \/ [\d.]+ ms \/ [\d.]+ ms$/);
+    await screenshot(page, "tools");
+    // IPv6 inside the tunnel too.
+    const v6 = await ping(page, { destination: "fd99::1", count: 3, intervalMs: 50 });
+    expect(v6.received).toBe(3);
+  });
+
+  it("converges within a second when both ends initiate at once, and shows the collision", async () => {
+    // Both ends must be past REKEY_TIMEOUT (5 s) since their last handshake message.
+    await page.waitForTimeout(Math.max(0, connectedAt + 5_500 - Date.now()));
+    const publicKey = Buffer.from(await page.getByTestId("public-key").inputValue(), "base64");
+    // Hold the page's initiation until the demo peer's own initiation is on its way to the page:
+    // the two cross in flight.
+    let held = false;
+    stack.proxy.holdNextClientInitiation((release) => {
+      held = true;
+      const crossing = stack.proxy.nextServerInitiation();
+      stack.demo.initiateHandshake(publicKey);
+      void crossing.then(release);
+    });
+    await openTab(page, "Status");
+    const before = Date.now();
+    await page.getByRole("button", { name: "Handshake now" }).click();
+    const collision = page.locator('[data-testid="timeline"] li[data-kind="collision"]');
+    await collision.first().waitFor({ timeout: 1_000 });
+    expect(held).toBe(true);
+    expect(await collision.first().textContent()).toContain("collision");
+    // Converged: the ping works, and a handshake of this round completed within a second.
+    await expect
+      .poll(
+        async () =>
+          (await ping(page, { destination: "10.99.0.1", count: 1, intervalMs: 10 })).received,
+      )
+      .toBe(1);
+    await openTab(page, "Status");
+    const completed = await page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="timeline"] li')]
+        .filter((li) =>
+          /^(response-consumed|keypair-confirmed)$/.test(li.getAttribute("data-kind") ?? ""),
+        )
+        .map((li) => Number(li.getAttribute("data-at"))),
+    );
+    const firstAfter = Math.min(...completed.filter((at) => at >= before));
+    expect(firstAfter - before).toBeLessThan(1_000);
+    const events = await page.evaluate(() => {
+      return [...document.querySelectorAll('[data-testid="timeline"] li')].map((li) => ({
+        kind: li.getAttribute("data-kind"),
+        className: li.className,
+      }));
+    });
+    expect(events.some((e) => e.className.includes("level-error"))).toBe(false);
+    expect(await badge().textContent()).toMatch(/^Connected/);
+    expect(Date.now() - before).toBeLessThan(5_000);
+    await openTab(page, "Status");
+    await screenshot(page, "status-collision");
+    expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+  });
+
+  it("reconnects after the relay restarts and the pings resume", async () => {
+    await openTab(page, "Tools");
+    await page.getByLabel("Destination").fill("10.99.0.1");
+    await page.getByLabel("Count").fill("40");
+    await page.getByLabel("Interval (ms)").fill("250");
+    await page.getByRole("button", { name: "Start ping" }).click();
+    const replies = page.locator('[data-testid="ping-log"] li.reply');
+    await expect.poll(() => replies.count()).toBeGreaterThanOrEqual(4);
+    const { port } = stack.relay.address;
+    await stack.relay.stop();
+    await expect.poll(() => badge().textContent()).toMatch(/^Reconnecting/);
+    const beforeRestart = await replies.count();
+    stack.relay = await startRelay(stack.upstreams, port);
+    await expect.poll(() => badge().textContent(), { timeout: 20_000 }).toMatch(/^Connected/);
+    await page
+      .locator('[data-testid="ping-summary"][data-done="true"]')
+      .waitFor({ timeout: 20_000 });
+    const afterRestart = await replies.count();
+    // Replies resumed after the new relay came up (the last ones of the run all arrived).
+    expect(afterRestart).toBeGreaterThan(beforeRestart + 5);
+    const sequences = await replies.allTextContents();
+    expect(sequences.at(-1)).toContain("seq=40");
+    expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * The stack the browser tests run against: the relay (in-process, serving the built page), the
+ * embedded demo peer behind a small UDP proxy that can hold one initiation (to make two
+ * handshakes cross), and headless Chromium with loopback-only name resolution.
+ */
+import { createSocket, type Socket } from "node:dgram";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchBrowser } from "../../../test/helpers/browser.js";
+import { DEFAULT_CONFIG, mergeConfig, type UpstreamEntry } from "../../relay/src/config.js";
+import { DemoPeer } from "../../relay/src/demo-peer.js";
+import { Relay, type RelayAddress } from "../../relay/src/relay.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const DIST = join(here, "..", "dist");
+export const RESULTS = join(here, "..", "test-results");
+export const TOKEN = "web-test-token-0123456789";
+
+export function requireBuild(): void {
+  if (!existsSync(join(DIST, "index.html"))) {
+    throw new Error("apps/web/dist is missing: run `npm run build -w @wiregate/web` first");
+  }
+}
+
+const certDir = mkdtempSync(join(tmpdir(), "wiregate-web-test-"));
+
+export interface RunningRelay {
+  relay: Relay;
+  address: RelayAddress;
+  stop(): Promise<void>;
+}
+
+export async function startRelay(upstreams: UpstreamEntry[], port = 0): Promise<RunningRelay> {
+  const config = mergeConfig(DEFAULT_CONFIG, {
+    host: "127.0.0.1",
+    port,
+    opsPort: null,
+    http3: false,
+    certDir,
+    tokens: [TOKEN],
+    staticDir: DIST,
+    upstreams,
+  });
+  const relay = new Relay({ config });
+  const address = await relay.start();
+  return { relay, address, stop: () => relay.stop(500) };
+}
+
+/** Forwards UDP between the relay and the demo peer; one upstream socket per relay socket. */
+export class HoldingProxy {
+  readonly #front: Socket;
+  readonly #backs = new Map<string, Socket>();
+  #hold: ((release: () => void) => void) | undefined;
+  #onServerInitiation: (() => void) | undefined;
+  port = 0;
+
+  private constructor(
+    front: Socket,
+    readonly target: { host: string; port: number },
+  ) {
+    this.#front = front;
+  }
+
+  static async start(target: { host: string; port: number }): Promise<HoldingProxy> {
+    const front = createSocket("udp4");
+    const proxy = new HoldingProxy(front, target);
+    front.on("message", (message, from) =>
+      proxy.#fromClient(message, `${from.address}:${from.port}`),
+    );
+    await new Promise<void>((resolve) => front.bind(0, "127.0.0.1", () => resolve()));
+    proxy.port = front.address().port;
+    return proxy;
+  }
+
+  /** Holds the next initiation from the client side and calls `onHeld(release)`. */
+  holdNextClientInitiation(onHeld: (release: () => void) => void): void {
+    this.#hold = onHeld;
+  }
+
+  /** Resolves when the next initiation from the demo peer has been forwarded to the client. */
+  nextServerInitiation(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#onServerInitiation = resolve;
+    });
+  }
+
+  #fromClient(message: Buffer, key: string): void {
+    let back = this.#backs.get(key);
+    if (!back) {
+      const socket = createSocket("udp4");
+      const [host, port] = [
+        key.slice(0, key.lastIndexOf(":")),
+        Number(key.slice(key.lastIndexOf(":") + 1)),
+      ];
+      socket.on("message", (reply) => {
+        this.#front.send(reply, port, host);
+        if (reply[0] === 1) {
+          const resolve = this.#onServerInitiation;
+          this.#onServerInitiation = undefined;
+          resolve?.();
+        }
+      });
+      socket.bind(0, "127.0.0.1");
+      this.#backs.set(key, socket);
+      back = socket;
+    }
+    const forward = () => back.send(message, this.target.port, this.target.host);
+    const hold = this.#hold;
+    if (hold && message[0] === 1) {
+      this.#hold = undefined;
+      hold(forward);
+      return;
+    }
+    forward();
+  }
+
+  close(): void {
+    this.#front.close();
+    for (const socket of this.#backs.values()) socket.close();
+  }
+}
+
+export interface Stack {
+  demo: DemoPeer;
+  proxy: HoldingProxy;
+  relay: RunningRelay;
+  upstreams: UpstreamEntry[];
+  close(): Promise<void>;
+}
+
+export async function startStack(extra: UpstreamEntry[] = []): Promise<Stack> {
+  requireBuild();
+  const demo = await DemoPeer.start();
+  const proxy = await HoldingProxy.start({ host: demo.host, port: demo.port });
+  const upstreams = [
+    { name: "demo", host: "127.0.0.1", port: proxy.port, publicKey: demo.publicKey },
+    ...extra,
+  ];
+  const stack: Stack = {
+    demo,
+    proxy,
+    upstreams,
+    relay: await startRelay(upstreams),
+    async close() {
+      await stack.relay.stop();
+      proxy.close();
+      await demo.close();
+    },
+  };
+  return stack;
+}
+
+/** Chromium that resolves nothing but loopback (the polyfill probes a public host on import). */
+export function browser(): Promise<Browser> {
+  return launchBrowser({
+    extraArgs: ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"],
+  });
+}
+
+export async function newContext(
+  b: Browser,
+  viewport = { width: 1024, height: 900 },
+): Promise<BrowserContext> {
+  // The relay's development certificate is self-signed.
+  return b.newContext({ ignoreHTTPSErrors: true, viewport });
+}
+
+export function pageUrl(address: RelayAddress, query: Record<string, string>): string {
+  const base = address.url.replace(/\/wiregate$/, "/");
+  return `${base}index.html?${new URLSearchParams({ relay: address.url, token: TOKEN, ...query })}`;
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(RESULTS, { recursive: true });
+  const file = join(RESULTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+export async function openTab(page: Page, name: "Connect" | "Status" | "Tools" | "Captures") {
+  await page.getByRole("tab", { name }).click();
+}
+
+/** Runs a ping from the Tools screen and returns the summary numbers. */
+export async function ping(
+  page: Page,
+  options: { destination: string; count: number; intervalMs: number; timeoutMs?: number },
+): Promise<{ transmitted: number; received: number; rtt: string }> {
+  await openTab(page, "Tools");
+  await page.getByLabel("Destination").fill(options.destination);
+  await page.getByLabel("Count").fill(String(options.count));
+  await page.getByLabel("Interval (ms)").fill(String(options.intervalMs));
+  await page.getByRole("button", { name: "Start ping" }).click();
+  await page.locator('[data-testid="ping-summary"][data-done="true"]').waitFor({
+    timeout: options.timeoutMs ?? options.count * options.intervalMs + 10_000,
+  });
+  return {
+    transmitted: Number(await page.getByTestId("transmitted").textContent()),
+    received: Number(await page.getByTestId("received").textContent()),
+    rtt: (await page.getByTestId("rtt").textContent()) ?? "",
+  };
+}
+
+/** Collects the page's console errors and uncaught exceptions. */
+export function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    if (process.env.DBG) process.stderr.write(`[page ${message.type()}] ${message.text()}\n`);
+    if (message.type() === "error") errors.push(`console: ${message.text()}`);
+  });
+  return errors;
+}

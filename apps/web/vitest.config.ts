@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config";
+
+// Real Chromium against a real relay: one browser per file, seconds not milliseconds.
+export default defineConfig({
+  test: {
+    name: "@wiregate/web",
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    fileParallelism: false,
+    // The relay's WebTransport library reports the (expected) absence of the HTTP/3 add-on.
+    onConsoleLog: (log) => !/http3|quiche/i.test(log),
+    globalSetup: ["../../test/global-setup.ts"],
+  },
+});
