@@ -1,0 +1,101 @@
+/**
+ * The page through the relay to wireguard-go in a network namespace: the namespace's kernel
+ * answers the pings. Also the narrow-screen (375 px) screenshots.
+ */
+import { randomBytes } from "node:crypto";
+import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
+import {
+  browser,
+  newContext,
+  openTab,
+  pageUrl,
+  ping,
+  type RunningRelay,
+  screenshot,
+  startRelay,
+  watchErrors,
+} from "./stack.js";
+
+let peer: WireGuardPeer;
+let relay: RunningRelay;
+let chromium: Browser;
+let page: Page;
+
+const clientPrivate = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
+const clientPublic = keyToBase64(publicKey(nobleCrypto, clientPrivate));
+
+beforeAll(async () => {
+  // No endpoint for the page: wireguard-go learns it (the relay's UDP socket) from the handshake.
+  peer = await startWireGuardPeer({
+    addresses: ["10.77.0.1/24", "fd77::1/64"],
+    peers: [{ publicKey: clientPublic, allowedIPs: ["10.77.0.2/32", "fd77::2/128"] }],
+  });
+  relay = await startRelay([
+    {
+      name: "wg",
+      host: peer.underlayAddress,
+      port: peer.listenPort,
+      publicKey: peer.publicKey,
+    },
+  ]);
+  chromium = await browser();
+  page = await (await newContext(chromium, { width: 375, height: 812 })).newPage();
+});
+
+afterAll(async () => {
+  await chromium?.close();
+  await relay?.stop();
+  await peer?.stop();
+});
+
+describe("browser client ⇄ relay ⇄ wireguard-go (namespace kernel)", () => {
+  it("imports a wg-quick config, connects, and the namespace answers the pings", async () => {
+    const errors = watchErrors(page);
+    await page.goto(pageUrl(relay.address, { upstream: "wg" }));
+    const config = [
+      "[Interface]",
+      `PrivateKey = ${keyToBase64(clientPrivate)}`,
+      "Address = 10.77.0.2/32, fd77::2/128",
+      "",
+      "[Peer]",
+      `PublicKey = ${peer.publicKey}`,
+      "AllowedIPs = 10.77.0.0/24, fd77::/64",
+      "",
+    ].join("\n");
+    // Through the file input, as a user importing a .conf would.
+    await page.getByLabel("Import a .conf file").setInputFiles({
+      name: "wg0.conf",
+      mimeType: "text/plain",
+      buffer: Buffer.from(config),
+    });
+    await expect.poll(() => page.getByTestId("public-key").inputValue()).toBe(clientPublic);
+    await screenshot(page, "narrow-connect");
+    await page.getByRole("button", { name: "Connect", exact: true }).click();
+    await expect
+      .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
+      .toMatch(/^Connected/);
+
+    const v4 = await ping(page, { destination: "10.77.0.1", count: 5, intervalMs: 100 });
+    expect(v4).toMatchObject({ transmitted: 5, received: 5 });
+    const v6 = await ping(page, { destination: "fd77::1", count: 3, intervalMs: 100 });
+    expect(v6.received).toBe(3);
+    await screenshot(page, "narrow-tools");
+
+    // wireguard-go agrees: a handshake with our key, traffic both ways.
+    const dump = await peer.dump();
+    const ours = dump.peers.find((p) => p.publicKey === clientPublic);
+    expect(ours?.latestHandshake).toBeGreaterThan(0);
+    expect(ours?.transferRx).toBeGreaterThan(0);
+    expect(ours?.transferTx).toBeGreaterThan(0);
+
+    await openTab(page, "Status");
+    await expect.poll(() => page.getByTestId("handshake").textContent()).toBe("established");
+    await screenshot(page, "narrow-status");
+    await openTab(page, "Captures");
+    await screenshot(page, "narrow-captures");
+    expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+  });
+});
