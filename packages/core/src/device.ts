@@ -743,8 +743,12 @@ export class Device {
       });
       return;
     }
+    // The attempt is complete: the earlier initiation it retransmitted is now stale, and left
+    // pending it would make the peer's next initiation look like a crossing one (ranked into the
+    // finished round, so the two sides would keep sending on different keypairs).
     pending.ephemeralPrivate.fill(0);
     peer.pendings = peer.pendings.filter((p) => p !== pending);
+    this.#dropPendings(peer);
     this.#roam(peer, from);
     this.#authenticatedTraversal(peer);
     this.#authenticatedReceived(peer);
