@@ -19,6 +19,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config } = loaded;
+  // A closed stdout (the reader went away) must not crash the relay.
+  process.stdout.on("error", () => {});
   const log = createLogger(config.logLevel);
   // The WebTransport library prints to the console (e.g. when the HTTP/3 add-on is absent):
   // keep stdout one JSON object per line.

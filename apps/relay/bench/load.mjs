@@ -1,0 +1,266 @@
+// Load test: N concurrent sessions through a relay process to a UDP echo upstream on loopback.
+// Reports datagrams/s, added latency vs direct UDP echo (same run), relay RSS per idle session, drops.
+// Bounded in count and time; loopback only. Options: --sessions=N --seconds=S --window=W
+// --background-rate=R (per session, during the latency phase) --profile (relay under --cpu-prof).
+
+import { spawn } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { quicheLoaded, WebTransport } from "@fails-components/webtransport";
+import { connectRelay } from "@wiregate/session";
+
+console.log = () => {}; // the library's note about the missing HTTP/3 add-on
+console.error = () => {};
+const print = (line) => process.stdout.write(`${line}\n`);
+const progress = (line) => process.stderr.write(`[load] ${line}\n`);
+/** Waits for `setup(resolve)` to resolve, or gives up after `ms` (a lost datagram). */
+const within = (ms, setup) =>
+  new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    setup(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+
+const { values } = parseArgs({
+  options: {
+    sessions: { type: "string", default: "200" },
+    seconds: { type: "string", default: "5" },
+    window: { type: "string", default: "4" },
+    "background-rate": { type: "string", default: "25" },
+    profile: { type: "boolean", default: false },
+  },
+});
+const SESSIONS = Math.min(1000, Number(values.sessions));
+const SECONDS = Math.min(30, Number(values.seconds));
+const WINDOW = Math.min(64, Number(values.window));
+const BACKGROUND_RATE = Math.min(1000, Number(values["background-rate"]));
+const TOKEN = "load-test-token-0123456789";
+const root = fileURLToPath(new URL("..", import.meta.url));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+}
+
+function rssKiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+}
+
+// --- UDP echo upstream -------------------------------------------------------------------
+const echo = createSocket("udp4");
+echo.on("message", (msg, from) => echo.send(msg, from.port, from.address));
+await new Promise((r) => echo.bind(0, "127.0.0.1", r));
+const echoPort = echo.address().port;
+
+// --- direct UDP baseline -----------------------------------------------------------------
+async function directRoundTrips(count) {
+  const probe = createSocket("udp4");
+  await new Promise((r) => probe.bind(0, "127.0.0.1", r));
+  const times = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    const ok = await within(1000, (resolve) => {
+      probe.once("message", resolve);
+      probe.send(new Uint8Array(64), echoPort, "127.0.0.1");
+    });
+    if (ok) times.push(performance.now() - start);
+    probe.removeAllListeners("message");
+  }
+  probe.close();
+  return times.sort((a, b) => a - b);
+}
+
+// --- relay process -----------------------------------------------------------------------
+const profileDir = mkdtempSync(join(tmpdir(), "wiregate-relay-profile-"));
+const relay = spawn(
+  process.execPath,
+  [
+    ...(values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
+    join(root, "dist/cli.js"),
+    "--port=0",
+    "--ops-port=0",
+    "--no-http3",
+    `--cert-dir=${mkdtempSync(join(tmpdir(), "wiregate-relay-load-"))}`,
+    `--upstream=echo=127.0.0.1:${echoPort}`,
+    `--max-sessions=${SESSIONS + 10}`,
+    `--max-sessions-per-address=${SESSIONS + 10}`,
+    "--log-level=info",
+  ],
+  { env: { ...process.env, WIREGATE_RELAY_TOKENS: TOKEN }, stdio: ["ignore", "pipe", "inherit"] },
+);
+const listening = await new Promise((resolve, reject) => {
+  let buffer = "";
+  relay.stdout.on("data", (chunk) => {
+    buffer += chunk;
+    for (const line of buffer.split("\n")) {
+      if (line.includes('"relay listening"')) resolve(JSON.parse(line));
+    }
+  });
+  relay.once("exit", () => reject(new Error("relay exited")));
+  setTimeout(() => reject(new Error("relay did not start")), 15_000);
+});
+const hash = Uint8Array.from(Buffer.from(listening.certificateSha256, "hex"));
+const opsUrl = listening.ops;
+const baselineRss = rssKiB(relay.pid);
+
+async function metric(series) {
+  const text = await (await fetch(`${opsUrl}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(series))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+}
+
+// --- sessions ----------------------------------------------------------------------------
+await quicheLoaded;
+const handlers = new Array(SESSIONS).fill(null);
+const connections = [];
+const connectStart = performance.now();
+for (let i = 0; i < SESSIONS; i += 20) {
+  const batch = [];
+  for (let j = i; j < Math.min(SESSIONS, i + 20); j++) {
+    batch.push(
+      connectRelay({
+        WebTransport,
+        url: listening.url,
+        token: TOKEN,
+        upstream: "echo",
+        serverCertificateHashes: [{ algorithm: "sha-256", value: hash }],
+        transportOptions: { forceReliable: true },
+        onDatagram: (d) => handlers[j]?.(d),
+      }),
+    );
+  }
+  connections.push(...(await Promise.all(batch)));
+  progress(`connecting: ${connections.length}`);
+}
+progress(`connected ${connections.length} sessions`);
+const connectSeconds = (performance.now() - connectStart) / 1000;
+await sleep(1000);
+global.gc?.();
+const idleRss = rssKiB(relay.pid);
+
+function message(session, seq) {
+  const bytes = new Uint8Array(64);
+  bytes[0] = 4;
+  const view = new DataView(bytes.buffer);
+  view.setUint32(4, session, true);
+  view.setUint32(8, seq, true);
+  view.setFloat64(16, performance.now(), true);
+  return bytes;
+}
+
+// --- phase 1: throughput (each session keeps WINDOW datagrams in flight) ------------------
+const dropsBefore = await metric("wiregate_relay_drops_total");
+let echoed = 0;
+let running = true;
+for (let i = 0; i < SESSIONS; i++) {
+  const conn = connections[i];
+  let seq = 0;
+  handlers[i] = () => {
+    echoed++;
+    if (running) conn.send(message(i, seq++));
+  };
+}
+const throughputStart = performance.now();
+for (let i = 0; i < SESSIONS; i++)
+  for (let w = 0; w < WINDOW; w++) connections[i].send(message(i, -1 >>> 0));
+await sleep(SECONDS * 1000);
+const throughputSeconds = (performance.now() - throughputStart) / 1000;
+const echoedInPhase = echoed;
+running = false;
+await sleep(500);
+
+progress(`throughput phase done: ${echoedInPhase} echoed`);
+{
+  const text = await (await fetch(`${opsUrl}/metrics`)).text();
+  progress(
+    text
+      .split("\n")
+      .filter((l) => /^wiregate_relay_(datagrams|drops|sessions)/.test(l))
+      .join("\n"),
+  );
+}
+// --- phase 2: latency at moderate load ---------------------------------------------------
+const direct = await directRoundTrips(2000);
+for (let i = 0; i < SESSIONS; i++) handlers[i] = null;
+const background = setInterval(() => {
+  const perTick = BACKGROUND_RATE / 100;
+  for (let i = 1; i < SESSIONS; i++)
+    if (Math.random() < perTick) connections[i].send(message(i, 0));
+}, 10);
+const probe = connections[0];
+const rtts = [];
+let lost = 0;
+for (let k = 0; k < 2000; k++) {
+  const start = performance.now();
+  const ok = await within(1000, (resolve) => {
+    handlers[0] = resolve;
+    probe.send(message(0, k));
+  });
+  if (ok) rtts.push(performance.now() - start);
+  else lost++;
+}
+clearInterval(background);
+rtts.sort((a, b) => a - b);
+await sleep(300);
+const drops = (await metric("wiregate_relay_drops_total")) - dropsBefore;
+
+// --- report ------------------------------------------------------------------------------
+const fmt = (n, d = 3) => n.toFixed(d);
+print(`sessions: ${SESSIONS} (connected in ${fmt(connectSeconds, 1)} s)`);
+print(
+  `throughput: ${Math.round(echoedInPhase / throughputSeconds)} round trips/s = ` +
+    `${Math.round((2 * echoedInPhase) / throughputSeconds)} datagrams/s through the relay ` +
+    `(64-byte messages, window ${WINDOW}/session, ${fmt(throughputSeconds, 1)} s)`,
+);
+print(
+  `direct UDP echo RTT: p50 ${fmt(percentile(direct, 50))} ms, p99 ${fmt(percentile(direct, 99))} ms`,
+);
+print(
+  `relay RTT at ~${Math.round(BACKGROUND_RATE * (SESSIONS - 1))} datagrams/s background: ` +
+    `p50 ${fmt(percentile(rtts, 50))} ms, p99 ${fmt(percentile(rtts, 99))} ms`,
+);
+print(
+  `added latency: p50 ${fmt(percentile(rtts, 50) - percentile(direct, 50))} ms, ` +
+    `p99 ${fmt(percentile(rtts, 99) - percentile(direct, 99))} ms`,
+);
+print(
+  `relay RSS: ${Math.round(baselineRss / 1024)} MiB empty, ${Math.round(idleRss / 1024)} MiB with ${SESSIONS} idle sessions ` +
+    `= ${Math.round((idleRss - baselineRss) / SESSIONS)} KiB per session`,
+);
+print(`drops during the run: ${drops}; probe round trips lost: ${lost}`);
+
+for (const conn of connections) conn.close();
+relay.kill("SIGTERM");
+await new Promise((r) => relay.once("exit", r));
+echo.close();
+if (values.profile) {
+  const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"));
+  if (file) {
+    const profile = JSON.parse(readFileSync(join(profileDir, file), "utf8"));
+    const self = new Map();
+    const dt = profile.timeDeltas;
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    let total = 0;
+    profile.samples.forEach((id, i) => {
+      const node = byId.get(id);
+      const frame = node.callFrame;
+      const key = `${frame.functionName || "(anonymous)"} ${frame.url.split("/node_modules/").at(-1).split("/").slice(-2).join("/")}:${frame.lineNumber + 1}`;
+      self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
+      total += dt[i] ?? 0;
+    });
+    print(`relay CPU profile (${join(profileDir, file)}), top self time:`);
+    for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
+      print(`  ${fmt((100 * us) / total, 1).padStart(5)}%  ${key}`);
+    }
+  }
+}
+process.exit(0);
