@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   browser,
   newContext,
+  open,
   openTab,
   pageUrl,
   ping,
@@ -39,7 +40,7 @@ const badge = () => page.getByTestId("badge");
 
 describe("browser client ⇄ relay ⇄ demo peer", () => {
   it("generates a key pair, connects over the WebSocket transport and shows the MTU", async () => {
-    await page.goto(pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
+    await open(page, pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
     await page.getByRole("button", { name: "Generate key pair" }).click();
     const publicKey = await page.getByTestId("public-key").inputValue();
     expect(publicKey).toMatch(/^[A-Za-z0-9+/]{43}=$/);

@@ -214,3 +214,19 @@ export function watchErrors(page: Page): string[] {
   });
   return errors;
 }
+
+/**
+ * Opens the page. Other tests on the machine create and delete network interfaces, which makes
+ * Chromium abort a navigation with ERR_NETWORK_CHANGED now and then: try again.
+ */
+export async function open(page: Page, url: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.goto(url);
+      return;
+    } catch (error) {
+      if (attempt >= 5 || !/ERR_NETWORK_CHANGED/.test((error as Error).message)) throw error;
+      await page.waitForTimeout(250);
+    }
+  }
+}

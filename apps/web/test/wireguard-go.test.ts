@@ -10,6 +10,7 @@ import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/ne
 import {
   browser,
   newContext,
+  open,
   openTab,
   pageUrl,
   ping,
@@ -54,7 +55,7 @@ afterAll(async () => {
 describe("browser client ⇄ relay ⇄ wireguard-go (namespace kernel)", () => {
   it("imports a wg-quick config, connects, and the namespace answers the pings", async () => {
     const errors = watchErrors(page);
-    await page.goto(pageUrl(relay.address, { upstream: "wg" }));
+    await open(page, pageUrl(relay.address, { upstream: "wg" }));
     const config = [
       "[Interface]",
       `PrivateKey = ${keyToBase64(clientPrivate)}`,

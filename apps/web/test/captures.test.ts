@@ -1,0 +1,90 @@
+/**
+ * The capture viewer: the collision-stall capture loaded through the file input is analysed in
+ * the page, drawn with the collision and the stall marked, and its verdicts and report are the
+ * ones `wiregate-replay analyze` prints for the same file.
+ */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  browser,
+  newContext,
+  open,
+  openTab,
+  pageUrl,
+  type RunningRelay,
+  screenshot,
+  startRelay,
+  watchErrors,
+} from "./stack.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, "..", "..", "..");
+const CAPTURES = join(repo, "..", "shared", "captures", "collision-stall");
+const CAPTURE = join(CAPTURES, "sim-nopsk-retry-run02.pcapng");
+const KEYLOG = join(CAPTURES, "keylog.txt");
+const CLI = join(repo, "tools", "replay", "dist", "cli.js");
+
+async function cli(...args: string[]): Promise<string> {
+  if (!existsSync(CLI)) throw new Error("wiregate-replay is not built: run `npm run build`");
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, "analyze", ...args]);
+  return stdout.trimEnd();
+}
+
+let relay: RunningRelay;
+let chromium: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  if (!existsSync(CAPTURE)) throw new Error(`capture not found: ${CAPTURE}`);
+  relay = await startRelay([]);
+  chromium = await browser();
+  page = await (await newContext(chromium)).newPage();
+});
+
+afterAll(async () => {
+  await chromium?.close();
+  await relay?.stop();
+});
+
+describe("capture viewer", () => {
+  it("marks the collision and the stall, with the verdicts of wiregate-replay analyze", async () => {
+    const errors = watchErrors(page);
+    await open(page, pageUrl(relay.address, {}));
+    await openTab(page, "Captures");
+    await page.getByLabel("Capture (pcap or pcapng)").setInputFiles(CAPTURE);
+    const report = page.getByTestId("report");
+    await report.waitFor({ state: "attached", timeout: 20_000 });
+
+    const expected = await cli(CAPTURE);
+    expect(await report.textContent()).toBe(expected);
+    const verdicts = expected
+      .split("\n")
+      .filter((line) => line.startsWith("  verdict: "))
+      .map((line) => line.slice("  verdict: ".length));
+    expect(verdicts.length).toBeGreaterThan(0);
+    expect(await page.getByTestId("verdicts").locator("li").allTextContents()).toEqual(verdicts);
+
+    const diagram = page.locator("svg.sequence");
+    expect(await diagram.locator('[data-mark="collision"]').count()).toBe(1);
+    expect(await diagram.locator('[data-mark="stall"]').textContent()).toBe("stalled5.01 s");
+    // Both crossed initiations, the retry, and the two responses nobody used.
+    expect(await diagram.locator("g.message.initiation.crossed").count()).toBe(2);
+    expect(await diagram.locator("g.message.initiation.retry").count()).toBe(1);
+    expect(await diagram.locator("g.message.response.unused").count()).toBe(2);
+    await page.locator("details:has([data-testid=report])").evaluate((d) => {
+      (d as HTMLDetailsElement).open = false;
+    });
+    await screenshot(page, "captures");
+
+    // With the key log the decoder learns the static keys; the page still agrees with the CLI.
+    await page.getByLabel("Key log (optional)").setInputFiles(KEYLOG);
+    const withKeys = await cli(CAPTURE, "--keylog", KEYLOG);
+    await expect.poll(() => report.textContent()).toBe(withKeys);
+    expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+  });
+});
