@@ -353,7 +353,12 @@ export class Device {
     if (!addresses) this.#reject(undefined, "invalid-inner-packet", "not an IPv4/IPv6 packet");
     else if (!peer)
       this.#reject(undefined, "no-route", "no peer's allowed IPs contain the destination");
-    else {
+    else if (peer.staged.length === 0 && this.#usable(peer.current)) {
+      // Fast path: nothing queued ahead of it and a session is up, so seal the caller's bytes
+      // directly instead of copying them into the queue first.
+      this.#sendTransport(peer, peer.current, packet.subarray(0, addresses.totalLength));
+      this.#keepFreshSending(peer);
+    } else {
       this.#stage(peer, packet.subarray(0, addresses.totalLength));
       this.#sendStaged(peer);
     }
@@ -458,7 +463,9 @@ export class Device {
   #finish(): Output {
     let deadline: number | undefined;
     for (const peer of this.#peers.values()) {
-      for (const at of Object.values(peer.timers)) {
+      const timers = peer.timers;
+      for (const timer in timers) {
+        const at = timers[timer as Timer];
         if (at !== undefined && (deadline === undefined || at < deadline)) deadline = at;
       }
     }

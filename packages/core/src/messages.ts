@@ -261,7 +261,12 @@ export function encodeTransport(
   const out = new Uint8Array(TRANSPORT_HEADER_SIZE + encrypted.length);
   out[0] = MessageType.Transport;
   writeU32(out, 4, receiver);
-  new DataView(out.buffer).setBigUint64(8, counter, true);
+  if (typeof counter !== "bigint" || counter < 0n || counter > 0xffff_ffff_ffff_ffffn) {
+    throw new RangeError(`counter: ${String(counter)} is not a 64-bit unsigned integer`);
+  }
+  // Two 32-bit halves: cheaper per packet than a DataView over the new buffer.
+  writeU32(out, 8, Number(counter & 0xffff_ffffn));
+  writeU32(out, 12, Number(counter >> 32n));
   out.set(encrypted, TRANSPORT_HEADER_SIZE);
   return out;
 }
