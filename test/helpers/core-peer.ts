@@ -18,6 +18,8 @@ export interface CorePeerOptions {
   /** Called for every decrypted packet that is not an echo request/reply handled here. */
   onPacket?: (packet: Uint8Array, peer: string) => void;
   onEvent?: (event: TraceEvent) => void;
+  /** The Device's rule for crossing initiations (default: its own, "keep-both"). */
+  collisionPolicy?: "keep-both" | "latest-wins";
 }
 
 /** A trace event with the process's monotonic clock in ns when the adapter reported it. */
@@ -55,6 +57,7 @@ export async function startCorePeer(options: CorePeerOptions): Promise<CorePeer>
     port: options.port ?? 0,
     type: options.host.includes(":") ? "udp6" : "udp4",
     peers: [...(options.peers ?? [])],
+    ...(options.collisionPolicy ? { collisionPolicy: options.collisionPolicy } : {}),
     onEvent: (event) => {
       events.push({ ...event, hrtime: process.hrtime.bigint() });
       options.onEvent?.(event);
