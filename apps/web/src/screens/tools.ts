@@ -1,7 +1,7 @@
 /** Tools: ping inside the tunnel (ICMP or ICMPv6 echo, built and timed in the worker). */
 import type { TunnelClient } from "../client.js";
 import { field, h, replace } from "../dom.js";
-import type { PingSummary } from "../protocol.js";
+import type { FloodResult, PingSummary } from "../protocol.js";
 
 const ms = (n: number | undefined) => (n === undefined ? "–" : `${n.toFixed(2)} ms`);
 
@@ -101,5 +101,84 @@ export function toolsScreen(client: TunnelClient, defaultTarget: string): HTMLEl
     form,
     summary,
     log,
+    throughput(client, defaultTarget),
+  );
+}
+
+/**
+ * Throughput: a UDP echo flood inside the tunnel (the demo peer echoes on port 7), or the same
+ * datagrams without WireGuard to a relay upstream that echoes raw UDP — to see what the tunnel
+ * costs on this transport.
+ */
+function throughput(client: TunnelClient, defaultTarget: string): HTMLElement {
+  const mode = h(
+    "select",
+    {},
+    h("option", { value: "tunnel" }, "Tunnel: UDP echo inside WireGuard"),
+    h("option", { value: "raw" }, "Raw transport: relay upstream that echoes UDP"),
+  );
+  const target = h("input", { type: "text", value: defaultTarget, autocomplete: "off" });
+  const port = h("input", { type: "number", value: "7", min: "1", max: "65535" });
+  const upstream = h("input", { type: "text", value: "echo", autocomplete: "off" });
+  const seconds = h("input", { type: "number", value: "5", min: "1", max: "60" });
+  const payload = h("input", { type: "number", value: "1200", min: "1", max: "1400" });
+  const run = h("button", { type: "submit" }, "Run");
+  const result = h("p", { "data-testid": "flood-result", "aria-live": "polite" });
+  const show = (r: FloodResult) => {
+    result.textContent = `${r.mode}: ${r.received} of ${r.sent} datagrams echoed in ${r.seconds.toFixed(1)} s — ${r.datagramsPerSecond.toFixed(0)} datagrams/s, ${r.megabitsPerSecond.toFixed(1)} Mbit/s of payload each way (${r.datagramBytes}-byte datagrams)`;
+    result.dataset.result = JSON.stringify(r);
+    run.disabled = false;
+  };
+  client.on((m) => {
+    if (m.type === "flood-done") show(m.result);
+    else if (m.type === "error" && run.disabled) {
+      result.textContent = m.message;
+      run.disabled = false;
+    }
+  });
+  return h(
+    "form",
+    {
+      class: "stack",
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        run.disabled = true;
+        delete result.dataset.result;
+        result.textContent = "Running…";
+        client.send({
+          type: "flood",
+          request: {
+            mode: mode.value === "raw" ? "raw" : "tunnel",
+            upstream: upstream.value.trim(),
+            destination: target.value.trim(),
+            port: Number(port.value) || 7,
+            payload: Math.max(1, Number(payload.value) || 1200),
+            durationMs: Math.max(1, Number(seconds.value) || 5) * 1000,
+            window: 32,
+          },
+        });
+      },
+    },
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Throughput"),
+      field("Mode", mode),
+      h(
+        "div",
+        { class: "row" },
+        field("Echo address (tunnel)", target),
+        field("Echo port (tunnel)", port),
+        field("Echo upstream (raw)", upstream),
+      ),
+      h(
+        "div",
+        { class: "row" },
+        field("Seconds", seconds),
+        field("Datagram payload (bytes)", payload),
+      ),
+      run,
+      result,
+    ),
   );
 }

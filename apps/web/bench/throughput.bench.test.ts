@@ -1,0 +1,114 @@
+/**
+ * In-page tunnel throughput through the relay to the demo peer (UDP echo flood inside WireGuard),
+ * next to the raw datagram echo throughput of the same transport in the same run (WireGuard-shaped
+ * datagrams of the same size to a raw UDP echo upstream), and the main thread's longest task.
+ * Writes test-results/bench.json.
+ */
+import { createSocket } from "node:dgram";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { DemoPeer } from "../../relay/src/demo-peer.js";
+import type { FloodResult } from "../src/protocol.js";
+import {
+  browser,
+  newContext,
+  open,
+  openTab,
+  pageUrl,
+  RESULTS,
+  type RunningRelay,
+  requireBuild,
+  startRelay,
+} from "../test/stack.js";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const closers: (() => Promise<unknown> | unknown)[] = [];
+afterAll(async () => {
+  for (const close of closers.reverse()) await close();
+});
+
+it("tunnel vs raw transport throughput, and main-thread long tasks", async () => {
+  requireBuild();
+  const demo = await DemoPeer.start();
+  closers.push(() => demo.close());
+  const echo = createSocket("udp4");
+  echo.on("message", (message, from) => echo.send(message, from.port, from.address));
+  await new Promise<void>((resolve) => echo.bind(0, "127.0.0.1", () => resolve()));
+  closers.push(() => echo.close());
+  const relay: RunningRelay = await startRelay([
+    { name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey },
+    { name: "echo", host: "127.0.0.1", port: echo.address().port },
+  ]);
+  closers.push(() => relay.stop());
+  const chromium = await browser();
+  closers.push(() => chromium.close());
+  const page = await (await newContext(chromium)).newPage();
+
+  await open(page, pageUrl(relay.address, { peer: demo.publicKey }));
+  await page.getByRole("button", { name: "Generate key pair" }).click();
+  await page.getByRole("button", { name: "Connect", exact: true }).click();
+  await expect
+    .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
+    .toMatch(/^Connected/);
+  await openTab(page, "Tools");
+  // A main-thread responsiveness probe beside the longtask observer (which only sees > 50 ms).
+  await page.evaluate(() => {
+    const w = window as unknown as { lag: number; longTasks: number[] };
+    w.lag = 0;
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      w.lag = Math.max(w.lag, now - last - 10);
+      last = now;
+    }, 10);
+  });
+  const longBefore = await page.evaluate(
+    () => (window as unknown as { wiregateLongTasks: number[] }).wiregateLongTasks.length,
+  );
+
+  const run = async (mode: "tunnel" | "raw"): Promise<FloodResult> => {
+    await page.getByLabel("Mode").selectOption(mode);
+    await page.getByLabel("Seconds").fill(String(SECONDS));
+    await page.getByLabel("Datagram payload (bytes)").fill("1200");
+    await page.getByRole("button", { name: "Run" }).click();
+    const result = page.locator('[data-testid="flood-result"][data-result]');
+    await result.waitFor({ state: "attached", timeout: SECONDS * 1000 + 15_000 });
+    return JSON.parse((await result.getAttribute("data-result")) ?? "{}") as FloodResult;
+  };
+
+  const results: FloodResult[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    results.push(await run("raw"));
+    results.push(await run("tunnel"));
+  }
+  const probe = await page.evaluate(() => {
+    const w = window as unknown as { lag: number; wiregateLongTasks: number[] };
+    return { lag: w.lag, longTasks: w.wiregateLongTasks };
+  });
+  const longTasks = probe.longTasks.slice(longBefore);
+  const mean = (mode: string) => {
+    const r = results.filter((x) => x.mode === mode);
+    return r.reduce((a, x) => a + x.datagramsPerSecond, 0) / r.length;
+  };
+  const raw = mean("raw");
+  const tunnel = mean("tunnel");
+  const summary = {
+    seconds: SECONDS,
+    rounds: ROUNDS,
+    datagramBytes: results[0]?.datagramBytes,
+    rawDatagramsPerSecond: Math.round(raw),
+    tunnelDatagramsPerSecond: Math.round(tunnel),
+    tunnelPayloadMbitPerSecond: Number(((tunnel * 1200 * 8) / 1e6).toFixed(1)),
+    ratio: Number((tunnel / raw).toFixed(2)),
+    longTasksOver50ms: longTasks.length,
+    longestTaskMs: longTasks.length ? Math.max(...longTasks) : 0,
+    maxTimerLagMs: Number(probe.lag.toFixed(1)),
+    runs: results,
+  };
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, "bench.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ ...summary, runs: undefined }, null, 2)}\n`);
+  expect(results.every((r) => r.received > 0)).toBe(true);
+});
