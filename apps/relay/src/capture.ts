@@ -37,36 +37,39 @@ export async function openCapture(
   log: Logger,
 ): Promise<CaptureFile> {
   let fileIndex = 0;
-  let stream: WriteStream;
   let writer: PcapngWriter;
   let written = 0;
   let dropped = 0;
+  /** Files being flushed after a rotation; close() waits for them. */
+  const finishing: Promise<void>[] = [];
 
-  const open = async () => {
+  // Opening is synchronous (writes queue until the file is open), so a rotation never drops or
+  // reorders a record.
+  const openFile = (): WriteStream => {
     const name = rotatedName(path, fileIndex);
-    stream = createWriteStream(name);
-    stream.on("error", (error) =>
+    const file = createWriteStream(name);
+    file.on("error", (error) =>
       log.error("capture write failed", { file: name, error: error.message }),
     );
-    await new Promise<void>((resolve, reject) => {
-      stream.once("open", () => resolve());
-      stream.once("error", reject);
-    });
     writer = new PcapngWriter({ userApplication: "wiregate-relay" });
     const header = writer.addInterface({ linkType: LINKTYPE_RAW, name: "wiregate-relay" });
-    stream.write(header);
+    file.write(header);
     written = header.length;
     log.info("capture file opened", { file: name });
+    return file;
   };
-  await open();
+  let stream = openFile();
+  await new Promise<void>((resolve, reject) => {
+    stream.once("open", () => resolve());
+    stream.once("error", reject);
+  });
 
-  let rotating: Promise<void> | undefined;
   return {
     get dropped() {
       return dropped;
     },
     record({ sessionIndex, direction, upstream, datagram, timeMs }) {
-      if (rotating || stream.writableLength > MAX_PENDING_BYTES) {
+      if (stream.writableLength > MAX_PENDING_BYTES) {
         dropped++;
         return;
       }
@@ -88,17 +91,13 @@ export async function openCapture(
       written += block.length;
       if (written >= rotateBytes) {
         const old = stream;
+        finishing.push(new Promise<void>((resolve) => old.end(() => resolve())));
         fileIndex++;
-        rotating = new Promise<void>((resolve) => old.end(() => resolve()))
-          .then(open)
-          .catch((error: Error) => log.error("capture rotation failed", { error: error.message }))
-          .finally(() => {
-            rotating = undefined;
-          });
+        stream = openFile();
       }
     },
     async close() {
-      await rotating;
+      await Promise.all(finishing);
       await new Promise<void>((resolve) => stream.end(() => resolve()));
       if (dropped > 0) log.warn("capture dropped records", { dropped });
     },

@@ -97,6 +97,12 @@ const OPTIONS: OptionSpec[] = [
     kind: "bool",
     help: "try HTTP/3 when the quiche add-on is installed (--no-http3 to skip)",
   },
+  {
+    flag: "demo",
+    key: "demo",
+    kind: "bool",
+    help: "start the embedded demo peer as the upstream 'demo' (--no-demo to skip)",
+  },
   { flag: "log-level", key: "logLevel", kind: "string", help: "debug, info, warn or error" },
   { flag: "max-sessions", key: "limits.maxSessions", kind: "int", help: "sessions in total" },
   {

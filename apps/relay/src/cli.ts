@@ -4,7 +4,7 @@
 import { format } from "node:util";
 import { helpText, loadConfig } from "./cli-options.js";
 import { hexHash } from "./dev-cert.js";
-import { createLogger } from "./logger.js";
+import { createLogger, type Logger } from "./logger.js";
 
 async function main(): Promise<number> {
   const loaded = await loadConfig(process.argv.slice(2), process.env);
@@ -35,6 +35,7 @@ async function main(): Promise<number> {
     ? await openCapture(config.capture, config.captureRotateBytes, log)
     : undefined;
   const relay = new Relay({ config, logger: log, capture });
+  const demo = config.demo ? await startDemo(relay, log) : undefined;
   const address = await relay.start();
   if (relay.openMode) {
     log.warn("open mode: no tokens configured, any local client may connect", {
@@ -49,6 +50,7 @@ async function main(): Promise<number> {
     certificateGenerated: relay.certificate?.generated,
     ops: address.opsPort === null ? null : `http://${config.opsHost}:${address.opsPort}`,
     upstreams: relay.upstreams.names(),
+    demoPeerPublicKey: demo?.publicKey,
     staticDir: config.staticDir,
     capture: config.capture,
   });
@@ -62,6 +64,7 @@ async function main(): Promise<number> {
       void relay
         .stop()
         .then(() => capture?.close())
+        .then(() => demo?.close())
         .then(() => {
           log.info("stopped");
           resolve(0);
@@ -70,6 +73,34 @@ async function main(): Promise<number> {
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
   });
+}
+
+/** The embedded demo peer on loopback, registered as the upstream "demo". */
+async function startDemo(relay: import("./relay.js").Relay, log: Logger) {
+  const { DemoPeer } = await import("./demo-peer.js");
+  const demo = await DemoPeer.start({
+    onEvent: (event) => log.debug("demo peer", { ...event }),
+  });
+  relay.upstreams.register({
+    name: "demo",
+    host: demo.host,
+    port: demo.port,
+    publicKey: demo.publicKey,
+  });
+  // A throwaway client key pair, so the printed configuration works as it is (the demo peer
+  // admits any key; the web client can also generate its own).
+  const { generatePrivateKey, keyToBase64, nobleCrypto } = await import("@wiregate/core");
+  const { randomBytes } = await import("node:crypto");
+  const clientKey = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
+  log.info("demo peer ready", {
+    upstream: "demo",
+    publicKey: demo.publicKey,
+    clientConfig: demo.clientConfig({
+      privateKey: keyToBase64(clientKey),
+      publicKey: nobleCrypto.x25519Public(clientKey),
+    }),
+  });
+  return demo;
 }
 
 main().then(

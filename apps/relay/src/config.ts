@@ -44,6 +44,8 @@ export interface RelayConfig {
   capture: string | null;
   captureRotateBytes: number;
   http3: boolean;
+  /** Start the embedded demo peer and offer it as the upstream "demo". */
+  demo: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
   limits: Limits;
 }
@@ -63,6 +65,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   capture: null,
   captureRotateBytes: 64 * 1024 * 1024,
   http3: true,
+  demo: true,
   logLevel: "info",
   limits: {
     maxSessions: 1000,
@@ -123,6 +126,7 @@ const TOP_LEVEL: Record<string, Check> = {
   capture: orNull(isString),
   captureRotateBytes: isInt(4096, 2 ** 40),
   http3: isBool,
+  demo: isBool,
   logLevel: oneOf("debug", "info", "warn", "error"),
 };
 

@@ -247,6 +247,7 @@ export class RelaySession {
       sessionId: this.ctx.id,
       transport: this.ctx.transport,
       datagramSize: this.datagramSize,
+      ...(upstream.publicKey ? { upstreamPublicKey: upstream.publicKey } : {}),
     });
     this.#log.info("session open", {
       client: this.ctx.clientAddress,

@@ -52,6 +52,8 @@ export interface WelcomeFrame {
   transport: Transport;
   /** Largest WireGuard message (= one datagram) this session carries: the client's MTU budget. */
   datagramSize: number;
+  /** The upstream's WireGuard public key (base64), when the relay's configuration names it. */
+  upstreamPublicKey?: string;
 }
 
 /** Relay → client: something went wrong; fatal unless the code is `oversized` or `limit`. */
@@ -163,15 +165,23 @@ export function validateFrame(value: unknown): FrameResult {
       if (!isCount(f.datagramSize) || f.datagramSize === 0 || f.datagramSize > 65535) {
         return bad("datagramSize must be an integer in 1..65535");
       }
-      return {
-        ok: true,
-        frame: {
-          type: "welcome",
-          sessionId: f.sessionId,
-          transport: f.transport as Transport,
-          datagramSize: f.datagramSize,
-        },
+      if (
+        f.upstreamPublicKey !== undefined &&
+        !(
+          typeof f.upstreamPublicKey === "string" &&
+          /^[A-Za-z0-9+/]{43}=$/.test(f.upstreamPublicKey)
+        )
+      ) {
+        return bad("upstreamPublicKey must be a base64 WireGuard key");
+      }
+      const frame: WelcomeFrame = {
+        type: "welcome",
+        sessionId: f.sessionId,
+        transport: f.transport as Transport,
+        datagramSize: f.datagramSize,
       };
+      if (f.upstreamPublicKey !== undefined) frame.upstreamPublicKey = f.upstreamPublicKey;
+      return { ok: true, frame };
     }
     case "error": {
       if (!ERROR_CODES.includes(f.code as ErrorCode)) {
