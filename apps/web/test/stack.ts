@@ -176,6 +176,8 @@ export function pageUrl(address: RelayAddress, query: Record<string, string>): s
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(RESULTS, { recursive: true });
   const file = join(RESULTS, `${name}.png`);
+  // The header is sticky: from the top, a full-page shot shows it where a user sees it.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }

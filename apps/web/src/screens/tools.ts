@@ -43,7 +43,7 @@ export function toolsScreen(client: TunnelClient, defaultTarget: string): HTMLEl
           `${r.bytes} bytes from ${r.from}: seq=${r.sequence} time=${ms(r.rttMs)}`,
         ),
       );
-      log.lastElementChild?.scrollIntoView?.({ block: "nearest" });
+      log.scrollTop = log.scrollHeight;
     } else if (m.type === "ping-lost") {
       log.append(h("li", { class: "lost" }, `seq=${m.sequence} no reply`));
     } else if (m.type === "ping-done") {
@@ -114,8 +114,8 @@ function throughput(client: TunnelClient, defaultTarget: string): HTMLElement {
   const mode = h(
     "select",
     {},
-    h("option", { value: "tunnel" }, "Tunnel: UDP echo inside WireGuard"),
-    h("option", { value: "raw" }, "Raw transport: relay upstream that echoes UDP"),
+    h("option", { value: "tunnel" }, "Tunnel (UDP echo in WireGuard)"),
+    h("option", { value: "raw" }, "Raw transport (echo upstream)"),
   );
   const target = h("input", { type: "text", value: defaultTarget, autocomplete: "off" });
   const port = h("input", { type: "number", value: "7", min: "1", max: "65535" });
