@@ -9,7 +9,10 @@ export const WG_TRANSPORT_DATA = 4;
 
 export type WireGuardMessageType = 1 | 2 | 3 | 4;
 
-/** Exact sizes of the fixed-size messages; transport data is ≥ 32 and a multiple of 16. */
+/**
+ * Exact sizes of the fixed-size messages. Transport data is only ≥ 32: padding stops at the MTU,
+ * so full-size packets need not be a multiple of 16 (Wireshark's heuristic checks the same).
+ */
 export const WG_MESSAGE_LENGTHS = { 1: 148, 2: 92, 3: 64 } as const;
 export const WG_TRANSPORT_MINIMUM_LENGTH = 32;
 
@@ -32,10 +35,10 @@ export function detectWireGuard(payload: Uint8Array): WireGuardDetection {
     return { ok: false, reason: "reserved bytes 1–3 are not zero" };
   }
   if (type === WG_TRANSPORT_DATA) {
-    if (length < WG_TRANSPORT_MINIMUM_LENGTH || length % 16 !== 0) {
+    if (length < WG_TRANSPORT_MINIMUM_LENGTH) {
       return {
         ok: false,
-        reason: `transport data of ${length} bytes (must be ≥ 32 and a multiple of 16)`,
+        reason: `transport data of ${length} bytes (must be ≥ 32)`,
       };
     }
   } else {
