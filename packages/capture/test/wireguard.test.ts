@@ -77,6 +77,6 @@ describe("WireGuard detection by structure", () => {
       counter: 0xfedcba9876543210n,
     });
     expect(readWireGuardHeader(wgTransport(7, 5n))).toMatchObject({ counter: 5n });
-    expect(readWireGuardHeader(message(4, 40))).toBeUndefined();
+    expect(readWireGuardHeader(message(4, 31))).toBeUndefined();
   });
 });
