@@ -37,6 +37,13 @@ async function main(): Promise<number> {
   const relay = new Relay({ config, logger: log, capture });
   const demo = config.demo ? await startDemo(relay, log) : undefined;
   const address = await relay.start();
+  // Defaults for the web client served from this origin (it reads ./wiregate.json if present).
+  relay.publish("/wiregate.json", {
+    relay: address.url,
+    upstream: demo ? "demo" : (relay.upstreams.names()[0] ?? ""),
+    peerPublicKey: demo?.publicKey ?? "",
+    certificateSha256: hexHash(address.certificateSha256),
+  });
   if (relay.openMode) {
     log.warn("open mode: no tokens configured, any local client may connect", {
       host: config.host,
@@ -44,6 +51,7 @@ async function main(): Promise<number> {
   }
   log.info("relay listening", {
     url: address.url,
+    webClient: config.staticDir ? new URL("/", address.url).href : null,
     transports: address.transports,
     certificateSha256: hexHash(address.certificateSha256),
     certificateValidTo: relay.certificate?.validTo.toISOString(),

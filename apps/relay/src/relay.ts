@@ -77,6 +77,9 @@ export class Relay {
   #sessionIndex = 0;
   certificate: CertificateMaterial | undefined;
 
+  /** JSON documents served on the TLS port at exact paths (see `publish`). */
+  readonly #published = new Map<string, string>();
+
   constructor(options: RelayOptions) {
     this.#config = options.config;
     this.#log = options.logger ?? silentLogger;
@@ -90,6 +93,13 @@ export class Relay {
 
   get openMode(): boolean {
     return this.#tokenDigests.length === 0;
+  }
+
+  /** Serves `value` as JSON at `path` on the TLS port (e.g. the web page's defaults). */
+  publish(path: string, value: unknown): void {
+    if (!path.startsWith("/"))
+      throw new TypeError(`publish: path must start with "/", got ${path}`);
+    this.#published.set(path, JSON.stringify(value));
   }
 
   async start(): Promise<RelayAddress> {
@@ -112,10 +122,14 @@ export class Relay {
     const http2 = new Http2Server({ port: config.port, host: config.host, secret, ...tls });
     // Create the library's node server now so it can be hooked before it accepts anything.
     await (http2 as unknown as { createTransportInt(): Promise<void> }).createTransportInt();
-    attachTlsPort(libraryHttp2Server(http2), config.staticDir, (socket) => {
-      this.#sockets.add(socket);
-      socket.once("close", () => this.#sockets.delete(socket));
-    });
+    attachTlsPort(
+      libraryHttp2Server(http2),
+      { root: config.staticDir, generated: this.#published },
+      (socket) => {
+        this.#sockets.add(socket);
+        socket.once("close", () => this.#sockets.delete(socket));
+      },
+    );
     http2.startServer();
     await http2.ready;
     const port = http2.address()?.port ?? config.port;

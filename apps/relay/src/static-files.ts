@@ -22,12 +22,20 @@ const TYPES: Record<string, string> = {
 
 type Answer = { status: number; file?: string; size?: number; type: string; body?: string };
 
+/** What the TLS port serves besides WebTransport: a directory, plus documents made at run time. */
+export interface StaticSite {
+  root: string | null;
+  /** Exact paths answered with a JSON body (e.g. the page's defaults, /wiregate.json). */
+  generated?: ReadonlyMap<string, string>;
+}
+
 /** Maps a request path to a file inside `root`, refusing anything that escapes it. */
 export async function resolveStatic(
-  root: string | null,
+  site: StaticSite,
   method: string,
   urlPath: string,
 ): Promise<Answer> {
+  const root = site.root;
   const text = (status: number, body: string): Answer => ({
     status,
     body,
@@ -35,6 +43,8 @@ export async function resolveStatic(
   });
   if (urlPath === "/healthz") return text(200, "ok\n");
   if (method !== "GET" && method !== "HEAD") return text(405, "method not allowed\n");
+  const generated = site.generated?.get(urlPath.split("?")[0] ?? "");
+  if (generated !== undefined) return { status: 200, body: generated, type: TYPES[".json"]! };
   if (root === null) return text(404, "no static directory configured\n");
   let path: string;
   try {
@@ -65,12 +75,12 @@ export async function resolveStatic(
 }
 
 export async function serveHttp2(
-  root: string | null,
+  site: StaticSite,
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
 ) {
   const method = String(headers[":method"] ?? "GET");
-  const answer = await resolveStatic(root, method, String(headers[":path"] ?? "/"));
+  const answer = await resolveStatic(site, method, String(headers[":path"] ?? "/"));
   if (stream.destroyed) return;
   stream.on("error", () => {});
   const head = { ":status": answer.status, "content-type": answer.type };
@@ -82,9 +92,9 @@ export async function serveHttp2(
   }
 }
 
-export async function serveHttp1(root: string | null, req: IncomingMessage, res: ServerResponse) {
+export async function serveHttp1(site: StaticSite, req: IncomingMessage, res: ServerResponse) {
   const method = req.method ?? "GET";
-  const answer = await resolveStatic(root, method, req.url ?? "/");
+  const answer = await resolveStatic(site, method, req.url ?? "/");
   res.on("error", () => {});
   res.writeHead(answer.status, { "content-type": answer.type });
   if (answer.file && method === "GET")

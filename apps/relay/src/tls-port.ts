@@ -9,7 +9,7 @@ import { EventEmitter } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2SecureServer, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { TLSSocket } from "node:tls";
-import { serveHttp1, serveHttp2 } from "./static-files.js";
+import { type StaticSite, serveHttp1, serveHttp2 } from "./static-files.js";
 
 type StreamListener = (
   stream: ServerHttp2Stream,
@@ -33,7 +33,7 @@ export function libraryHttp2Server(server: unknown): Http2SecureServer {
 
 export function attachTlsPort(
   h2: Http2SecureServer,
-  staticDir: string | null,
+  site: StaticSite,
   onSocket: (socket: TLSSocket) => void = () => {},
 ): void {
   h2.on("secureConnection", (socket: TLSSocket) => {
@@ -44,14 +44,14 @@ export function attachTlsPort(
   // Adding a 'request' listener makes node add its compatibility 'stream' listener; HTTP/1.1
   // requests keep arriving as 'request', HTTP/2 streams are routed below instead.
   h2.on("request", (req, res) => {
-    void serveHttp1(staticDir, req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    void serveHttp1(site, req as unknown as IncomingMessage, res as unknown as ServerResponse);
   });
   h2.removeAllListeners("stream");
   h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest: unknown[]) => {
     if (headers[":method"] === "CONNECT") {
       for (const listener of libraryListeners) listener.call(h2, stream, headers, ...rest);
     } else {
-      void serveHttp2(staticDir, stream, headers);
+      void serveHttp2(site, stream, headers);
     }
   });
 }

@@ -198,6 +198,8 @@ describe("relay", () => {
       });
     expect(await get("/healthz")).toEqual({ status: 200, body: "ok\n" });
     expect((await get("/")).status).toBe(404); // no static directory in this relay
+    relay.publish("/wiregate.json", { upstream: "echo" });
+    expect(await get("/wiregate.json?x=1")).toEqual({ status: 200, body: '{"upstream":"echo"}' });
     const health = await fetch(`http://127.0.0.1:${address.opsPort}/healthz`);
     expect(await health.json()).toMatchObject({ status: "ok" });
   });
