@@ -161,6 +161,7 @@ export class WireGuardDecoder {
   readonly #conversations = new Set<string>();
   #streams = 0;
   #firstNs: bigint | undefined;
+  #firstTime = 0;
   /** WireGuard messages decoded so far. */
   messages = 0;
   /** Frames seen so far. */
@@ -191,22 +192,38 @@ export class WireGuardDecoder {
 
   packet(record: PacketRecord): DecodedMessage | undefined {
     this.frames++;
-    if (this.#firstNs === undefined) this.#firstNs = record.timestampNs;
+    if (this.#firstNs === undefined) {
+      this.#firstNs = record.timestampNs;
+      this.#firstTime = record.time;
+    }
     const frame = this.#udp.decodeRecord(record);
     if (frame.kind !== "udp") return undefined;
     const payload = frame.payload;
     if (payload.length < 4 || payload[0]! < 1 || payload[0]! > 4) return undefined;
     const src = endpointText(frame.src.address, frame.src.port);
     const dst = endpointText(frame.dst.address, frame.dst.port);
-    const conversationKey = src < dst ? `${src}|${dst}` : `${dst}|${src}`;
-    const type = wiresharkMessageType(payload, this.#conversations.has(conversationKey));
+    // The conversation matters only for initiations (which claim it) and for cookie replies and
+    // data with non-zero reserved bytes (accepted only inside a claimed conversation).
+    const first = payload[0]!;
+    const needsConversation =
+      first === 1 || (first >= 3 && (payload[1]! | payload[2]! | payload[3]!) !== 0);
+    const conversationKey = needsConversation
+      ? src < dst
+        ? `${src}|${dst}`
+        : `${dst}|${src}`
+      : "";
+    const type = wiresharkMessageType(
+      payload,
+      needsConversation && this.#conversations.has(conversationKey),
+    );
     if (type === 0) return undefined;
     if (type === 1) this.#conversations.add(conversationKey);
     this.messages++;
     const m: DecodedMessage = {
       frame: record.index,
       timestampNs: record.timestampNs,
-      time: Number(record.timestampNs - this.#firstNs) / 1e9,
+      // Doubles here (no BigInt per message); exact ns arithmetic where 9 digits are printed.
+      time: record.time - this.#firstTime,
       ipVersion: frame.ipVersion,
       srcAddress: frame.src.address,
       srcPort: frame.src.port,
@@ -473,8 +490,107 @@ function hexKey(bytes: Uint8Array): string {
   return out;
 }
 
+const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** 0x-prefixed 8-digit lowercase hex, as tshark prints wg.sender / wg.receiver. */
 export function hex32(value: number): string {
-  return `0x${(value >>> 0).toString(16).padStart(8, "0")}`;
+  return (
+    "0x" +
+    HEX_BYTE[(value >>> 24) & 0xff]! +
+    HEX_BYTE[(value >>> 16) & 0xff]! +
+    HEX_BYTE[(value >>> 8) & 0xff]! +
+    HEX_BYTE[value & 0xff]!
+  );
+}
+
+/** Fields `fieldValue` can print, tshark-style (`-T fields -e …`). */
+export const FIELD_NAMES = [
+  "frame.number",
+  "frame.time_epoch",
+  "frame.time_relative",
+  "ip.src",
+  "ip.dst",
+  "udp.srcport",
+  "udp.dstport",
+  "wg.type",
+  "wg.sender",
+  "wg.receiver",
+  "wg.counter",
+  "wg.ephemeral",
+  "wg.static",
+  "wg.timestamp.value",
+  "wg.handshake_ok",
+  "wg.receiver_pubkey",
+  "wg.stream",
+  "wg.response_to",
+  "wg.keepalive",
+  "inner",
+] as const;
+
+/** One field as tshark -T fields prints it ("" when absent; booleans as 1/0). */
+export function fieldValue(m: DecodedMessage, name: string): string {
+  switch (name) {
+    case "frame.number":
+      return String(m.frame);
+    case "frame.time_epoch":
+      return epochText(m.timestampNs);
+    case "frame.time_relative":
+      return m.time.toFixed(6);
+    case "ip.src":
+      return m.srcAddress;
+    case "ip.dst":
+      return m.dstAddress;
+    case "udp.srcport":
+      return String(m.srcPort);
+    case "udp.dstport":
+      return String(m.dstPort);
+    case "wg.type":
+      return TYPE_DIGITS[m.type]!;
+    case "wg.sender":
+      return m.sender === undefined ? "" : hex32(m.sender);
+    case "wg.receiver":
+      return m.receiver === undefined ? "" : hex32(m.receiver);
+    case "wg.counter":
+      return m.counter === undefined ? "" : m.counter.toString();
+    case "wg.ephemeral":
+      return m.ephemeral ?? "";
+    case "wg.static":
+      return m.static ?? "";
+    case "wg.timestamp.value":
+      return m.timestamp ? (tai64nToIso(m.timestamp) ?? "") : "";
+    case "wg.handshake_ok":
+      return m.handshakeOk === undefined ? "" : m.handshakeOk ? "1" : "0";
+    case "wg.receiver_pubkey":
+      return m.receiverPubkey ?? "";
+    case "wg.stream":
+      return m.stream === undefined ? "" : String(m.stream);
+    case "wg.response_to":
+      return m.responseTo === undefined ? "" : String(m.responseTo);
+    case "wg.keepalive":
+      return m.keepalive ? "1" : "";
+    case "inner":
+      return m.inner ?? "";
+    default:
+      return "";
+  }
+}
+
+const TYPE_DIGITS = ["", "1", "2", "3", "4"];
+
+/** A field printer bound once (no name dispatch per message), for tshark-style output. */
+export function fieldGetter(name: string): (m: DecodedMessage) => string {
+  switch (name) {
+    case "wg.type":
+      return (m) => TYPE_DIGITS[m.type]!;
+    case "wg.sender":
+      return (m) => (m.sender === undefined ? "" : hex32(m.sender));
+    case "wg.receiver":
+      return (m) => (m.receiver === undefined ? "" : hex32(m.receiver));
+    case "wg.counter":
+      return (m) => (m.counter === undefined ? "" : m.counter.toString());
+    default:
+      return (m) => fieldValue(m, name);
+  }
 }
 
 /** TAI64N label + nanoseconds → ISO 8601 UTC with nanoseconds; undefined when out of range. */
@@ -494,7 +610,7 @@ export function toWiresharkFields(m: DecodedMessage): Record<string, unknown> {
   const o: Record<string, unknown> = {
     "frame.number": m.frame,
     "frame.time_epoch": epochText(m.timestampNs),
-    "frame.time_relative": Number(m.time.toFixed(9)),
+    "frame.time_relative": Number(m.time.toFixed(6)),
     [`${ip}.src`]: m.srcAddress,
     "udp.srcport": m.srcPort,
     [`${ip}.dst`]: m.dstAddress,

@@ -11,6 +11,9 @@ export {
 export {
   type DecodedMessage,
   type DecoderOptions,
+  FIELD_NAMES,
+  fieldGetter,
+  fieldValue,
   formatMessageLine,
   hex32,
   type MessageType,

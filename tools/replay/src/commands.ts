@@ -2,19 +2,23 @@
  * The wiregate-replay commands, runnable in-process: `run(argv, io)` resolves to the exit code.
  * Data goes to stdout, progress, summaries and errors to stderr.
  */
+
+import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
+import { stdin } from "node:process";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import {
   Analyzer,
   type DecodedMessage,
+  FIELD_NAMES,
+  fieldGetter,
   formatMessageLine,
   KeyMaterial,
   renderAnalysis,
   toWiresharkFields,
   WireGuardDecoder,
 } from "@wiregate/analysis";
-import { type CaptureRecord, PcapngWriter } from "@wiregate/capture";
-import { readCaptureFile } from "@wiregate/capture/node";
+import { CaptureReader, type CaptureRecord, PcapngWriter } from "@wiregate/capture";
 import { nodeCrypto } from "@wiregate/core/node";
 import { BufferedOut, type Sink } from "./io.js";
 import { runReplay } from "./replay-command.js";
@@ -45,6 +49,8 @@ Options:
       --json          NDJSON: one JSON object per line (Wireshark field names: wg.type, wg.sender, …)
   -c, --count N       stop after N WireGuard messages
   -m, --model M       replay engine: wiregate (our core, default) or wireguard-go (a model of it)
+  -e, --field NAME    decode: print these fields tab-separated, like tshark -T fields -e NAME
+                      (repeatable; wg.type, wg.sender, wg.receiver, wg.counter, wg.handshake_ok, …)
   -w, --write OUT     export: the pcapng to write (the key log goes in as a Decryption Secrets Block)
   -h, --help          this help
 
@@ -53,6 +59,7 @@ Data goes to stdout; a progress bar (long files on a terminal) and a summary go 
 Examples:
   wiregate-replay decode capture.pcapng --keylog keys.txt
   wiregate-replay decode -r - --json < capture.pcap | jq 'select(."wg.type" == 2)'
+  wiregate-replay decode capture.pcap -e wg.type -e wg.sender -e wg.receiver -e wg.counter
   wiregate-replay analyze collision.pcapng --keylog keys.txt
   wiregate-replay replay collision.pcapng --keylog keys.txt --model wireguard-go
   wiregate-replay export capture.pcap --keylog keys.txt -w decrypted.pcapng && tshark -r decrypted.pcapng
@@ -74,6 +81,7 @@ const OPTIONS = {
   model: { type: "string", short: "m" },
   write: { type: "string", short: "w" },
   help: { type: "boolean", short: "h" },
+  field: { type: "string", short: "e", multiple: true },
 } satisfies ParseArgsConfig["options"];
 
 export interface CommonArgs {
@@ -84,6 +92,7 @@ export interface CommonArgs {
   count: number;
   model: string;
   write: string | undefined;
+  fields: string[];
 }
 
 class UsageError extends Error {}
@@ -127,7 +136,17 @@ function parse(argv: string[]): CommonArgs | "help" {
     if (values.write === undefined) throw new UsageError("export: missing -w OUT.pcapng");
     if (values.keylog === undefined) throw new UsageError("export: missing --keylog K");
   } else if (values.write !== undefined) throw new UsageError("-w applies to export only");
+  const fields = values.field ?? [];
+  for (const f of fields) {
+    if (!(FIELD_NAMES as readonly string[]).includes(f)) {
+      throw new UsageError(`-e: unknown field '${f}' (one of ${FIELD_NAMES.join(", ")})`);
+    }
+  }
+  if (fields.length > 0 && (command !== "decode" || values.json)) {
+    throw new UsageError("-e applies to decode without --json");
+  }
   return {
+    fields,
     command,
     file,
     keylog: values.keylog,
@@ -228,20 +247,51 @@ export async function streamMessages(
     keepPayload: options.keepPayload,
   });
   let error: string | undefined;
-  try {
-    for await (const record of readCaptureFile(file)) {
-      if (record.kind === "error") {
-        error = record.error.message;
-        break;
-      }
-      onRecord?.(record);
-      const m = decoder.record(record);
-      if (record.kind === "packet") options.progress?.update(record.offset, decoder.messages);
-      if (m === undefined) continue;
-      const pending = onMessage(m);
-      if (pending) await pending;
-      if (decoder.messages >= options.count) break;
+  // The reader is pushed file chunks and drained synchronously: no promise per record.
+  const reader = new CaptureReader();
+  const handle = (record: CaptureRecord): boolean | Promise<void> => {
+    if (record.kind === "error") {
+      error = record.error.message;
+      return true;
     }
+    onRecord?.(record);
+    const m = decoder.record(record);
+    if (record.kind === "packet") options.progress?.update(record.offset, decoder.messages);
+    if (m === undefined) return false;
+    const pending = onMessage(m);
+    if (decoder.messages >= options.count) return pending ? pending.then(() => stop()) : true;
+    return pending ?? false;
+  };
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+  };
+  try {
+    const source = file === "-" ? stdin : createReadStream(file, { highWaterMark: 1 << 20 });
+    outer: for await (const chunk of source as AsyncIterable<Uint8Array>) {
+      reader.push(chunk);
+      for (let r = reader.next(); r !== undefined; r = reader.next()) {
+        let verdict = handle(r);
+        if (verdict instanceof Promise) {
+          await verdict;
+          verdict = stopped;
+        }
+        if (verdict === true) break outer;
+      }
+      if (reader.done) break;
+    }
+    if (!stopped && error === undefined && decoder.messages < options.count) {
+      reader.end();
+      for (let r = reader.next(); r !== undefined; r = reader.next()) {
+        let verdict = handle(r);
+        if (verdict instanceof Promise) {
+          await verdict;
+          verdict = stopped;
+        }
+        if (verdict === true) break;
+      }
+    }
+    if (file !== "-" && "destroy" in source) (source as { destroy(): void }).destroy();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     error = code
@@ -253,7 +303,7 @@ export async function streamMessages(
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {
-  const out = new BufferedOut(io.stdout);
+  const out = new BufferedOut(io.stdout, 1 << 18);
   const err = new BufferedOut(io.stderr, 0);
   let args: CommonArgs | "help";
   try {
@@ -319,10 +369,16 @@ async function decode(
   const counts = [0, 0, 0, 0, 0];
   let decrypted = 0;
   let failed = 0;
+  const getters = args.fields.map(fieldGetter);
   const result = await streamMessages(args.file, { keys, count: args.count, progress }, (m) => {
     counts[m.type]!++;
     if (m.decrypted === true) decrypted++;
     else if (m.decrypted === false) failed++;
+    if (getters.length > 0) {
+      let line = getters[0]!(m);
+      for (let i = 1; i < getters.length; i++) line += `\t${getters[i]!(m)}`;
+      return out.line(line);
+    }
     return out.line(args.json ? JSON.stringify(toWiresharkFields(m)) : formatMessageLine(m));
   });
   await out.flush();
