@@ -3,6 +3,7 @@
 // web client from the same origin. Extra arguments are passed to wiregate-relay.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -30,7 +31,27 @@ if (missing.length > 0) {
 const relay = spawn(
   process.execPath,
   [relayCli, "--demo", "--static", webDist, ...process.argv.slice(2)],
-  { cwd: root, stdio: "inherit" },
+  { cwd: root, stdio: ["ignore", "pipe", "inherit"] },
 );
+// The relay logs JSON lines (kept as they are); the essentials are also said in plain words.
+const lines = createInterface({ input: relay.stdout });
+lines.on("line", (line) => {
+  console.log(line);
+  let entry;
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    return;
+  }
+  if (entry.msg === "demo peer ready") {
+    console.log(`\nDemo peer public key: ${entry.publicKey}`);
+    console.log(`A working client configuration (throwaway key):\n\n${entry.clientConfig}`);
+  } else if (entry.msg === "relay listening") {
+    console.log(`\nWeb client:  ${entry.webClient ?? "(no --static directory)"}`);
+    console.log(`WebTransport: ${entry.url}  (${entry.transports.join(", ")})`);
+    console.log(`Certificate SHA-256 (serverCertificateHashes): ${entry.certificateSha256}`);
+    console.log("The development certificate is self-signed: accept it in the browser once.\n");
+  }
+});
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => relay.kill(signal));
 relay.on("exit", (code, signal) => process.exit(signal ? 0 : (code ?? 0)));
