@@ -25,8 +25,28 @@ function base64url(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
 }
 
+// Loading a private key makes OpenSSL derive its public half (a scalar multiplication), so a key
+// used several times (the static key every handshake, an ephemeral key 2–3 times) is loaded once.
+// Keyed by the array itself and checked against a copy, so a reused or overwritten array is
+// never mistaken for the key it held before.
+const loadedPrivateKeys = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  let diff = 0;
+  for (let i = 0; i < 32; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
 function x25519PrivateKeyObject(privateKey: Uint8Array): KeyObject {
   requireLength("X25519 private key", privateKey, 32);
+  const loaded = loadedPrivateKeys.get(privateKey);
+  if (loaded && sameBytes(loaded.bytes, privateKey)) return loaded.key;
+  const key = loadPrivateKey(privateKey);
+  loadedPrivateKeys.set(privateKey, { bytes: privateKey.slice(), key });
+  return key;
+}
+
+function loadPrivateKey(privateKey: Uint8Array): KeyObject {
   // For a private OKP JWK node reads only `d`; `x` must be a string but is never used (the
   // public half is derived from `d`), so it is left empty rather than computed twice.
   const jwk = { kty: "OKP", crv: "X25519", d: base64url(privateKey), x: "" };
