@@ -14,10 +14,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { generatePrivateKey, keyFromBase64, keyToBase64, publicKey } from "@wiregate/core";
 import { nodeCrypto } from "@wiregate/core/node";
+import { buildUdp, parsePacket } from "@wiregate/packets";
 import { describe, expect, it } from "vitest";
 import { runCommand } from "./helpers/command.js";
 import { type CorePeer, eventSummary, startCorePeer } from "./helpers/core-peer.js";
-import { buildUdp, parseUdp } from "./helpers/ip-packets.js";
 import { startWireGuardPeer, type WireGuardPeer } from "./helpers/netns.js";
 import { startUdpTrigger } from "./helpers/udp-trigger.js";
 
@@ -104,7 +104,7 @@ function firstDatagram() {
   return {
     arrived,
     onPacket: (packet: Uint8Array) => {
-      if (parseUdp(packet)?.destinationPort === PORT) resolve(process.hrtime.bigint());
+      if (parsePacket(packet)?.udp?.destinationPort === PORT) resolve(process.hrtime.bigint());
     },
   };
 }
@@ -115,7 +115,7 @@ const datagram = (source: string, destination: string) =>
     destination,
     sourcePort: PORT,
     destinationPort: PORT,
-    payload: new TextEncoder().encode("wiregate collision"),
+    data: new TextEncoder().encode("wiregate collision"),
   });
 
 function firstInitiation(peer: CorePeer): bigint | undefined {

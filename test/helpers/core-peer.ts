@@ -4,7 +4,7 @@
  */
 import { keyFromBase64, type PeerOptions, type TraceEvent } from "@wiregate/core";
 import { UdpDevice } from "@wiregate/core/node";
-import { answerEcho, buildEchoRequest, parseEcho } from "./ip-packets.js";
+import { buildEcho, echoReply, parsePacket } from "@wiregate/packets";
 
 export interface CorePeerOptions {
   /** Base64 private key. */
@@ -63,15 +63,17 @@ export async function startCorePeer(options: CorePeerOptions): Promise<CorePeer>
       options.onEvent?.(event);
     },
     onPacket: (packet, peer) => {
-      const reply = answerEcho(packet, (destination) => ours.has(destination));
+      const parsed = parsePacket(packet);
+      const reply =
+        parsed?.echo?.type === "request" && ours.has(parsed.destination) ? echoReply(packet) : null;
       if (reply) {
         answered++;
         udp.send(reply);
         return;
       }
-      const echo = parseEcho(packet);
-      if (echo?.kind === "reply" && echo.identifier === identifier) {
-        const key = `${echo.source}/${echo.sequence}`;
+      const echo = parsed?.echo;
+      if (parsed && echo?.type === "reply" && echo.id === identifier) {
+        const key = `${parsed.source}/${echo.sequence}`;
         waiting.get(key)?.(process.hrtime.bigint());
         waiting.delete(key);
         return;
@@ -91,7 +93,7 @@ export async function startCorePeer(options: CorePeerOptions): Promise<CorePeer>
       sequence = (sequence + 1) & 0xffff;
       const key = `${destination}/${sequence}`;
       const payload = new TextEncoder().encode(`wiregate ping ${sequence}`.padEnd(48, "."));
-      const request = buildEchoRequest({ source, destination, identifier, sequence, payload });
+      const request = buildEcho({ source, destination, id: identifier, sequence, data: payload });
       return new Promise<number>((resolve, reject) => {
         const sentAt = process.hrtime.bigint();
         const timer = setTimeout(() => {

@@ -52,6 +52,35 @@ describe("packets", () => {
     expect(summarizePacket(packet)).toBe("UDP 10.9.0.1:4000 → 10.9.0.2:7 5 bytes");
   });
 
+  it("writes the exact bytes of an IPv4 echo request (checksums worked out by hand)", () => {
+    const request = buildEcho({ source: "10.0.0.1", destination: "10.0.0.2", id: 1, sequence: 1 });
+    expect(Buffer.from(request).toString("hex")).toBe(
+      "4500001c000000004001" + "66df" + "0a0000010a000002" + "0800f7fd00010001",
+    );
+  });
+
+  it.each([
+    ["IPv4", "10.88.0.2", "10.88.0.1"],
+    ["IPv6", "fd88::2", "fd88::1"],
+  ])(
+    "%s: a flipped bit anywhere after the addresses breaks a checksum",
+    (_name, source, destination) => {
+      const packet = buildUdp({
+        source,
+        destination,
+        sourcePort: 9,
+        destinationPort: 7,
+        data: new Uint8Array([1, 2, 3]),
+      });
+      const from = source.includes(":") ? 40 : 20;
+      for (let i = from; i < packet.length; i++) {
+        const corrupt = packet.slice();
+        corrupt[i]! ^= 0x10;
+        expect(checksumsValid(corrupt), `byte ${i}`).toBe(false);
+      }
+    },
+  );
+
   it("summarizes", () => {
     expect(summarizePacket(new Uint8Array(0))).toBe("keepalive");
     expect(
