@@ -5,7 +5,8 @@ export default defineProject({
   test: {
     name: "@wiregate/test",
     include: ["**/*.test.ts"],
-    exclude: ["**/node_modules/**"],
+    // Latency measurements run in their own project, last and alone (vitest.timing.config.ts).
+    exclude: ["**/node_modules/**", "collision-real.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     globalSetup: ["./global-setup.ts"],
