@@ -94,8 +94,10 @@ interface Session {
   stream: number;
   initiatorFrame: number;
   responseFrame: number;
-  initiator: string;
-  responder: string;
+  initiatorAddress: string;
+  initiatorPort: number;
+  responderAddress: string;
+  responderPort: number;
   hs: Handshake | null;
 }
 
@@ -103,6 +105,47 @@ const CONSTRUCTION = new TextEncoder().encode("Noise_IKpsk2_25519_ChaChaPoly_BLA
 const IDENTIFIER = new TextEncoder().encode("WireGuard v1 zx2c4 Jason@zx2c4.com");
 const EMPTY = new Uint8Array(0);
 const ZERO32 = new Uint8Array(32);
+
+/** A decoded message; `src` / `dst` text is built only when asked for (not on the hot path). */
+class Decoded implements DecodedMessage {
+  declare sender?: number;
+  declare receiver?: number;
+  declare counter?: bigint;
+  declare ephemeral?: string;
+  declare static?: string;
+  declare timestamp?: { tai64Label: bigint; nanoseconds: number };
+  declare handshakeOk?: boolean;
+  declare receiverPubkey?: string;
+  declare stream?: number;
+  declare responseTo?: number;
+  declare keepalive?: boolean;
+  declare decrypted?: boolean;
+  declare inner?: string;
+  declare plaintext?: Uint8Array;
+  declare payload?: Uint8Array;
+  #src: string | undefined;
+  #dst: string | undefined;
+  constructor(
+    readonly frame: number,
+    readonly timestampNs: bigint,
+    readonly time: number,
+    readonly ipVersion: 4 | 6,
+    readonly srcAddress: string,
+    readonly srcPort: number,
+    readonly dstAddress: string,
+    readonly dstPort: number,
+    readonly type: MessageType,
+    readonly length: number,
+  ) {}
+  get src(): string {
+    this.#src ??= endpointText(this.srcAddress, this.srcPort);
+    return this.#src;
+  }
+  get dst(): string {
+    this.#dst ??= endpointText(this.dstAddress, this.dstPort);
+    return this.#dst;
+  }
+}
 
 function endpointText(address: string, port: number): string {
   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
@@ -200,18 +243,17 @@ export class WireGuardDecoder {
     if (frame.kind !== "udp") return undefined;
     const payload = frame.payload;
     if (payload.length < 4 || payload[0]! < 1 || payload[0]! > 4) return undefined;
-    const src = endpointText(frame.src.address, frame.src.port);
-    const dst = endpointText(frame.dst.address, frame.dst.port);
     // The conversation matters only for initiations (which claim it) and for cookie replies and
     // data with non-zero reserved bytes (accepted only inside a claimed conversation).
     const first = payload[0]!;
     const needsConversation =
       first === 1 || (first >= 3 && (payload[1]! | payload[2]! | payload[3]!) !== 0);
-    const conversationKey = needsConversation
-      ? src < dst
-        ? `${src}|${dst}`
-        : `${dst}|${src}`
-      : "";
+    let conversationKey = "";
+    if (needsConversation) {
+      const src = endpointText(frame.src.address, frame.src.port);
+      const dst = endpointText(frame.dst.address, frame.dst.port);
+      conversationKey = src < dst ? `${src}|${dst}` : `${dst}|${src}`;
+    }
     const type = wiresharkMessageType(
       payload,
       needsConversation && this.#conversations.has(conversationKey),
@@ -219,21 +261,19 @@ export class WireGuardDecoder {
     if (type === 0) return undefined;
     if (type === 1) this.#conversations.add(conversationKey);
     this.messages++;
-    const m: DecodedMessage = {
-      frame: record.index,
-      timestampNs: record.timestampNs,
-      // Doubles here (no BigInt per message); exact ns arithmetic where 9 digits are printed.
-      time: record.time - this.#firstTime,
-      ipVersion: frame.ipVersion,
-      srcAddress: frame.src.address,
-      srcPort: frame.src.port,
-      dstAddress: frame.dst.address,
-      dstPort: frame.dst.port,
-      src,
-      dst,
+    // Doubles here (no BigInt arithmetic per message).
+    const m = new Decoded(
+      record.index,
+      record.timestampNs,
+      record.time - this.#firstTime,
+      frame.ipVersion,
+      frame.src.address,
+      frame.src.port,
+      frame.dst.address,
+      frame.dst.port,
       type,
-      length: payload.length,
-    };
+      payload.length,
+    );
     if (this.#keepPayload) m.payload = payload.slice();
     switch (type) {
       case 1:
@@ -262,12 +302,17 @@ export class WireGuardDecoder {
   }
 
   /** wg_sessions_lookup_initiation: newest initiation to this receiver not yet answered elsewhere. */
-  #lookupInitiation(receiver: number, dst: string, frame: number): Session | undefined {
+  #lookupInitiation(
+    receiver: number,
+    dstAddress: string,
+    dstPort: number,
+    frame: number,
+  ): Session | undefined {
     const list = this.#sessions.get(receiver);
     if (!list) return undefined;
     for (let i = list.length - 1; i >= 0; i--) {
       const s = list[i]!;
-      if (s.initiator !== dst) continue;
+      if (s.initiatorPort !== dstPort || s.initiatorAddress !== dstAddress) continue;
       if (s.responseFrame !== 0 && s.responseFrame !== frame) continue;
       return s;
     }
@@ -300,8 +345,10 @@ export class WireGuardDecoder {
       stream: this.#streams++,
       initiatorFrame: m.frame,
       responseFrame: 0,
-      initiator: m.src,
-      responder: "",
+      initiatorAddress: m.srcAddress,
+      initiatorPort: m.srcPort,
+      responderAddress: "",
+      responderPort: -1,
       hs,
     };
     this.#insert(sender, session);
@@ -374,7 +421,7 @@ export class WireGuardDecoder {
       const skeyI = keys.probeMac1(p);
       if (skeyI) m.receiverPubkey = base64Key(skeyI.publicKey);
     }
-    const session = this.#lookupInitiation(receiver, m.dst, m.frame);
+    const session = this.#lookupInitiation(receiver, m.dstAddress, m.dstPort, m.frame);
     if (session?.hs) {
       // Wireshark asserts the initiator's static key is known here; without it the dissection of
       // this frame stops before handshake_ok and before the response is linked.
@@ -384,7 +431,8 @@ export class WireGuardDecoder {
     }
     if (session) {
       session.responseFrame = m.frame;
-      session.responder = m.src;
+      session.responderAddress = m.srcAddress;
+      session.responderPort = m.srcPort;
       this.#insert(sender, session);
       m.stream = session.stream;
       m.responseTo = session.initiatorFrame;
@@ -435,10 +483,11 @@ export class WireGuardDecoder {
   #cookie(m: DecodedMessage, p: Uint8Array): void {
     const receiver = u32(p, 4);
     m.receiver = receiver;
-    const session = this.#lookupInitiation(receiver, m.dst, m.frame);
+    const session = this.#lookupInitiation(receiver, m.dstAddress, m.dstPort, m.frame);
     if (session) {
       session.responseFrame = m.frame;
-      session.responder = m.src;
+      session.responderAddress = m.srcAddress;
+      session.responderPort = m.srcPort;
       m.stream = session.stream;
       m.responseTo = session.initiatorFrame;
     }
@@ -459,15 +508,22 @@ export class WireGuardDecoder {
     for (let i = list.length - 1; i >= 0; i--) {
       const s = list[i]!;
       if (s.responseFrame === 0) continue;
-      if (s.initiator === m.dst) receiverIsInitiator = true;
-      else if (s.responder === m.dst) receiverIsInitiator = false;
+      if (s.initiatorPort === m.dstPort && s.initiatorAddress === m.dstAddress)
+        receiverIsInitiator = true;
+      else if (s.responderPort === m.dstPort && s.responderAddress === m.dstAddress)
+        receiverIsInitiator = false;
       else continue;
       session = s;
       break;
     }
     if (!session) return;
-    if (receiverIsInitiator) session.responder = m.src;
-    else session.initiator = m.src;
+    if (receiverIsInitiator) {
+      session.responderAddress = m.srcAddress;
+      session.responderPort = m.srcPort;
+    } else {
+      session.initiatorAddress = m.srcAddress;
+      session.initiatorPort = m.srcPort;
+    }
     m.stream = session.stream;
     const hs = session.hs;
     if (!hs) return;
