@@ -110,7 +110,6 @@ const ZERO32 = new Uint8Array(32);
 class Decoded implements DecodedMessage {
   declare sender?: number;
   declare receiver?: number;
-  declare counter?: bigint;
   declare ephemeral?: string;
   declare static?: string;
   declare timestamp?: { tai64Label: bigint; nanoseconds: number };
@@ -123,6 +122,9 @@ class Decoded implements DecodedMessage {
   declare inner?: string;
   declare plaintext?: Uint8Array;
   declare payload?: Uint8Array;
+  /** Transport counter halves (-1: not transport); the bigint is made only when asked for. */
+  counterLow = -1;
+  counterHigh = 0;
   #src: string | undefined;
   #dst: string | undefined;
   constructor(
@@ -137,6 +139,17 @@ class Decoded implements DecodedMessage {
     readonly type: MessageType,
     readonly length: number,
   ) {}
+  get counter(): bigint | undefined {
+    if (this.counterLow < 0) return undefined;
+    return this.counterHigh === 0
+      ? BigInt(this.counterLow)
+      : (BigInt(this.counterHigh) << 32n) | BigInt(this.counterLow);
+  }
+  /** The counter as decimal text, without a bigint when it fits in 32 bits. */
+  counterText(): string {
+    if (this.counterLow < 0) return "";
+    return this.counterHigh === 0 ? String(this.counterLow) : this.counter!.toString();
+  }
   get src(): string {
     this.#src ??= endpointText(this.srcAddress, this.srcPort);
     return this.#src;
@@ -493,13 +506,11 @@ export class WireGuardDecoder {
     }
   }
 
-  #transport(m: DecodedMessage, p: Uint8Array): void {
+  #transport(m: Decoded, p: Uint8Array): void {
     const receiver = u32(p, 4);
-    const low = u32(p, 8);
-    const high = u32(p, 12);
-    const counter = high === 0 ? BigInt(low) : (BigInt(high) << 32n) | BigInt(low);
     m.receiver = receiver;
-    m.counter = counter;
+    m.counterLow = u32(p, 8);
+    m.counterHigh = u32(p, 12);
     if (p.length === 32) m.keepalive = true;
     const list = this.#sessions.get(receiver);
     if (!list) return;
@@ -529,7 +540,7 @@ export class WireGuardDecoder {
     if (!hs) return;
     const key = receiverIsInitiator ? hs.initiatorRecv : hs.responderRecv;
     if (!key) return;
-    const plain = this.#c!.open(key, counter, p.subarray(16), EMPTY);
+    const plain = this.#c!.open(key, m.counter!, p.subarray(16), EMPTY);
     if (plain === null) {
       m.decrypted = false;
       return;
@@ -643,7 +654,12 @@ export function fieldGetter(name: string): (m: DecodedMessage) => string {
     case "wg.receiver":
       return (m) => (m.receiver === undefined ? "" : hex32(m.receiver));
     case "wg.counter":
-      return (m) => (m.counter === undefined ? "" : m.counter.toString());
+      return (m) =>
+        m instanceof Decoded
+          ? m.counterText()
+          : m.counter === undefined
+            ? ""
+            : m.counter.toString();
     default:
       return (m) => fieldValue(m, name);
   }
