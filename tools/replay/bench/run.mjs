@@ -75,7 +75,7 @@ function generate(file, keylogFile) {
     }
   };
   const queue = [];
-  const take = (device, from, out) => {
+  const take = (_device, from, out) => {
     keyLog.push(...out.keyLog);
     for (const d of out.datagrams) {
       record(from, d.to, d.data);
