@@ -1,7 +1,14 @@
 // Load test: N concurrent sessions through a relay process to a UDP echo upstream on loopback.
-// Reports datagrams/s, added latency vs direct UDP echo (same run), relay RSS per idle session, drops.
-// Bounded in count and time; loopback only. Options: --sessions=N --seconds=S --window=W
-// --background-rate=R (per session, during the latency phase) --profile (relay under --cpu-prof).
+// Reports datagrams/s, added latency vs direct UDP echo (same run), relay RSS per idle session, drops,
+// losses, and CPU time per round trip in both processes. Bounded in count and time; loopback only.
+// Options: --sessions=N --seconds=S --window=W --background-rate=R (per session, during the latency
+// phase) --profile (relay under --cpu-prof).
+//
+// The echo runs in a worker thread with its own event loop and a large receive buffer: in the main
+// thread, behind the clients' event loop, a default-sized buffer overflowed on every stall and each
+// lost datagram shrank a session's window for good (a closed loop without loss recovery), which
+// looked like the relay collapsing. Phase 1 now replaces a datagram that is not back within
+// LOSS_MS and counts it as lost.
 
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
@@ -10,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
 import { quicheLoaded, WebTransport } from "@fails-components/webtransport";
 import { connectRelay } from "@wiregate/session";
 
@@ -40,6 +48,7 @@ const SESSIONS = Math.min(1000, Number(values.sessions));
 const SECONDS = Math.min(30, Number(values.seconds));
 const WINDOW = Math.min(64, Number(values.window));
 const BACKGROUND_RATE = Math.min(1000, Number(values["background-rate"]));
+const LOSS_MS = 1000;
 const TOKEN = "load-test-token-0123456789";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -53,11 +62,37 @@ function rssKiB(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
 }
 
-// --- UDP echo upstream -------------------------------------------------------------------
-const echo = createSocket("udp4");
-echo.on("message", (msg, from) => echo.send(msg, from.port, from.address));
-await new Promise((r) => echo.bind(0, "127.0.0.1", r));
-const echoPort = echo.address().port;
+/** CPU time (user + system) of another process, in ms. */
+function cpuMsOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+function cpuMsSelf() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+// --- UDP echo upstream (worker thread) ----------------------------------------------------
+const echoWorker = new Worker(
+  `
+  const { parentPort } = require("node:worker_threads");
+  const { createSocket } = require("node:dgram");
+  const echo = createSocket({ type: "udp4", recvBufferSize: 4 * 1024 * 1024 });
+  let echoed = 0;
+  echo.on("message", (msg, from) => { echoed++; echo.send(msg, from.port, from.address); });
+  echo.bind(0, "127.0.0.1", () => parentPort.postMessage({ port: echo.address().port, recvBufferSize: echo.getRecvBufferSize() }));
+  parentPort.on("message", (m) => { if (m === "count") parentPort.postMessage({ echoed }); else if (m === "close") { echoWorker.postMessage("close"); parentPort.close(); } });
+  `,
+  { eval: true },
+);
+const echoInfo = await new Promise((resolve) => echoWorker.once("message", resolve));
+const echoPort = echoInfo.port;
+const echoCount = () =>
+  new Promise((resolve) => {
+    echoWorker.once("message", (m) => resolve(m.echoed));
+    echoWorker.postMessage("count");
+  });
 
 // --- direct UDP baseline -----------------------------------------------------------------
 async function directRoundTrips(count) {
@@ -158,36 +193,71 @@ function message(session, seq) {
 }
 
 // --- phase 1: throughput (each session keeps WINDOW datagrams in flight) ------------------
+// A datagram not back within LOSS_MS is counted as lost and replaced, so a loss on a UDP hop
+// cannot shrink the window for the rest of the run.
 const dropsBefore = await metric("wiregate_relay_drops_total");
+const relayToUpstreamBefore = await metric(
+  'wiregate_relay_datagrams_total{direction="to_upstream"',
+);
+const relayToClientBefore = await metric('wiregate_relay_datagrams_total{direction="to_client"');
+const echoBefore = await echoCount();
 let echoed = 0;
+let sent = 0;
+let lost = 0;
 let running = true;
+const phaseRtts = [];
+/** Per session: sequence number → send time of the datagrams in flight. */
+const inFlight = connections.map(() => new Map());
+const nextSeq = new Array(SESSIONS).fill(0);
+const sendOne = (i) => {
+  const seq = nextSeq[i]++;
+  const message_ = message(i, seq);
+  inFlight[i].set(seq, performance.now());
+  sent++;
+  connections[i].send(message_);
+};
 for (let i = 0; i < SESSIONS; i++) {
-  const conn = connections[i];
-  let seq = 0;
-  handlers[i] = () => {
+  handlers[i] = (d) => {
+    const seq = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(8, true);
+    const at = inFlight[i].get(seq);
+    if (at === undefined) return; // already counted as lost
+    inFlight[i].delete(seq);
     echoed++;
-    if (running) conn.send(message(i, seq++));
+    if (phaseRtts.length < 200_000) phaseRtts.push(performance.now() - at);
+    if (running) sendOne(i);
   };
 }
+const lossSweep = setInterval(() => {
+  const cutoff = performance.now() - LOSS_MS;
+  for (let i = 0; i < SESSIONS; i++) {
+    for (const [seq, at] of inFlight[i]) {
+      if (at >= cutoff) continue;
+      inFlight[i].delete(seq);
+      lost++;
+      if (running) sendOne(i);
+    }
+  }
+}, 100);
+const relayCpuBefore = cpuMsOf(relay.pid);
+const selfCpuBefore = cpuMsSelf();
 const throughputStart = performance.now();
-for (let i = 0; i < SESSIONS; i++)
-  for (let w = 0; w < WINDOW; w++) connections[i].send(message(i, -1 >>> 0));
+for (let i = 0; i < SESSIONS; i++) for (let w = 0; w < WINDOW; w++) sendOne(i);
 await sleep(SECONDS * 1000);
 const throughputSeconds = (performance.now() - throughputStart) / 1000;
 const echoedInPhase = echoed;
+const relayCpu = cpuMsOf(relay.pid) - relayCpuBefore;
+const selfCpu = cpuMsSelf() - selfCpuBefore;
 running = false;
-await sleep(500);
+await sleep(LOSS_MS + 200);
+clearInterval(lossSweep);
+const relayToUpstream =
+  (await metric('wiregate_relay_datagrams_total{direction="to_upstream"')) - relayToUpstreamBefore;
+const relayToClient =
+  (await metric('wiregate_relay_datagrams_total{direction="to_client"')) - relayToClientBefore;
+const echoedByUpstream = (await echoCount()) - echoBefore;
+phaseRtts.sort((a, b) => a - b);
+progress(`throughput phase done: ${echoedInPhase} echoed, ${lost} lost`);
 
-progress(`throughput phase done: ${echoedInPhase} echoed`);
-{
-  const text = await (await fetch(`${opsUrl}/metrics`)).text();
-  progress(
-    text
-      .split("\n")
-      .filter((l) => /^wiregate_relay_(datagrams|drops|sessions)/.test(l))
-      .join("\n"),
-  );
-}
 // --- phase 2: latency at moderate load ---------------------------------------------------
 const direct = await directRoundTrips(2000);
 for (let i = 0; i < SESSIONS; i++) handlers[i] = null;
@@ -198,7 +268,7 @@ const background = setInterval(() => {
 }, 10);
 const probe = connections[0];
 const rtts = [];
-let lost = 0;
+let probeLost = 0;
 for (let k = 0; k < 2000; k++) {
   const start = performance.now();
   const ok = await within(1000, (resolve) => {
@@ -206,7 +276,7 @@ for (let k = 0; k < 2000; k++) {
     probe.send(message(0, k));
   });
   if (ok) rtts.push(performance.now() - start);
-  else lost++;
+  else probeLost++;
 }
 clearInterval(background);
 rtts.sort((a, b) => a - b);
@@ -215,11 +285,23 @@ const drops = (await metric("wiregate_relay_drops_total")) - dropsBefore;
 
 // --- report ------------------------------------------------------------------------------
 const fmt = (n, d = 3) => n.toFixed(d);
-print(`sessions: ${SESSIONS} (connected in ${fmt(connectSeconds, 1)} s)`);
+print(
+  `sessions: ${SESSIONS} (connected in ${fmt(connectSeconds, 1)} s); echo receive buffer ${echoInfo.recvBufferSize} bytes`,
+);
 print(
   `throughput: ${Math.round(echoedInPhase / throughputSeconds)} round trips/s = ` +
     `${Math.round((2 * echoedInPhase) / throughputSeconds)} datagrams/s through the relay ` +
     `(64-byte messages, window ${WINDOW}/session, ${fmt(throughputSeconds, 1)} s)`,
+);
+print(
+  `round trip under full load: p50 ${fmt(percentile(phaseRtts, 50))} ms, p99 ${fmt(percentile(phaseRtts, 99))} ms; ` +
+    `sent ${sent}, lost ${lost} (relay→upstream ${relayToUpstream}, echoed by upstream ${echoedByUpstream}, ` +
+    `relay→client ${relayToClient})`,
+);
+print(
+  `CPU per round trip: relay ${fmt((relayCpu * 1000) / echoedInPhase, 1)} µs, load process ` +
+    `${fmt((selfCpu * 1000) / echoedInPhase, 1)} µs (relay ${fmt((100 * relayCpu) / (throughputSeconds * 1000), 0)} % ` +
+    `of a core, load process ${fmt((100 * selfCpu) / (throughputSeconds * 1000), 0)} %)`,
 );
 print(
   `direct UDP echo RTT: p50 ${fmt(percentile(direct, 50))} ms, p99 ${fmt(percentile(direct, 99))} ms`,
@@ -236,12 +318,12 @@ print(
   `relay RSS: ${Math.round(baselineRss / 1024)} MiB empty, ${Math.round(idleRss / 1024)} MiB with ${SESSIONS} idle sessions ` +
     `= ${Math.round((idleRss - baselineRss) / SESSIONS)} KiB per session`,
 );
-print(`drops during the run: ${drops}; probe round trips lost: ${lost}`);
+print(`relay drops during the run: ${drops}; probe round trips lost: ${probeLost}`);
 
 for (const conn of connections) conn.close();
 relay.kill("SIGTERM");
 await new Promise((r) => relay.once("exit", r));
-echo.close();
+echoWorker.postMessage("close");
 if (values.profile) {
   const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"));
   if (file) {
