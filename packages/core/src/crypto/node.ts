@@ -53,8 +53,19 @@ function loadPrivateKey(privateKey: Uint8Array): KeyObject {
   return createPrivateKey({ key: jwk, format: "jwk" });
 }
 
+// Public keys too: a peer's static key is used every handshake, an ephemeral key twice.
+const loadedPublicKeys = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
+
 function x25519PublicKeyObject(publicKey: Uint8Array): KeyObject {
   requireLength("X25519 public key", publicKey, 32);
+  const loaded = loadedPublicKeys.get(publicKey);
+  if (loaded && sameBytes(loaded.bytes, publicKey)) return loaded.key;
+  const key = loadPublicKey(publicKey);
+  loadedPublicKeys.set(publicKey, { bytes: publicKey.slice(), key });
+  return key;
+}
+
+function loadPublicKey(publicKey: Uint8Array): KeyObject {
   return createPublicKey({
     key: { kty: "OKP", crv: "X25519", x: base64url(publicKey) },
     format: "jwk",
