@@ -7,8 +7,8 @@
 import { createSocket } from "node:dgram";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DemoPeer } from "@wiregate/relay";
 import { afterAll, expect, it } from "vitest";
-import { DemoPeer } from "../../relay/src/demo-peer.js";
 import type { FloodResult } from "../src/protocol.js";
 import {
   browser,

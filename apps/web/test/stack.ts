@@ -8,11 +8,16 @@ import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  DEFAULT_CONFIG,
+  DemoPeer,
+  mergeConfig,
+  Relay,
+  type RelayAddress,
+  type UpstreamEntry,
+} from "@wiregate/relay";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchBrowser } from "../../../test/helpers/browser.js";
-import { DEFAULT_CONFIG, mergeConfig, type UpstreamEntry } from "../../relay/src/config.js";
-import { DemoPeer } from "../../relay/src/demo-peer.js";
-import { Relay, type RelayAddress } from "../../relay/src/relay.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const DIST = join(here, "..", "dist");
