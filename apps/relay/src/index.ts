@@ -1,5 +1,5 @@
-export { ENV_PREFIX, helpText, loadConfig } from "./cli-options.js";
 export { openCapture, rotatedName } from "./capture.js";
+export { ENV_PREFIX, helpText, loadConfig } from "./cli-options.js";
 export * from "./config.js";
 export { DemoPeer, type DemoPeerOptions } from "./demo-peer.js";
 export { ensureDevCertificate, generateDevCertificate, hexHash } from "./dev-cert.js";
