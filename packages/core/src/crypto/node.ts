@@ -25,11 +25,30 @@ function base64url(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
 }
 
-// Loading a private key makes OpenSSL derive its public half (a scalar multiplication), so a key
-// used several times (the static key every handshake, an ephemeral key 2–3 times) is loaded once.
-// Keyed by the array itself and checked against a copy, so a reused or overwritten array is
-// never mistaken for the key it held before.
-const loadedPrivateKeys = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
+/**
+ * Key arrays already loaded into OpenSSL. Loading a private key derives its public half (a scalar
+ * multiplication) and importing any JWK costs tens of microseconds, while the same keys recur:
+ * the static key every handshake, a peer's static key every handshake, ephemeral keys 2–3 times.
+ * Keyed by the array itself and checked against a copy, so a reused or overwritten array is never
+ * mistaken for the key it held before.
+ */
+class LoadedKeys {
+  readonly #byArray = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
+
+  constructor(
+    private readonly label: string,
+    private readonly load: (key: Uint8Array) => KeyObject,
+  ) {}
+
+  get(raw: Uint8Array): KeyObject {
+    requireLength(this.label, raw, 32);
+    const loaded = this.#byArray.get(raw);
+    if (loaded && sameBytes(loaded.bytes, raw)) return loaded.key;
+    const key = this.load(raw);
+    this.#byArray.set(raw, { bytes: raw.slice(), key });
+    return key;
+  }
+}
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   let diff = 0;
@@ -37,40 +56,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-function x25519PrivateKeyObject(privateKey: Uint8Array): KeyObject {
-  requireLength("X25519 private key", privateKey, 32);
-  const loaded = loadedPrivateKeys.get(privateKey);
-  if (loaded && sameBytes(loaded.bytes, privateKey)) return loaded.key;
-  const key = loadPrivateKey(privateKey);
-  loadedPrivateKeys.set(privateKey, { bytes: privateKey.slice(), key });
-  return key;
-}
-
-function loadPrivateKey(privateKey: Uint8Array): KeyObject {
-  // For a private OKP JWK node reads only `d`; `x` must be a string but is never used (the
-  // public half is derived from `d`), so it is left empty rather than computed twice.
-  const jwk = { kty: "OKP", crv: "X25519", d: base64url(privateKey), x: "" };
-  return createPrivateKey({ key: jwk, format: "jwk" });
-}
-
-// Public keys too: a peer's static key is used every handshake, an ephemeral key twice.
-const loadedPublicKeys = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
-
-function x25519PublicKeyObject(publicKey: Uint8Array): KeyObject {
-  requireLength("X25519 public key", publicKey, 32);
-  const loaded = loadedPublicKeys.get(publicKey);
-  if (loaded && sameBytes(loaded.bytes, publicKey)) return loaded.key;
-  const key = loadPublicKey(publicKey);
-  loadedPublicKeys.set(publicKey, { bytes: publicKey.slice(), key });
-  return key;
-}
-
-function loadPublicKey(publicKey: Uint8Array): KeyObject {
-  return createPublicKey({
-    key: { kty: "OKP", crv: "X25519", x: base64url(publicKey) },
-    format: "jwk",
-  });
-}
+// For a private OKP JWK node reads only `d`; `x` must be a string but is never used (the public
+// half is derived from `d`), so it is left empty rather than computed twice.
+const privateKeys = new LoadedKeys("X25519 private key", (raw) =>
+  createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: base64url(raw), x: "" }, format: "jwk" }),
+);
+const publicKeys = new LoadedKeys("X25519 public key", (raw) =>
+  createPublicKey({ key: { kty: "OKP", crv: "X25519", x: base64url(raw) }, format: "jwk" }),
+);
 
 /** A node Buffer seen as a plain Uint8Array, without copying when it owns its whole memory. */
 function plain(buffer: Buffer): Uint8Array {
@@ -137,13 +130,13 @@ export const nodeCrypto: CryptoBackend = {
   name: "node",
 
   x25519Public(privateKey) {
-    const jwk = createPublicKey(x25519PrivateKeyObject(privateKey)).export({ format: "jwk" });
+    const jwk = createPublicKey(privateKeys.get(privateKey)).export({ format: "jwk" });
     return plain(Buffer.from(jwk.x!, "base64url"));
   },
 
   x25519(privateKey, publicKey) {
-    const privateKeyObject = x25519PrivateKeyObject(privateKey);
-    const publicKeyObject = x25519PublicKeyObject(publicKey);
+    const privateKeyObject = privateKeys.get(privateKey);
+    const publicKeyObject = publicKeys.get(publicKey);
     try {
       return plain(diffieHellman({ privateKey: privateKeyObject, publicKey: publicKeyObject }));
     } catch {
