@@ -6,6 +6,8 @@
 
 import { TokenBucket } from "./token-bucket.js";
 
+const now = (): number => performance.now();
+
 export interface PacedQueueOptions {
   datagramsPerSecond: number;
   bytesPerSecond: number;
@@ -27,10 +29,12 @@ export class PacedQueue {
     this.#rate = new TokenBucket(
       options.datagramsPerSecond,
       Math.max(1, options.datagramsPerSecond / 10),
+      now,
     );
     this.#bandwidth = new TokenBucket(
       options.bytesPerSecond,
       Math.max(65_536, options.bytesPerSecond / 10),
+      now,
     );
   }
 
@@ -52,10 +56,12 @@ export class PacedQueue {
     this.#schedule();
   }
 
+  /** One clock read per datagram on the fast path: both buckets are refilled at the same instant. */
   #admit(datagram: Uint8Array): boolean {
-    if (this.#rate.waitMs(1) > 0 || this.#bandwidth.waitMs(datagram.length) > 0) return false;
-    this.#rate.take(1);
-    this.#bandwidth.take(datagram.length);
+    const at = now();
+    if (!this.#rate.has(1, at) || !this.#bandwidth.has(datagram.length, at)) return false;
+    this.#rate.takeChecked(1);
+    this.#bandwidth.takeChecked(datagram.length);
     return true;
   }
 

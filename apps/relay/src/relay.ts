@@ -75,6 +75,7 @@ export class Relay {
   #ops: HttpServer | undefined;
   #draining = false;
   #sessionIndex = 0;
+  #idleSweep: ReturnType<typeof setInterval> | undefined;
   certificate: CertificateMaterial | undefined;
 
   /** JSON documents served on the TLS port at exact paths (see `publish`). */
@@ -151,6 +152,12 @@ export class Relay {
       }
     }
     for (const { kind, server } of this.#servers) void this.#accept(kind, server);
+    const idleCheck = Math.max(50, Math.min(5_000, config.limits.idleTimeoutMs / 4));
+    this.#idleSweep = setInterval(() => {
+      const now = performance.now();
+      for (const session of this.sessions) session.checkIdle(now);
+    }, idleCheck);
+    this.#idleSweep.unref();
 
     let opsPort: number | null = null;
     if (config.opsPort !== null) {
@@ -263,6 +270,7 @@ export class Relay {
   async stop(drainMs = 2_000): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
+    clearInterval(this.#idleSweep);
     for (const { server } of this.#servers) {
       try {
         libraryHttp2Server(server).close();

@@ -65,6 +65,9 @@ export interface SessionContext {
 
 const ERROR_FRAMES_PER_SECOND = 10;
 
+/** One shared rejection handler instead of a new closure per datagram. */
+const ignore = (): void => {};
+
 /** The transport a session really uses: the header tells WebSocket apart; HTTP/2 vs 3 is the server. */
 export function transportOf(
   header: Record<string, unknown> | undefined,
@@ -107,8 +110,8 @@ export class RelaySession {
   #toClient: PacedQueue | undefined;
   #datagramWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #controlWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  #idleTimer: ReturnType<typeof setInterval> | undefined;
   #lastActive = performance.now();
+  #closingIdle = false;
   #errorBudget = ERROR_FRAMES_PER_SECOND;
   #errorBudgetAt = performance.now();
   readonly #log: Logger;
@@ -255,13 +258,6 @@ export class RelaySession {
       upstream: upstream.name,
       datagramSize: this.datagramSize,
     });
-    const idleCheck = Math.max(50, Math.min(5_000, limits.idleTimeoutMs / 4));
-    this.#idleTimer = setInterval(() => {
-      if (performance.now() - this.#lastActive > limits.idleTimeoutMs) {
-        this.#sendControl({ type: "error", code: "idle", message: "session idle" });
-        this.close("idle");
-      }
-    }, idleCheck);
     void this.#pumpFromClient();
   }
 
@@ -319,6 +315,19 @@ export class RelaySession {
     this.#toClient!.push(datagram);
   }
 
+  /**
+   * Closes the session when nothing moved for `limits.idleTimeoutMs`. Called by the relay's one
+   * sweep timer for all sessions (a timer per session cost memory and timer-list work).
+   */
+  checkIdle(now: number): void {
+    if (this.state !== "open") return;
+    if (this.#closingIdle || now - this.#lastActive <= this.ctx.limits.idleTimeoutMs) return;
+    this.#closingIdle = true;
+    // Like shutdown: the frame gets a moment to leave before the session is torn down.
+    this.#sendControl({ type: "error", code: "idle", message: "session idle" });
+    setTimeout(() => this.close("idle"), 50).unref();
+  }
+
   #sendUpstream(datagram: Uint8Array): void {
     if (!this.#udp) return;
     this.#udp.send(datagram, this.upstream!.port, this.#upstreamAddress);
@@ -331,7 +340,7 @@ export class RelaySession {
 
   #sendClient(datagram: Uint8Array): void {
     if (!this.#datagramWriter) return;
-    this.#datagramWriter.write(datagram).catch(() => {});
+    this.#datagramWriter.write(datagram).catch(ignore);
     this.stats.toClient.datagrams++;
     this.stats.toClient.bytes += datagram.length;
     this.ctx.counters.datagrams.to_client++;
@@ -397,7 +406,6 @@ export class RelaySession {
     if (this.state === "closed") return;
     const wasOpen = this.state === "open";
     this.state = "closed";
-    if (this.#idleTimer) clearInterval(this.#idleTimer);
     this.#toUpstream?.close();
     this.#toClient?.close();
     this.#udp?.close();

@@ -14,13 +14,24 @@ export class TokenBucket {
     this.#last = now();
   }
 
-  #refill(): void {
-    const now = this.now();
+  #refill(now: number = this.now()): void {
+    if (now <= this.#last) return;
     this.#tokens = Math.min(
       this.burst,
       this.#tokens + ((now - this.#last) / 1000) * this.ratePerSecond,
     );
     this.#last = now;
+  }
+
+  /** Whether `amount` tokens are there at `now` (from the same clock), without taking them. */
+  has(amount: number, now: number): boolean {
+    this.#refill(now);
+    return this.#tokens >= amount;
+  }
+
+  /** Takes `amount` tokens that `has` just confirmed; no clock read. */
+  takeChecked(amount: number): void {
+    this.#tokens -= amount;
   }
 
   take(amount: number): boolean {

@@ -166,6 +166,32 @@ describe("relay", () => {
     await again.close();
   });
 
+  it("closes idle sessions from the relay-wide sweep, and keeps active ones", async () => {
+    const idleRelay = await startRelay(echo.port, { limits: { idleTimeoutMs: 100 } });
+    try {
+      const idle = await connect(idleRelay.address);
+      const active = await connect(idleRelay.address);
+      const iterator = active.datagrams[Symbol.asyncIterator]();
+      let seq = 0;
+      const closed = idle.closed;
+      // Keep one session busy until the idle one is gone.
+      let done = false;
+      void closed.then(() => {
+        done = true;
+      });
+      while (!done) {
+        await roundTrip(active, iterator, seq++);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((await closed).error?.code).toBe("idle");
+      expect(idleRelay.relay.sessions.size).toBe(1);
+      active.close();
+      await waitFor(() => idleRelay.relay.sessions.size === 0);
+    } finally {
+      await idleRelay.relay.stop(100);
+    }
+  });
+
   it("limits sessions per client address", async () => {
     await waitFor(() => relay.sessions.size === 0);
     const open = await Promise.all(Array.from({ length: 6 }, () => connect(address)));
