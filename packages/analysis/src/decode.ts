@@ -8,7 +8,7 @@
 import type { CaptureRecord, PacketRecord } from "@wiregate/capture";
 import { UdpDecoder, type UdpDecoderOptions } from "@wiregate/capture";
 import { type CryptoBackend, kdf1, kdf2, kdf3 } from "@wiregate/core";
-import { summarizeInner } from "./inner.js";
+import { summarizePacket } from "@wiregate/packets";
 import { base64Key, type EphemeralKey, type KeyMaterial, type StaticKey } from "./keys.js";
 
 export type MessageType = 1 | 2 | 3 | 4;
@@ -546,7 +546,7 @@ export class WireGuardDecoder {
       return;
     }
     m.decrypted = true;
-    m.inner = summarizeInner(plain);
+    m.inner = summarizePacket(plain);
     if (this.#keepPlaintext) m.plaintext = plain;
   }
 }

@@ -23,7 +23,6 @@ export {
   WireGuardDecoder,
   wiresharkMessageType,
 } from "./decode.js";
-export { summarizeInner } from "./inner.js";
 export {
   enumerateWireGuardGoCrossing,
   enumerateWiregateCrossing,

@@ -239,22 +239,5 @@ export function echoReply(packet: Uint8Array): Uint8Array | null {
   return null;
 }
 
-/** One line, as a capture viewer shows it: "ICMP echo request 10.0.0.1 → 10.0.0.2 id 3 seq 1". */
-export function summarizePacket(packet: Uint8Array): string {
-  if (packet.length === 0) return "keepalive";
-  const p = parsePacket(packet);
-  if (!p) return `not an IP packet (${packet.length} bytes)`;
-  const route = `${p.source} → ${p.destination}`;
-  if (p.echo) {
-    const kind = p.family === 4 ? "ICMP" : "ICMPv6";
-    return `${kind} echo ${p.echo.type} ${route} id ${p.echo.id} seq ${p.echo.sequence}`;
-  }
-  if (p.udp) {
-    return `UDP ${p.source}:${p.udp.sourcePort} → ${p.destination}:${p.udp.destinationPort} ${p.udp.data.length} bytes`;
-  }
-  const name =
-    p.protocol === "icmp" ? (p.family === 4 ? "ICMP" : "ICMPv6") : `protocol ${p.protocolNumber}`;
-  return `IPv${p.family} ${name} ${route} ${p.length} bytes`;
-}
-
 export * from "./demo.js";
+export { summarizePacket } from "./summary.js";

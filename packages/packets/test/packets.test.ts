@@ -49,7 +49,7 @@ describe("packets", () => {
       sourcePort: 7,
       destinationPort: 4000,
     });
-    expect(summarizePacket(packet)).toBe("UDP 10.9.0.1:4000 → 10.9.0.2:7 5 bytes");
+    expect(summarizePacket(packet)).toBe("UDP 10.9.0.1:4000 → 10.9.0.2:7 len 5");
   });
 
   it("writes the exact bytes of an IPv4 echo request (checksums worked out by hand)", () => {

@@ -1,34 +1,10 @@
-/** One-line summaries of decrypted inner IP packets ("ICMP echo request 10.0.0.1 → 10.0.0.2 id 3 seq 1"). */
+/** One-line summaries of the IP packets carried inside the tunnel. */
+import { formatIp } from "@wiregate/core";
 
-function v4(bytes: Uint8Array, at: number): string {
-  return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
-}
-
-function v6(bytes: Uint8Array, at: number): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 8; i++)
-    groups.push(((bytes[at + 2 * i]! << 8) | bytes[at + 2 * i + 1]!).toString(16));
-  // RFC 5952: compress the longest run of zero groups (length ≥ 2).
-  let bestStart = -1;
-  let bestLength = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== "0") {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === "0") j++;
-    if (j - i > bestLength && j - i >= 2) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  if (bestStart < 0) return groups.join(":");
-  const head = groups.slice(0, bestStart).join(":");
-  const tail = groups.slice(bestStart + bestLength).join(":");
-  return `${head}::${tail}`;
-}
+const v4 = (bytes: Uint8Array, at: number) =>
+  formatIp({ family: 4, bytes: bytes.subarray(at, at + 4) });
+const v6 = (bytes: Uint8Array, at: number) =>
+  formatIp({ family: 6, bytes: bytes.subarray(at, at + 16) });
 
 const u16 = (b: Uint8Array, at: number) => (b[at]! << 8) | b[at + 1]!;
 
@@ -87,8 +63,11 @@ function transport(
   return `IPv${family} protocol ${protocol} ${src} → ${dst}`;
 }
 
-/** Summary of a decrypted transport payload; "keepalive" for an empty one. */
-export function summarizeInner(plain: Uint8Array): string {
+/**
+ * One line, as a capture viewer shows it: "ICMP echo request 10.0.0.1 → 10.0.0.2 id 3 seq 1";
+ * "keepalive" for an empty payload. Never throws: truncated or odd packets are described as such.
+ */
+export function summarizePacket(plain: Uint8Array): string {
   if (plain.length === 0) return "keepalive";
   const version = plain[0]! >> 4;
   if (version === 4 && plain.length >= 20) {
