@@ -1,6 +1,6 @@
 /** Textual IP addresses: dotted quad for IPv4 (cached: it is on the per-packet path), RFC 5952 for IPv6. */
 
-import { formatIpv6, parseIpv4, parseIpv6 } from "@wiregate/core";
+import { formatIpv6 } from "@wiregate/core";
 
 const ipv4Cache = new Map<number, string>();
 const IPV4_CACHE_LIMIT = 4096;
@@ -21,16 +21,4 @@ export function formatIPv4(bytes: Uint8Array, at: number): string {
 /** Formats the 16 bytes at `at` in RFC 5952 form (the core's formatter). */
 export function formatIPv6(bytes: Uint8Array, at: number): string {
   return formatIpv6(bytes.subarray(at, at + 16));
-}
-
-/** Parses dotted-quad IPv4 text; undefined if it is not exactly that. */
-export function parseIPv4(text: string): Uint8Array | undefined {
-  const parsed = parseIpv4(text);
-  return parsed.ok ? parsed.bytes : undefined;
-}
-
-/** Parses IPv6 text (with "::" and an optional dotted IPv4 tail); undefined if invalid. */
-export function parseIPv6(text: string): Uint8Array | undefined {
-  const parsed = parseIpv6(text);
-  return parsed.ok ? parsed.bytes : undefined;
 }

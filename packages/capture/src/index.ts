@@ -1,9 +1,4 @@
-export {
-  formatIPv4,
-  formatIPv6,
-  parseIPv4,
-  parseIPv6,
-} from "./address.js";
+export { formatIPv4, formatIPv6 } from "./address.js";
 export { buildUdpPacket, type UdpPacketToBuild } from "./build.js";
 export type { DecodedFrame, Endpoint, NotUdp, UdpDatagram } from "./decoded.js";
 export { decodeFrame, UdpDecoder, type UdpDecoderOptions } from "./decoder.js";

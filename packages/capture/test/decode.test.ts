@@ -1,5 +1,6 @@
+import { parseIpv6 } from "@wiregate/core";
 import { afterAll, describe, expect, it } from "vitest";
-import { formatIPv6, parseIPv6 } from "../src/address.js";
+import { formatIPv6 } from "../src/address.js";
 import { buildUdpPacket } from "../src/build.js";
 import type { DecodedFrame } from "../src/decoded.js";
 import { decodeFrame, UdpDecoder } from "../src/decoder.js";
@@ -249,15 +250,18 @@ describe("decoding frames to UDP", () => {
     expect(overlapping.reassemblyStats.rejected).toBe(1);
   });
 
-  it("formats and parses IPv6 text canonically", () => {
-    const text = (s: string) => formatIPv6(parseIPv6(s)!, 0);
+  it("formats IPv6 text canonically", () => {
+    const bytes = (s: string) => {
+      const parsed = parseIpv6(s);
+      if (!parsed.ok) throw new Error(parsed.error);
+      return parsed.bytes;
+    };
+    const text = (s: string) => formatIPv6(bytes(s), 0);
     expect(text("2001:0db8:0000:0000:0000:0000:0000:0001")).toBe("2001:db8::1");
     expect(text("2001:db8:0:1:0:0:0:1")).toBe("2001:db8:0:1::1");
     expect(text("2001:db8:0:0:1:0:0:1")).toBe("2001:db8::1:0:0:1");
     expect(text("2001:db8:0:1:1:1:1:1")).toBe("2001:db8:0:1:1:1:1:1");
     expect(text("::")).toBe("::");
     expect(text("::ffff:10.1.2.3")).toBe("::ffff:10.1.2.3");
-    expect(parseIPv6("1::2::3")).toBeUndefined();
-    expect(parseIPv6("1:2:3:4:5:6:7:8:9")).toBeUndefined();
   });
 });

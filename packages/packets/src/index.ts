@@ -55,6 +55,14 @@ function transportChecksum(packet: Uint8Array, family: IpFamily, offset: number,
   return ~sum16(packet, offset, packet.length, fold(sum)) & 0xffff;
 }
 
+/** Optional IP header fields. */
+export interface HeaderOptions {
+  /** IPv4 identification (default 0); ignored for IPv6. */
+  identification?: number;
+  /** IPv4 TTL / IPv6 hop limit (default 64). */
+  hopLimit?: number;
+}
+
 /** An IP packet around a transport payload whose checksum field is at `checksumAt` (relative). */
 function ipPacket(
   source: string,
@@ -62,6 +70,7 @@ function ipPacket(
   protocol: "icmp" | "udp",
   segment: Uint8Array,
   checksumAt: number,
+  { identification = 0, hopLimit = 64 }: HeaderOptions = {},
 ): Uint8Array {
   const src = address(source, "source");
   const dst = address(destination, "destination");
@@ -74,7 +83,8 @@ function ipPacket(
   if (family === 4) {
     view.setUint8(0, 0x45);
     view.setUint16(2, packet.length);
-    view.setUint8(8, 64);
+    view.setUint16(4, identification & 0xffff);
+    view.setUint8(8, hopLimit);
     view.setUint8(9, number);
     packet.set(src.bytes, 12);
     packet.set(dst.bytes, 16);
@@ -83,7 +93,7 @@ function ipPacket(
     view.setUint32(0, 0x60000000);
     view.setUint16(4, segment.length);
     view.setUint8(6, number);
-    view.setUint8(7, 64);
+    view.setUint8(7, hopLimit);
     packet.set(src.bytes, 8);
     packet.set(dst.bytes, 24);
   }
@@ -117,13 +127,15 @@ export function buildEcho(options: {
   return ipPacket(options.source, options.destination, "icmp", segment, 2);
 }
 
-export function buildUdp(options: {
-  source: string;
-  destination: string;
-  sourcePort: number;
-  destinationPort: number;
-  data: Uint8Array;
-}): Uint8Array {
+export function buildUdp(
+  options: {
+    source: string;
+    destination: string;
+    sourcePort: number;
+    destinationPort: number;
+    data: Uint8Array;
+  } & HeaderOptions,
+): Uint8Array {
   for (const port of [options.sourcePort, options.destinationPort]) {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) {
       throw new RangeError(`port: ${port} is not 0–65535`);
@@ -135,7 +147,10 @@ export function buildUdp(options: {
   view.setUint16(2, options.destinationPort);
   view.setUint16(4, segment.length);
   segment.set(options.data, 8);
-  return ipPacket(options.source, options.destination, "udp", segment, 6);
+  if (segment.length > 0xffff - (options.source.includes(":") ? 0 : 20)) {
+    throw new RangeError(`data: ${options.data.length} bytes do not fit in one IP packet`);
+  }
+  return ipPacket(options.source, options.destination, "udp", segment, 6, options);
 }
 
 /** Reads an IPv4/IPv6 packet; null when it is not a well-formed one. Never throws. */
