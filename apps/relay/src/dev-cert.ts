@@ -8,6 +8,7 @@ import {
   createHash,
   generateKeyPairSync,
   type KeyObject,
+  randomBytes,
   sign,
   X509Certificate,
 } from "node:crypto";
@@ -60,8 +61,12 @@ function oid(dotted: string): Uint8Array {
   return tlv(0x06, Uint8Array.from(bytes));
 }
 
+/** A DER INTEGER for unsigned big-endian bytes: minimal length, a zero byte only before a high bit. */
 function positiveInteger(bytes: Uint8Array): Uint8Array {
-  return tlv(0x02, bytes[0]! & 0x80 ? Buffer.concat([Uint8Array.of(0), bytes]) : bytes);
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const minimal = bytes.subarray(start);
+  return tlv(0x02, minimal[0]! & 0x80 ? Buffer.concat([Uint8Array.of(0), minimal]) : minimal);
 }
 
 function utcTime(date: Date): Uint8Array {
@@ -109,13 +114,12 @@ function buildCertificate(
     extension("2.5.29.15", true, tlv(0x03, Uint8Array.of(0x07, 0x80))), // keyUsage: digitalSignature
     extension("2.5.29.37", false, sequence(oid("1.3.6.1.5.5.7.3.1"))), // extKeyUsage: serverAuth
   );
-  const serial = createHash("sha256")
-    .update(String(Math.random()) + notBefore.getTime())
-    .digest();
-  serial[0] = serial[0]! & 0x7f;
+  // RFC 5280: a positive serial of at most 20 octets; 0x40 keeps it 16 octets long and positive.
+  const serial = randomBytes(16);
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   const tbs = sequence(
     explicit(0, tlv(0x02, Uint8Array.of(2))),
-    positiveInteger(serial.subarray(0, 16)),
+    positiveInteger(serial),
     ECDSA_WITH_SHA256,
     name,
     sequence(utcTime(notBefore), utcTime(new Date(notBefore.getTime() + DEV_CERT_VALIDITY_MS))),
