@@ -25,6 +25,8 @@ export interface RelayOptions {
   /** Shared with whoever registers embedded upstreams (e.g. the demo peer). */
   upstreams?: UpstreamRegistry;
   capture?: CaptureSink;
+  /** Monotonic milliseconds used for idleness; tests pass a virtual clock. */
+  clock?: () => number;
 }
 
 export interface RelayAddress {
@@ -68,6 +70,7 @@ export class Relay {
   readonly #config: RelayConfig;
   readonly #log: Logger;
   readonly #capture: CaptureSink | undefined;
+  readonly #clock: () => number;
   readonly #tokenDigests: Buffer[];
   readonly #perAddress = new Map<string, number>();
   readonly #sockets = new Set<TLSSocket>();
@@ -85,6 +88,7 @@ export class Relay {
     this.#config = options.config;
     this.#log = options.logger ?? silentLogger;
     this.#capture = options.capture;
+    this.#clock = options.clock ?? (() => performance.now());
     this.upstreams = options.upstreams ?? new UpstreamRegistry(options.config.upstreams);
     if (options.upstreams)
       for (const entry of options.config.upstreams) this.upstreams.register(entry);
@@ -153,10 +157,7 @@ export class Relay {
     }
     for (const { kind, server } of this.#servers) void this.#accept(kind, server);
     const idleCheck = Math.max(50, Math.min(5_000, config.limits.idleTimeoutMs / 4));
-    this.#idleSweep = setInterval(() => {
-      const now = performance.now();
-      for (const session of this.sessions) session.checkIdle(now);
-    }, idleCheck);
+    this.#idleSweep = setInterval(() => this.sweepIdle(), idleCheck);
     this.#idleSweep.unref();
 
     let opsPort: number | null = null;
@@ -237,6 +238,7 @@ export class Relay {
       counters: this.counters,
       logger: this.#log,
       capture: this.#capture,
+      now: this.#clock,
       admit: (hello) => this.#admit(hello),
       onClosed: (closed) => {
         if (!this.sessions.delete(closed)) return;
@@ -248,6 +250,17 @@ export class Relay {
     this.sessions.add(session);
     this.#perAddress.set(clientAddress, perAddress + 1);
     void session.run(refusal);
+  }
+
+  /**
+   * Closes every session idle for longer than `limits.idleTimeoutMs` at the relay's clock; runs
+   * on a timer, and may be called directly. Returns how many it closed; they have left `sessions`.
+   */
+  sweepIdle(): number {
+    const now = this.#clock();
+    let closed = 0;
+    for (const session of [...this.sessions]) if (session.checkIdle(now)) closed++;
+    return closed;
   }
 
   #admit(hello: HelloFrame): { code: ErrorCode; message: string } | UpstreamEntry {

@@ -58,6 +58,8 @@ export interface SessionContext {
   counters: RelayCounters;
   logger: Logger;
   capture: CaptureSink | undefined;
+  /** Monotonic milliseconds for idleness (the relay's clock; virtual in tests). */
+  now(): number;
   /** Decides whether the hello may open a session: an error to send, or the upstream to use. */
   admit(hello: HelloFrame): { code: ErrorCode; message: string } | UpstreamEntry;
   onClosed(session: RelaySession): void;
@@ -110,7 +112,7 @@ export class RelaySession {
   #toClient: PacedQueue | undefined;
   #datagramWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #controlWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  #lastActive = performance.now();
+  #lastActive: number;
   #closingIdle = false;
   #errorBudget = ERROR_FRAMES_PER_SECOND;
   #errorBudgetAt = performance.now();
@@ -121,6 +123,7 @@ export class RelaySession {
     readonly ctx: SessionContext,
   ) {
     this.#log = ctx.logger.child({ session: ctx.id });
+    this.#lastActive = ctx.now();
   }
 
   /** Runs the session to its end; never throws. */
@@ -276,7 +279,7 @@ export class RelaySession {
   }
 
   #fromClient(datagram: Uint8Array): void {
-    this.#lastActive = performance.now();
+    this.#lastActive = this.ctx.now();
     if (datagram.length > this.datagramSize) {
       this.#drop("to_upstream", "oversized");
       this.#sendError(
@@ -301,7 +304,7 @@ export class RelaySession {
       this.#drop("to_client", "foreign-source");
       return;
     }
-    this.#lastActive = performance.now();
+    this.#lastActive = this.ctx.now();
     if (datagram.length > this.datagramSize) {
       this.#drop("to_client", "oversized");
       return;
@@ -316,16 +319,19 @@ export class RelaySession {
   }
 
   /**
-   * Closes the session when nothing moved for `limits.idleTimeoutMs`. Called by the relay's one
-   * sweep timer for all sessions (a timer per session cost memory and timer-list work).
+   * Closes the session when nothing moved for `limits.idleTimeoutMs`; returns whether it did.
+   * Called by the relay's one sweep for all sessions (a timer per session cost memory and
+   * timer-list work). The session leaves the relay's table at once; its transport closes a moment
+   * later so the idle frame can leave first.
    */
-  checkIdle(now: number): void {
-    if (this.state !== "open") return;
-    if (this.#closingIdle || now - this.#lastActive <= this.ctx.limits.idleTimeoutMs) return;
+  checkIdle(now: number): boolean {
+    if (this.state !== "open") return false;
+    if (this.#closingIdle || now - this.#lastActive <= this.ctx.limits.idleTimeoutMs) return false;
     this.#closingIdle = true;
-    // Like shutdown: the frame gets a moment to leave before the session is torn down.
     this.#sendControl({ type: "error", code: "idle", message: "session idle" });
+    this.ctx.onClosed(this);
     setTimeout(() => this.close("idle"), 50).unref();
+    return true;
   }
 
   #sendUpstream(datagram: Uint8Array): void {

@@ -47,6 +47,7 @@ export async function startEcho(port = 0): Promise<Echo> {
 export async function startRelay(
   upstreamPort: number,
   overrides: Partial<Omit<RelayConfig, "limits">> & { limits?: Partial<Limits> } = {},
+  options: { clock?: () => number } = {},
 ): Promise<{ relay: Relay; address: RelayAddress }> {
   const config = mergeConfig(DEFAULT_CONFIG, {
     port: 0,
@@ -59,6 +60,7 @@ export async function startRelay(
   });
   const relay = new Relay({
     config,
+    ...options,
     ...(process.env.DBG ? { logger: createLogger("debug") } : {}),
   });
   const address = await relay.start();

@@ -167,23 +167,27 @@ describe("relay", () => {
   });
 
   it("closes idle sessions from the relay-wide sweep, and keeps active ones", async () => {
-    const idleRelay = await startRelay(echo.port, { limits: { idleTimeoutMs: 100 } });
+    // Idleness is judged on the relay's clock: a virtual one here, advanced by hand, so how fast
+    // the machine schedules this test cannot change what the sweep sees.
+    let now = 0;
+    const idleRelay = await startRelay(
+      echo.port,
+      { limits: { idleTimeoutMs: 1_000 } },
+      { clock: () => now },
+    );
     try {
       const idle = await connect(idleRelay.address);
       const active = await connect(idleRelay.address);
       const iterator = active.datagrams[Symbol.asyncIterator]();
-      let seq = 0;
-      const closed = idle.closed;
-      // Keep one session busy until the idle one is gone.
-      let done = false;
-      void closed.then(() => {
-        done = true;
-      });
-      while (!done) {
-        await roundTrip(active, iterator, seq++);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      expect((await closed).error?.code).toBe("idle");
+      now = 600;
+      await roundTrip(active, iterator, 1); // active at 600 (both directions)
+      now = 1_000;
+      expect(idleRelay.relay.sweepIdle()).toBe(0); // idle for exactly the limit: kept
+      now = 1_200;
+      expect(idleRelay.relay.sweepIdle()).toBe(1); // idle since 0: closed; active since 600: kept
+      expect(idleRelay.relay.sessions.size).toBe(1);
+      expect((await idle.closed).error?.code).toBe("idle");
+      await roundTrip(active, iterator, 2); // the active one still carries traffic
       expect(idleRelay.relay.sessions.size).toBe(1);
       active.close();
       await waitFor(() => idleRelay.relay.sessions.size === 0);
