@@ -32,6 +32,19 @@ export {
 } from "./interleave.js";
 export { type EphemeralKey, hexOf, KeyMaterial, type StaticKey } from "./keys.js";
 export {
+  describeReport,
+  formatPrecision,
+  type LineExample,
+  type LogClock,
+  type LogEvent,
+  type LogEventKind,
+  type LogFormat,
+  type LogReport,
+} from "./logs/log-event.js";
+export { LogReader, type LogReaderOptions, type ParsedLog, parseLog } from "./logs/log-reader.js";
+export { formatTraceLine } from "./logs/trace-log.js";
+export { goPeerName } from "./logs/wireguard-go-log.js";
+export {
   type ReplayedMessage,
   type ReplayModel,
   type ReplayOptions,
