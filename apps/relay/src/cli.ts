@@ -53,6 +53,7 @@ async function main(): Promise<number> {
     url: address.url,
     webClient: config.staticDir ? new URL("/", address.url).href : null,
     transports: address.transports,
+    http3: address.http3Missing ?? "on",
     certificateSha256: hexHash(address.certificateSha256),
     certificateValidTo: relay.certificate?.validTo.toISOString(),
     certificateGenerated: relay.certificate?.generated,

@@ -62,8 +62,23 @@ function mirroredCounter(
   });
 }
 
-export function createMetrics(counters: RelayCounters): Registry {
+export function createMetrics(
+  counters: RelayCounters,
+  liveTransports: () => readonly string[],
+): Registry {
   const registry = new Registry();
+  new Gauge({
+    name: "wiregate_relay_transport_up",
+    help: "1 when the relay serves this transport (http3 on UDP, http2 and websocket on TCP)",
+    labelNames: ["transport"],
+    registers: [registry],
+    collect() {
+      const live = liveTransports();
+      this.set({ transport: "http3" }, live.includes("http3") ? 1 : 0);
+      this.set({ transport: "http2" }, live.includes("http2") ? 1 : 0);
+      this.set({ transport: "websocket" }, live.includes("http2") ? 1 : 0);
+    },
+  });
   new Gauge({
     name: "wiregate_relay_sessions",
     help: "Open relay sessions by transport",

@@ -37,6 +37,8 @@ export interface RelayAddress {
   certificateSha256: Uint8Array;
   opsPort: number | null;
   transports: ("http2" | "http3")[];
+  /** Why HTTP/3 is not among the transports (disabled, add-on missing, failed to start). */
+  http3Missing?: string;
 }
 
 /** Refused before a hello could even be read: too many pending sessions to be polite. */
@@ -52,13 +54,15 @@ function digest(token: string): Buffer {
   return createHash("sha256").update(token).digest();
 }
 
-async function tryLoadHttp3(): Promise<boolean> {
+const HTTP3_ADDON = "@fails-components/webtransport-transport-http3-quiche";
+
+/** Loads the optional quiche add-on; the reason it is unusable, or undefined when it loaded. */
+async function loadHttp3Addon(): Promise<string | undefined> {
   try {
-    const addon = "@fails-components/webtransport-transport-http3-quiche";
-    await import(addon);
-    return true;
-  } catch {
-    return false;
+    await import(HTTP3_ADDON);
+    return undefined;
+  } catch (error) {
+    return `${HTTP3_ADDON} is not installed or does not load (${(error as Error).message.split("\n")[0]})`;
   }
 }
 
@@ -77,6 +81,7 @@ export class Relay {
   #servers: { kind: "http2" | "http3"; server: Http2Server | Http3Server }[] = [];
   #ops: HttpServer | undefined;
   #draining = false;
+  #http3Missing: string | undefined;
   #sessionIndex = 0;
   #idleSweep: ReturnType<typeof setInterval> | undefined;
   certificate: CertificateMaterial | undefined;
@@ -93,7 +98,7 @@ export class Relay {
     if (options.upstreams)
       for (const entry of options.config.upstreams) this.upstreams.register(entry);
     this.#tokenDigests = options.config.tokens.map(digest);
-    this.metrics = createMetrics(this.counters);
+    this.metrics = createMetrics(this.counters, () => this.transports);
   }
 
   get openMode(): boolean {
@@ -140,21 +145,13 @@ export class Relay {
     const port = http2.address()?.port ?? config.port;
     this.#servers.push({ kind: "http2", server: http2 });
 
-    if (config.http3 && (await tryLoadHttp3())) {
-      try {
-        const http3 = new Http3Server({ port, host: config.host, secret, ...tls });
-        http3.startServer();
-        // Without a working add-on `ready` never settles: give up after a moment.
-        const ok = await Promise.race([
-          http3.ready.then(() => true),
-          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref()),
-        ]);
-        if (ok) this.#servers.push({ kind: "http3", server: http3 });
-        else this.#log.warn("HTTP/3 did not start; serving HTTP/2 and WebSocket only");
-      } catch (error) {
-        this.#log.warn("HTTP/3 failed", { error: (error as Error).message });
-      }
-    }
+    this.#http3Missing = config.http3
+      ? await this.#startHttp3(port, { host: config.host, secret, ...tls })
+      : "disabled by configuration (--no-http3)";
+    if (this.#http3Missing)
+      this.#log.warn("HTTP/3 is off: serving HTTP/2 and WebSocket only", {
+        reason: this.#http3Missing,
+      });
     for (const { kind, server } of this.#servers) void this.#accept(kind, server);
     const idleCheck = Math.max(50, Math.min(5_000, config.limits.idleTimeoutMs / 4));
     this.#idleSweep = setInterval(() => this.sweepIdle(), idleCheck);
@@ -176,8 +173,42 @@ export class Relay {
       url: `https://${host}:${port}${config.path}`,
       certificateSha256: this.certificate.sha256,
       opsPort,
-      transports: this.#servers.map((s) => s.kind),
+      transports: this.transports,
+      ...(this.#http3Missing ? { http3Missing: this.#http3Missing } : {}),
     };
+  }
+
+  /** The transports being served, HTTP/2 first. */
+  get transports(): ("http2" | "http3")[] {
+    return this.#servers.map((s) => s.kind);
+  }
+
+  /** HTTP/3 on UDP at the HTTP/2 port number; the reason when it cannot run. */
+  async #startHttp3(
+    port: number,
+    options: { host: string; secret: string; cert: string; privKey: string },
+  ): Promise<string | undefined> {
+    const missing = await loadHttp3Addon();
+    if (missing) return missing;
+    try {
+      const http3 = new Http3Server({ port, ...options });
+      http3.startServer();
+      // A server that cannot bind never settles `ready`: give up after a moment.
+      const ok = await Promise.race([
+        http3.ready.then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref()),
+      ]);
+      if (!ok) {
+        try {
+          http3.stopServer();
+        } catch {}
+        return `HTTP/3 server did not start on UDP port ${port}`;
+      }
+      this.#servers.push({ kind: "http3", server: http3 });
+      return undefined;
+    } catch (error) {
+      return `HTTP/3 server failed: ${(error as Error).message}`;
+    }
   }
 
   async #serveOps(url: string, res: import("node:http").ServerResponse): Promise<void> {
@@ -190,6 +221,8 @@ export class Relay {
         JSON.stringify({
           status: this.#draining ? "draining" : "ok",
           sessions: this.sessions.size,
+          transports: this.transports,
+          ...(this.#http3Missing ? { http3Missing: this.#http3Missing } : {}),
         }),
       );
     } else {

@@ -16,6 +16,10 @@ import { Relay, type RelayAddress } from "../src/relay.js";
 
 export const TOKEN = "test-token-0123456789abcdef";
 
+/** Every relay test that moves datagrams runs on both: HTTP/3 (QUIC datagrams) and HTTP/2. */
+export const TRANSPORTS = ["http3", "http2"] as const;
+export type TestTransport = (typeof TRANSPORTS)[number];
+
 /** A certificate directory shared by the tests of one file (generation is cheap, but why repeat). */
 const certDir = mkdtempSync(join(tmpdir(), "wiregate-relay-test-"));
 
@@ -52,7 +56,7 @@ export async function startRelay(
   const config = mergeConfig(DEFAULT_CONFIG, {
     port: 0,
     opsPort: 0,
-    http3: false,
+    http3: true,
     certDir,
     tokens: [TOKEN],
     upstreams: [{ name: "echo", host: "127.0.0.1", port: upstreamPort }],
@@ -64,6 +68,11 @@ export async function startRelay(
     ...(process.env.DBG ? { logger: createLogger("debug") } : {}),
   });
   const address = await relay.start();
+  // HTTP/3 must come up wherever it was asked for: a missing add-on fails loudly, never skips.
+  if (config.http3 && !address.transports.includes("http3")) {
+    await relay.stop(0);
+    throw new Error(`HTTP/3 did not come up: ${address.http3Missing}`);
+  }
   return { relay, address };
 }
 
@@ -73,6 +82,8 @@ export async function connect(
     token?: string | undefined;
     upstream?: string;
     onError?: Parameters<typeof connectRelay>[0]["onError"];
+    /** HTTP/3 uses the add-on's native client; HTTP/2 forces the library's reliable mode. */
+    transport?: TestTransport;
   } = {},
 ): Promise<RelayConnection> {
   await quicheLoaded;
@@ -82,7 +93,10 @@ export async function connect(
     token: "token" in options ? options.token : TOKEN,
     upstream: options.upstream ?? "echo",
     serverCertificateHashes: [{ algorithm: "sha-256", value: address.certificateSha256 }],
-    transportOptions: { forceReliable: true },
+    transportOptions:
+      (options.transport ?? "http2") === "http2"
+        ? { forceReliable: true }
+        : { requireUnreliable: true },
     ...(options.onError ? { onError: options.onError } : {}),
   });
 }

@@ -15,7 +15,9 @@ import {
   roundTrip,
   sample,
   startEcho,
+  type TestTransport,
   TOKEN,
+  TRANSPORTS,
   waitFor,
 } from "./helpers.js";
 
@@ -57,6 +59,13 @@ let relayProcess: ChildProcess;
 let relayLines: AsyncIterator<string>;
 let address: RelayAddress;
 let hashHex: string;
+let listening: {
+  transports: RelayAddress["transports"];
+  http3: string;
+  url: string;
+  ops: string;
+  certificateSha256: string;
+};
 
 beforeAll(async () => {
   execFileSync(join(root, "../../node_modules/.bin/tsc"), [
@@ -75,15 +84,12 @@ beforeAll(async () => {
       `--upstream=echo=127.0.0.1:${echo.port}`,
       "--rate=200",
       "--queue=16",
-      "--no-http3",
     ],
     { env: { ...process.env, WIREGATE_RELAY_TOKENS: TOKEN }, stdio: ["ignore", "pipe", "inherit"] },
   );
   children.push(relayProcess);
   relayLines = lines(relayProcess);
-  const listening = JSON.parse(
-    await lineMatching(relayLines, (l) => l.includes('"relay listening"')),
-  );
+  listening = JSON.parse(await lineMatching(relayLines, (l) => l.includes('"relay listening"')));
   hashHex = listening.certificateSha256;
   address = {
     host: "127.0.0.1",
@@ -100,10 +106,14 @@ afterAll(async () => {
   await echo.close();
 });
 
-async function spawnClient(mode: "idle" | "flood", rate = 0): Promise<ChildProcess> {
+async function spawnClient(
+  mode: "idle" | "flood",
+  rate: number,
+  transport: TestTransport,
+): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    [fixture, address.url, hashHex, TOKEN, "echo", mode, String(rate)],
+    [fixture, address.url, hashHex, TOKEN, "echo", mode, String(rate), transport],
     {
       stdio: ["ignore", "pipe", "inherit"],
     },
@@ -113,8 +123,8 @@ async function spawnClient(mode: "idle" | "flood", rate = 0): Promise<ChildProce
   return child;
 }
 
-const sessionsGauge = async () =>
-  sample(await metricsText(address), 'wiregate_relay_sessions{transport="http2"}');
+const sessionsGauge = async (transport: TestTransport) =>
+  sample(await metricsText(address), `wiregate_relay_sessions{transport="${transport}"}`);
 
 async function medianRoundTrip(
   conn: RelayConnection,
@@ -143,54 +153,64 @@ describe("relay process", () => {
     }
   });
 
-  it("frees a session whose client vanished", async () => {
-    const client = await spawnClient("idle");
-    await waitFor(async () => (await sessionsGauge()) === 1);
+  it("says at start which transports it serves", () => {
+    expect(listening.transports).toEqual(["http2", "http3"]);
+    expect(listening.http3).toBe("on");
+  });
+
+  // Over HTTP/2 the kernel closes the TCP connection. A vanished QUIC client says nothing: its
+  // session ends on QUIC's idle timeout or the relay's idle sweep (both transports: relay.test.ts).
+  it("frees a session whose client vanished (http2)", async () => {
+    const client = await spawnClient("idle", 0, "http2");
+    await waitFor(async () => (await sessionsGauge("http2")) === 1);
     client.kill("SIGKILL");
-    await waitFor(async () => (await sessionsGauge()) === 0, 10_000);
+    await waitFor(async () => (await sessionsGauge("http2")) === 0, 10_000);
     const health = await (await fetch(`http://127.0.0.1:${address.opsPort}/healthz`)).json();
     expect(health).toMatchObject({ status: "ok", sessions: 0 });
   });
 
-  it("throttles a flooding session while another keeps its latency", async () => {
-    const conn = await connect(address);
-    await medianRoundTrip(conn, 50, 0); // warm up
-    const idle = await medianRoundTrip(conn, 200, 1000);
-    const echoedBefore = echo.received;
-    const dropsBefore = sample(
-      await metricsText(address),
-      'wiregate_relay_drops_total{direction="to_upstream",reason="queue-full"}',
-    );
-    const flooder = await spawnClient("flood", 4000);
-    await new Promise((r) => setTimeout(r, 300));
-    const floodStart = echo.received;
-    const started = performance.now();
-    const loaded = await medianRoundTrip(conn, 200, 5000);
-    await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - started))));
-    const elapsed = (performance.now() - started) / 1000;
-    const forwarded = echo.received - floodStart - 200;
-    flooder.kill("SIGKILL");
-    const drops =
-      sample(
+  it.each(TRANSPORTS)(
+    "throttles a flooding session while another keeps its latency (%s)",
+    async (transport) => {
+      const conn = await connect(address, { transport });
+      await medianRoundTrip(conn, 50, 0); // warm up
+      const idle = await medianRoundTrip(conn, 200, 1000);
+      const echoedBefore = echo.received;
+      const dropsBefore = sample(
         await metricsText(address),
         'wiregate_relay_drops_total{direction="to_upstream",reason="queue-full"}',
-      ) - dropsBefore;
-    // The flooder offers ~4000/s; the relay lets through its 200/s (plus a burst of 20).
-    expect(forwarded / elapsed).toBeLessThan(200 * 1.3 + 20 / elapsed);
-    expect(drops).toBeGreaterThan(1000);
-    expect(echo.received).toBeGreaterThan(echoedBefore);
-    expect(loaded).toBeLessThan(2 * idle + 0.1);
-    conn.close();
-  });
+      );
+      const flooder = await spawnClient("flood", 4000, transport);
+      await new Promise((r) => setTimeout(r, 300));
+      const floodStart = echo.received;
+      const started = performance.now();
+      const loaded = await medianRoundTrip(conn, 200, 5000);
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - started))));
+      const elapsed = (performance.now() - started) / 1000;
+      const forwarded = echo.received - floodStart - 200;
+      flooder.kill("SIGKILL");
+      const drops =
+        sample(
+          await metricsText(address),
+          'wiregate_relay_drops_total{direction="to_upstream",reason="queue-full"}',
+        ) - dropsBefore;
+      // The flooder offers ~4000/s; the relay lets through its 200/s (plus a burst of 20).
+      expect(forwarded / elapsed).toBeLessThan(200 * 1.3 + 20 / elapsed);
+      expect(drops).toBeGreaterThan(1000);
+      expect(echo.received).toBeGreaterThan(echoedBefore);
+      expect(loaded).toBeLessThan(2 * idle + 0.1);
+      conn.close();
+    },
+  );
 
-  it("drains and exits 0 on SIGTERM with live sessions", async () => {
-    const conn = await connect(address);
+  it("drains and exits 0 on SIGTERM with live sessions on both transports", async () => {
+    const conns = await Promise.all(TRANSPORTS.map((transport) => connect(address, { transport })));
+    expect(conns.map((c) => c.welcome.transport)).toEqual([...TRANSPORTS]);
     const exited = new Promise<number | null>((resolve) =>
       relayProcess.once("exit", (code) => resolve(code)),
     );
     relayProcess.kill("SIGTERM");
-    const closed = await conn.closed;
-    expect(closed.error?.code).toBe("shutdown");
+    for (const conn of conns) expect((await conn.closed).error?.code).toBe("shutdown");
     expect(await exited).toBe(0);
   });
 });
