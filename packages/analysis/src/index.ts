@@ -32,6 +32,14 @@ export {
 } from "./interleave.js";
 export { type EphemeralKey, hexOf, KeyMaterial, type StaticKey } from "./keys.js";
 export {
+  analyzeLogs,
+  type LogAnalysisResult,
+  type LogCollision,
+  type LogPairAnalysis,
+  type LogRef,
+  renderLogAnalysis,
+} from "./logs/log-analysis.js";
+export {
   describeReport,
   formatPrecision,
   type LineExample,
