@@ -4,7 +4,8 @@
  */
 
 import { COOKIE_REFRESH_TIME, COOKIE_USE_TIME } from "./constants.js";
-import type { CryptoBackend, RandomSource } from "./crypto/types.js";
+import type { CryptoBackend } from "./crypto/types.js";
+import type { Entropy } from "./entropy.js";
 import { type CookieReply, encodeCookieReply } from "./messages.js";
 import { cookieKey, mac1Key, verifyMac1, verifyMac2, writeMacs } from "./noise.js";
 
@@ -42,17 +43,17 @@ export class CookieChecker {
   /** A cookie reply to `message` (whose sender index is `receiver`), bound to `source`. */
   createReply(
     now: number,
-    random: RandomSource,
+    entropy: Pick<Entropy, "cookieSecret" | "cookieNonce">,
     message: Uint8Array,
     receiver: number,
     source: Uint8Array,
   ): Uint8Array {
     if (this.#secret === null || now - this.#secretBornAt >= COOKIE_REFRESH_TIME) {
-      this.#secret = random(32);
+      this.#secret = entropy.cookieSecret();
       this.#secretBornAt = now;
     }
     const cookie = this.c.mac(this.#secret, source);
-    const nonce = random(24);
+    const nonce = entropy.cookieNonce();
     const mac1 = message.subarray(message.length - 32, message.length - 16);
     const encryptedCookie = this.c.xseal(this.#cookieKey, nonce, cookie, mac1);
     return encodeCookieReply({ receiver, nonce, encryptedCookie });

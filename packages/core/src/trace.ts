@@ -7,6 +7,7 @@ export type TraceLevel = "debug" | "info" | "warn" | "error";
 export type TraceKind =
   | "peer-added"
   | "peer-removed"
+  | "handshake-state"
   | "initiation-sent"
   | "initiation-suppressed"
   | "initiation-consumed"
@@ -35,7 +36,10 @@ export interface TraceEvent {
   role?: "initiator" | "responder";
   localIndex?: number;
   remoteIndex?: number;
-  /** Handshake or keypair state before and after the transition. */
+  /**
+   * State before and after the transition: the handshake state (handshake-state.ts) for
+   * `handshake-state`, the keypair slot for keypair events, the endpoint for `endpoint-changed`.
+   */
   from?: string;
   to?: string;
   /** Why it happened, in a few words ("retransmit", "replayed timestamp", …). */

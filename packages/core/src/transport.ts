@@ -1,0 +1,178 @@
+/** Transport data: sealing staged packets on the current keypair, opening what arrives. */
+import {
+  MAX_STAGED_PACKETS,
+  REJECT_AFTER_TIME,
+  REKEY_AFTER_MESSAGES,
+  REKEY_AFTER_TIME,
+  REKEY_ON_RECEIVE_AGE,
+} from "./constants.js";
+import type { Context } from "./context.js";
+import type { UdpEndpoint } from "./device-types.js";
+import { initiate } from "./handshake.js";
+import { packetAddresses } from "./ip.js";
+import type { Keypair } from "./keypair.js";
+import { receivedWith, usable } from "./keypair-slots.js";
+import { encodeTransport, type Transport } from "./messages.js";
+import type { Peer } from "./peer.js";
+import {
+  authenticatedReceived,
+  authenticatedSent,
+  authenticatedTraversal,
+  dataReceived,
+  dataSent,
+  handshakeComplete,
+} from "./peer-timers.js";
+
+const EMPTY = new Uint8Array(0);
+
+export function onTransport(ctx: Context, m: Transport, from: UdpEndpoint): void {
+  const entry = ctx.indices.get(m.receiver);
+  const k = entry?.keypair;
+  if (!entry || !k) {
+    ctx.reject(entry?.peer, "unknown-index", "transport data for no keypair", {
+      localIndex: m.receiver,
+    });
+    return;
+  }
+  const peer = entry.peer;
+  if (ctx.now - k.createdAt >= REJECT_AFTER_TIME) {
+    ctx.reject(peer, "keypair-expired", "keypair older than REJECT_AFTER_TIME", {
+      localIndex: m.receiver,
+    });
+    return;
+  }
+  if (!k.replay.check(m.counter)) {
+    ctx.reject(peer, "replayed-counter", `counter ${m.counter} replayed or too old`, {
+      localIndex: m.receiver,
+    });
+    return;
+  }
+  const plaintext = ctx.s.c.open(k.receiveKey, m.counter, m.encrypted, EMPTY);
+  if (!plaintext) {
+    ctx.reject(peer, "decrypt", "transport data did not authenticate", {
+      localIndex: m.receiver,
+    });
+    return;
+  }
+  if (!k.replay.accept(m.counter)) {
+    ctx.reject(peer, "replayed-counter", `counter ${m.counter} replayed`, {
+      localIndex: m.receiver,
+    });
+    return;
+  }
+  if (receivedWith(ctx, peer, k)) {
+    handshakeComplete(ctx, peer);
+    sendStaged(ctx, peer);
+  }
+  keepFreshReceiving(ctx, peer);
+  authenticatedTraversal(ctx, peer);
+  authenticatedReceived(ctx, peer);
+  roam(ctx, peer, from);
+  peer.rxBytes += m.bytes.length;
+  if (plaintext.length === 0) return; // keepalive
+  dataReceived(ctx, peer);
+  const addresses = packetAddresses(plaintext);
+  if (!addresses) {
+    ctx.reject(peer, "invalid-inner-packet", "decrypted data is not an IP packet");
+    return;
+  }
+  if (ctx.routes.lookup(addresses.family, addresses.source) !== peer) {
+    ctx.reject(peer, "source-not-allowed", "inner source address not in the peer's allowed IPs");
+    return;
+  }
+  ctx.out.packets.push({ peer: peer.id, data: plaintext.subarray(0, addresses.totalLength) });
+}
+
+/** Sends `packet` to `peer`: at once if nothing is queued and a session is up, else staged. */
+export function sendPacket(ctx: Context, peer: Peer, packet: Uint8Array): void {
+  if (peer.staged.length === 0 && usable(ctx.now, peer.current)) {
+    // Fast path: nothing queued ahead of it and a session is up, so seal the caller's bytes
+    // directly instead of copying them into the queue first.
+    sendTransport(ctx, peer, peer.current, packet);
+    keepFreshSending(ctx, peer);
+  } else {
+    stage(ctx, peer, packet);
+    sendStaged(ctx, peer);
+  }
+}
+
+export function stage(ctx: Context, peer: Peer, packet: Uint8Array): void {
+  if (peer.staged.length >= MAX_STAGED_PACKETS) {
+    peer.staged.shift();
+    ctx.reject(peer, "staged-overflow", "staged queue full: dropped the oldest packet");
+  }
+  peer.staged.push(packet.slice());
+}
+
+/** Encrypts every staged packet on the current keypair, or starts a handshake if there is none. */
+export function sendStaged(ctx: Context, peer: Peer): void {
+  if (peer.staged.length === 0) return;
+  const k = peer.current;
+  if (!usable(ctx.now, k)) {
+    initiate(ctx, peer, false, "data waiting for a session");
+    return;
+  }
+  const staged = peer.staged;
+  peer.staged = [];
+  for (const packet of staged) sendTransport(ctx, peer, k, packet);
+  keepFreshSending(ctx, peer);
+}
+
+function sendTransport(ctx: Context, peer: Peer, k: Keypair, packet: Uint8Array): void {
+  const counter = k.sendCounter++;
+  const padded = pad(packet, ctx.s.mtu);
+  const sealed = ctx.s.c.seal(k.sendKey, counter, padded, EMPTY);
+  if (!ctx.transmit(peer, encodeTransport(k.remoteIndex, counter, sealed))) return;
+  if (packet.length === 0) {
+    ctx.event(peer, "keepalive-sent", "debug", { localIndex: k.localIndex });
+  }
+  authenticatedTraversal(ctx, peer);
+  authenticatedSent(ctx, peer);
+  if (packet.length > 0) dataSent(ctx, peer);
+}
+
+/** Zero padding to a multiple of 16 bytes, but not beyond the MTU. */
+function pad(packet: Uint8Array, mtu: number): Uint8Array {
+  const rest = packet.length % 16;
+  if (rest === 0) return packet;
+  const length = Math.min(packet.length + 16 - rest, Math.max(mtu, packet.length));
+  if (length === packet.length) return packet;
+  const padded = new Uint8Array(length);
+  padded.set(packet);
+  return padded;
+}
+
+/** wireguard-go's SendKeepalive: a keepalive if nothing is staged, then flush (or handshake). */
+export function sendKeepalive(ctx: Context, peer: Peer): void {
+  if (peer.staged.length === 0) peer.staged.push(EMPTY);
+  sendStaged(ctx, peer);
+}
+
+function keepFreshSending(ctx: Context, peer: Peer): void {
+  const k = peer.current;
+  if (!k) return;
+  if (
+    k.sendCounter > REKEY_AFTER_MESSAGES ||
+    (k.isInitiator && ctx.now - k.createdAt > REKEY_AFTER_TIME)
+  ) {
+    initiate(ctx, peer, false, "rekey: keypair aged");
+  }
+}
+
+function keepFreshReceiving(ctx: Context, peer: Peer): void {
+  if (peer.sentLastMinuteHandshake) return;
+  const k = peer.current;
+  if (k?.isInitiator && ctx.now - k.createdAt > REKEY_ON_RECEIVE_AGE) {
+    peer.sentLastMinuteHandshake = true;
+    initiate(ctx, peer, false, "rekey: keypair near expiry on receive");
+  }
+}
+
+/** The peer's endpoint follows the source of its latest authenticated message. */
+export function roam(ctx: Context, peer: Peer, from: UdpEndpoint): void {
+  const e = peer.endpoint;
+  if (e !== undefined && e.address === from.address && e.port === from.port) return;
+  const before = e ? `${e.address}:${e.port}` : "none";
+  peer.endpoint = { address: from.address, port: from.port };
+  ctx.event(peer, "endpoint-changed", "info", { from: before, to: `${from.address}:${from.port}` });
+}
