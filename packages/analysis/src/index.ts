@@ -31,6 +31,7 @@ export {
   renderInterleavings,
 } from "./interleave.js";
 export { type EphemeralKey, hexOf, KeyMaterial, type StaticKey } from "./keys.js";
+export { ALIGN_SLACK_S, alignLog, type LineMatch, type LogAlignment } from "./logs/log-align.js";
 export {
   analyzeLogs,
   type LogAnalysisResult,

@@ -21,12 +21,14 @@ import {
 import { CaptureReader, type CaptureRecord, PcapngWriter } from "@wiregate/capture";
 import { nodeCrypto } from "@wiregate/core/node";
 import { BufferedOut, type Sink } from "./io.js";
+import { type LogArg, parseLogArgs, runWithLogs } from "./log-input.js";
 import { runReplay } from "./replay-command.js";
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 1;
 export const EXIT_BAD_INPUT = 2;
 export const EXIT_BAD_KEYS = 3;
+export { EXIT_LOG_LINES } from "./log-input.js";
 
 export interface Io {
   stdout: Sink;
@@ -38,16 +40,22 @@ export const HELP = `wiregate-replay — decode, analyze, replay and export Wire
 Usage:
   wiregate-replay decode  FILE [--keylog K] [--json] [-c N]
   wiregate-replay analyze FILE [--keylog K] [--json] [-c N]
+  wiregate-replay analyze [FILE] --log [SIDE=]LOG … [--keylog K] [--json]
+  wiregate-replay decode  [FILE] --log [SIDE=]LOG … [--keylog K] [--json]
   wiregate-replay replay  FILE [--keylog K] [--model wiregate|wireguard-go] [--json] [-c N]
   wiregate-replay export  FILE --keylog K -w OUT.pcapng
 
 FILE is a pcap or pcapng file; "-" (or -r -) reads standard input.
+LOG is a wireguard-go log (optionally behind a journal, ts or Unix-time stamp), a kernel log
+(dmesg, journalctl -k) or our trace events as NDJSON; "-" reads standard input.
 
 Options:
   -r, --read FILE     the capture (instead of the positional FILE)
   -k, --keylog K      Wireshark-format WireGuard key log (LOCAL_STATIC_PRIVATE_KEY = …, …)
       --json          NDJSON: one JSON object per line (Wireshark field names: wg.type, wg.sender, …)
   -c, --count N       stop after N WireGuard messages
+  -l, --log [SIDE=]LOG  a log of one side (repeatable); SIDE names it (else its interface or
+                      file name); with a capture, each log is aligned with the capture's frames
   -m, --model M       replay engine: wiregate (our core, default) or wireguard-go (a model of it)
   -e, --field NAME    decode: print these fields tab-separated, like tshark -T fields -e NAME
                       (repeatable; wg.type, wg.sender, wg.receiver, wg.counter, wg.handshake_ok, …)
@@ -71,6 +79,9 @@ Exit codes:
      still printed)
   3  bad key material (unreadable key log, or lines that are not valid key log entries; the valid
      entries are still used)
+  4  a log has lines in no known format, or over-long lines (reported on stderr: how many, the
+     first few; everything understood is still analysed)
+  (an unreadable log file gives 2)
 `;
 
 const OPTIONS = {
@@ -82,6 +93,7 @@ const OPTIONS = {
   write: { type: "string", short: "w" },
   help: { type: "boolean", short: "h" },
   field: { type: "string", short: "e", multiple: true },
+  log: { type: "string", short: "l", multiple: true },
 } satisfies ParseArgsConfig["options"];
 
 export interface CommonArgs {
@@ -93,6 +105,8 @@ export interface CommonArgs {
   model: string;
   write: string | undefined;
   fields: string[];
+  /** `--log`: logs next to (or instead of) the capture; `file` is "" when there is no capture. */
+  logs: LogArg[];
 }
 
 class UsageError extends Error {}
@@ -118,7 +132,12 @@ function parse(argv: string[]): CommonArgs | "help" {
   const file = values.read ?? rest[0];
   if (values.read !== undefined && rest.length > 0)
     throw new UsageError("give the capture either as FILE or with -r, not both");
-  if (file === undefined)
+  const logs = parseLogArgs(values.log ?? []);
+  if (logs.length > 0 && command !== "analyze" && command !== "decode")
+    throw new UsageError("--log applies to analyze and decode");
+  if ([file, ...logs.map((l) => l.path)].filter((p) => p === "-").length > 1)
+    throw new UsageError("only one input can be standard input (-)");
+  if (file === undefined && logs.length === 0)
     throw new UsageError(`${command}: missing capture FILE (use - for standard input)`);
   let count = Number.POSITIVE_INFINITY;
   if (values.count !== undefined) {
@@ -148,7 +167,8 @@ function parse(argv: string[]): CommonArgs | "help" {
   return {
     fields,
     command,
-    file,
+    file: file ?? "",
+    logs,
     keylog: values.keylog,
     json: values.json ?? false,
     count,
@@ -331,6 +351,18 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } else if (args.command !== "export") {
     // Keys embedded in the capture (pcapng DSB) still decrypt, as in Wireshark.
     keys = new KeyMaterial(nodeCrypto);
+  }
+  if (args.logs.length > 0) {
+    const result = await runWithLogs(args, keys, out, err, (file, options, onMessage) =>
+      streamMessages(file, options, onMessage),
+    );
+    await out.flush();
+    if (result.captureError !== undefined) {
+      err.line(`error: ${result.captureError}`);
+      return EXIT_BAD_INPUT;
+    }
+    if (!keysOk) return EXIT_BAD_KEYS;
+    return result.code;
   }
   const progress = await Progress.for(args.file, io.stderr);
   let result: MessageStreamResult;
