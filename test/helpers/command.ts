@@ -16,6 +16,7 @@ export interface RunOptions {
   /** Kill the command (SIGKILL) after this many milliseconds. Default 30 s. */
   readonly timeoutMs?: number;
   readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
 }
 
 /** Runs a command to completion without a shell; rejects with its stderr when it fails. */
@@ -28,6 +29,7 @@ export function runCommand(
     const child = spawn(command, args, {
       stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       env: options.env ?? process.env,
+      ...(options.cwd ? { cwd: options.cwd } : {}),
     });
     let stdout = "";
     let stderr = "";
