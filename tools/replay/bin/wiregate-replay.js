@@ -5,7 +5,9 @@ try {
   await import("../dist/cli.js");
 } catch (error) {
   if (error?.code === "ERR_MODULE_NOT_FOUND" && String(error.message).includes("dist/cli.js")) {
-    process.stderr.write("wiregate-replay: not built yet; run `npm run build` at the repository root\n");
+    process.stderr.write(
+      "wiregate-replay: not built yet; run `npm run build` at the repository root\n",
+    );
     process.exit(70);
   }
   throw error;
