@@ -37,15 +37,23 @@ function fold(sum: number): number {
 }
 
 /** RFC 1071 one's-complement sum of `bytes[start, end)` added to `initial` (not inverted). */
-function sum16(bytes: Uint8Array, start: number, end: number, initial = 0): number {
+export function sum16(bytes: Uint8Array, start: number, end: number, initial = 0): number {
   let sum = initial;
   for (let i = start; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
   if ((end - start) % 2 === 1) sum += bytes[end - 1]! << 8;
   return fold(sum);
 }
 
-/** Checksum over the IPv4/IPv6 pseudo-header and the transport segment at `offset`. */
-function transportChecksum(packet: Uint8Array, family: IpFamily, offset: number, protocol: number) {
+/**
+ * Checksum over the IPv4/IPv6 pseudo-header and the transport segment from `offset` to the end of
+ * `packet` (the checksum field itself must be zero when building, and the result is 0 when valid).
+ */
+export function transportChecksum(
+  packet: Uint8Array,
+  family: IpFamily,
+  offset: number,
+  protocol: number,
+): number {
   const length = packet.length - offset;
   const [src, dst] = family === 4 ? [12, 16] : [8, 24];
   const size = family === 4 ? 4 : 16;

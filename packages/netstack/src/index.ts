@@ -1,0 +1,16 @@
+export * from "./events.js";
+export type { IpDatagram } from "./ip.js";
+export {
+  type Clock,
+  Netstack,
+  NetstackError,
+  type NetstackOptions,
+  realClock,
+  type TcpConnection,
+  type TcpServer,
+  type UdpDatagram,
+  type UdpSocket,
+} from "./netstack.js";
+export { type ConnectRequest, Stack, type StackOptions, type StackOutput } from "./stack.js";
+export { DEFAULT_TCP_CONFIG, type KeepAlive, mssForMtu, type TcpConfig } from "./tcp/config.js";
+export type { TcpSocket, TcpState } from "./tcp/socket.js";

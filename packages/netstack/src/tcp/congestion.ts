@@ -1,0 +1,89 @@
+/**
+ * NewReno congestion control (RFC 5681 §3, RFC 6582 §3.2), counted in bytes. The connection tells
+ * it about ACKs, duplicate ACKs and timeouts; it answers with the window and what to retransmit.
+ */
+import { type Seq, seqGe } from "../seq.js";
+
+export const INITIAL_WINDOW_SEGMENTS = 10; // RFC 6928, as Linux
+const DUP_ACK_THRESHOLD = 3;
+
+export class NewReno {
+  cwnd: number;
+  ssthresh = 0x7fffffff;
+  dupAcks = 0;
+  /** RFC 6582 "recover": the highest sequence sent when fast recovery began. */
+  recover: Seq | undefined;
+  #mss: number;
+  #acked = 0;
+
+  constructor(mss: number) {
+    this.#mss = mss;
+    this.cwnd = INITIAL_WINDOW_SEGMENTS * mss;
+  }
+
+  get inRecovery(): boolean {
+    return this.recover !== undefined;
+  }
+
+  setMss(mss: number): void {
+    this.#mss = mss;
+    this.cwnd = Math.max(this.cwnd, INITIAL_WINDOW_SEGMENTS * mss);
+  }
+
+  /**
+   * New data acknowledged (`acked` bytes, up to `ack`). Returns "retransmit" on a partial ACK in
+   * fast recovery (RFC 6582 §3.2 step 5: the next hole is resent at once).
+   */
+  onAck(acked: number, ack: Seq, flight: number): "retransmit" | undefined {
+    this.dupAcks = 0;
+    if (this.recover !== undefined) {
+      if (seqGe(ack, this.recover)) {
+        // Full acknowledgment: deflate the window (RFC 6582 §3.2 step 3, option 1).
+        this.cwnd = Math.min(this.ssthresh, Math.max(flight, this.#mss) + this.#mss);
+        this.recover = undefined;
+        return undefined;
+      }
+      // Partial acknowledgment: deflate by the amount acked, add back one MSS.
+      this.cwnd = Math.max(this.cwnd - acked + this.#mss, this.#mss);
+      return "retransmit";
+    }
+    if (this.cwnd < this.ssthresh) {
+      // Slow start (RFC 5681 §3.1) counting bytes as Linux does: an ACK that covers several
+      // segments (our caller batches arrivals) grows the window by all of them, up to ssthresh.
+      this.cwnd = Math.min(this.cwnd + acked, Math.max(this.ssthresh, this.cwnd + this.#mss));
+    } else {
+      // Congestion avoidance: about one MSS per round trip (RFC 5681 §3.1, byte counting).
+      this.#acked += acked;
+      if (this.#acked >= this.cwnd) {
+        this.#acked -= this.cwnd;
+        this.cwnd += this.#mss;
+      }
+    }
+    return undefined;
+  }
+
+  /** A duplicate ACK (RFC 5681 §2 definition). Returns "fast-retransmit" on the third. */
+  onDuplicateAck(flight: number, highestSent: Seq): "fast-retransmit" | undefined {
+    this.dupAcks++;
+    if (this.recover !== undefined) {
+      this.cwnd += this.#mss; // inflate per extra duplicate (RFC 5681 §3.2 step 4)
+      return undefined;
+    }
+    if (this.dupAcks === DUP_ACK_THRESHOLD) {
+      this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.#mss);
+      this.cwnd = this.ssthresh + DUP_ACK_THRESHOLD * this.#mss;
+      this.recover = highestSent;
+      return "fast-retransmit";
+    }
+    return undefined;
+  }
+
+  /** The retransmission timer expired (RFC 5681 §3.1 eq. 4; loss window of one segment). */
+  onTimeout(flight: number): void {
+    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.#mss);
+    this.cwnd = this.#mss;
+    this.dupAcks = 0;
+    this.recover = undefined;
+    this.#acked = 0;
+  }
+}

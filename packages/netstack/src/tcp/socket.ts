@@ -1,0 +1,45 @@
+/** The application's view of one TCP connection (the stack's Connection implements it). */
+import type { TcpErrorKind } from "../events.js";
+import type { KeepAlive } from "./config.js";
+
+export type TcpState =
+  | "syn-sent"
+  | "syn-received"
+  | "established"
+  | "fin-wait-1"
+  | "fin-wait-2"
+  | "close-wait"
+  | "closing"
+  | "last-ack"
+  | "time-wait"
+  | "closed";
+
+export interface TcpSocket {
+  readonly id: number;
+  readonly state: TcpState;
+  readonly local: string;
+  readonly localPort: number;
+  readonly remote: string;
+  readonly remotePort: number;
+  /** Set once the connection failed. */
+  readonly error: TcpErrorKind | undefined;
+  /** In-order bytes waiting to be read. */
+  readonly readableLength: number;
+  /** True once the peer's FIN has been received and every byte before it read. */
+  readonly ended: boolean;
+  /** Bytes that `write` would take now. */
+  readonly writableSpace: number;
+  /** Bytes written but not yet acknowledged by the peer. */
+  readonly unacknowledged: number;
+  /** Takes up to `max` bytes of in-order data. */
+  read(max?: number): Uint8Array;
+  /** Queues as much of `data` as the send buffer takes; returns the number of bytes taken. */
+  write(data: Uint8Array): number;
+  /** No more writes: a FIN follows the queued data (RFC 9293 §3.10.4). */
+  close(): void;
+  /** Drops everything and sends a RST (RFC 9293 §3.10.5). */
+  abort(): void;
+  /** Nagle's algorithm (RFC 9293 §3.7.4) is on unless this is set. */
+  setNoDelay(noDelay: boolean): void;
+  setKeepAlive(keepAlive: KeepAlive | undefined): void;
+}

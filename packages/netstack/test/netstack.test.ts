@@ -1,0 +1,117 @@
+import { deterministicRandom } from "@wiregate/core";
+import { describe, expect, it } from "vitest";
+import { Netstack, NetstackError, type TcpConnection } from "../src/netstack.js";
+import { A4, A6, B4, B6 } from "./pair.js";
+import { concat, firstDifference, pattern } from "./transfer.js";
+import { VirtualClock } from "./virtual-clock.js";
+
+/** Two Netstacks on one virtual clock, 5 ms apart. */
+function pair() {
+  const clock = new VirtualClock();
+  const link = (to: () => Netstack) => (p: Uint8Array) =>
+    clock.setTimeout(() => to().receive(p), 5);
+  const a: Netstack = new Netstack({
+    addresses: [A4, A6],
+    clock,
+    random: deterministicRandom("a"),
+    send: link(() => b),
+  });
+  const b: Netstack = new Netstack({
+    addresses: [B4, B6],
+    clock,
+    random: deterministicRandom("b"),
+    send: link(() => a),
+  });
+  return { clock, a, b };
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(c);
+  return concat(chunks);
+}
+
+describe("Netstack: sockets as Web Streams", () => {
+  it("connects, echoes 300 kB through a server, and closes on both sides (IPv4 and IPv6)", async () => {
+    const { clock, a, b } = pair();
+    const server = b.listen(7);
+    void (async () => {
+      const reader = server.connections.getReader();
+      for (;;) {
+        const { value: conn, done } = await reader.read();
+        if (done) return;
+        void conn.readable.pipeTo(conn.writable);
+      }
+    })();
+    for (const host of [B4, B6]) {
+      let conn: TcpConnection | undefined;
+      void a.connect({ host, port: 7 }).then((c) => (conn = c));
+      expect(await clock.run(() => conn !== undefined)).toBe(true);
+      const data = pattern(300_000);
+      const writer = conn!.writable.getWriter();
+      void writer.write(data).then(() => writer.close());
+      let echoed: Uint8Array | undefined;
+      void readAll(conn!.readable).then((d) => (echoed = d));
+      let closed = false;
+      void conn!.closed.then(() => (closed = true));
+      expect(await clock.run(() => echoed !== undefined && closed)).toBe(true);
+      expect(firstDifference(echoed!, data)).toBe(-1);
+    }
+  });
+
+  it("rejects with typed errors: refused, timed out", async () => {
+    const { clock, a } = pair();
+    let error: unknown;
+    void a.connect({ host: B4, port: 1 }).catch((e) => (error = e));
+    await clock.run(() => error !== undefined);
+    expect(error).toBeInstanceOf(NetstackError);
+    expect((error as NetstackError).kind).toBe("refused");
+    error = undefined;
+    void a.connect({ host: "10.0.0.9", port: 80 }).catch((e) => (error = e));
+    await clock.run(() => error !== undefined);
+    expect((error as NetstackError).kind).toBe("timed-out");
+    expect(clock.now()).toBeGreaterThan(120_000);
+  });
+
+  it("errors the streams of a connection the peer resets", async () => {
+    const { clock, a, b } = pair();
+    const server = b.listen(9);
+    let conn: TcpConnection | undefined;
+    void a.connect({ host: B4, port: 9 }).then((c) => (conn = c));
+    await clock.run(() => conn !== undefined);
+    let peer: TcpConnection | undefined;
+    void server.connections
+      .getReader()
+      .read()
+      .then((r) => (peer = r.value));
+    await clock.run(() => peer !== undefined);
+    await peer!.writable.abort();
+    let error: unknown;
+    void conn!.readable
+      .getReader()
+      .read()
+      .catch((e) => (error = e));
+    await clock.run(() => error !== undefined);
+    expect((error as NetstackError).kind).toBe("reset");
+    await expect(conn!.closed).rejects.toMatchObject({ kind: "reset" });
+  });
+
+  it("pings and carries UDP datagrams", async () => {
+    const { clock, a, b } = pair();
+    let rtt: number | undefined;
+    void a.ping(B6).then((r) => (rtt = r));
+    await clock.run(() => rtt !== undefined);
+    expect(rtt).toBe(10);
+    const server = b.udp.bind(53);
+    const client = a.udp.bind();
+    client.send(B4, 53, pattern(20));
+    let got: { from: string; fromPort: number; data: Uint8Array } | undefined;
+    void server.readable
+      .getReader()
+      .read()
+      .then((r) => (got = r.value));
+    await clock.run(() => got !== undefined);
+    expect(got).toMatchObject({ from: A4, fromPort: client.port });
+    expect(got!.data).toEqual(pattern(20));
+  });
+});
