@@ -29,6 +29,15 @@ describe("Device", () => {
     pair.send("a", "secret");
     deliverAll(pair);
     expect(pair.delivered.b).toHaveLength(1);
+
+    // The initiation does not use the preshared key, so B answers it; A cannot open that answer.
+    const mismatched = new Pair({ seed: "psk", psk: "mismatched" });
+    mismatched.send("a", "secret");
+    deliverAll(mismatched);
+    expect(mismatched.events.filter((e) => e.kind === "response-sent")).toHaveLength(1);
+    expect(mismatched.devices.a.rejections.get("decrypt")).toBe(1);
+    expect(mismatched.delivered.b).toHaveLength(0);
+    expect(mismatched.converged()).toBe(false);
   });
 
   it("is deterministic: the same seed gives the same bytes", () => {
@@ -120,6 +129,7 @@ describe("Device admission hook", () => {
     const { deterministicRandom } = await import("../src/deterministic.js");
     const { generatePrivateKey } = await import("../src/keys.js");
     const { nodeCrypto } = await import("../src/crypto/node.js");
+    const { CookieJar } = await import("../src/cookie.js");
     const random = deterministicRandom("admit");
     const wallClock = () => 1_700_000_000_000_000_000n;
     const admitted: string[] = [];
@@ -145,11 +155,17 @@ describe("Device admission hook", () => {
       endpoint: { address: "server", port: 1 },
     });
     const init = client.send(0, udpPacket("a", "hi")).datagrams[0]!.data;
-    // A corrupted initiation (bad mac1) admits nobody.
+    // An initiation whose timestamp was tampered with, but with a valid mac1 (recomputed, as
+    // anyone who knows the server's public key can): it passes the gate and its static key
+    // decrypts, yet it does not authenticate as a whole, so the hook is never asked.
     const bad = init.slice();
-    bad[50]! ^= 1;
+    bad[100]! ^= 1;
+    new CookieJar(nodeCrypto, server.publicKey).addMacs(1, bad);
     server.receive(1, bad, { address: "client", port: 2 });
+    expect(server.rejections.get("mac1")).toBeUndefined();
+    expect(server.rejections.get("unknown-peer")).toBe(1);
     expect(admitted).toEqual([]);
+    expect(server.peerCount).toBe(0);
     const response = server.receive(2, init, { address: "client", port: 2 });
     expect(admitted).toEqual([client.publicKeyBase64]);
     expect(server.peerCount).toBe(1);

@@ -24,7 +24,8 @@ export interface InFlight {
 
 export interface PairOptions {
   seed: string;
-  psk?: boolean;
+  /** A preshared key on both sides, or a different one on each ("mismatched"). */
+  psk?: boolean | "mismatched";
   /** Which side gets the greater static key (the collision winner). */
   winner?: Side;
   collisionPolicy?: "keep-both" | "latest-wins";
@@ -93,6 +94,7 @@ export class Pair {
     const aGreater = compare(pubA, pubB) > 0;
     if ((options.winner ?? "a") === "a" ? !aGreater : aGreater) [privA, privB] = [privB, privA];
     const psk = options.psk ? random(32) : undefined;
+    const otherPsk = options.psk === "mismatched" ? random(32) : psk;
     const make = (side: Side, priv: Uint8Array) =>
       new Device({
         privateKey: priv,
@@ -111,7 +113,7 @@ export class Pair {
         side,
         this.devices[side].addPeer(0, {
           publicKey: this.keys[peer],
-          presharedKey: psk,
+          presharedKey: side === "a" ? psk : otherPsk,
           allowedIps: [`${TUNNEL[peer]}/32`],
           endpoint: ENDPOINT[peer],
           persistentKeepalive: options.persistentKeepalive,
