@@ -52,6 +52,13 @@ export {
 } from "./logs/log-event.js";
 export { LogReader, type LogReaderOptions, type ParsedLog, parseLog } from "./logs/log-reader.js";
 export { formatTraceLine } from "./logs/trace-log.js";
+export {
+  formatWireGuardGoLine,
+  formatWireGuardGoLog,
+  type GoLogOptions,
+  goTimestamp,
+  type ModelLogLine,
+} from "./logs/wireguard-go-format.js";
 export { goPeerName } from "./logs/wireguard-go-log.js";
 export {
   type ReplayedMessage,
