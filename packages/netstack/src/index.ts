@@ -1,4 +1,5 @@
 export * from "./events.js";
+export { type HttpRequest, type HttpResponse, httpRequest } from "./http/client.js";
 export type { IpDatagram } from "./ip.js";
 export {
   type Clock,

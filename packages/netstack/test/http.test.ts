@@ -1,0 +1,102 @@
+import { deterministicRandom } from "@wiregate/core";
+import { describe, expect, it } from "vitest";
+import { httpRequest } from "../src/http/client.js";
+import { Netstack } from "../src/netstack.js";
+import { A4, A6, B4, B6 } from "./pair.js";
+import { VirtualClock } from "./virtual-clock.js";
+
+/** A client and a raw TCP server answering every request with `response`. */
+function setup(response: string) {
+  const clock = new VirtualClock();
+  const link = (to: () => Netstack) => (p: Uint8Array) =>
+    clock.setTimeout(() => to().receive(p), 2);
+  const a: Netstack = new Netstack({
+    addresses: [A4, A6],
+    clock,
+    random: deterministicRandom("a"),
+    send: link(() => b),
+  });
+  const b: Netstack = new Netstack({
+    addresses: [B4, B6],
+    clock,
+    random: deterministicRandom("b"),
+    send: link(() => a),
+  });
+  const requests: string[] = [];
+  const server = b.listen(80);
+  void (async () => {
+    const connections = server.connections.getReader();
+    for (;;) {
+      const { value: conn } = await connections.read();
+      if (!conn) return;
+      const reader = conn.readable.getReader();
+      let text = "";
+      while (!text.includes("\r\n\r\n")) {
+        const { value } = await reader.read();
+        if (!value) break;
+        text += new TextDecoder().decode(value);
+      }
+      requests.push(text);
+      const w = conn.writable.getWriter();
+      await w.write(new TextEncoder().encode(response));
+      await w.close();
+    }
+  })();
+  return { clock, a, requests };
+}
+
+async function fetchText(response: string) {
+  const { clock, a, requests } = setup(response);
+  let result: { status: number; headers: Record<string, string>; text: string } | Error | undefined;
+  void httpRequest(a, { host: B6, path: "/x?y=1", headers: { Accept: "*/*" } })
+    .then(async (r) => ({
+      status: r.status,
+      headers: r.headers,
+      text: await new Response(r.body).text(),
+    }))
+    .then(
+      (r) => (result = r),
+      (e: Error) => (result = e),
+    );
+  await clock.run(() => result !== undefined);
+  return { result, requests };
+}
+
+describe("HTTP/1.1 client over netstack TCP", () => {
+  it("sends a well-formed request and reads a Content-Length body", async () => {
+    const { result, requests } = await fetchText(
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\nX-A: 2\r\n\r\nhelloEXTRA",
+    );
+    expect(requests[0]).toBe(
+      `GET /x?y=1 HTTP/1.1\r\nhost: [${B6}]\r\nconnection: close\r\naccept: */*\r\n\r\n`,
+    );
+    expect(result).toEqual({
+      status: 200,
+      headers: { "content-length": "5", "x-a": "1, 2" },
+      text: "hello",
+    });
+  });
+
+  it("reads a chunked body with extensions and trailers", async () => {
+    const { result } = await fetchText(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n6\r\npedia \r\n0\r\nTrailer: x\r\n\r\n",
+    );
+    expect(result).toMatchObject({ status: 200, text: "Wikipedia " });
+  });
+
+  it("reads a body delimited by the end of the connection", async () => {
+    const { result } = await fetchText("HTTP/1.0 404 Not Found\r\n\r\nnothing here");
+    expect(result).toMatchObject({ status: 404, text: "nothing here" });
+  });
+
+  it("rejects garbage with a precise message", async () => {
+    expect((await fetchText("SSH-2.0-OpenSSH\r\n\r\n")).result).toMatchObject({
+      message: "not an HTTP/1.x response: 'SSH-2.0-OpenSSH'",
+    });
+    expect(
+      (await fetchText("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")).result,
+    ).toMatchObject({
+      message: "connection closed with 5 body bytes missing",
+    });
+  });
+});

@@ -1,0 +1,43 @@
+/**
+ * Our network stack on our WireGuard core over real UDP: a `UdpDevice` whose decrypted packets
+ * feed a `Netstack`, and whose packets to send go back into the tunnel.
+ */
+import { keyFromBase64 } from "@wiregate/core";
+import { UdpDevice } from "@wiregate/core/node";
+import { Netstack } from "@wiregate/netstack";
+import type { WireGuardPeer } from "./wireguard-peer.js";
+
+export interface NetstackPeer {
+  readonly udp: UdpDevice;
+  readonly net: Netstack;
+  close(): Promise<void>;
+}
+
+/** Our peer with `addresses`, tunnelled to `wg` (which gets us as its peer). */
+export async function startNetstackPeer(
+  wg: WireGuardPeer,
+  us: { privateKey: string; publicKey: string; v4: string; v6: string },
+  them: { v4: string; v6: string },
+  mtu = 1420,
+): Promise<NetstackPeer> {
+  let net: Netstack | undefined;
+  const udp = await UdpDevice.start({
+    privateKey: keyFromBase64(us.privateKey),
+    host: wg.hostAddress,
+    peers: [
+      {
+        publicKey: keyFromBase64(wg.publicKey),
+        allowedIps: [`${them.v4}/32`, `${them.v6}/128`],
+        endpoint: { address: wg.underlayAddress, port: wg.listenPort },
+      },
+    ],
+    onPacket: (packet) => net?.receive(packet),
+  });
+  net = new Netstack({ addresses: [us.v4, us.v6], mtu, send: (p) => udp.send(p) });
+  await wg.setPeer({
+    publicKey: us.publicKey,
+    allowedIPs: [`${us.v4}/32`, `${us.v6}/128`],
+    endpoint: `${wg.hostAddress}:${udp.port}`,
+  });
+  return { udp, net, close: () => udp.close() };
+}
