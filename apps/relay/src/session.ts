@@ -1,6 +1,8 @@
 /**
  * One client session: control stream (hello → welcome/error, stats), and the two datagram
  * directions between the WebTransport session and a UDP socket of its own toward the upstream.
+ * WireGuard messages larger than the session's datagrams take the message stream, a reliable
+ * stream the client opens after the welcome (see @wiregate/session's message-stream.ts).
  */
 
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
@@ -18,6 +20,7 @@ import {
 } from "@wiregate/session";
 import type { Limits, UpstreamEntry } from "./config.js";
 import type { Logger } from "./logger.js";
+import { MessageLane } from "./message-lane.js";
 import type { Direction, RelayCounters } from "./metrics.js";
 import { PacedQueue } from "./paced-queue.js";
 
@@ -104,7 +107,10 @@ export class RelaySession {
     return this.state === "closed";
   }
   upstream: UpstreamEntry | undefined;
+  /** Largest WireGuard message sent as one datagram of this session. */
   datagramSize = 0;
+  /** Largest WireGuard message carried at all (larger than datagramSize: on the message stream). */
+  messageSize = 0;
 
   #udp: UdpSocket | undefined;
   #upstreamAddress = "";
@@ -112,6 +118,7 @@ export class RelaySession {
   #toClient: PacedQueue | undefined;
   #datagramWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #controlWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #lane: MessageLane | undefined;
   #lastActive: number;
   #closingIdle = false;
   #errorBudget = ERROR_FRAMES_PER_SECOND;
@@ -226,10 +233,8 @@ export class RelaySession {
 
     const { limits } = this.ctx;
     const transportMax = this.wt.datagrams.maxDatagramSize;
-    this.datagramSize = Math.min(
-      limits.maxDatagramSize,
-      transportMax > 0 ? transportMax : Infinity,
-    );
+    this.messageSize = limits.maxDatagramSize;
+    this.datagramSize = Math.min(this.messageSize, transportMax > 0 ? transportMax : Infinity);
     this.#datagramWriter = this.wt.datagrams.createWritable().getWriter();
     const queueOptions = {
       datagramsPerSecond: limits.datagramsPerSecond,
@@ -253,6 +258,7 @@ export class RelaySession {
       sessionId: this.ctx.id,
       transport: this.ctx.transport,
       datagramSize: this.datagramSize,
+      ...(this.messageSize > this.datagramSize ? { messageSize: this.messageSize } : {}),
       ...(upstream.publicKey ? { upstreamPublicKey: upstream.publicKey } : {}),
     });
     this.#log.info("session open", {
@@ -260,8 +266,17 @@ export class RelaySession {
       transport: this.ctx.transport,
       upstream: upstream.name,
       datagramSize: this.datagramSize,
+      messageSize: this.messageSize,
     });
     void this.#pumpFromClient();
+    if (this.messageSize > this.datagramSize) {
+      this.#lane = new MessageLane(this.messageSize, {
+        message: (message) => this.#fromClient(message, this.messageSize),
+        oversized: (length) => this.#oversizedFromClient(length, this.messageSize),
+        extraStream: () => this.#drop("to_upstream", "extra-stream"),
+      });
+      void this.#lane.accept(this.wt.incomingBidirectionalStreams);
+    }
   }
 
   async #pumpFromClient(): Promise<void> {
@@ -278,15 +293,16 @@ export class RelaySession {
     this.close("client-closed");
   }
 
-  #fromClient(datagram: Uint8Array): void {
+  #oversizedFromClient(length: number, limit: number): void {
+    this.#drop("to_upstream", "oversized");
+    this.#sendError("oversized", `message of ${length} bytes exceeds ${limit}`, limit);
+  }
+
+  /** One WireGuard message from the client: a datagram, or one read from the message stream. */
+  #fromClient(datagram: Uint8Array, limit = this.datagramSize): void {
     this.#lastActive = this.ctx.now();
-    if (datagram.length > this.datagramSize) {
-      this.#drop("to_upstream", "oversized");
-      this.#sendError(
-        "oversized",
-        `datagram of ${datagram.length} bytes exceeds ${this.datagramSize}`,
-        this.datagramSize,
-      );
+    if (datagram.length > limit) {
+      this.#oversizedFromClient(datagram.length, limit);
       return;
     }
     const type = checkShape(datagram);
@@ -305,7 +321,7 @@ export class RelaySession {
       return;
     }
     this.#lastActive = this.ctx.now();
-    if (datagram.length > this.datagramSize) {
+    if (datagram.length > this.messageSize) {
       this.#drop("to_client", "oversized");
       return;
     }
@@ -346,12 +362,28 @@ export class RelaySession {
 
   #sendClient(datagram: Uint8Array): void {
     if (!this.#datagramWriter) return;
-    this.#datagramWriter.write(datagram).catch(ignore);
+    if (datagram.length <= this.datagramSize) this.#datagramWriter.write(datagram).catch(ignore);
+    else if (!this.#sendOnMessageStream(datagram)) return;
     this.stats.toClient.datagrams++;
     this.stats.toClient.bytes += datagram.length;
     this.ctx.counters.datagrams.to_client++;
     this.ctx.counters.bytes.to_client += datagram.length;
     this.#capture("to_client", datagram);
+  }
+
+  /** A message too large for a datagram; false (counted, reported) when it cannot go. */
+  #sendOnMessageStream(message: Uint8Array): boolean {
+    const outcome = this.#lane?.send(message) ?? "no-message-stream";
+    if (outcome === "sent") return true;
+    this.#drop("to_client", outcome);
+    if (outcome === "no-message-stream") {
+      this.#sendError(
+        "oversized",
+        `message of ${message.length} bytes from the upstream exceeds ${this.datagramSize} and no message stream is open`,
+        this.datagramSize,
+      );
+    }
+    return false;
   }
 
   #capture(direction: Direction, datagram: Uint8Array): void {
@@ -416,6 +448,7 @@ export class RelaySession {
     this.#toClient?.close();
     this.#udp?.close();
     this.#udp = undefined;
+    this.#lane?.close();
     try {
       this.wt.close({ closeCode: 0, reason: reason.slice(0, 100) });
     } catch {

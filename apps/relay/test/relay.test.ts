@@ -1,6 +1,13 @@
 import { createSocket } from "node:dgram";
 import { request } from "node:https";
-import { type ErrorFrame, RelayError } from "@wiregate/session";
+import { quicheLoaded, WebTransport } from "@fails-components/webtransport";
+import {
+  type ErrorFrame,
+  encodeFrame,
+  encodeStreamMessage,
+  FrameReader,
+  RelayError,
+} from "@wiregate/session";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay, RelayAddress } from "../src/relay.js";
 import {
@@ -12,6 +19,7 @@ import {
   seqOf,
   startEcho,
   startRelay,
+  TOKEN,
   TRANSPORTS,
   transportMessage,
   waitFor,
@@ -167,13 +175,42 @@ describe.each(TRANSPORTS)("relay over %s", (transport) => {
     conn.close();
   });
 
-  // Over HTTP/3 a message above the datagram limit takes the session's message stream instead.
-  it.runIf(transport === "http2")("reports an oversized datagram to the client", async () => {
+  it("carries messages above the datagram limit on the message stream, both ways", async () => {
+    const conn = await connect(address);
+    const large = conn.welcome.datagramSize < 1452;
+    expect(large).toBe(transport === "http3");
+    expect(conn.welcome.messageSize).toBe(large ? 1452 : undefined);
+    const iterator = conn.datagrams[Symbol.asyncIterator]();
+    const before = drops(await metricsText(address), "to_upstream", "malformed");
+    const echoBefore = echo.received;
+    // Not WireGuard, and too big for a datagram: the relay checks stream messages alike.
+    conn.send(Uint8Array.from({ length: 1300 }, (_, i) => (i === 0 ? 9 : 0)));
+    const sizes = [1452, 1300, 1214, 148, 1452];
+    for (const [i, size] of sizes.entries()) conn.send(transportMessage(i, size));
+    const back = new Map<number, number>();
+    while (back.size < sizes.length) {
+      const next = await iterator.next();
+      if (next.done) throw new Error("session ended");
+      back.set(seqOf(next.value), next.value.length);
+    }
+    expect([...back].sort((a, b) => a[0] - b[0])).toEqual(sizes.map((size, i) => [i, size]));
+    const onStream = large ? sizes.filter((size) => size > conn.welcome.datagramSize).length : 0;
+    expect(conn.streamed).toEqual({ sent: onStream + (large ? 1 : 0), received: onStream });
+    expect(echo.received - echoBefore).toBe(sizes.length);
+    expect(drops(await metricsText(address), "to_upstream", "malformed") - before).toBe(1);
+    conn.close();
+  });
+
+  it("reports a message over the session's limit to the client", async () => {
     const errors: ErrorFrame[] = [];
     const conn = await connect(address, { onError: (e) => errors.push(e) });
     conn.send(transportMessage(1, 1456)); // well-formed size class, but over the session's 1452
     await waitFor(() => errors.length > 0);
-    expect(errors[0]).toMatchObject({ code: "oversized", limit: 1452 });
+    expect(errors[0]).toMatchObject({
+      code: "oversized",
+      message: "message of 1456 bytes exceeds 1452",
+      limit: 1452,
+    });
     expect((await conn.stats()).drops.oversized).toBe(1);
     conn.close();
   });
@@ -287,5 +324,37 @@ describe.each(TRANSPORTS)("relay over %s", (transport) => {
     expect(await get("/wiregate.json?x=1")).toEqual({ status: 200, body: '{"upstream":"echo"}' });
     const health = await fetch(`http://127.0.0.1:${address.opsPort}/healthz`);
     expect(await health.json()).toMatchObject({ status: "ok" });
+  });
+});
+
+describe("message stream toward a client that does not read it", () => {
+  it("sends every echoed message, or counts it as dropped (stream-backlog)", async () => {
+    await quicheLoaded;
+    const wt = new WebTransport(address.url, {
+      serverCertificateHashes: [{ algorithm: "sha-256", value: address.certificateSha256 }],
+      requireUnreliable: true,
+    });
+    await wt.ready;
+    const control = await wt.createBidirectionalStream();
+    await control.writable
+      .getWriter()
+      .write(encodeFrame({ type: "hello", version: 1, token: TOKEN, upstream: "echo" }));
+    const reply = await control.readable.getReader().read();
+    const [welcome] = new FrameReader().push(reply.value!);
+    expect(welcome).toMatchObject({ ok: true, frame: { type: "welcome", messageSize: 1452 } });
+    const sessionId =
+      welcome!.ok && welcome!.frame.type === "welcome" ? welcome!.frame.sessionId : "";
+    const session = [...relay.sessions].find((s) => s.ctx.id === sessionId)!;
+    const messages = await wt.createBidirectionalStream();
+    const writer = messages.writable.getWriter();
+    // 400 messages of 1452 bytes (580 KB) go up and are echoed down a stream nobody reads.
+    for (let i = 0; i < 400; i++)
+      await writer.write(encodeStreamMessage(transportMessage(i, 1452)));
+    await waitFor(() => session.stats.toUpstream.datagrams === 400, 10_000);
+    await waitFor(
+      () => session.stats.toClient.datagrams + (session.stats.drops["stream-backlog"] ?? 0) === 400,
+      10_000,
+    );
+    wt.close();
   });
 });

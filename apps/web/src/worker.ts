@@ -192,7 +192,8 @@ class Tunnel {
       conn.welcome.datagramSize,
       transportMax > 0 ? transportMax : Number.POSITIVE_INFINITY,
     );
-    const mtu = datagramSize - TRANSPORT_OVERHEAD;
+    // Over HTTP/3 messages above the datagram limit take the message stream: the MTU stays 1420.
+    const mtu = Math.max(datagramSize, conn.welcome.messageSize ?? 0) - TRANSPORT_OVERHEAD;
     this.#conn = conn;
     this.#attempt = 0;
     const fresh = !this.#device || mtu !== this.#mtu;

@@ -1,6 +1,7 @@
 /**
  * The client side of a relay session: open a WebTransport session, say hello on the control
- * stream, wait for welcome, then move WireGuard messages as datagrams (one message = one datagram).
+ * stream, wait for welcome, then move WireGuard messages as datagrams (one message = one datagram);
+ * a message too large for the session's datagrams travels on the message stream instead.
  * Works with any WebTransport constructor: the browser's, the polyfill, or a Node implementation.
  */
 
@@ -13,6 +14,12 @@ import {
   type StatsFrame,
   type WelcomeFrame,
 } from "./frames.js";
+import {
+  encodeStreamMessage,
+  MAX_STREAM_MESSAGE,
+  OPEN_MESSAGE_STREAM,
+  StreamMessageReader,
+} from "./message-stream.js";
 
 /** The parts of the WebTransport API this client uses. */
 export interface WebTransportLike {
@@ -22,6 +29,8 @@ export interface WebTransportLike {
     readable: ReadableStream<Uint8Array>;
     writable?: WritableStream<Uint8Array>;
     createWritable?: () => WritableStream<Uint8Array>;
+    /** The largest datagram this side may send now (browsers: may grow after connecting). */
+    maxDatagramSize?: number;
   };
   createBidirectionalStream(): Promise<{
     readable: ReadableStream<Uint8Array>;
@@ -61,8 +70,13 @@ export interface ConnectRelayOptions {
 
 export interface RelayConnection {
   welcome: WelcomeFrame;
-  /** Sends one WireGuard message. The relay reports an `oversized` error for a too-large one. */
+  /**
+   * Sends one WireGuard message: as a datagram when it fits one, else on the message stream. The
+   * relay reports an `oversized` error for one over `welcome.messageSize`.
+   */
   send(datagram: Uint8Array): void;
+  /** Messages that took the message stream because they exceeded the datagram limit. */
+  readonly streamed: { sent: number; received: number };
   /** Incoming datagrams (empty when `onDatagram` is used). Ends when the session closes. */
   datagrams: AsyncIterable<Uint8Array>;
   /** Asks the relay for this session's counters. */
@@ -285,6 +299,21 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
     throw error;
   }
 
+  const streamed = { sent: 0, received: 0 };
+  let messageWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  if ((welcome.messageSize ?? 0) > welcome.datagramSize) {
+    try {
+      messageWriter = await openMessageStream(wt, welcome.messageSize!, (message) => {
+        streamed.received++;
+        deliver(message);
+      });
+    } catch (error) {
+      finish();
+      throw new RelayError("transport", `cannot open the message stream: ${error}`);
+    }
+  }
+  const datagramLimit = () => Math.min(welcome.datagramSize, wt.datagrams.maxDatagramSize ?? 65535);
+
   return {
     welcome,
     send(datagram: Uint8Array) {
@@ -292,8 +321,16 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
         throw new TypeError("RelayConnection.send: datagram must be a Uint8Array");
       }
       if (!open) return;
-      datagramWriter.write(datagram).catch(() => {});
+      if (
+        messageWriter &&
+        datagram.length > datagramLimit() &&
+        datagram.length <= MAX_STREAM_MESSAGE
+      ) {
+        streamed.sent++;
+        messageWriter.write(encodeStreamMessage(datagram)).catch(() => {});
+      } else datagramWriter.write(datagram).catch(() => {});
     },
+    streamed,
     datagrams: queue,
     stats() {
       if (!open) return Promise.reject(new RelayError("transport", "session closed"));
@@ -308,6 +345,34 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
     closed,
     close: finish,
   };
+}
+
+/**
+ * Opens the message stream (its first bytes tell the relay what it is) and delivers the messages
+ * the relay sends on it; the relay skips and reports ours above `messageSize`.
+ */
+async function openMessageStream(
+  wt: WebTransportLike,
+  messageSize: number,
+  deliver: (message: Uint8Array) => void,
+): Promise<WritableStreamDefaultWriter<Uint8Array>> {
+  const stream = await wt.createBidirectionalStream();
+  const writer = stream.writable.getWriter();
+  void writer.write(OPEN_MESSAGE_STREAM).catch(() => {});
+  const reader = stream.readable.getReader();
+  const messages = new StreamMessageReader(messageSize);
+  void (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || !value) break;
+        for (const result of messages.push(value)) if (result.ok) deliver(result.message);
+      }
+    } catch {
+      // The session closed.
+    }
+  })();
+  return writer;
 }
 
 function fatalError(frame: ErrorFrame): RelayError {

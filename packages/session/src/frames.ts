@@ -50,8 +50,14 @@ export interface WelcomeFrame {
   type: "welcome";
   sessionId: string;
   transport: Transport;
-  /** Largest WireGuard message (= one datagram) this session carries: the client's MTU budget. */
+  /** Largest WireGuard message that fits one datagram of this session. */
   datagramSize: number;
+  /**
+   * Largest WireGuard message this session carries: the client's MTU budget. When it exceeds
+   * `datagramSize`, larger messages travel on the message stream (see message-stream.ts).
+   * Absent: equal to `datagramSize`.
+   */
+  messageSize?: number;
   /** The upstream's WireGuard public key (base64), when the relay's configuration names it. */
   upstreamPublicKey?: string;
 }
@@ -166,6 +172,12 @@ export function validateFrame(value: unknown): FrameResult {
         return bad("datagramSize must be an integer in 1..65535");
       }
       if (
+        f.messageSize !== undefined &&
+        (!isCount(f.messageSize) || f.messageSize < f.datagramSize || f.messageSize > 65535)
+      ) {
+        return bad("messageSize must be an integer in datagramSize..65535");
+      }
+      if (
         f.upstreamPublicKey !== undefined &&
         !(
           typeof f.upstreamPublicKey === "string" &&
@@ -180,6 +192,7 @@ export function validateFrame(value: unknown): FrameResult {
         transport: f.transport as Transport,
         datagramSize: f.datagramSize,
       };
+      if (f.messageSize !== undefined) frame.messageSize = f.messageSize;
       if (f.upstreamPublicKey !== undefined) frame.upstreamPublicKey = f.upstreamPublicKey;
       return { ok: true, frame };
     }

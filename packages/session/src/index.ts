@@ -1,2 +1,3 @@
 export * from "./client.js";
 export * from "./frames.js";
+export * from "./message-stream.js";

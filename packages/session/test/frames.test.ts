@@ -23,6 +23,7 @@ const samples: ControlFrame[] = [
   { type: "hello", version: 1, token: "secret", upstream: "demo" },
   { type: "hello", version: 1, upstream: "wg-1.example" },
   { type: "welcome", sessionId: "abc", transport: "http2", datagramSize: 1452 },
+  { type: "welcome", sessionId: "q", transport: "http3", datagramSize: 1211, messageSize: 1452 },
   { type: "error", code: "oversized", message: "too big", limit: 1452 },
   { type: "error", code: "unauthorized", message: "bad token" },
   { type: "stats-request" },
@@ -78,6 +79,18 @@ describe("control frames", () => {
         datagramSize: 1,
       }),
     ).toMatchObject({ ok: false, detail: expect.stringContaining("transport") });
+    expect(
+      validateFrame({
+        type: "welcome",
+        sessionId: "x",
+        transport: "http3",
+        datagramSize: 1211,
+        messageSize: 1200,
+      }),
+    ).toMatchObject({
+      ok: false,
+      detail: "welcome: messageSize must be an integer in datagramSize..65535",
+    });
     expect(
       validateFrame({ type: "error", code: "oversized", message: "m", limit: -1 }),
     ).toMatchObject({ ok: false, detail: expect.stringContaining("limit") });
