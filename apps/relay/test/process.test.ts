@@ -169,7 +169,10 @@ describe("relay process", () => {
     expect(health).toMatchObject({ status: "ok", sessions: 0 });
   });
 
-  it.each(TRANSPORTS)(
+  // On HTTP/2 only: its single-datagram round trips cannot be lost. Over HTTP/3 the flood shares
+  // the relay's one UDP socket with the probe, whose datagrams may be dropped; the pacing itself is
+  // transport-independent (relay.test.ts runs the queues on both).
+  it.each(["http2"] as const)(
     "throttles a flooding session while another keeps its latency (%s)",
     async (transport) => {
       const conn = await connect(address, { transport });
