@@ -262,7 +262,9 @@ function processData(c: Connection, now: number, seg: Segment): void {
         scheduleAck(c, now, filling, data.length);
       } else {
         if (!c.outOfOrder.insert(seq, data)) c.sink.stats.outOfOrderDropped++;
-        c.ackNow = true; // a gap: duplicate ACK with SACK at once (RFC 5681 §4.2)
+        // A gap: one duplicate ACK with SACK blocks per segment, at once (RFC 5681 §4.2), even
+        // when several arrive in one batch, so the sender counts its duplicate ACKs.
+        emit(c, now, c.sndMax, ACK);
       }
     }
   } else if (seg.flags & FIN && receiving && seq === c.rcvNxt) {
