@@ -9,6 +9,7 @@ import {
   type CryptoBackend,
   Device,
   deterministicRandom,
+  entropyFrom,
   generatePrivateKey,
   nobleCrypto,
   type UdpEndpoint,
@@ -53,7 +54,7 @@ function goPair(c: CryptoBackend) {
     name: "A",
     privateKey: KEY_A,
     peerPublicKey: pubB,
-    random: deterministicRandom("A"),
+    entropy: entropyFrom(deterministicRandom("A")),
     wallClock: WALL,
     crypto: c,
   });
@@ -61,7 +62,7 @@ function goPair(c: CryptoBackend) {
     name: "B",
     privateKey: KEY_B,
     peerPublicKey: pubA,
-    random: deterministicRandom("B"),
+    entropy: entropyFrom(deterministicRandom("B")),
     wallClock: WALL,
     crypto: c,
   });

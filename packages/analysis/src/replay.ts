@@ -15,10 +15,11 @@ import {
   type CryptoBackend,
   Device,
   deterministicRandom,
+  type Entropy,
+  entropyFrom,
   generatePrivateKey,
   nobleCrypto,
   type Output,
-  type RandomSource,
   type UdpEndpoint,
 } from "@wiregate/core";
 import { type DecodedMessage, hex32, TYPE_NAMES } from "./decode.js";
@@ -95,25 +96,20 @@ function median(values: number[]): number | undefined {
   return s[Math.floor(s.length / 2)];
 }
 
-/** A random source that answers with the captured ephemeral keys and indices, in order. */
-function scriptedRandom(
+/** Entropy that answers with the captured ephemeral keys and indices, in order. */
+function scriptedEntropy(
   ephemerals: (Uint8Array | null)[],
   indices: number[],
   seed: string,
-): RandomSource {
-  const fallback = deterministicRandom(seed);
+): Entropy {
+  const fallback = entropyFrom(deterministicRandom(seed));
   let e = 0;
   let i = 0;
-  return (length) => {
-    if (length === 32 && e < ephemerals.length) {
-      const key = ephemerals[e++];
-      if (key) return key.slice();
-    }
-    if (length === 4 && i < indices.length) {
-      const v = indices[i++]!;
-      return Uint8Array.of(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24);
-    }
-    return fallback(length);
+  return {
+    ...fallback,
+    ephemeral: () =>
+      (e < ephemerals.length ? ephemerals[e++]?.slice() : undefined) ?? fallback.ephemeral(),
+    index: () => (i < indices.length ? indices[i++]! : fallback.index()),
   };
 }
 
@@ -255,7 +251,7 @@ export function replayCapture(all: DecodedMessage[], options: ReplayOptions): Re
       return base + BigInt(Math.round(now * 1e6));
     };
     return {
-      random: scriptedRandom(ephemerals, indices, `replay ${s} ${options.model}`),
+      entropy: scriptedEntropy(ephemerals, indices, `replay ${s} ${options.model}`),
       jitters,
       wallClock,
     };
@@ -274,7 +270,7 @@ export function replayCapture(all: DecodedMessage[], options: ReplayOptions): Re
         privateKey: privateOf[s]!,
         peerPublicKey: peerPublic,
         presharedKey: psk,
-        random: sc.random,
+        entropy: sc.entropy,
         retransmitJitter: () =>
           sc.jitters.shift() ?? (jitterFallback(2)[0]! | (jitterFallback(2)[1]! << 8)) % 334,
         wallClock: (now) => sc.wallClock(now),
@@ -308,7 +304,7 @@ export function replayCapture(all: DecodedMessage[], options: ReplayOptions): Re
     } else {
       const device = new Device({
         privateKey: privateOf[s]!,
-        random: sc.random,
+        entropy: sc.entropy,
         wallClock: () => sc.wallClock(virtualNow * 1000),
         crypto: c,
       });

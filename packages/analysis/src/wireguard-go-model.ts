@@ -22,12 +22,12 @@ import {
   createInitiation,
   createResponse,
   decodeMessage,
+  type Entropy,
   encodeInitiation,
   encodeResponse,
   encodeTransport,
   mac1Key,
   nobleCrypto,
-  type RandomSource,
   ReplayWindow,
   type SymmetricState,
   splitKeys,
@@ -63,9 +63,9 @@ export interface GoPeerOptions {
   privateKey: Uint8Array;
   peerPublicKey: Uint8Array;
   presharedKey?: Uint8Array;
-  /** Ephemeral keys (32 bytes) and indices (4 bytes). */
-  random: RandomSource;
-  /** Jitter in ms (0–333) for the retransmit timer; default from `random`. */
+  /** Ephemeral keys, indices and (unless `retransmitJitter` is given) jitter. */
+  entropy: Entropy;
+  /** Jitter in ms (0–333) for the retransmit timer; default from `entropy`. */
   retransmitJitter?: () => number;
   wallClock: (now: number) => bigint;
   crypto?: CryptoBackend;
@@ -176,8 +176,7 @@ export class WireGuardGoPeer {
 
   #newIndex(entry: IndexEntry): number {
     for (;;) {
-      const b = this.#o.random(4);
-      const index = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+      const index = this.#o.entropy.index();
       if (!this.indexTable.has(index)) {
         this.indexTable.set(index, entry);
         return index;
@@ -186,9 +185,7 @@ export class WireGuardGoPeer {
   }
 
   #jitter(): number {
-    if (this.#o.retransmitJitter) return this.#o.retransmitJitter();
-    const b = this.#o.random(2);
-    return (b[0]! | (b[1]! << 8)) % 334;
+    return this.#o.retransmitJitter?.() ?? this.#o.entropy.jitter();
   }
 
   #sendStaged(): void {
@@ -241,7 +238,7 @@ export class WireGuardGoPeer {
   /** CreateMessageInitiation (one write-locked section). */
   createMessageInitiation(): Uint8Array | null {
     if (!this.#ss) return null;
-    const ephemeral = this.#o.random(32).slice();
+    const ephemeral = this.#o.entropy.ephemeral();
     const init = createInitiation(this.#c, {
       localStaticPublic: this.publicKey,
       staticStatic: this.#ss,
@@ -344,7 +341,7 @@ export class WireGuardGoPeer {
             }
             this.indexTable.delete(this.#localIndex);
             this.#localIndex = this.#newIndex({ handshake: true });
-            const ephemeral = this.#o.random(32).slice();
+            const ephemeral = this.#o.entropy.ephemeral();
             const r = createResponse(this.#c, {
               state: this.#hs,
               remoteEphemeral: this.#remoteEphemeral,

@@ -5,6 +5,12 @@ export * from "./cookie.js";
 export * from "./crypto/index.js";
 export * from "./deterministic.js";
 export * from "./device.js";
+export * from "./entropy.js";
+export {
+  HANDSHAKE_TRANSITIONS,
+  type Handshake,
+  type HandshakeKind,
+} from "./handshake-state.js";
 export * from "./ip.js";
 export * from "./kdf.js";
 export * from "./keylog.js";
@@ -14,4 +20,5 @@ export * from "./messages.js";
 export * from "./noise.js";
 export * from "./replay-window.js";
 export * from "./tai64n.js";
+export { TIMERS, type TimerName } from "./timers.js";
 export * from "./trace.js";

@@ -1,6 +1,8 @@
 // IP address utilities shared by configuration, routing and packet code.
 // Addresses are raw bytes (4 for IPv4, 16 for IPv6) so routing never converts to text on the hot path.
 
+import { abytes } from "./validate.js";
+
 export type IpFamily = 4 | 6;
 
 export interface IpAddress {
@@ -123,20 +125,14 @@ export function parseIp(text: string): IpParseResult {
   return { ok: true, address: { family: result.bytes.length === 4 ? 4 : 6, bytes: result.bytes } };
 }
 
-function assertLength(bytes: Uint8Array, length: number, what: string): void {
-  if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
-    throw new RangeError(`${what}: expected a Uint8Array of ${length} bytes`);
-  }
-}
-
 export function formatIpv4(bytes: Uint8Array): string {
-  assertLength(bytes, 4, "formatIpv4");
+  abytes(bytes, 4, "formatIpv4");
   return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
 }
 
 /** RFC 5952 canonical text: lowercase, no leading zeros, longest zero run (≥ 2 groups, first on a tie) as "::". */
 export function formatIpv6(bytes: Uint8Array): string {
-  assertLength(bytes, 16, "formatIpv6");
+  abytes(bytes, 16, "formatIpv6");
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push((bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
 

@@ -1,4 +1,5 @@
 import type { CryptoBackend, RandomSource } from "./crypto/types.js";
+import { abytes } from "./validate.js";
 
 export const KEY_LENGTH = 32;
 /** A 32-byte key is 43 base64 characters plus one "=" of padding. */
@@ -97,16 +98,13 @@ export function keyFromBase64(text: string, label = "WireGuard key"): Uint8Array
 
 /** Encodes a 32-byte key as `wg` prints it. */
 export function keyToBase64(key: Uint8Array, label = "WireGuard key"): string {
-  requireKeyLength(key, label);
+  abytes(key, KEY_LENGTH, label);
   return encodeBase64(key);
 }
 
 /** A fresh Curve25519 private key, clamped like `wg genkey` (RFC 7748 §5). */
 export function generatePrivateKey(random: RandomSource): Uint8Array {
-  const bytes = random(KEY_LENGTH);
-  if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_LENGTH) {
-    throw new RangeError(`random source: expected ${KEY_LENGTH} bytes`);
-  }
+  const bytes = abytes(random(KEY_LENGTH), KEY_LENGTH, "random source");
   const key = Uint8Array.from(bytes);
   key[0]! &= 248;
   key[31] = (key[31]! & 127) | 64;
@@ -115,13 +113,6 @@ export function generatePrivateKey(random: RandomSource): Uint8Array {
 
 /** The public key `wg pubkey` would print for `privateKey`. */
 export function publicKey(backend: CryptoBackend, privateKey: Uint8Array): Uint8Array {
-  requireKeyLength(privateKey, "private key");
+  abytes(privateKey, KEY_LENGTH, "private key");
   return backend.x25519Public(privateKey);
-}
-
-function requireKeyLength(key: Uint8Array, label: string): void {
-  if (!(key instanceof Uint8Array)) throw new TypeError(`${label}: expected a Uint8Array`);
-  if (key.length !== KEY_LENGTH) {
-    throw new RangeError(`${label}: expected ${KEY_LENGTH} bytes, got ${key.length}`);
-  }
 }

@@ -4,6 +4,8 @@
  * Decoded fields are views into the datagram (no copies) — copy before keeping them.
  */
 
+import { abytes } from "./validate.js";
+
 export const MessageType = {
   Initiation: 1,
   Response: 2,
@@ -199,10 +201,7 @@ function writeU32(out: Uint8Array, offset: number, value: number): void {
 }
 
 function put(out: Uint8Array, offset: number, field: string, value: Uint8Array, size: number) {
-  if (value.length !== size) {
-    throw new RangeError(`${field}: expected ${size} bytes, got ${value.length}`);
-  }
-  out.set(value, offset);
+  out.set(abytes(value, size, field), offset);
 }
 
 /** Initiation without macs (they are computed over the encoded bytes afterwards). */

@@ -1,6 +1,8 @@
 // TAI64N timestamps carried in handshake initiations: a responder rejects an initiation whose stamp
 // is not greater than the last one it accepted from that peer, so replayed initiations fail.
 
+import { abytes } from "./validate.js";
+
 export const TAI64N_LENGTH = 12;
 /** TAI64 label of the Unix epoch, as WireGuard uses it (2^62 + 10). */
 export const TAI64_LABEL_BASE = 0x400000000000000an;
@@ -36,8 +38,8 @@ export function tai64n(wallClockNs: bigint): Uint8Array {
 
 /** Orders two stamps as WireGuard does: big-endian byte comparison. */
 export function compareTai64n(a: Uint8Array, b: Uint8Array): -1 | 0 | 1 {
-  assertStamp(a, "compareTai64n");
-  assertStamp(b, "compareTai64n");
+  abytes(a, TAI64N_LENGTH, "compareTai64n");
+  abytes(b, TAI64N_LENGTH, "compareTai64n");
   for (let i = 0; i < TAI64N_LENGTH; i++) {
     const x = a[i]!;
     const y = b[i]!;
@@ -51,16 +53,10 @@ export function compareTai64n(a: Uint8Array, b: Uint8Array): -1 | 0 | 1 {
  * validated: nanoseconds ≥ 10^9 are returned as they are (WireGuard only compares bytes).
  */
 export function decodeTai64n(bytes: Uint8Array): { seconds: bigint; nanoseconds: number } {
-  assertStamp(bytes, "decodeTai64n");
+  abytes(bytes, TAI64N_LENGTH, "decodeTai64n");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     seconds: view.getBigUint64(0, false) - TAI64_LABEL_BASE,
     nanoseconds: view.getUint32(8, false),
   };
-}
-
-function assertStamp(bytes: Uint8Array, what: string): void {
-  if (!(bytes instanceof Uint8Array) || bytes.length !== TAI64N_LENGTH) {
-    throw new RangeError(`${what}: a TAI64N stamp is ${TAI64N_LENGTH} bytes`);
-  }
 }

@@ -89,7 +89,7 @@ describe("private key generation", () => {
 
   it("rejects a random source that returns the wrong length", () => {
     expect(() => generatePrivateKey(() => new Uint8Array(16))).toThrow(
-      new RangeError("random source: expected 32 bytes"),
+      new RangeError("random source: expected 32 bytes, got 16"),
     );
   });
 

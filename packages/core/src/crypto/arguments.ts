@@ -1,10 +1,3 @@
-/** Throws a labelled RangeError when a caller passes a buffer of the wrong size. */
-export function requireLength(label: string, bytes: Uint8Array, length: number): void {
-  if (bytes.length !== length) {
-    throw new RangeError(`${label}: expected ${length} bytes, got ${bytes.length}`);
-  }
-}
-
 const MAX_COUNTER = 0xffff_ffff_ffff_ffffn;
 
 /**

@@ -2,7 +2,8 @@ import { chacha20poly1305, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { blake2s } from "@noble/hashes/blake2.js";
 import { hmac } from "@noble/hashes/hmac.js";
-import { requireLength, writeCounterNonce } from "./arguments.js";
+import { abytes } from "../validate.js";
+import { writeCounterNonce } from "./arguments.js";
 import type { CryptoBackend } from "./types.js";
 
 const TAG_LENGTH = 16;
@@ -18,8 +19,8 @@ export function nobleSealWithNonce(
   plaintext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array {
-  requireLength("ChaCha20-Poly1305 key", key, 32);
-  requireLength("ChaCha20-Poly1305 nonce", nonce, 12);
+  abytes(key, 32, "ChaCha20-Poly1305 key");
+  abytes(nonce, 12, "ChaCha20-Poly1305 nonce");
   return chacha20poly1305(key, nonce, aad).encrypt(plaintext);
 }
 
@@ -30,8 +31,8 @@ export function nobleOpenWithNonce(
   ciphertext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array | null {
-  requireLength("ChaCha20-Poly1305 key", key, 32);
-  requireLength("ChaCha20-Poly1305 nonce", nonce, 12);
+  abytes(key, 32, "ChaCha20-Poly1305 key");
+  abytes(nonce, 12, "ChaCha20-Poly1305 nonce");
   if (ciphertext.length < TAG_LENGTH) return null;
   try {
     return chacha20poly1305(key, nonce, aad).decrypt(ciphertext);
@@ -46,13 +47,13 @@ export const nobleCrypto: CryptoBackend = {
   name: "noble",
 
   x25519Public(privateKey) {
-    requireLength("X25519 private key", privateKey, 32);
+    abytes(privateKey, 32, "X25519 private key");
     return x25519.getPublicKey(privateKey);
   },
 
   x25519(privateKey, publicKey) {
-    requireLength("X25519 private key", privateKey, 32);
-    requireLength("X25519 public key", publicKey, 32);
+    abytes(privateKey, 32, "X25519 private key");
+    abytes(publicKey, 32, "X25519 public key");
     try {
       return x25519.getSharedSecret(privateKey, publicKey);
     } catch {
@@ -88,14 +89,14 @@ export const nobleCrypto: CryptoBackend = {
   },
 
   xseal(key, nonce, plaintext, aad) {
-    requireLength("XChaCha20-Poly1305 key", key, 32);
-    requireLength("XChaCha20-Poly1305 nonce", nonce, 24);
+    abytes(key, 32, "XChaCha20-Poly1305 key");
+    abytes(nonce, 24, "XChaCha20-Poly1305 nonce");
     return xchacha20poly1305(key, nonce, aad).encrypt(plaintext);
   },
 
   xopen(key, nonce, ciphertext, aad) {
-    requireLength("XChaCha20-Poly1305 key", key, 32);
-    requireLength("XChaCha20-Poly1305 nonce", nonce, 24);
+    abytes(key, 32, "XChaCha20-Poly1305 key");
+    abytes(nonce, 24, "XChaCha20-Poly1305 nonce");
     if (ciphertext.length < TAG_LENGTH) return null;
     try {
       return xchacha20poly1305(key, nonce, aad).decrypt(ciphertext);

@@ -8,7 +8,8 @@ import {
   diffieHellman,
   type KeyObject,
 } from "node:crypto";
-import { requireLength, writeCounterNonce } from "./arguments.js";
+import { abytes } from "../validate.js";
+import { writeCounterNonce } from "./arguments.js";
 import { nobleCrypto } from "./noble.js";
 import type { CryptoBackend } from "./types.js";
 
@@ -41,7 +42,7 @@ class LoadedKeys {
   ) {}
 
   get(raw: Uint8Array): KeyObject {
-    requireLength(this.label, raw, 32);
+    abytes(raw, 32, this.label);
     const loaded = this.#byArray.get(raw);
     if (loaded && sameBytes(loaded.bytes, raw)) return loaded.key;
     const key = this.load(raw);
@@ -84,8 +85,8 @@ export function nodeSealWithNonce(
   plaintext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array {
-  requireLength("ChaCha20-Poly1305 key", key, 32);
-  requireLength("ChaCha20-Poly1305 nonce", nonce, 12);
+  abytes(key, 32, "ChaCha20-Poly1305 key");
+  abytes(nonce, 12, "ChaCha20-Poly1305 nonce");
   const cipher = createCipheriv("chacha20-poly1305", key, nonce, AEAD_OPTIONS);
   cipher.setAAD(aad, { plaintextLength: plaintext.length });
   const body = cipher.update(plaintext);
@@ -103,8 +104,8 @@ export function nodeOpenWithNonce(
   ciphertext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array | null {
-  requireLength("ChaCha20-Poly1305 key", key, 32);
-  requireLength("ChaCha20-Poly1305 nonce", nonce, 12);
+  abytes(key, 32, "ChaCha20-Poly1305 key");
+  abytes(nonce, 12, "ChaCha20-Poly1305 nonce");
   const bodyLength = ciphertext.length - TAG_LENGTH;
   if (bodyLength < 0) return null;
   const decipher = createDecipheriv("chacha20-poly1305", key, nonce, AEAD_OPTIONS);
