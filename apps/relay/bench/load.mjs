@@ -126,6 +126,8 @@ const relay = spawn(
     `--upstream=echo=127.0.0.1:${echoPort}`,
     `--max-sessions=${SESSIONS + 10}`,
     `--max-sessions-per-address=${SESSIONS + 10}`,
+    // Every load session comes from 127.0.0.1; they connect 20 at a time.
+    "--max-pending-per-address=32",
     "--log-level=info",
   ],
   { env: { ...process.env, WIREGATE_RELAY_TOKENS: TOKEN }, stdio: ["ignore", "pipe", "inherit"] },

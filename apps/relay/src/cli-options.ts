@@ -145,7 +145,25 @@ const OPTIONS: OptionSpec[] = [
     flag: "hello-timeout",
     key: "limits.helloTimeoutMs",
     kind: "int",
-    help: "time a client has to say hello (ms)",
+    help: "time from the CONNECT to the hello, all steps together (ms)",
+  },
+  {
+    flag: "max-pending",
+    key: "limits.maxPendingSessions",
+    kind: "int",
+    help: "sessions that have not said hello yet, in total",
+  },
+  {
+    flag: "max-pending-per-address",
+    key: "limits.maxPendingPerAddress",
+    kind: "int",
+    help: "sessions that have not said hello yet, per address",
+  },
+  {
+    flag: "client-buffer",
+    key: "limits.clientBufferBytes",
+    kind: "int",
+    help: "bytes waiting toward one client before dropping (a client that stops reading)",
   },
 ];
 

@@ -24,7 +24,13 @@ export interface Limits {
   idleTimeoutMs: number;
   /** Largest WireGuard message carried; the session's datagram size is at most this. */
   maxDatagramSize: number;
+  /** From the CONNECT to the hello, all steps together. */
   helloTimeoutMs: number;
+  /** Sessions that have not said hello yet: their own small budget, in total and per address. */
+  maxPendingSessions: number;
+  maxPendingPerAddress: number;
+  /** Bytes waiting toward one client before further datagrams to it are dropped. */
+  clientBufferBytes: number;
 }
 
 export interface RelayConfig {
@@ -76,6 +82,9 @@ export const DEFAULT_CONFIG: RelayConfig = {
     idleTimeoutMs: 120_000,
     maxDatagramSize: 1452,
     helloTimeoutMs: 5_000,
+    maxPendingSessions: 256,
+    maxPendingPerAddress: 8,
+    clientBufferBytes: 1024 * 1024,
   },
 };
 
@@ -139,6 +148,9 @@ const LIMITS: Record<keyof Limits, Check> = {
   idleTimeoutMs: isInt(100, 86_400_000),
   maxDatagramSize: isInt(148, 16_384),
   helloTimeoutMs: isInt(100, 600_000),
+  maxPendingSessions: isInt(1, 1_000_000),
+  maxPendingPerAddress: isInt(1, 1_000_000),
+  clientBufferBytes: isInt(16 * 1024, 2 ** 32),
 };
 
 const UPSTREAM_NAME = /^[A-Za-z0-9._-]{1,64}$/;

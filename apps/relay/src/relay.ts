@@ -11,12 +11,15 @@ import { Http2Server, Http3Server } from "@fails-components/webtransport";
 import type { ErrorCode, HelloFrame } from "@wiregate/session";
 import { PROTOCOL_VERSION } from "@wiregate/session";
 import type { Registry } from "prom-client";
+import { peerAddressGroup } from "./address-group.js";
 import { isLoopback, type RelayConfig, type UpstreamEntry } from "./config.js";
 import { type CertificateMaterial, ensureDevCertificate, loadCertificate } from "./dev-cert.js";
+import { KeyedBudget } from "./keyed-budget.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { createMetrics, RelayCounters } from "./metrics.js";
 import { type CaptureSink, RelaySession, type ServerSessionLike, transportOf } from "./session.js";
 import { attachTlsPort, libraryHttp2Server } from "./tls-port.js";
+import { TokenBucket } from "./token-bucket.js";
 import { UpstreamRegistry } from "./upstreams.js";
 
 export interface RelayOptions {
@@ -41,14 +44,8 @@ export interface RelayAddress {
   http3Missing?: string;
 }
 
-/** Refused before a hello could even be read: too many pending sessions to be polite. */
-const PENDING_MARGIN = 64;
-
-function addressOnly(peer: string | undefined): string {
-  if (!peer) return "unknown";
-  const ip = peer.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-  return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
-}
+/** Log lines about refusals before authentication: enough to see an attack, not to be one. */
+const REFUSAL_LOGS_PER_SECOND = 2;
 
 function digest(token: string): Buffer {
   return createHash("sha256").update(token).digest();
@@ -76,7 +73,10 @@ export class Relay {
   readonly #capture: CaptureSink | undefined;
   readonly #clock: () => number;
   readonly #tokenDigests: Buffer[];
-  readonly #perAddress = new Map<string, number>();
+  /** Sessions before their hello, and admitted ones: separate budgets, per address and total. */
+  readonly #pending: KeyedBudget;
+  readonly #admitted: KeyedBudget;
+  readonly #refusalLog = new TokenBucket(REFUSAL_LOGS_PER_SECOND, REFUSAL_LOGS_PER_SECOND * 5);
   readonly #sockets = new Set<TLSSocket>();
   #servers: { kind: "http2" | "http3"; server: Http2Server | Http3Server }[] = [];
   #ops: HttpServer | undefined;
@@ -99,6 +99,15 @@ export class Relay {
       for (const entry of options.config.upstreams) this.upstreams.register(entry);
     this.#tokenDigests = options.config.tokens.map(digest);
     this.metrics = createMetrics(this.counters, () => this.transports);
+    const limits = options.config.limits;
+    this.#pending = new KeyedBudget({
+      total: limits.maxPendingSessions,
+      perKey: limits.maxPendingPerAddress,
+    });
+    this.#admitted = new KeyedBudget({
+      total: limits.maxSessions,
+      perKey: limits.maxSessionsPerAddress,
+    });
   }
 
   get openMode(): boolean {
@@ -246,21 +255,20 @@ export class Relay {
 
   #handle(wt: ServerSessionLike, kind: "http2" | "http3"): void {
     const limits = this.#config.limits;
-    const clientAddress = addressOnly(wt.peerAddress);
-    const perAddress = this.#perAddress.get(clientAddress) ?? 0;
-    if (this.#draining || this.sessions.size >= limits.maxSessions + PENDING_MARGIN) {
+    const clientAddress = peerAddressGroup(wt.peerAddress);
+    // Before authentication a session costs a pending slot only; a full pending budget refuses at
+    // once, without reading anything, so refused sessions never occupy the table.
+    const full = this.#draining ? "draining" : this.#pending.check(clientAddress);
+    if (full !== undefined) {
       this.counters.refuse("limit");
+      this.#logRefusal(clientAddress, full);
       try {
         wt.close({ closeCode: 429, reason: "relay busy" });
       } catch {}
       return;
     }
-    let refusal: { code: ErrorCode; message: string } | undefined;
-    if (this.sessions.size >= limits.maxSessions) {
-      refusal = { code: "limit", message: `relay has ${limits.maxSessions} sessions` };
-    } else if (perAddress >= limits.maxSessionsPerAddress) {
-      refusal = { code: "limit", message: `${limits.maxSessionsPerAddress} sessions per address` };
-    }
+    this.#pending.tryTake(clientAddress);
+    let holds: KeyedBudget | undefined = this.#pending;
     const index = ++this.#sessionIndex;
     const session = new RelaySession(wt, {
       id: randomBytes(8).toString("hex"),
@@ -272,17 +280,38 @@ export class Relay {
       logger: this.#log,
       capture: this.#capture,
       now: this.#clock,
-      admit: (hello) => this.#admit(hello),
+      admit: (hello) => {
+        const decision = this.#admit(hello, clientAddress);
+        if (!("code" in decision)) {
+          // The admitted slot was checked in #admit; the pending one is given back.
+          this.#pending.release(clientAddress);
+          this.#admitted.tryTake(clientAddress);
+          holds = this.#admitted;
+        }
+        return decision;
+      },
       onClosed: (closed) => {
         if (!this.sessions.delete(closed)) return;
-        const count = (this.#perAddress.get(clientAddress) ?? 1) - 1;
-        if (count <= 0) this.#perAddress.delete(clientAddress);
-        else this.#perAddress.set(clientAddress, count);
+        holds?.release(clientAddress);
+        holds = undefined;
       },
     });
     this.sessions.add(session);
-    this.#perAddress.set(clientAddress, perAddress + 1);
-    void session.run(refusal);
+    void session.run();
+  }
+
+  #logRefusal(clientAddress: string, why: string): void {
+    if (!this.#refusalLog.take(1)) return;
+    this.#log.warn("session refused before hello", {
+      client: clientAddress,
+      why:
+        why === "per-key"
+          ? "pending sessions per address"
+          : why === "total"
+            ? "pending sessions"
+            : why,
+      pending: this.#pending.total,
+    });
   }
 
   /**
@@ -296,7 +325,10 @@ export class Relay {
     return closed;
   }
 
-  #admit(hello: HelloFrame): { code: ErrorCode; message: string } | UpstreamEntry {
+  #admit(
+    hello: HelloFrame,
+    clientAddress: string,
+  ): { code: ErrorCode; message: string } | UpstreamEntry {
     if (hello.version !== PROTOCOL_VERSION) {
       return { code: "version", message: `relay speaks version ${PROTOCOL_VERSION}` };
     }
@@ -309,6 +341,12 @@ export class Relay {
     const upstream = this.upstreams.get(hello.upstream);
     if (!upstream)
       return { code: "unknown-upstream", message: `no upstream named ${hello.upstream}` };
+    const limits = this.#config.limits;
+    const full = this.#admitted.check(clientAddress);
+    if (full === "total")
+      return { code: "limit", message: `relay has ${limits.maxSessions} sessions` };
+    if (full === "per-key")
+      return { code: "limit", message: `${limits.maxSessionsPerAddress} sessions per address` };
     return upstream;
   }
 

@@ -18,6 +18,7 @@ import {
   type StatsFrame,
   type Transport,
 } from "@wiregate/session";
+import { bufferedTowardClient } from "./client-backlog.js";
 import type { Limits, UpstreamEntry } from "./config.js";
 import type { Logger } from "./logger.js";
 import { MessageLane } from "./message-lane.js";
@@ -65,6 +66,8 @@ export interface SessionContext {
   now(): number;
   /** Decides whether the hello may open a session: an error to send, or the upstream to use. */
   admit(hello: HelloFrame): { code: ErrorCode; message: string } | UpstreamEntry;
+  /** The welcome went out: the session leaves the pre-authentication budget. */
+  onOpen?(session: RelaySession): void;
   onClosed(session: RelaySession): void;
 }
 
@@ -86,12 +89,13 @@ export function transportOf(
   return server;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
+/** One deadline for everything before the hello: a slow client gets no fresh timer per step. */
+function deadline(ms: number): { expired: Promise<"timeout">; cancel(): void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
+  const expired = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), ms);
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return { expired, cancel: () => clearTimeout(timer) };
 }
 
 export class RelaySession {
@@ -134,29 +138,67 @@ export class RelaySession {
   }
 
   /** Runs the session to its end; never throws. */
-  async run(refusal?: { code: ErrorCode; message: string }): Promise<void> {
+  async run(): Promise<void> {
     try {
-      await this.#run(refusal);
+      await this.#run();
     } catch (error) {
       this.#log.warn("session failed", { error: (error as Error)?.message ?? String(error) });
       this.close("internal");
     }
   }
 
-  async #run(refusal?: { code: ErrorCode; message: string }): Promise<void> {
+  async #run(): Promise<void> {
     void this.wt.closed.then(
       () => this.close("client-closed"),
       () => this.close("client-closed"),
     );
-    const { limits } = this.ctx;
-    const ready = await withTimeout(this.wt.ready, limits.helloTimeoutMs);
-    if (ready === "timeout" || this.isClosed()) return this.close("no-ready");
+    // Datagrams are read (and, before the welcome, discarded) from the first moment: the library
+    // queues unread ones without a limit.
+    void this.#pumpFromClient();
+    const hello = deadline(this.ctx.limits.helloTimeoutMs);
+    let admitted: Awaited<ReturnType<RelaySession["untilHello"]>>;
+    try {
+      admitted = await this.untilHello(hello.expired);
+    } finally {
+      hello.cancel();
+    }
+    if (!admitted) return;
+    await this.#open(admitted.upstream);
+    if (this.state !== "open") return;
+
+    // Control loop: stats requests until the client goes away.
+    for (;;) {
+      let frame: ControlFrame | string;
+      try {
+        frame = await admitted.next();
+      } catch {
+        frame = "control stream reset";
+      }
+      if (this.isClosed()) return;
+      if (typeof frame === "string")
+        return this.close(frame === "control stream ended" ? "client-closed" : frame);
+      if (frame.type === "stats-request") this.#sendControl(this.statsFrame());
+    }
+  }
+
+  /** Reads the hello within the deadline; the admitted upstream and the control reader, or nothing. */
+  private async untilHello(
+    expired: Promise<"timeout">,
+  ): Promise<{ upstream: UpstreamEntry; next: () => Promise<ControlFrame | string> } | undefined> {
+    const withTimeout = <T>(promise: Promise<T>) => Promise.race([promise, expired]);
+    const ready = await withTimeout(this.wt.ready);
+    if (ready === "timeout" || this.isClosed()) {
+      this.close("no-ready");
+      return undefined;
+    }
 
     const streams = this.wt.incomingBidirectionalStreams.getReader();
-    const first = await withTimeout(streams.read(), limits.helloTimeoutMs);
+    const first = await withTimeout(streams.read());
     streams.releaseLock();
-    if (first === "timeout" || first.done || this.isClosed())
-      return this.close("no-control-stream");
+    if (first === "timeout" || first.done || this.isClosed()) {
+      this.close("no-control-stream");
+      return undefined;
+    }
     const control = first.value;
     this.#controlWriter = control.writable.getWriter();
     const controlReader = control.readable.getReader();
@@ -174,33 +216,24 @@ export class RelaySession {
       }
     };
 
-    const hello = await withTimeout(readFrame(), limits.helloTimeoutMs);
-    if (hello === "timeout") return this.refuse("bad-hello", "no hello in time");
+    const hello = await withTimeout(readFrame());
+    if (hello === "timeout") {
+      this.refuse("bad-hello", "no hello in time");
+      return undefined;
+    }
     if (typeof hello === "string" || hello.type !== "hello") {
-      return this.refuse(
+      this.refuse(
         "bad-hello",
         typeof hello === "string" ? hello : `expected hello, got ${hello.type}`,
       );
+      return undefined;
     }
-    if (refusal) return this.refuse(refusal.code, refusal.message);
     const admitted = this.ctx.admit(hello);
-    if ("code" in admitted) return this.refuse(admitted.code, admitted.message);
-    await this.#open(admitted);
-    if (this.state !== "open") return;
-
-    // Control loop: stats requests until the client goes away.
-    for (;;) {
-      let frame: ControlFrame | string;
-      try {
-        frame = await readFrame();
-      } catch {
-        frame = "control stream reset";
-      }
-      if (this.isClosed()) return;
-      if (typeof frame === "string")
-        return this.close(frame === "control stream ended" ? "client-closed" : frame);
-      if (frame.type === "stats-request") this.#sendControl(this.statsFrame());
+    if ("code" in admitted) {
+      this.refuse(admitted.code, admitted.message);
+      return undefined;
     }
+    return { upstream: admitted, next: readFrame };
   }
 
   async #open(upstream: UpstreamEntry): Promise<void> {
@@ -261,6 +294,7 @@ export class RelaySession {
       ...(this.messageSize > this.datagramSize ? { messageSize: this.messageSize } : {}),
       ...(upstream.publicKey ? { upstreamPublicKey: upstream.publicKey } : {}),
     });
+    this.ctx.onOpen?.(this);
     this.#log.info("session open", {
       client: this.ctx.clientAddress,
       transport: this.ctx.transport,
@@ -268,7 +302,6 @@ export class RelaySession {
       datagramSize: this.datagramSize,
       messageSize: this.messageSize,
     });
-    void this.#pumpFromClient();
     if (this.messageSize > this.datagramSize) {
       this.#lane = new MessageLane(this.messageSize, {
         message: (message) => this.#fromClient(message, this.messageSize),
@@ -284,8 +317,10 @@ export class RelaySession {
     try {
       for (;;) {
         const { value, done } = await reader.read();
-        if (done || this.state !== "open") break;
-        if (value) this.#fromClient(value);
+        if (done || this.isClosed()) break;
+        if (!value) continue;
+        if (this.state === "open") this.#fromClient(value);
+        else this.#drop("to_upstream", "before-welcome");
       }
     } catch {
       // The session ended; close() below handles it.
@@ -320,7 +355,6 @@ export class RelaySession {
       this.#drop("to_client", "foreign-source");
       return;
     }
-    this.#lastActive = this.ctx.now();
     if (datagram.length > this.messageSize) {
       this.#drop("to_client", "oversized");
       return;
@@ -362,8 +396,15 @@ export class RelaySession {
 
   #sendClient(datagram: Uint8Array): void {
     if (!this.#datagramWriter) return;
+    const backlog = bufferedTowardClient(this.wt, this.datagramSize);
+    if (backlog + datagram.length > this.ctx.limits.clientBufferBytes) {
+      // The client does not read: drop, and do not count it as activity (it may idle out).
+      this.#drop("to_client", "client-backlog");
+      return;
+    }
     if (datagram.length <= this.datagramSize) this.#datagramWriter.write(datagram).catch(ignore);
     else if (!this.#sendOnMessageStream(datagram)) return;
+    this.#lastActive = this.ctx.now();
     this.stats.toClient.datagrams++;
     this.stats.toClient.bytes += datagram.length;
     this.ctx.counters.datagrams.to_client++;
