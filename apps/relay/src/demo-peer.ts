@@ -1,11 +1,13 @@
 /**
  * The embedded demo peer: a WireGuard peer on the core's engine, listening on loopback, that
- * admits any client key and answers ICMP/ICMPv6 echo and UDP echo inside the tunnel — so the relay
- * works out of the box with no other WireGuard software.
+ * admits any client key and answers ICMP/ICMPv6 echo and UDP echo inside the tunnel, and serves a
+ * web site over @wiregate/netstack TCP (demo-http.ts) — so the relay works out of the box with no
+ * other WireGuard software.
  */
 import { randomBytes } from "node:crypto";
 import { generatePrivateKey, keyToBase64, type TraceEvent } from "@wiregate/core";
 import { UdpDevice } from "@wiregate/core/node";
+import { Netstack, serveHttp } from "@wiregate/netstack";
 import {
   DEMO_SERVER_V4,
   DEMO_SERVER_V6,
@@ -13,6 +15,9 @@ import {
   echoReply,
   parsePacket,
 } from "@wiregate/packets";
+import { demoHttp } from "./demo-http.js";
+
+const PROTO_TCP = 6;
 
 export interface DemoPeerOptions {
   privateKey?: Uint8Array;
@@ -26,9 +31,24 @@ export interface DemoPeerOptions {
 export class DemoPeer {
   readonly #udp: UdpDevice;
   readonly #clients: Uint8Array[] = [];
+  /** TCP inside the tunnel (the web site); ICMP and UDP echo stay with `answer`. */
+  readonly net: Netstack;
 
   private constructor(udp: UdpDevice) {
     this.#udp = udp;
+    this.net = new Netstack({
+      addresses: [DEMO_SERVER_V4, DEMO_SERVER_V6],
+      send: (packet) => udp.send(packet),
+    });
+    const started = performance.now();
+    void serveHttp(
+      this.net.listen(80),
+      demoHttp({
+        startedAt: started,
+        clients: () => udp.device.peerCount,
+        connections: () => this.net.stack.tcp.connectionCount,
+      }),
+    );
   }
 
   static async start(options: DemoPeerOptions = {}): Promise<DemoPeer> {
@@ -103,6 +123,10 @@ export class DemoPeer {
     const parsed = parsePacket(packet);
     // Only what is addressed to the demo peer itself is answered.
     if (parsed?.destination !== DEMO_SERVER_V4 && parsed?.destination !== DEMO_SERVER_V6) return;
+    if (parsed.protocolNumber === PROTO_TCP) {
+      this.net.receive(packet);
+      return;
+    }
     const reply = echoReply(packet);
     if (reply) this.#udp.sendToPeer(Buffer.from(from, "base64"), reply);
   }

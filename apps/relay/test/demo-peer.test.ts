@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { generatePrivateKey } from "@wiregate/core";
 import { nodeCrypto, UdpDevice } from "@wiregate/core/node";
+import { type HttpResponse, httpRequest, Netstack } from "@wiregate/netstack";
 import {
   buildEcho,
   buildUdp,
@@ -86,5 +87,55 @@ describe("embedded demo peer (real UDP on loopback)", () => {
       await expect.poll(() => answered, { timeout: 5000 }).toBe(true);
     }
     expect(demo.clientCount).toBe(2);
+  });
+});
+
+describe("the demo peer's web site inside the tunnel (netstack TCP over real UDP)", () => {
+  it("serves its page, /bytes and /echo on IPv4 and IPv6", { timeout: 30_000 }, async () => {
+    const demo = await DemoPeer.start();
+    closers.push(() => demo.close());
+    const privateKey = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
+    const mine = demoClientAddresses(nodeCrypto.x25519Public(privateKey));
+    let net: Netstack | undefined;
+    const client = await UdpDevice.start({
+      privateKey,
+      host: "127.0.0.1",
+      onPacket: (p) => net?.receive(p),
+      peers: [
+        {
+          publicKey: Buffer.from(demo.publicKey, "base64"),
+          allowedIps: [`${DEMO_SERVER_V4}/32`, `${DEMO_SERVER_V6}/128`],
+          endpoint: { address: demo.host, port: demo.port },
+        },
+      ],
+    });
+    closers.push(() => client.close());
+    net = new Netstack({ addresses: [mine.v4, mine.v6], send: (p) => client.send(p) });
+    const text = async (r: Promise<HttpResponse>) => {
+      const response = await r;
+      return { status: response.status, text: await new Response(response.body).text() };
+    };
+    for (const [host, me] of [
+      [DEMO_SERVER_V4, mine.v4],
+      [DEMO_SERVER_V6, mine.v6],
+    ] as const) {
+      const home = await text(httpRequest(net, { host, path: "/" }));
+      expect(home.status).toBe(200);
+      expect(home.text).toContain("You are inside the tunnel");
+      expect(home.text).toContain(`<code id="client">${me}</code>`);
+      const logo = await text(httpRequest(net, { host, path: "/logo.svg" }));
+      expect(logo.text).toMatch(/^<svg/);
+      const bytes = await httpRequest(net, { host, path: "/bytes?n=1000000" });
+      const body = new Uint8Array(await new Response(bytes.body).arrayBuffer());
+      expect(body.length).toBe(1_000_000);
+      expect(body.every((b, i) => b === (((i % 65536) * 31 + ((i % 65536) >> 8)) & 0xff))).toBe(
+        true,
+      );
+      const payload = randomBytes(300_000);
+      const echo = await httpRequest(net, { host, method: "POST", path: "/echo", body: payload });
+      expect(Buffer.from(await new Response(echo.body).arrayBuffer()).equals(payload)).toBe(true);
+      expect((await text(httpRequest(net, { host, path: "/bytes?n=-1" }))).status).toBe(400);
+      expect((await text(httpRequest(net, { host, path: "/nothing" }))).status).toBe(404);
+    }
   });
 });

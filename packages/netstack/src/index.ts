@@ -1,5 +1,11 @@
 export * from "./events.js";
 export { type HttpRequest, type HttpResponse, httpRequest } from "./http/client.js";
+export {
+  type Handler,
+  type ServerRequest,
+  type ServerResponse,
+  serveHttp,
+} from "./http/server.js";
 export type { IpDatagram } from "./ip.js";
 export {
   type Clock,

@@ -87,12 +87,14 @@ async function exchange(conn: TcpConnection, request: HttpRequest): Promise<Http
     responseHeaders[name] = name in responseHeaders ? `${responseHeaders[name]}, ${value}` : value;
   }
   const code = Number(status[1]);
+  // The response is complete: our side closes too (we asked for "Connection: close").
+  const done = () => void conn.writable.close().catch(() => {});
   const noBody = method === "HEAD" || code === 204 || code === 304 || (code >= 100 && code < 200);
   return {
     status: code,
     statusText: status[2] ?? "",
     headers: responseHeaders,
-    body: noBody ? reader.empty() : reader.body(responseHeaders),
+    body: noBody ? reader.empty(done) : reader.body(responseHeaders, done),
   };
 }
 

@@ -53,13 +53,13 @@ export class ByteReader {
     }
   }
 
-  empty(): ReadableStream<Uint8Array> {
-    void this.#reader.cancel().catch(() => {});
+  empty(onDone: () => void = () => {}): ReadableStream<Uint8Array> {
+    onDone();
     return new ReadableStream({ start: (c) => c.close() });
   }
 
-  /** The body as its own stream, framed by the response headers. */
-  body(headers: Record<string, string>): ReadableStream<Uint8Array> {
+  /** The body as its own stream, framed by the headers; `onDone` runs once it is complete. */
+  body(headers: Record<string, string>, onDone: () => void = () => {}): ReadableStream<Uint8Array> {
     const chunked = /(^|,)\s*chunked\s*$/i.test(headers["transfer-encoding"] ?? "");
     const length = headers["content-length"];
     if (!chunked && length !== undefined && !/^\d+$/.test(length)) {
@@ -78,17 +78,20 @@ export class ByteReader {
             // Trailer section: header lines until an empty line.
             while ((await this.readUntil("\r\n", MAX_TRAILER)) !== "");
             chunkedDone = true;
-            void this.#reader.cancel().catch(() => {});
+            onDone();
             return controller.close();
           }
           remaining = size;
         }
         if (remaining === 0) {
-          void this.#reader.cancel().catch(() => {});
+          onDone();
           return controller.close();
         }
         if (this.#buffer.length === 0 && !(await this.#fill())) {
-          if (remaining === Number.POSITIVE_INFINITY) return controller.close();
+          if (remaining === Number.POSITIVE_INFINITY) {
+            onDone();
+            return controller.close();
+          }
           throw new Error(`connection closed with ${remaining} body bytes missing`);
         }
         const piece = this.#take(Math.min(remaining, this.#buffer.length));
