@@ -126,7 +126,8 @@ const relay = spawn(
     `--upstream=echo=127.0.0.1:${echoPort}`,
     `--max-sessions=${SESSIONS + 10}`,
     `--max-sessions-per-address=${SESSIONS + 10}`,
-    // Every load session comes from 127.0.0.1; they connect 20 at a time.
+    // Every load session comes from 127.0.0.1 and connects 20 at a time.
+    `--max-connections-per-address=${SESSIONS + 10}`,
     "--max-pending-per-address=32",
     "--log-level=info",
   ],

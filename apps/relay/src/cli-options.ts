@@ -165,6 +165,30 @@ const OPTIONS: OptionSpec[] = [
     kind: "int",
     help: "bytes waiting toward one client before dropping (a client that stops reading)",
   },
+  {
+    flag: "max-connections",
+    key: "limits.maxConnections",
+    kind: "int",
+    help: "TLS connections in total",
+  },
+  {
+    flag: "max-connections-per-address",
+    key: "limits.maxConnectionsPerAddress",
+    kind: "int",
+    help: "TLS connections per client address (IPv6: per /64)",
+  },
+  {
+    flag: "connection-idle-timeout",
+    key: "limits.connectionIdleMs",
+    kind: "int",
+    help: "close a connection without session or request after this (ms)",
+  },
+  {
+    flag: "max-streams-per-connection",
+    key: "limits.maxStreamsPerConnection",
+    kind: "int",
+    help: "concurrent HTTP/2 streams on one connection",
+  },
 ];
 
 export const ENV_PREFIX = "WIREGATE_RELAY_";

@@ -31,6 +31,13 @@ export interface Limits {
   maxPendingPerAddress: number;
   /** Bytes waiting toward one client before further datagrams to it are dropped. */
   clientBufferBytes: number;
+  /** TLS connections in total and per address (IPv6 per /64). */
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** A connection carrying no WebTransport session or request is closed after this. */
+  connectionIdleMs: number;
+  /** Concurrent HTTP/2 streams (sessions and requests) on one connection. */
+  maxStreamsPerConnection: number;
 }
 
 export interface RelayConfig {
@@ -85,6 +92,10 @@ export const DEFAULT_CONFIG: RelayConfig = {
     maxPendingSessions: 256,
     maxPendingPerAddress: 8,
     clientBufferBytes: 1024 * 1024,
+    maxConnections: 4096,
+    maxConnectionsPerAddress: 64,
+    connectionIdleMs: 10_000,
+    maxStreamsPerConnection: 32,
   },
 };
 
@@ -151,6 +162,10 @@ const LIMITS: Record<keyof Limits, Check> = {
   maxPendingSessions: isInt(1, 1_000_000),
   maxPendingPerAddress: isInt(1, 1_000_000),
   clientBufferBytes: isInt(16 * 1024, 2 ** 32),
+  maxConnections: isInt(1, 1_000_000),
+  maxConnectionsPerAddress: isInt(1, 1_000_000),
+  connectionIdleMs: isInt(100, 86_400_000),
+  maxStreamsPerConnection: isInt(1, 10_000),
 };
 
 const UPSTREAM_NAME = /^[A-Za-z0-9._-]{1,64}$/;

@@ -13,6 +13,7 @@ import { PROTOCOL_VERSION } from "@wiregate/session";
 import type { Registry } from "prom-client";
 import { peerAddressGroup } from "./address-group.js";
 import { isLoopback, type RelayConfig, type UpstreamEntry } from "./config.js";
+import { guardConnections } from "./connection-guard.js";
 import { type CertificateMaterial, ensureDevCertificate, loadCertificate } from "./dev-cert.js";
 import { KeyedBudget } from "./keyed-budget.js";
 import { type Logger, silentLogger } from "./logger.js";
@@ -149,6 +150,7 @@ export class Relay {
         socket.once("close", () => this.#sockets.delete(socket));
       },
     );
+    guardConnections(libraryHttp2Server(http2), config.limits, this.counters, this.#log);
     http2.startServer();
     await http2.ready;
     const port = http2.address()?.port ?? config.port;

@@ -5,6 +5,8 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
+import { connect as http2Connect } from "node:http2";
+import { type Socket as TcpSocket, connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -191,6 +193,44 @@ describe.each(TRANSPORTS)("relay under attack over %s", (transport) => {
   }, 60_000);
 });
 
+describe("relay connections under attack", () => {
+  it("caps connections per address, closes those without a session, caps streams per connection", async () => {
+    const relay = await relayWith([
+      "--max-connections-per-address=20",
+      "--connection-idle-timeout=1000",
+      "--max-streams-per-connection=8",
+    ]);
+    const { port } = relay.address;
+    // An honest session from another address: its connection must outlive the idle timer.
+    await honestClient(relay, "echo", "idle", "http2", "127.0.0.4");
+    // 40 bare TCP connections from one address: 20 admitted, 20 refused at once.
+    const closed = new Set<TcpSocket>();
+    const tcp = Array.from({ length: 40 }, () => {
+      const socket = tcpConnect({ host: "127.0.0.1", port, localAddress: "127.0.0.2" });
+      socket.on("error", ignore).on("close", () => closed.add(socket));
+      return socket;
+    });
+    running.push({ stop: () => tcp.forEach((s) => void s.destroy()) });
+    await waitFor(async () => (await metric(relay, REFUSED_CONNECTIONS)) >= 20, 20_000);
+    // 10 HTTP/2 connections that never open a stream, from a third address.
+    let maxStreams = 0;
+    const h2 = Array.from({ length: 10 }, () => {
+      // node passes localAddress on to tls.connect; its HTTP/2 types do not list it.
+      const options = { rejectUnauthorized: false, localAddress: "127.0.0.3" };
+      const session = http2Connect(`https://127.0.0.1:${port}`, options);
+      session.on("error", ignore).on("remoteSettings", (settings) => {
+        maxStreams = settings.maxConcurrentStreams ?? 0;
+      });
+      return session;
+    });
+    running.push({ stop: () => h2.forEach((s) => void s.destroy()) });
+    // Before the fix these stayed open for as long as the client liked.
+    await waitFor(() => closed.size === 40 && h2.every((s) => s.closed || s.destroyed), 30_000);
+    expect(maxStreams).toBe(8);
+    expect(await metric(relay, sessionsGauge("http2"))).toBe(1); // the honest one is still there
+  }, 60_000);
+});
+
 function report(what: string, before: number, grown: number, after: string): void {
   console.info(
     `${what}: RSS ${(before / MiB).toFixed(0)} MiB, +${(grown / MiB).toFixed(1)} MiB after ${after}`,
@@ -199,6 +239,7 @@ function report(what: string, before: number, grown: number, after: string): voi
 
 const BEFORE_WELCOME =
   'wiregate_relay_drops_total{direction="to_upstream",reason="before-welcome"}';
+const REFUSED_CONNECTIONS = 'wiregate_relay_refusals_total{code="connection-limit"}';
 const REFUSED_LIMIT = 'wiregate_relay_refusals_total{code="limit"}';
 const sessionsGauge = (transport: TestTransport) =>
   `wiregate_relay_sessions{transport="${transport}"}`;
