@@ -14,9 +14,11 @@ import { toWiresharkFields, WireGuardDecoder } from "@wiregate/analysis";
 import { readCapture } from "@wiregate/capture";
 import {
   Device,
+  DeviceRunner,
   generatePrivateKey,
   keyFromBase64,
   type Output,
+  realTime,
   type TraceEvent,
 } from "@wiregate/core";
 import { nodeCrypto } from "@wiregate/core/node";
@@ -71,15 +73,18 @@ class RelayClient {
   lost = 0;
   sent = 0;
   received = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #closed = false;
+  readonly #runner = new DeviceRunner<Output>({
+    scheduler: realTime,
+    tick: (now) => this.device.tick(now),
+    output: (out) => this.#handle(out),
+  });
   #id = Math.floor(Math.random() * 0xffff);
   #sequence = 0;
   readonly #waiting = new Map<string, () => void>();
 
   addPeer(publicKey: string, allowedIps: string[]): void {
-    this.#handle(
-      this.device.addPeer(performance.now(), {
+    this.#runner.run((now) =>
+      this.device.addPeer(now, {
         publicKey: keyFromBase64(publicKey),
         allowedIps,
         endpoint: RELAY_ENDPOINT,
@@ -98,8 +103,7 @@ class RelayClient {
       transportOptions: { forceReliable: true },
       onDatagram: (datagram) => {
         this.received++;
-        if (!this.#closed)
-          this.#handle(this.device.receive(performance.now(), datagram, RELAY_ENDPOINT));
+        this.#runner.run((now) => this.device.receive(now, datagram, RELAY_ENDPOINT));
       },
     });
     this.connection = connection;
@@ -123,12 +127,8 @@ class RelayClient {
         resolve();
       });
     });
-    this.#handle(
-      this.device.send(
-        performance.now(),
-        buildEcho({ source, destination, id: this.#id, sequence }),
-      ),
-    );
+    const packet = buildEcho({ source, destination, id: this.#id, sequence });
+    this.#runner.run((now) => this.device.send(now, packet));
     return reply;
   }
 
@@ -137,8 +137,7 @@ class RelayClient {
   }
 
   close(): void {
-    this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#runner.stop();
     this.connection?.close();
   }
 
@@ -155,14 +154,6 @@ class RelayClient {
       if (parsed?.echo?.type === "reply" && parsed.echo.id === this.#id) {
         this.#waiting.get(`${parsed.source}/${parsed.echo.sequence}`)?.();
       }
-    }
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (out.deadline !== undefined && !this.#closed) {
-      this.#timer = setTimeout(
-        () => this.#handle(this.device.tick(performance.now())),
-        Math.max(0, out.deadline - performance.now()),
-      );
     }
   }
 }

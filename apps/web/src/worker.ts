@@ -1,15 +1,17 @@
 /**
  * The tunnel worker: owns the WireGuard device (noble crypto) and the relay session, so the page
- * never waits on crypto or on the network. Clocks: performance.now() for the engine, the wall
+ * never waits on crypto or on the network. Clocks: a DeviceRunner on real time drives the engine; the wall
  * clock (µs resolution) for TAI64N timestamps; randomness: crypto.getRandomValues.
  */
 import { WebTransportPolyfill } from "@fails-components/webtransport";
 import {
   Device,
+  DeviceRunner,
   keyToBase64,
   nobleCrypto,
   type Output,
   publicKey as publicKeyOf,
+  realTime,
 } from "@wiregate/core";
 import { buildEcho, buildUdp, parsePacket } from "@wiregate/packets";
 import {
@@ -111,8 +113,8 @@ class Tunnel {
   #wanted = false;
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #tickTimer: ReturnType<typeof setTimeout> | undefined;
-  #tickAt: number | undefined;
+  /** Drives the device on real time: every call at `now`, `tick` at its deadlines. */
+  #runner: DeviceRunner<Output> | undefined;
   #statusTimer: ReturnType<typeof setInterval> | undefined;
   #events: TimedEvent[] = [];
   #eventTimer: ReturnType<typeof setTimeout> | undefined;
@@ -133,15 +135,15 @@ class Tunnel {
   disconnect(): void {
     this.#wanted = false;
     clearTimeout(this.#retryTimer);
-    clearTimeout(this.#tickTimer);
     clearInterval(this.#statusTimer);
-    this.#tickAt = undefined;
     this.stopPing();
     this.#flood?.finish();
     const conn = this.#conn;
     this.#conn = undefined;
     conn?.close();
     this.#device = undefined;
+    this.#runner?.stop();
+    this.#runner = undefined;
     this.#setState({ phase: "idle" });
   }
 
@@ -151,7 +153,8 @@ class Tunnel {
       post({ type: "error", message: "not connected" });
       return;
     }
-    this.#handle(device.initiateHandshake(now(), this.#settings.peer.publicKey));
+    const peer = this.#settings.peer.publicKey;
+    this.#runner?.run((t) => device.initiateHandshake(t, peer));
   }
 
   #setState(state: ConnectionState): void {
@@ -200,10 +203,17 @@ class Tunnel {
     if (fresh) {
       // A new device only on first connect or when the MTU changed; keys are kept either way.
       this.#mtu = mtu;
-      this.#device = new Device({ privateKey: settings.privateKey, random, wallClock, mtu });
+      const device = new Device({ privateKey: settings.privateKey, random, wallClock, mtu });
+      this.#device = device;
+      this.#runner?.stop();
+      this.#runner = new DeviceRunner({
+        scheduler: realTime,
+        tick: (t) => device.tick(t),
+        output: (out) => this.#handle(out),
+      });
       const peer = settings.peer;
-      this.#handle(
-        this.#device.addPeer(now(), {
+      this.#runner.run((t) =>
+        device.addPeer(t, {
           publicKey: peer.publicKey,
           allowedIps: peer.allowedIps,
           endpoint: RELAY_ENDPOINT,
@@ -221,7 +231,10 @@ class Tunnel {
       mtu,
       publicKey,
     });
-    if (fresh) this.#handle(this.#device!.initiateHandshake(now(), settings.peer.publicKey));
+    if (fresh) {
+      const device = this.#device!;
+      this.#runner?.run((t) => device.initiateHandshake(t, settings.peer.publicKey));
+    }
     void this.#postStatus();
     void conn.closed.then(({ error }) => {
       if (this.#conn !== conn) return;
@@ -256,7 +269,7 @@ class Tunnel {
 
   #onDatagram(datagram: Uint8Array): void {
     const device = this.#device;
-    if (device) this.#handle(device.receive(now(), datagram, RELAY_ENDPOINT));
+    if (device) this.#runner?.run((t) => device.receive(t, datagram, RELAY_ENDPOINT));
   }
 
   #handle(output: Output): void {
@@ -271,21 +284,6 @@ class Tunnel {
         post({ type: "events", events: this.#events.splice(0) });
       }, 50);
     }
-    this.#schedule(output.deadline);
-  }
-
-  #schedule(deadline: number | undefined): void {
-    if (deadline === undefined) return;
-    if (this.#tickAt !== undefined && this.#tickAt <= deadline) return;
-    clearTimeout(this.#tickTimer);
-    this.#tickAt = deadline;
-    this.#tickTimer = setTimeout(
-      () => {
-        this.#tickAt = undefined;
-        if (this.#device) this.#handle(this.#device.tick(now()));
-      },
-      Math.max(0, deadline - now()),
-    );
   }
 
   async #postStatus(): Promise<void> {
@@ -316,7 +314,7 @@ class Tunnel {
       });
       return false;
     }
-    this.#handle(device.send(now(), packet));
+    this.#runner?.run((t) => device.send(t, packet));
     return true;
   }
 

@@ -19,6 +19,8 @@ export * from "./keys.js";
 export * from "./messages.js";
 export * from "./noise.js";
 export * from "./replay-window.js";
+export * from "./runner.js";
+export * from "./schedulers.js";
 export * from "./tai64n.js";
 export { TIMERS, type TimerName } from "./timers.js";
 export * from "./trace.js";

@@ -1,12 +1,15 @@
 /**
- * A small Node adapter: one UDP socket, real time and real randomness driving a sans-IO Device.
- * Everything protocol-related stays in the Device; this file only moves bytes and keeps one timer.
+ * A small Node adapter: one UDP socket and real randomness, with a `DeviceRunner` on real time
+ * driving a sans-IO Device. Everything protocol-related stays in the Device; this file only moves
+ * bytes.
  */
 import { randomBytes } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
 import { nodeCrypto } from "../crypto/node.js";
 import type { CryptoBackend } from "../crypto/types.js";
 import { Device, type DeviceOptions, type Output, type PeerOptions } from "../device.js";
+import { DeviceRunner } from "../runner.js";
+import { realTime } from "../schedulers.js";
 import type { TraceEvent } from "../trace.js";
 
 export interface UdpDeviceOptions
@@ -25,8 +28,6 @@ export interface UdpDeviceOptions
   onKeyLog?: (line: string) => void;
 }
 
-/** Monotonic milliseconds: the Device's `now`. */
-const monotonic = () => performance.now();
 const wallClockNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
 const secureRandom = (n: number) => new Uint8Array(randomBytes(n));
 
@@ -34,8 +35,7 @@ export class UdpDevice {
   readonly device: Device;
   readonly #socket: Socket;
   readonly #options: UdpDeviceOptions;
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
+  readonly #runner: DeviceRunner<Output>;
 
   private constructor(socket: Socket, options: UdpDeviceOptions) {
     this.#socket = socket;
@@ -47,13 +47,17 @@ export class UdpDevice {
       wallClock: wallClockNs,
       keyLog: options.onKeyLog !== undefined,
     });
+    this.#runner = new DeviceRunner({
+      scheduler: realTime,
+      tick: (now) => this.device.tick(now),
+      output: (out) => this.#apply(out),
+    });
     socket.on("message", (data, rinfo) => {
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      this.#apply(
-        this.device.receive(monotonic(), bytes, { address: rinfo.address, port: rinfo.port }),
-      );
+      const from = { address: rinfo.address, port: rinfo.port };
+      this.#runner.run((now) => this.device.receive(now, bytes, from));
     });
-    for (const peer of options.peers ?? []) this.#apply(this.device.addPeer(monotonic(), peer));
+    for (const peer of options.peers ?? []) this.addPeer(peer);
   }
 
   /** Binds the socket and starts the device. */
@@ -76,40 +80,31 @@ export class UdpDevice {
 
   /** Sends a plaintext IP packet into the tunnel (routed by destination to a peer). */
   send(packet: Uint8Array): void {
-    this.#apply(this.device.send(monotonic(), packet));
+    this.#runner.run((now) => this.device.send(now, packet));
   }
 
   /** Sends a plaintext packet to one peer, bypassing allowed-IPs routing. */
   sendToPeer(publicKey: Uint8Array, packet: Uint8Array): void {
-    this.#apply(this.device.sendToPeer(monotonic(), publicKey, packet));
+    this.#runner.run((now) => this.device.sendToPeer(now, publicKey, packet));
   }
 
   addPeer(peer: PeerOptions): void {
-    this.#apply(this.device.addPeer(monotonic(), peer));
+    this.#runner.run((now) => this.device.addPeer(now, peer));
   }
 
   initiateHandshake(publicKey: Uint8Array): void {
-    this.#apply(this.device.initiateHandshake(monotonic(), publicKey));
+    this.#runner.run((now) => this.device.initiateHandshake(now, publicKey));
   }
 
   close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#runner.stop();
     return new Promise((resolve) => this.#socket.close(() => resolve()));
   }
 
   #apply(out: Output): void {
-    if (this.#closed) return;
     for (const line of out.keyLog) this.#options.onKeyLog?.(line);
     for (const event of out.events) this.#options.onEvent?.(event);
     for (const d of out.datagrams) this.#socket.send(d.data, d.to.port, d.to.address);
     for (const p of out.packets) this.#options.onPacket?.(p.data, p.peer);
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (out.deadline !== undefined) {
-      const delay = Math.max(0, out.deadline - monotonic());
-      this.#timer = setTimeout(() => this.#apply(this.device.tick(monotonic())), delay);
-      this.#timer.unref();
-    }
   }
 }
