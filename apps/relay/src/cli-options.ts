@@ -39,7 +39,13 @@ const OPTIONS: OptionSpec[] = [
     env: "TOKENS",
     key: "tokens",
     kind: "list",
-    help: "accepted bearer token (repeatable; env: comma-separated)",
+    help: "accepted bearer token (repeatable; env: comma-separated); visible in ps, see --token-file",
+  },
+  {
+    flag: "token-file",
+    key: "tokenFile",
+    kind: "string",
+    help: "file of accepted tokens, one per line (# comments); not visible in ps",
   },
   {
     flag: "upstream",
@@ -284,6 +290,21 @@ function layer(source: string, raw: Record<string, unknown>, errors: string[]): 
   return {};
 }
 
+/** Tokens from a file, one per line; blank lines and lines starting with # are skipped. */
+async function readTokenFile(file: string): Promise<string[] | string> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    return `token file ${file}: ${(error as Error).message}`;
+  }
+  const tokens = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+  return tokens.length > 0 ? tokens : `token file ${file}: no tokens in it`;
+}
+
 export type LoadResult =
   | { ok: true; config: RelayConfig; help: boolean }
   | { ok: false; errors: string[] };
@@ -345,7 +366,13 @@ export async function loadConfig(
   }
   layers.push(layer("environment", fromEnv, errors), layer("flags", fromFlags, errors));
   if (errors.length > 0) return { ok: false, errors };
-  const config = mergeConfig(DEFAULT_CONFIG, ...layers);
+  let config = mergeConfig(DEFAULT_CONFIG, ...layers);
+  if (config.tokenFile !== null) {
+    const tokens = await readTokenFile(config.tokenFile);
+    if (typeof tokens === "string") return { ok: false, errors: [tokens] };
+    config = mergeConfig(config, layer(`token file ${config.tokenFile}`, { tokens }, errors));
+    if (errors.length > 0) return { ok: false, errors };
+  }
   const finalErrors = checkFinalConfig(config);
   return finalErrors.length > 0
     ? { ok: false, errors: finalErrors }

@@ -46,6 +46,8 @@ export interface RelayConfig {
   /** URL path of the WebTransport endpoint. */
   path: string;
   tokens: string[];
+  /** A file of tokens, one per line (blank lines and # comments ignored): keeps them out of argv. */
+  tokenFile: string | null;
   upstreams: UpstreamEntry[];
   /** Plain-HTTP listener for /metrics and /healthz; port null disables it. */
   opsHost: string;
@@ -68,6 +70,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   port: 4433,
   path: "/wiregate",
   tokens: [],
+  tokenFile: null,
   upstreams: [],
   opsHost: "127.0.0.1",
   opsPort: 9464,
@@ -141,6 +144,7 @@ const TOP_LEVEL: Record<string, Check> = {
   opsPort: orNull(isInt(0, 65535)),
   staticDir: orNull(isString),
   certFile: orNull(isString),
+  tokenFile: orNull(isString),
   keyFile: orNull(isString),
   certDir: isString,
   capture: orNull(isString),
