@@ -66,6 +66,8 @@ export interface WireGuardPeer {
   ping(address: string, options?: { count?: number; waitSeconds?: number }): Promise<PingResult>;
   /** The last lines wireguard-go printed. */
   log(): string;
+  /** The same lines, each behind the Unix time (µs) this process read it, like `ts '%.s'`. */
+  timedLog(): string;
   /** Stops wireguard-go (SIGTERM, then SIGKILL) and deletes the namespace. */
   stop(): Promise<void>;
 }
@@ -94,7 +96,7 @@ async function configurePeer(ns: Namespace, options: WireGuardPeerOptions): Prom
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, LOG_LEVEL: options.logLevel ?? "verbose" },
   });
-  const logLines = collectLog(daemon);
+  const { lines: logLines, timed } = collectLog(daemon);
   await waitForUapiSocket(ifname, daemon, logLines);
 
   const wg = (args: readonly string[]) => runCommand("wg", args);
@@ -144,6 +146,7 @@ async function configurePeer(ns: Namespace, options: WireGuardPeerOptions): Prom
     dump: async () => parseWgDump((await wg(["show", ifname, "dump"])).stdout),
     ping: (address, pingOptions = {}) => ping(ns, address, pingOptions),
     log: () => logLines.join("\n"),
+    timedLog: () => timed.join("\n"),
     stop: () => ns.destroy(),
   };
 }
@@ -213,15 +216,25 @@ async function waitForUapiSocket(
   }
 }
 
-function collectLog(child: ChildProcess): string[] {
+function collectLog(child: ChildProcess): { lines: string[]; timed: string[] } {
   const lines: string[] = [];
-  const append = (chunk: string) => {
-    lines.push(...chunk.split("\n").filter((line) => line.length > 0));
-    if (lines.length > LOG_LINES) lines.splice(0, lines.length - LOG_LINES);
+  const timed: string[] = [];
+  const partial = { stdout: "", stderr: "" };
+  const append = (stream: "stdout" | "stderr", chunk: string) => {
+    const now = ((performance.timeOrigin + performance.now()) / 1000).toFixed(6);
+    const parts = (partial[stream] + chunk).split("\n");
+    partial[stream] = parts.pop()!;
+    for (const line of parts) {
+      if (line.length === 0) continue;
+      lines.push(line);
+      timed.push(`${now} ${line}`);
+    }
+    for (const list of [lines, timed])
+      if (list.length > LOG_LINES) list.splice(0, list.length - LOG_LINES);
   };
-  child.stdout?.setEncoding("utf8").on("data", append);
-  child.stderr?.setEncoding("utf8").on("data", append);
-  return lines;
+  child.stdout?.setEncoding("utf8").on("data", (c: string) => append("stdout", c));
+  child.stderr?.setEncoding("utf8").on("data", (c: string) => append("stderr", c));
+  return { lines, timed };
 }
 
 async function ping(

@@ -182,6 +182,7 @@ function alignmentJson(a: LogAlignment) {
       .filter((m) => m.frame !== undefined)
       .map((m) => ({ line: m.event.line, frame: m.frame, residual: m.residual })),
     linesWithoutFrame: a.linesWithoutFrame.map((m) => m.event.line),
+    outsideCapture: a.outsideCapture,
     framesWithoutLine: a.framesWithoutLine,
     maxResidualSeconds: a.maxResidualSeconds,
   };

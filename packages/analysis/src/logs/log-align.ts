@@ -6,7 +6,7 @@
  * The offset is the one that matches the most lines (each "sending"/"received" line has one frame of
  * the same type in the same direction), refined to the median of the matched pairs' differences. A
  * whole-second stamp is truncated (Go's log writes the second the line was written in), so its line
- * is matched against frames in [stamp, stamp + 1 s) after the offset.
+ * is matched against frames in [stamp, stamp + 1 s) after the offset, give or take `ALIGN_SLACK_S`.
  */
 import type { DecodedMessage } from "../decode.js";
 import type { LogEvent, LogEventKind } from "./log-event.js";
@@ -29,8 +29,11 @@ const FRAME_OF: Partial<
   "keepalive-received": { type: 4, sent: false, keepalive: true },
 };
 
-/** Slack for sub-second stamps: a line is written a little before or after its packet passes the capture point. */
-export const ALIGN_SLACK_S = 0.005;
+/**
+ * Slack around a line's time: it is written a little before ("Sending …") or after ("Received …")
+ * its packet passes the capture point, and a prefix stamp is taken when a reader got the line.
+ */
+export const ALIGN_SLACK_S = 0.02;
 const SEARCH_EVENTS = 200;
 
 export interface LineMatch {
@@ -54,7 +57,9 @@ export interface LogAlignment {
   /** Lines that must have a frame, and what each matched. */
   matches: LineMatch[];
   linesWithoutFrame: LineMatch[];
-  /** Frames of this side's handshake (and keepalives) inside the log's span that no line mentions. */
+  /** Lines that fall before the capture's first or after its last frame (not flagged). */
+  outsideCapture: number;
+  /** Frames of this side's handshake (and keepalives) inside the log's span (any timed line) that no line mentions. */
   framesWithoutLine: number[];
   /** The largest |residual| of a matched line (for whole-second stamps: within [0, 1 s)). */
   maxResidualSeconds: number;
@@ -138,8 +143,8 @@ function alignAs(
     );
   };
   // Window of a line's true time relative to its stamp: [0, precision) for truncated whole seconds.
-  const lo = precision >= 1 ? 0 : -ALIGN_SLACK_S;
-  const hi = precision >= 1 ? precision : precision + ALIGN_SLACK_S;
+  const lo = -ALIGN_SLACK_S;
+  const hi = precision + ALIGN_SLACK_S;
   const fits = (e: LogEvent, f: Frame, offset: number) => {
     const r = f.t - (e.time + offset);
     return r >= lo && r < hi;
@@ -148,33 +153,56 @@ function alignAs(
   const sample = events.slice(0, SEARCH_EVENTS);
   let bestOffset = 0;
   let bestCount = -1;
+  // A truncated stamp puts the offset in (f - e - precision, f - e]: try both ends.
+  const ends = precision >= 1 ? [1e-3, precision - 1e-3] : [0];
   for (const e of sample) {
     for (const f of frames) {
       if (!compatible(e, f)) continue;
-      const offset = f.t - e.time - (precision >= 1 ? precision / 2 : 0);
-      const count = match(sample, frames, offset, compatible, fits).filter(
-        (x) => x.frame !== undefined,
-      ).length;
-      if (count > bestCount) {
-        bestCount = count;
-        bestOffset = offset;
+      for (const end of ends) {
+        const offset = f.t - e.time - end;
+        const count = match(sample, frames, offset, compatible, fits).filter(
+          (x) => x.frame !== undefined,
+        ).length;
+        if (count > bestCount) {
+          bestCount = count;
+          bestOffset = offset;
+        }
       }
       if (frames.length * sample.length > 40_000) break; // bounded search on huge inputs
     }
   }
   if (bestCount <= 0) return undefined;
-  // Refine: the median difference of the matched pairs (sub-second stamps only).
   let matches = match(events, frames, bestOffset, compatible, fits);
-  if (precision < 1) {
+  if (precision >= 1) {
+    // Refine: the middle of the offsets every matched pair allows.
+    const frameTime = new Map(frames.map((f) => [f.m.frame, f.t]));
+    let low = Number.NEGATIVE_INFINITY;
+    let high = Number.POSITIVE_INFINITY;
+    for (const x of matches) {
+      if (x.frame === undefined) continue;
+      const d = frameTime.get(x.frame)! - x.event.time;
+      low = Math.max(low, d - precision);
+      high = Math.min(high, d);
+    }
+    if (low < high) bestOffset = (low + high) / 2;
+  } else {
+    // Refine: the median difference of the matched pairs.
     const residuals = matches
       .flatMap((x) => (x.residual !== undefined ? [x.residual] : []))
       .sort((a, b) => a - b);
     bestOffset += residuals[Math.floor(residuals.length / 2)] ?? 0;
-    matches = match(events, frames, bestOffset, compatible, fits);
   }
+  matches = match(events, frames, bestOffset, compatible, fits);
+  const start = frames[0]!.t;
+  const end = frames[frames.length - 1]!.t;
+  const inside = (x: LineMatch) => {
+    const t = x.event.time + bestOffset;
+    return t + hi >= start && t + lo <= end;
+  };
   const matchedFrames = new Set(matches.flatMap((x) => (x.frame !== undefined ? [x.frame] : [])));
-  const first = log.events[0]!.time + bestOffset;
-  const last = log.events[log.events.length - 1]!.time + bestOffset + precision;
+  const span = log.report.span ?? { first: log.events[0]!.time, last: log.events.at(-1)!.time };
+  const first = Math.min(span.first, log.events[0]!.time) + bestOffset;
+  const last = Math.max(span.last, log.events.at(-1)!.time) + bestOffset + precision;
   // A frame is expected in the log if its type is always logged (handshake messages) or the log
   // mentions that kind at all (keepalives: a filtered log may leave them out).
   const mentionable = (f: Frame) => f.m.type !== 4 || events.some((e) => compatible(e, f));
@@ -189,7 +217,8 @@ function alignAs(
     offsetSeconds: bestOffset,
     precision,
     matches,
-    linesWithoutFrame: matches.filter((x) => x.frame === undefined),
+    linesWithoutFrame: matches.filter((x) => x.frame === undefined && inside(x)),
+    outsideCapture: matches.filter((x) => x.frame === undefined && !inside(x)).length,
     framesWithoutLine,
     maxResidualSeconds: matches.reduce((max, x) => Math.max(max, Math.abs(x.residual ?? 0)), 0),
   };

@@ -32,7 +32,7 @@ export interface LogCollision {
   second?: LogRef;
   /** Seconds between the two initiations, when both logs share a clock. */
   gapSeconds?: number;
-  /** The resolution of `gapSeconds`: the sum of both stamps' precision. */
+  /** The resolution of `gapSeconds`: the coarser stamp's precision (the true gap is below gap + this). */
   gapPrecision?: number;
   /** Sides whose log shows the peer's initiation arriving while its own was pending. */
   seenBy: string[];
@@ -190,7 +190,7 @@ function findCollisions(
       c.second = ref(second.event);
       if (a.sharedClock) {
         c.gapSeconds = second.event.time - first!.event.time;
-        c.gapPrecision = first!.event.precision + second.event.precision;
+        c.gapPrecision = Math.max(first!.event.precision, second.event.precision);
       }
     }
     const resolved = done.find(
@@ -214,7 +214,7 @@ function verdicts(a: LogPairAnalysis): void {
     let text = `collision at ${rel(c.first)}: `;
     if (c.second && c.gapSeconds !== undefined) {
       if (c.gapSeconds <= c.gapPrecision!)
-        text += `both initiated within ${formatPrecision(c.gapPrecision!)} of each other (${at(c.first)}, ${at(c.second)}; ${p >= 1 ? "one-second timestamps cannot order or time the crossing — it is shown by each side receiving the other's initiation while its own was pending" : `timestamps to ${formatPrecision(p)}`})`;
+        text += `both initiated within ${formatPrecision(c.gapSeconds + c.gapPrecision!)} of each other (${at(c.first)}, ${at(c.second)}; ${p >= 1 ? "one-second timestamps cannot order or time the crossing — it is shown by each side receiving the other's initiation while its own was pending" : `timestamps to ${formatPrecision(p)}`})`;
       else
         text += `both initiated ${formatDuration(c.gapSeconds)} apart (${at(c.first)}, ${at(c.second)}; timestamps to ${formatPrecision(p)})`;
     } else if (c.second) {

@@ -90,6 +90,8 @@ export interface LogReport {
   /** Lines whose time is earlier than the line before on the same clock. */
   backwards: { count: number; first?: { line: number; bySeconds: number } };
   clock?: LogClock;
+  /** First and last time of any timed line (handshake or not), on the events' clock. */
+  span?: { first: number; last: number };
   /** The coarsest timestamp resolution among the events, in seconds. */
   precision?: number;
   interfaces: string[];

@@ -28,6 +28,8 @@ export interface ParsedLog {
 }
 
 const EXAMPLES = 5;
+/** The boxed notice wireguard-go prints at start-up (e.g. that the kernel has WireGuard built in). */
+const GO_BANNER = /^[┌│└].{0,120}[┐│┘]$/;
 const EXAMPLE_CHARS = 160;
 const TEXT_CHARS = 300;
 const LISTED = 16;
@@ -101,18 +103,24 @@ export class LogReader {
       if (rest !== undefined) parsed = this.#body(rest);
     }
     const time = parsed && this.#time(prefix, parsed);
-    if (!parsed || !time) {
+    if (time && (r.clock === undefined || r.clock === time.clock)) {
+      r.span ??= { first: time.seconds, last: time.seconds };
+      r.span.first = Math.min(r.span.first, time.seconds);
+      r.span.last = Math.max(r.span.last, time.seconds);
+    }
+    if (parsed && !parsed.kind) {
+      r.formats[parsed.format] = (r.formats[parsed.format] ?? 0) + 1;
+      r.otherLines++;
+      return;
+    }
+    const kind = parsed?.kind;
+    if (!parsed || !time || !kind) {
       r.unrecognised.count++;
       if (r.unrecognised.examples.length < EXAMPLES)
         r.unrecognised.examples.push(example(line, text));
       return;
     }
     r.formats[parsed.format] = (r.formats[parsed.format] ?? 0) + 1;
-    const kind = parsed.kind;
-    if (!kind) {
-      r.otherLines++;
-      return;
-    }
     const last = this.#last[time.clock];
     if (last !== undefined && time.seconds < last) {
       r.backwards.count++;
@@ -157,6 +165,7 @@ export class LogReader {
   }
 
   #body(text: string): Body | undefined {
+    if (GO_BANNER.test(text)) return { format: "wireguard-go", level: "info", text };
     const go = parseWireGuardGoLine(text);
     if (go) {
       const body: Body = {
