@@ -74,8 +74,10 @@ export interface ConnectionState {
   phase: ConnectionPhase;
   /** Transport the relay reports for the session. */
   transport?: "http3" | "http2" | "websocket";
-  /** What the polyfill picked in this browser. */
+  /** What the page uses: native WebTransport (HTTP/3), or the WebSocket mapping as fallback. */
   polyfill?: "native" | "websocket";
+  /** Why: native worked, or what made it fail. */
+  transportReason?: string;
   sessionId?: string;
   /** Largest WireGuard message per datagram (the relay's and the transport's limits). */
   datagramSize?: number;

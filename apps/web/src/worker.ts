@@ -3,7 +3,6 @@
  * never waits on crypto or on the network. Clocks: a DeviceRunner on real time drives the engine; the wall
  * clock (µs resolution) for TAI64N timestamps; randomness: crypto.getRandomValues.
  */
-import { WebTransportPolyfill } from "@fails-components/webtransport";
 import {
   Device,
   DeviceRunner,
@@ -16,11 +15,9 @@ import {
 import { buildEcho, buildUdp, parsePacket } from "@wiregate/packets";
 import {
   type ConnectRelayOptions,
-  connectRelay,
   type ErrorCode,
   type RelayConnection,
   RelayError,
-  type WebTransportConstructor,
 } from "@wiregate/session";
 import type {
   ConnectionState,
@@ -32,6 +29,7 @@ import type {
   TimedEvent,
   ToWorker,
 } from "./protocol.js";
+import { type OpenedRelay, openRelaySession } from "./relay-transport.js";
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post = (message: FromWorker) => scope.postMessage(message);
@@ -53,23 +51,13 @@ const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 const wallClock = () =>
   BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 
-/** Remembers the last transport the polyfill made, to tell native from WebSocket and its limit. */
-let lastTransport: WebTransportPolyfill | undefined;
-class TrackedTransport extends WebTransportPolyfill {
-  constructor(url: string, options?: ConstructorParameters<typeof WebTransportPolyfill>[1]) {
-    super(url, options);
-    lastTransport = this;
-  }
-}
-
 function openRelay(
   settings: ConnectSettings,
   upstream: string,
   onDatagram: (d: Uint8Array) => void,
   onError?: ConnectRelayOptions["onError"],
-): Promise<RelayConnection> {
-  return connectRelay({
-    WebTransport: TrackedTransport as unknown as WebTransportConstructor,
+): Promise<OpenedRelay> {
+  return openRelaySession({
     url: settings.url,
     upstream,
     onDatagram,
@@ -170,9 +158,9 @@ class Tunnel {
       attempt: this.#attempt,
       publicKey,
     });
-    let conn: RelayConnection;
+    let opened: OpenedRelay;
     try {
-      conn = await openRelay(
+      opened = await openRelay(
         settings,
         settings.upstream,
         (datagram) => this.#onDatagram(datagram),
@@ -186,11 +174,11 @@ class Tunnel {
       this.#retryOrFail(code, (error as Error).message);
       return;
     }
+    const { conn, transportMax } = opened;
     if (!this.#wanted || this.#settings !== settings) {
       conn.close();
       return;
     }
-    const transportMax = lastTransport?.datagrams.maxDatagramSize ?? 0;
     const datagramSize = Math.min(
       conn.welcome.datagramSize,
       transportMax > 0 ? transportMax : Number.POSITIVE_INFINITY,
@@ -225,7 +213,8 @@ class Tunnel {
     this.#setState({
       phase: "connected",
       transport: conn.welcome.transport,
-      polyfill: lastTransport?.curtype === "native" ? "native" : "websocket",
+      polyfill: opened.kind,
+      transportReason: opened.reason,
       sessionId: conn.welcome.sessionId,
       datagramSize,
       mtu,
@@ -455,10 +444,12 @@ class Tunnel {
         run.received++;
         run.inFlight--;
         run.send();
-      }).catch((error: Error) => {
-        post({ type: "error", message: `flood: ${error.message}` });
-        return undefined;
-      });
+      })
+        .then((opened) => opened.conn)
+        .catch((error: Error) => {
+          post({ type: "error", message: `flood: ${error.message}` });
+          return undefined;
+        });
       if (!raw) return;
       // Shaped like a transport message so the relay forwards it; the echo sends it back as is.
       rawDatagram = new Uint8Array(datagramBytes);

@@ -1,11 +1,17 @@
 /**
- * The page in real Chromium, through the relay, to the embedded demo peer: connect, 20 pings,
- * a crossing handshake provoked from both ends at once, and the relay restarted mid-ping.
+ * The page in real Chromium, through the relay, to the embedded demo peer, on both transports:
+ * native WebTransport over HTTP/3, and the WebSocket fallback when the relay has HTTP/3 off.
+ * Connect, 20 pings and full-size IPv6, a crossing handshake provoked from both ends at once, the
+ * relay restarted mid-ping; and every request the page made went to the relay and nowhere else.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   browser,
+  hostsInNetLog,
   newContext,
   open,
   openTab,
@@ -18,28 +24,51 @@ import {
   watchErrors,
 } from "./stack.js";
 
-let stack: Stack;
+const netLog = join(mkdtempSync(join(tmpdir(), "wiregate-netlog-")), "netlog.json");
 let chromium: Browser;
-let page: Page;
-let errors: string[];
-let connectedAt = 0;
+/** Every URL the pages requested (Playwright request events, page and workers). */
+const requested: string[] = [];
+const relayOrigins = new Set<string>();
 
 beforeAll(async () => {
-  stack = await startStack();
-  chromium = await browser();
-  page = await (await newContext(chromium)).newPage();
-  errors = watchErrors(page);
+  chromium = await browser(netLog);
 });
 
 afterAll(async () => {
   await chromium?.close();
-  await stack?.close();
 });
 
-const badge = () => page.getByTestId("badge");
+/** Chromium's own background services, and the name our resolver rules map everything else to. */
+const CHROMIUM_OWN = /(^|\.)(google\.com|googleapis\.com|gstatic\.com)$|^~notfound$/i;
 
-describe("browser client ⇄ relay ⇄ demo peer", () => {
-  it("generates a key pair, connects over the WebSocket transport and shows the MTU", async () => {
+const TRANSPORT_CASES = [
+  { name: "HTTP/3", http3: true, badge: "WebTransport (HTTP/3)", relayReports: "http3" },
+  { name: "WebSocket fallback", http3: false, badge: "WebSocket", relayReports: "websocket" },
+] as const;
+
+describe.each(TRANSPORT_CASES)("browser client ⇄ relay ⇄ demo peer over $name", (transport) => {
+  let stack: Stack;
+  let page: Page;
+  let errors: string[];
+  let connectedAt = 0;
+
+  beforeAll(async () => {
+    stack = await startStack([], transport.http3);
+    relayOrigins.add(new URL(stack.relay.address.url).origin);
+    const context = await newContext(chromium);
+    context.on("request", (request) => requested.push(request.url()));
+    page = await context.newPage();
+    errors = watchErrors(page);
+  });
+
+  afterAll(async () => {
+    await page?.context().close();
+    await stack?.close();
+  });
+
+  const badge = () => page.getByTestId("badge");
+
+  it("generates a key pair, connects, says which transport and why, and shows the MTU", async () => {
     await open(page, pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
     await page.getByRole("button", { name: "Generate key pair" }).click();
     const publicKey = await page.getByTestId("public-key").inputValue();
@@ -51,12 +80,15 @@ describe("browser client ⇄ relay ⇄ demo peer", () => {
     await page.getByRole("button", { name: "Connect", exact: true }).click();
     await expect.poll(() => badge().textContent(), { timeout: 15_000 }).toMatch(/^Connected/);
     connectedAt = Date.now();
-    // No HTTP/3 here: the polyfill falls back to WebSocket; the relay allows 1452-byte datagrams.
-    expect(await badge().textContent()).toBe("Connected · WebSocket · MTU 1420");
+    // MTU 1420 on both: over HTTP/3 messages above the datagram limit take the message stream.
+    expect(await badge().textContent()).toBe(`Connected · ${transport.badge} · MTU 1420`);
     await openTab(page, "Status");
     await expect.poll(() => page.getByTestId("handshake").textContent()).toBe("established");
     const session = await page.getByTestId("session").textContent();
-    expect(session).toContain("relay reports websocket");
+    expect(session).toContain(`relay reports ${transport.relayReports}`);
+    expect(session).toContain(
+      transport.http3 ? "HTTP/3 reached the relay" : "HTTP/3 failed (WebTransport failed",
+    );
     expect(session).toContain(publicKey);
   });
 
@@ -66,8 +98,9 @@ describe("browser client ⇄ relay ⇄ demo peer", () => {
     expect(await page.getByTestId("loss").textContent()).toBe("0.0 %");
     expect(result.rtt).toMatch(/^[\d.]+ ms \/ [\d.]+ ms \/ [\d.]+ ms$/);
     await screenshot(page, "tools");
-    // IPv6 inside the tunnel too.
-    const v6 = await ping(page, { destination: "fd99::1", count: 3, intervalMs: 50 });
+    // IPv6 inside the tunnel too, with full 1280-byte packets (40 + 8 + 1232): over HTTP/3 their
+    // WireGuard messages exceed the datagram limit and travel on the message stream.
+    const v6 = await ping(page, { destination: "fd99::1", count: 3, intervalMs: 50, size: 1232 });
     expect(v6.received).toBe(3);
   });
 
@@ -134,8 +167,12 @@ describe("browser client ⇄ relay ⇄ demo peer", () => {
     await stack.relay.stop();
     await expect.poll(() => badge().textContent()).toMatch(/^Reconnecting/);
     const beforeRestart = await replies.count();
-    stack.relay = await startRelay(stack.upstreams, port);
+    const publicKey = await page.getByTestId("public-key").inputValue();
+    stack.relay = await startRelay(stack.upstreams, port, transport.http3);
     await expect.poll(() => badge().textContent(), { timeout: 20_000 }).toMatch(/^Connected/);
+    // Back on the same transport (HTTP/3 when the relay offers it), with the same keys.
+    expect(await badge().textContent()).toBe(`Connected · ${transport.badge} · MTU 1420`);
+    expect(await page.getByTestId("public-key").inputValue()).toBe(publicKey);
     await page
       .locator('[data-testid="ping-summary"][data-done="true"]')
       .waitFor({ timeout: 20_000 });
@@ -145,5 +182,18 @@ describe("browser client ⇄ relay ⇄ demo peer", () => {
     const sequences = await replies.allTextContents();
     expect(sequences.at(-1)).toContain("seq=40");
     expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+  });
+});
+
+describe("requests", () => {
+  it("went to the relay's origin and nowhere else", async () => {
+    expect(requested.length).toBeGreaterThan(0);
+    expect(new Set(requested.map((url) => new URL(url).origin))).toEqual(relayOrigins);
+    await chromium.close(); // completes the NetLog
+    // WebTransport and QUIC are not Playwright requests: the browser's own log covers them. It
+    // also names the Google services Chromium itself tries (resolved to nothing here).
+    const hosts = [...hostsInNetLog(netLog)].filter((host) => !CHROMIUM_OWN.test(host));
+    rmSync(dirname(netLog), { recursive: true, force: true });
+    expect(new Set(hosts)).toEqual(new Set(["127.0.0.1"]));
   });
 });

@@ -4,7 +4,7 @@
  * handshakes cross), and headless Chromium with loopback-only name resolution.
  */
 import { createSocket, type Socket } from "node:dgram";
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,12 +38,17 @@ export interface RunningRelay {
   stop(): Promise<void>;
 }
 
-export async function startRelay(upstreams: UpstreamEntry[], port = 0): Promise<RunningRelay> {
+/** HTTP/3 on: native WebTransport for the page; off: the page falls back to WebSocket. */
+export async function startRelay(
+  upstreams: UpstreamEntry[],
+  port = 0,
+  http3 = false,
+): Promise<RunningRelay> {
   const config = mergeConfig(DEFAULT_CONFIG, {
     host: "127.0.0.1",
     port,
     opsPort: null,
-    http3: false,
+    http3,
     certDir,
     tokens: [TOKEN],
     staticDir: DIST,
@@ -51,6 +56,10 @@ export async function startRelay(upstreams: UpstreamEntry[], port = 0): Promise<
   });
   const relay = new Relay({ config });
   const address = await relay.start();
+  if (http3 && !address.transports.includes("http3")) {
+    await relay.stop(0);
+    throw new Error(`HTTP/3 did not come up: ${address.http3Missing}`);
+  }
   return { relay, address, stop: () => relay.stop(500) };
 }
 
@@ -133,10 +142,11 @@ export interface Stack {
   proxy: HoldingProxy;
   relay: RunningRelay;
   upstreams: UpstreamEntry[];
+  http3: boolean;
   close(): Promise<void>;
 }
 
-export async function startStack(extra: UpstreamEntry[] = []): Promise<Stack> {
+export async function startStack(extra: UpstreamEntry[] = [], http3 = false): Promise<Stack> {
   requireBuild();
   const demo = await DemoPeer.start();
   const proxy = await HoldingProxy.start({ host: demo.host, port: demo.port });
@@ -148,7 +158,8 @@ export async function startStack(extra: UpstreamEntry[] = []): Promise<Stack> {
     demo,
     proxy,
     upstreams,
-    relay: await startRelay(upstreams),
+    http3,
+    relay: await startRelay(upstreams, 0, http3),
     async close() {
       await stack.relay.stop();
       proxy.close();
@@ -158,11 +169,36 @@ export async function startStack(extra: UpstreamEntry[] = []): Promise<Stack> {
   return stack;
 }
 
-/** Chromium that resolves nothing but loopback (the polyfill probes a public host on import). */
-export function browser(): Promise<Browser> {
+/**
+ * Chromium that resolves nothing but loopback, so no test can reach the internet. With `netLog`,
+ * it records its network activity there (complete once the browser is closed).
+ */
+export function browser(netLog?: string): Promise<Browser> {
   return launchBrowser({
-    extraArgs: ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"],
+    extraArgs: [
+      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+      ...(netLog ? [`--log-net-log=${netLog}`] : []),
+    ],
   });
+}
+
+/** Every host name or address in a Chromium NetLog's events (URLs, hosts, origins). */
+export function hostsInNetLog(file: string): Set<string> {
+  const events = JSON.parse(readFileSync(file, "utf8")).events as unknown[];
+  const hosts = new Set<string>();
+  const visit = (value: unknown, key: string): void => {
+    if (typeof value === "string") {
+      for (const match of value.matchAll(/\b(?:https?|wss?|quic):\/\/(\[[^\]]+\]|[^/:\s";,]+)/g))
+        hosts.add(match[1]!);
+      if (/^(host|hostname)$/.test(key))
+        for (const host of value.split(/[;,\s]+/))
+          if (host) hosts.add(host.replace(/^[a-z]+:\/\//, "").replace(/:\d+$/, ""));
+    } else if (Array.isArray(value)) for (const item of value) visit(item, key);
+    else if (value && typeof value === "object")
+      for (const [k, v] of Object.entries(value)) visit(v, k);
+  };
+  visit(events, "");
+  return hosts;
 }
 
 export async function newContext(
@@ -175,7 +211,14 @@ export async function newContext(
 
 export function pageUrl(address: RelayAddress, query: Record<string, string>): string {
   const base = address.url.replace(/\/wiregate$/, "/");
-  return `${base}index.html?${new URLSearchParams({ relay: address.url, token: TOKEN, ...query })}`;
+  const certificateSha256 = Buffer.from(address.certificateSha256).toString("hex");
+  const params = new URLSearchParams({
+    relay: address.url,
+    token: TOKEN,
+    certificateSha256,
+    ...query,
+  });
+  return `${base}index.html?${params}`;
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {
@@ -194,12 +237,20 @@ export async function openTab(page: Page, name: "Connect" | "Status" | "Tools" |
 /** Runs a ping from the Tools screen and returns the summary numbers. */
 export async function ping(
   page: Page,
-  options: { destination: string; count: number; intervalMs: number; timeoutMs?: number },
+  options: {
+    destination: string;
+    count: number;
+    intervalMs: number;
+    /** ICMP payload bytes (the page's default is 56). */
+    size?: number;
+    timeoutMs?: number;
+  },
 ): Promise<{ transmitted: number; received: number; rtt: string }> {
   await openTab(page, "Tools");
   await page.getByLabel("Destination").fill(options.destination);
   await page.getByLabel("Count").fill(String(options.count));
   await page.getByLabel("Interval (ms)").fill(String(options.intervalMs));
+  await page.getByLabel("Payload (bytes)", { exact: true }).fill(String(options.size ?? 56));
   await page.getByRole("button", { name: "Start ping" }).click();
   await page.locator('[data-testid="ping-summary"][data-done="true"]').waitFor({
     timeout: options.timeoutMs ?? options.count * options.intervalMs + 10_000,

@@ -53,9 +53,10 @@ export function statusScreen(client: TunnelClient): HTMLElement {
       fact(
         "Transport",
         s.transport
-          ? `${s.polyfill === "native" ? "native WebTransport" : "WebSocket (polyfill)"} — relay reports ${s.transport}`
+          ? `${s.polyfill === "native" ? "native WebTransport" : "WebSocket (fallback)"} — relay reports ${s.transport}`
           : undefined,
       ),
+      fact("Why this transport", s.phase === "connected" ? s.transportReason : undefined),
       fact("Datagram limit", s.datagramSize ? `${s.datagramSize} bytes` : undefined),
       fact("Tunnel MTU", s.mtu ? `${s.mtu} bytes` : undefined),
       fact("Session", s.sessionId),

@@ -1,0 +1,87 @@
+/**
+ * Opens the relay session the way the page prefers: native WebTransport over HTTP/3 (with
+ * `serverCertificateHashes` when the relay's certificate hash is known), and the library's
+ * WebSocket mapping only when that fails — saying why.
+ */
+
+import { WebTransportPonyfill } from "@fails-components/webtransport";
+import {
+  type ConnectRelayOptions,
+  connectRelay,
+  type RelayConnection,
+  RelayError,
+  type WebTransportConstructor,
+  type WebTransportLike,
+} from "@wiregate/session";
+
+/** How long native WebTransport may take before WebSocket is tried (UDP silently dropped). */
+const NATIVE_TIMEOUT_MS = 5_000;
+
+/** Relay refusals that WebSocket would get alike: no point in falling back. */
+const FINAL_CODES: ReadonlySet<string> = new Set([
+  "unauthorized",
+  "unknown-upstream",
+  "version",
+  "bad-hello",
+  "limit",
+  "upstream-unreachable",
+]);
+
+export interface OpenedRelay {
+  conn: RelayConnection;
+  kind: "native" | "websocket";
+  /** Why this kind: native worked, or what made native fail. */
+  reason: string;
+  /** The browser transport's datagram limit (0 when it reports none). */
+  transportMax: number;
+}
+
+/** A constructor that remembers the last transport it made. */
+function tracked(Base: WebTransportConstructor): {
+  Ctor: WebTransportConstructor;
+  last: () => WebTransportLike | undefined;
+} {
+  let made: WebTransportLike | undefined;
+  class Ctor extends Base {
+    constructor(url: string, options?: Record<string, unknown>) {
+      super(url, options);
+      made = this;
+    }
+  }
+  return { Ctor, last: () => made };
+}
+
+const maxOf = (wt: WebTransportLike | undefined) => wt?.datagrams.maxDatagramSize ?? 0;
+
+export async function openRelaySession(
+  options: Omit<ConnectRelayOptions, "WebTransport">,
+): Promise<OpenedRelay> {
+  const Native = (globalThis as { WebTransport?: WebTransportConstructor }).WebTransport;
+  let reason: string;
+  if (!Native) reason = "this browser has no WebTransport";
+  else {
+    const native = tracked(Native);
+    try {
+      const conn = await connectRelay({
+        ...options,
+        WebTransport: native.Ctor,
+        timeoutMs: NATIVE_TIMEOUT_MS,
+      });
+      return {
+        conn,
+        kind: "native",
+        reason: "HTTP/3 reached the relay",
+        transportMax: maxOf(native.last()),
+      };
+    } catch (error) {
+      if (error instanceof RelayError && FINAL_CODES.has(error.code)) throw error;
+      reason = `HTTP/3 failed (${(error as Error).message})`;
+      try {
+        native.last()?.close();
+      } catch {}
+    }
+  }
+  const websocket = tracked(WebTransportPonyfill as unknown as WebTransportConstructor);
+  const conn = await connectRelay({ ...options, WebTransport: websocket.Ctor });
+  return { conn, kind: "websocket", reason, transportMax: maxOf(websocket.last()) };
+}
