@@ -7,11 +7,11 @@
 
 import type { CaptureRecord, PacketRecord } from "@wiregate/capture";
 import { UdpDecoder, type UdpDecoderOptions } from "@wiregate/capture";
-import { type CryptoBackend, kdf1, kdf2, kdf3 } from "@wiregate/core";
+import { type CryptoBackend, kdf1, kdf2, kdf3, type MessageType } from "@wiregate/core";
 import { summarizePacket } from "@wiregate/packets";
 import { base64Key, type EphemeralKey, type KeyMaterial, type StaticKey } from "./keys.js";
 
-export type MessageType = 1 | 2 | 3 | 4;
+export type { MessageType };
 export const TYPE_NAMES: Record<MessageType, string> = {
   1: "initiation",
   2: "response",

@@ -1,20 +1,33 @@
+import {
+  COOKIE_REPLY_SIZE,
+  checkShape,
+  INITIATION_SIZE,
+  MessageType,
+  RESPONSE_SIZE,
+  TRANSPORT_MIN_SIZE,
+} from "@wiregate/core";
 import type { Endpoint } from "./decoded.js";
 import type { UdpDecoder } from "./decoder.js";
 import type { PacketRecord } from "./records.js";
 
-export const WG_HANDSHAKE_INITIATION = 1;
-export const WG_HANDSHAKE_RESPONSE = 2;
-export const WG_COOKIE_REPLY = 3;
-export const WG_TRANSPORT_DATA = 4;
+// Message types and sizes are core's (messages.ts); these names stay for existing callers.
+export const WG_HANDSHAKE_INITIATION = MessageType.Initiation;
+export const WG_HANDSHAKE_RESPONSE = MessageType.Response;
+export const WG_COOKIE_REPLY = MessageType.CookieReply;
+export const WG_TRANSPORT_DATA = MessageType.Transport;
 
-export type WireGuardMessageType = 1 | 2 | 3 | 4;
+export type WireGuardMessageType = MessageType;
 
 /**
  * Exact sizes of the fixed-size messages. Transport data is only ≥ 32: padding stops at the MTU,
  * so full-size packets need not be a multiple of 16 (Wireshark's heuristic checks the same).
  */
-export const WG_MESSAGE_LENGTHS = { 1: 148, 2: 92, 3: 64 } as const;
-export const WG_TRANSPORT_MINIMUM_LENGTH = 32;
+export const WG_MESSAGE_LENGTHS = {
+  1: INITIATION_SIZE,
+  2: RESPONSE_SIZE,
+  3: COOKIE_REPLY_SIZE,
+} as const;
+export const WG_TRANSPORT_MINIMUM_LENGTH = TRANSPORT_MIN_SIZE;
 
 export type WireGuardDetection =
   | { ok: true; type: WireGuardMessageType }
@@ -25,29 +38,11 @@ const DETECTED: readonly WireGuardDetection[] = [1, 2, 3, 4].map((type) =>
   Object.freeze({ ok: true as const, type: type as WireGuardMessageType }),
 );
 
-/** Recognises a WireGuard message by structure alone: type, zero reserved bytes, length. */
+/** Recognises a WireGuard message by structure alone (core's `checkShape`): type, zero reserved bytes, length. */
 export function detectWireGuard(payload: Uint8Array): WireGuardDetection {
-  const length = payload.length;
-  if (length < 4) return { ok: false, reason: `${length} bytes is shorter than a message header` };
-  const type = payload[0]!;
-  if (type < 1 || type > 4) return { ok: false, reason: `type byte ${type} is not 1–4` };
-  if (payload[1] !== 0 || payload[2] !== 0 || payload[3] !== 0) {
-    return { ok: false, reason: "reserved bytes 1–3 are not zero" };
-  }
-  if (type === WG_TRANSPORT_DATA) {
-    if (length < WG_TRANSPORT_MINIMUM_LENGTH) {
-      return {
-        ok: false,
-        reason: `transport data of ${length} bytes (must be ≥ 32)`,
-      };
-    }
-  } else {
-    const expected = WG_MESSAGE_LENGTHS[type as 1 | 2 | 3];
-    if (length !== expected) {
-      return { ok: false, reason: `type ${type} message of ${length} bytes (must be ${expected})` };
-    }
-  }
-  return DETECTED[type - 1]!;
+  const shape = checkShape(payload);
+  if (typeof shape === "object") return { ok: false, reason: shape.detail };
+  return DETECTED[shape - 1]!;
 }
 
 /** The cleartext header fields of a WireGuard message (indices as little-endian u32). */

@@ -23,15 +23,15 @@ describe("WireGuard detection by structure", () => {
   });
 
   it.each([
-    [message(1, 147), "type 1 message of 147 bytes (must be 148)"],
-    [message(2, 93), "type 2 message of 93 bytes (must be 92)"],
-    [message(3, 80), "type 3 message of 80 bytes (must be 64)"],
-    [message(4, 16), "transport data of 16 bytes (must be ≥ 32)"],
-    [message(4, 31), "transport data of 31 bytes (must be ≥ 32)"],
-    [message(5, 148), "type byte 5 is not 1–4"],
-    [message(0, 148), "type byte 0 is not 1–4"],
-    [Uint8Array.of(1, 0, 1), "3 bytes is shorter than a message header"],
-    [Uint8Array.of(1, 0, 0, 1, ...new Uint8Array(144)), "reserved bytes 1–3 are not zero"],
+    [message(1, 147), "type 1 must be 148 bytes, got 147"],
+    [message(2, 93), "type 2 must be 92 bytes, got 93"],
+    [message(3, 80), "type 3 must be 64 bytes, got 80"],
+    [message(4, 16), "transport data must be at least 32 bytes, got 16"],
+    [message(4, 31), "transport data must be at least 32 bytes, got 31"],
+    [message(5, 148), "unknown message type 5"],
+    [message(0, 148), "unknown message type 0"],
+    [Uint8Array.of(1, 0, 1), "3 bytes is shorter than the 4-byte message header"],
+    [Uint8Array.of(1, 0, 0, 1, ...new Uint8Array(144)), "type 1: reserved bytes must be zero"],
   ])("rejects with a reason (%#)", (payload, reason) => {
     expect(detectWireGuard(payload)).toEqual({ ok: false, reason });
   });

@@ -108,7 +108,10 @@ export function checkShape(bytes: Uint8Array): Rejection | MessageType {
   }
   const type = bytes[0]!;
   if (type < 1 || type > 4) return reject("unknown-type", `unknown message type ${type}`);
-  if (bytes.length < 4 || bytes[1] !== 0 || bytes[2] !== 0 || bytes[3] !== 0) {
+  if (bytes.length < 4) {
+    return reject("bad-length", `${bytes.length} bytes is shorter than the 4-byte message header`);
+  }
+  if (bytes[1] !== 0 || bytes[2] !== 0 || bytes[3] !== 0) {
     return reject("reserved-nonzero", `type ${type}: reserved bytes must be zero`);
   }
   const expected = EXPECTED_SIZE[type];
