@@ -1,6 +1,8 @@
 /**
- * The page through the relay to wireguard-go in a network namespace: the namespace's kernel
- * answers the pings. Also the narrow-screen (375 px) screenshots.
+ * The page through the relay over HTTP/3 to wireguard-go (MTU 1420) in a network namespace: the
+ * namespace's kernel answers the pings, up to full 1420-byte packets both ways (their WireGuard
+ * messages exceed the QUIC datagram limit and take the message stream). Also the narrow-screen
+ * (375 px) screenshots.
  */
 import { randomBytes } from "node:crypto";
 import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
@@ -34,14 +36,18 @@ beforeAll(async () => {
     addresses: ["10.77.0.1/24", "fd77::1/64"],
     peers: [{ publicKey: clientPublic, allowedIPs: ["10.77.0.2/32", "fd77::2/128"] }],
   });
-  relay = await startRelay([
-    {
-      name: "wg",
-      host: peer.underlayAddress,
-      port: peer.listenPort,
-      publicKey: peer.publicKey,
-    },
-  ]);
+  relay = await startRelay(
+    [
+      {
+        name: "wg",
+        host: peer.underlayAddress,
+        port: peer.listenPort,
+        publicKey: peer.publicKey,
+      },
+    ],
+    0,
+    true,
+  );
   chromium = await browser();
   page = await (await newContext(chromium, { width: 375, height: 812 })).newPage();
 });
@@ -52,8 +58,8 @@ afterAll(async () => {
   await peer?.stop();
 });
 
-describe("browser client ⇄ relay ⇄ wireguard-go (namespace kernel)", () => {
-  it("imports a wg-quick config, connects, and the namespace answers the pings", async () => {
+describe("browser client ⇄ relay (HTTP/3) ⇄ wireguard-go (namespace kernel)", () => {
+  it("imports a wg-quick config, connects over HTTP/3, and the namespace answers full-size pings", async () => {
     const errors = watchErrors(page);
     await open(page, pageUrl(relay.address, { upstream: "wg" }));
     const config = [
@@ -78,11 +84,33 @@ describe("browser client ⇄ relay ⇄ wireguard-go (namespace kernel)", () => {
     await expect
       .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
       .toMatch(/^Connected/);
+    expect(await page.getByTestId("badge").textContent()).toBe(
+      "Connected · WebTransport (HTTP/3) · MTU 1420",
+    );
 
     const v4 = await ping(page, { destination: "10.77.0.1", count: 5, intervalMs: 100 });
     expect(v4).toMatchObject({ transmitted: 5, received: 5 });
     const v6 = await ping(page, { destination: "fd77::1", count: 3, intervalMs: 100 });
     expect(v6.received).toBe(3);
+    // Full-size packets for wireguard-go's MTU of 1420, each way: 20 + 8 + 1392 and 40 + 8 + 1372.
+    const rxBefore = (await peer.dump()).peers.find((p) => p.publicKey === clientPublic)!;
+    const big4 = await ping(page, {
+      destination: "10.77.0.1",
+      count: 5,
+      intervalMs: 50,
+      size: 1392,
+    });
+    expect(big4).toMatchObject({ transmitted: 5, received: 5 });
+    const big6 = await ping(page, { destination: "fd77::1", count: 5, intervalMs: 50, size: 1372 });
+    expect(big6).toMatchObject({ transmitted: 5, received: 5 });
+    // wireguard-go received and sent ten messages of 1420 + 32 bytes at least.
+    const rxAfter = (await peer.dump()).peers.find((p) => p.publicKey === clientPublic)!;
+    expect(rxAfter.transferRx - rxBefore.transferRx).toBeGreaterThanOrEqual(10 * 1452);
+    expect(rxAfter.transferTx - rxBefore.transferTx).toBeGreaterThanOrEqual(10 * 1452);
+    // And the relay carried them on the message stream: more than a datagram holds.
+    const session = [...relay.relay.sessions][0]!;
+    expect(session.datagramSize).toBeLessThan(1452);
+    expect(session.messageSize).toBe(1452);
     await screenshot(page, "narrow-tools");
 
     // wireguard-go agrees: a handshake with our key, traffic both ways.
