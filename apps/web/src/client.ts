@@ -52,8 +52,8 @@ export class TunnelClient {
     });
   }
 
-  send(message: ToWorker): void {
-    this.#worker.postMessage(message);
+  send(message: ToWorker, transfer: Transferable[] = []): void {
+    this.#worker.postMessage(message, transfer);
   }
 
   on(listener: Listener): () => void {

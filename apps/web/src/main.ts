@@ -2,8 +2,10 @@
 import "./style.css";
 import { TunnelClient } from "./client.js";
 import { h } from "./dom.js";
+import { browseScreen, relayServiceWorkerRequests } from "./screens/browse.js";
 import { capturesScreen } from "./screens/captures.js";
 import { connectScreen, type Defaults, describeState } from "./screens/connect.js";
+import { consoleScreen } from "./screens/console.js";
 import { statusScreen } from "./screens/status.js";
 import { toolsScreen } from "./screens/tools.js";
 
@@ -42,11 +44,14 @@ async function defaults(): Promise<Defaults> {
 
 async function start(): Promise<void> {
   const client = new TunnelClient();
+  const browsing = relayServiceWorkerRequests(client);
   const settings = await defaults();
   const screens = [
     { id: "connect", label: "Connect", element: connectScreen(client, settings) },
     { id: "status", label: "Status", element: statusScreen(client) },
     { id: "tools", label: "Tools", element: toolsScreen(client, "10.99.0.1") },
+    { id: "browse", label: "Browse", element: browseScreen(browsing, "http://10.99.0.1/") },
+    { id: "console", label: "TCP console", element: consoleScreen(client) },
     { id: "captures", label: "Captures", element: capturesScreen() },
   ];
   const badge = h("p", {

@@ -60,8 +60,37 @@ export interface FloodResult {
   megabitsPerSecond: number;
 }
 
+/** An HTTP request the Service Worker asks the tunnel to make (Browse screen). */
+export interface TunnelHttpRequest {
+  host: string;
+  port: number;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: Uint8Array;
+}
+
+/** The answer to a TunnelHttpRequest, on its MessagePort. */
+export type HttpPortMessage =
+  | { type: "head"; status: number; statusText: string; headers: [string, string][] }
+  | { type: "chunk"; data: Uint8Array }
+  | { type: "end" }
+  | { type: "error"; message: string };
+
+/** A TCP console connection's MessagePort, both ways. */
+export type TcpPortMessage =
+  | { type: "open"; local: string }
+  | { type: "data"; data: Uint8Array }
+  | { type: "end" }
+  | { type: "closed" }
+  | { type: "error"; message: string }
+  | { type: "send"; data: Uint8Array }
+  | { type: "close" };
+
 export type ToWorker =
   | { type: "connect"; settings: ConnectSettings }
+  | { type: "http"; request: TunnelHttpRequest; port: MessagePort }
+  | { type: "tcp-open"; host: string; port: number; channel: MessagePort }
   | { type: "disconnect" }
   | { type: "handshake" }
   | { type: "ping"; request: PingRequest }

@@ -30,6 +30,7 @@ import type {
   ToWorker,
 } from "./protocol.js";
 import { type OpenedRelay, openRelaySession } from "./relay-transport.js";
+import { TunnelTcp } from "./tunnel-tcp.js";
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post = (message: FromWorker) => scope.postMessage(message);
@@ -109,6 +110,8 @@ class Tunnel {
   #relayErrors: string[] = [];
   #ping: PingRun | undefined;
   #flood: FloodRun | undefined;
+  /** TCP inside the tunnel (Browse screen, TCP console); one per device. */
+  tcp: TunnelTcp | undefined;
 
   connect(settings: ConnectSettings): void {
     this.disconnect();
@@ -199,6 +202,7 @@ class Tunnel {
         tick: (t) => device.tick(t),
         output: (out) => this.#handle(out),
       });
+      this.tcp = new TunnelTcp(settings.addresses, mtu, (packet) => this.#send(packet));
       const peer = settings.peer;
       this.#runner.run((t) =>
         device.addPeer(t, {
@@ -412,6 +416,10 @@ class Tunnel {
   #onPacket(data: Uint8Array): void {
     const parsed = parsePacket(data);
     if (!parsed) return;
+    if (parsed.protocolNumber === 6) {
+      this.tcp?.receive(data);
+      return;
+    }
     const run = this.#ping;
     if (run && parsed.echo?.type === "reply" && parsed.echo.id === run.id) {
       this.#onPing(run, parsed.echo.sequence, parsed.source, data.length);
@@ -539,6 +547,14 @@ scope.addEventListener("message", (event: MessageEvent<ToWorker>) => {
       break;
     case "flood":
       void tunnel.flood(message.request);
+      break;
+    case "http":
+      if (tunnel.tcp) void tunnel.tcp.http(message.request, message.port);
+      else message.port.postMessage({ type: "error", message: "not connected" });
+      break;
+    case "tcp-open":
+      if (tunnel.tcp) void tunnel.tcp.console(message.host, message.port, message.channel);
+      else message.channel.postMessage({ type: "error", message: "not connected" });
       break;
   }
 });

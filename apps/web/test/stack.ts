@@ -230,7 +230,10 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return file;
 }
 
-export async function openTab(page: Page, name: "Connect" | "Status" | "Tools" | "Captures") {
+export async function openTab(
+  page: Page,
+  name: "Connect" | "Status" | "Tools" | "Captures" | "Browse" | "TCP console",
+) {
   await page.getByRole("tab", { name }).click();
 }
 

@@ -1,0 +1,83 @@
+/**
+ * TCP inside the tunnel, in the tunnel worker: a netstack on the worker's device answers the
+ * Service Worker's HTTP requests (Browse screen) and carries the TCP console. Each request or
+ * console connection talks to the page over its own MessagePort.
+ */
+import { httpRequest, Netstack, NetstackError } from "@wiregate/netstack";
+import type { HttpPortMessage, TcpPortMessage, TunnelHttpRequest } from "./protocol.js";
+
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te"]);
+
+export class TunnelTcp {
+  readonly net: Netstack;
+
+  constructor(addresses: string[], mtu: number, send: (packet: Uint8Array) => void) {
+    this.net = new Netstack({ addresses, mtu: Math.max(1280, mtu), send });
+  }
+
+  receive(packet: Uint8Array): void {
+    this.net.receive(packet);
+  }
+
+  /** One HTTP/1.1 request through the tunnel; the answer streams back over `port`. */
+  async http(request: TunnelHttpRequest, port: MessagePort): Promise<void> {
+    const post = (m: HttpPortMessage, transfer: Transferable[] = []) =>
+      port.postMessage(m, transfer);
+    try {
+      const response = await httpRequest(this.net, {
+        host: request.host,
+        port: request.port,
+        method: request.method,
+        path: request.path,
+        headers: request.headers,
+        ...(request.body ? { body: request.body } : {}),
+      });
+      const headers: [string, string][] = Object.entries(response.headers).filter(
+        ([name]) => !HOP_BY_HOP.has(name),
+      );
+      post({ type: "head", status: response.status, statusText: response.statusText, headers });
+      const reader = response.body.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        post({ type: "chunk", data: value }, [value.buffer as ArrayBuffer]);
+      }
+      post({ type: "end" });
+    } catch (e) {
+      post({ type: "error", message: describe(e) });
+    } finally {
+      port.close();
+    }
+  }
+
+  /** A TCP console connection: lines in from the page, bytes out as they arrive. */
+  async console(host: string, tcpPort: number, port: MessagePort): Promise<void> {
+    const post = (m: TcpPortMessage) => port.postMessage(m);
+    try {
+      const conn = await this.net.connect({ host, port: tcpPort, noDelay: true });
+      post({ type: "open", local: `${conn.socket.local}:${conn.socket.localPort}` });
+      const writer = conn.writable.getWriter();
+      port.onmessage = (event: MessageEvent<TcpPortMessage>) => {
+        const m = event.data;
+        if (m.type === "send") void writer.write(m.data).catch(() => {});
+        else if (m.type === "close") void writer.close().catch(() => {});
+      };
+      const reader = conn.readable.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        post({ type: "data", data: value });
+      }
+      post({ type: "end" });
+      await conn.closed;
+      post({ type: "closed" });
+    } catch (e) {
+      post({ type: "error", message: describe(e) });
+    }
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof NetstackError) return e.message;
+  return e instanceof Error ? e.message : String(e);
+}
