@@ -93,3 +93,21 @@ describe("analysis from logs alone", () => {
     }
   });
 });
+
+describe("one side's log only", () => {
+  it("reads the stall up to the peer's next initiation", () => {
+    const result = analyzeLogs([
+      parseLog(readFileSync(`${CAPTURES}/collision-stall/wgA.log`, "utf8"), { name: "A" }),
+    ]);
+    const c = result.pairs[0]!.collisions[0]!;
+    expect(c.answeredNext).toMatchObject({ log: "A", line: 5 });
+    expect(c.stallSeconds).toBeCloseTo(5.009618, 5);
+    const text = renderLogAnalysis(result);
+    expect(text).toContain(
+      "stalled 5.01 s until the peer initiated again (received at A line 5; only the peer's log can show it completing)",
+    );
+    expect(text).toContain(
+      "no handshake of A's own completed; it answered the peer's initiation 5.01 s after its first (A line 5): STALLED",
+    );
+  });
+});

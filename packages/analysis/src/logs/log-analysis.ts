@@ -41,6 +41,8 @@ export interface LogCollision {
   /** Seconds from the first crossed initiation until a handshake completed. */
   stallSeconds?: number;
   resolvedBy?: LogRef & { retry: boolean };
+  /** With one side's log only: the peer's next initiation this side received and answered. */
+  answeredNext?: LogRef;
 }
 
 export interface LogPairAnalysis {
@@ -200,6 +202,14 @@ function findCollisions(
     if (resolved) {
       c.stallSeconds = resolved.at!.time - first!.event.time;
       c.resolvedBy = { ...ref(resolved.init.event), retry: resolved.init.retryTry !== undefined };
+    } else if (!partner) {
+      // One log: the stall ends, as far as this side can tell, when it answers the peer's next initiation.
+      const side = sides.find((s) => s.log === init.event.log)!;
+      const next = side.received.find((e) => e.line > init.crossedBy!.line);
+      if (next) {
+        c.answeredNext = ref(next);
+        c.stallSeconds = next.time - init.event.time;
+      }
     }
     a.collisions.push(c);
   }
@@ -234,7 +244,9 @@ function verdicts(a: LogPairAnalysis): void {
         text += `; a handshake completed after ${formatDuration(c.stallSeconds)}${within}`;
       else
         text += `; stalled ${formatDuration(c.stallSeconds)}${within} until ${c.resolvedBy.log} ${c.resolvedBy.retry ? "retried" : "initiated again"} (${at(c.resolvedBy)})`;
-    } else text += "; no handshake completed afterwards";
+    } else if (c.answeredNext && c.stallSeconds !== undefined)
+      text += `; stalled ${formatDuration(c.stallSeconds)}${within} until the peer initiated again (received at ${at(c.answeredNext)}; only the peer's log can show it completing)`;
+    else text += "; no handshake completed afterwards";
     a.verdicts.push(text);
   }
   for (const r of a.retries) {
@@ -251,7 +263,12 @@ function verdicts(a: LogPairAnalysis): void {
       );
     } else if (!a.sharedClock && a.sides.length > 1)
       a.verdicts.push("the logs are on different clocks: time to a working session not measured");
-    else a.verdicts.push("no handshake completed after the first initiation");
+    else if (a.collisions.some((c) => c.answeredNext)) {
+      const c = a.collisions.find((x) => x.answeredNext)!;
+      a.verdicts.push(
+        `no handshake of ${c.first.log}'s own completed; it answered the peer's initiation ${formatDuration(c.stallSeconds!)}${within} after its first (${at(c.answeredNext!)})${c.stallSeconds! > 1 ? ": STALLED" : ""}`,
+      );
+    } else a.verdicts.push("no handshake completed after the first initiation");
   }
 }
 
