@@ -7,4 +7,5 @@ export { createLogger, type Logger, silentLogger } from "./logger.js";
 export { RelayCounters } from "./metrics.js";
 export { Relay, type RelayAddress, type RelayOptions } from "./relay.js";
 export type { CaptureSink } from "./session.js";
+export { CONTENT_SECURITY_POLICY } from "./static-files.js";
 export { UpstreamRegistry } from "./upstreams.js";

@@ -1,10 +1,10 @@
 /** Serves a directory (the web client's build) over HTTP/1.1 and HTTP/2 on the relay's TLS port. */
 
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { extname, join, normalize, sep } from "node:path";
+import { extname, join, normalize, relative as relativePath, sep } from "node:path";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -21,6 +21,37 @@ const TYPES: Record<string, string> = {
 };
 
 type Answer = { status: number; file?: string; size?: number; type: string; body?: string };
+
+/**
+ * What the web client needs and nothing more: its own scripts, styles and workers; relays on any
+ * https/wss origin (the user may enter one); no inline code, no framing, no plugins.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "worker-src 'self'",
+  "frame-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self' https: wss:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/** Sent with every answer of the TLS port. Built assets carry a content hash: cached for good. */
+export function securityHeaders(urlPath: string): Record<string, string> {
+  const immutable = /^\/assets\/[^/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$/.test(
+    urlPath.split("?")[0] ?? "",
+  );
+  return {
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+    "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
+  };
+}
 
 /** What the TLS port serves besides WebTransport: a directory, plus documents made at run time. */
 export interface StaticSite {
@@ -55,6 +86,8 @@ export async function resolveStatic(
   if (path.includes("\0")) return text(400, "bad path\n");
   const relative = normalize(path).replace(/^([/\\])+/, "");
   if (relative.split(sep).includes("..")) return text(403, "forbidden\n");
+  // Dotfiles (.env, .git, ...) are never part of a site.
+  if (relative.split(sep).some((part) => part.startsWith("."))) return text(404, "not found\n");
   let file = join(root, relative);
   try {
     let info = await stat(file);
@@ -63,6 +96,10 @@ export async function resolveStatic(
       info = await stat(file);
     }
     if (!info.isFile()) return text(404, "not found\n");
+    // No symbolic links: the file's real path must be the path asked for, inside the real root.
+    const realRoot = await realpath(root);
+    if ((await realpath(file)) !== join(realRoot, relativePath(root, file)))
+      return text(404, "not found\n");
     return {
       status: 200,
       file,
@@ -83,7 +120,11 @@ export async function serveHttp2(
   const answer = await resolveStatic(site, method, String(headers[":path"] ?? "/"));
   if (stream.destroyed) return;
   stream.on("error", () => {});
-  const head = { ":status": answer.status, "content-type": answer.type };
+  const head = {
+    ":status": answer.status,
+    "content-type": answer.type,
+    ...securityHeaders(String(headers[":path"] ?? "/")),
+  };
   if (answer.file && method === "GET") {
     stream.respondWithFile(answer.file, head, { onError: () => stream.destroy() });
   } else {
@@ -96,7 +137,10 @@ export async function serveHttp1(site: StaticSite, req: IncomingMessage, res: Se
   const method = req.method ?? "GET";
   const answer = await resolveStatic(site, method, req.url ?? "/");
   res.on("error", () => {});
-  res.writeHead(answer.status, { "content-type": answer.type });
+  res.writeHead(answer.status, {
+    "content-type": answer.type,
+    ...securityHeaders(req.url ?? "/"),
+  });
   if (answer.file && method === "GET")
     createReadStream(answer.file)
       .on("error", () => res.destroy())

@@ -1,0 +1,65 @@
+/**
+ * The page obeys the Content-Security-Policy the relay serves it with: connecting (the tunnel
+ * worker), pinging through the tunnel and switching screens raise no violation in real Chromium.
+ * (browse.test.ts runs the Service Worker and the sandboxed frame under the same policy.)
+ */
+
+import { CONTENT_SECURITY_POLICY } from "@wiregate/relay";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  browser,
+  newContext,
+  openTab,
+  pageUrl,
+  ping,
+  type Stack,
+  startStack,
+  watchErrors,
+} from "./stack.js";
+
+let stack: Stack;
+let chromium: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  stack = await startStack();
+  chromium = await browser();
+  page = await (await newContext(chromium)).newPage();
+  // Every violation, also those of workers, is reported to the document as an event.
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { cspViolations: string[] }).cspViolations = seen;
+    document.addEventListener("securitypolicyviolation", (event) => {
+      seen.push(`${event.violatedDirective} ${event.blockedURI}`);
+    });
+  });
+});
+
+afterAll(async () => {
+  await chromium?.close();
+  await stack?.close();
+});
+
+describe("Content-Security-Policy", () => {
+  it("is served with the page, and the page works within it", async () => {
+    const errors = watchErrors(page);
+    const response = await page.goto(pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
+    expect(response?.headers()["content-security-policy"]).toBe(CONTENT_SECURITY_POLICY);
+    await page.getByRole("button", { name: "Generate key pair" }).click();
+    await page.getByRole("button", { name: "Connect", exact: true }).click();
+    await expect
+      .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
+      .toMatch(/^Connected/);
+    expect(
+      (await ping(page, { destination: "10.99.0.1", count: 3, intervalMs: 50 })).received,
+    ).toBe(3);
+    await openTab(page, "Captures");
+    await openTab(page, "Status");
+    const violations = await page.evaluate(
+      () => (window as unknown as { cspViolations: string[] }).cspViolations,
+    );
+    expect(violations).toEqual([]);
+    expect(errors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
+  });
+});
