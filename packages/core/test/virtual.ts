@@ -1,13 +1,16 @@
 /**
- * Helpers for virtual-time tests on top of `Pair`: each side's latest deadline, a driver that
- * calls `tick` exactly at the deadlines (or polls every few ms, to cross-check them), a backend
- * that remembers private keys and transport keys, and device restarts with the same static key.
+ * Helpers for virtual-time tests on top of `Pair`: each side's latest deadline, a driver (core's
+ * `DeviceRunner` on a `VirtualScheduler`) that ticks at the deadlines (or polls every few ms, to
+ * cross-check them), a backend that remembers private keys and transport keys, and device
+ * restarts with the same static key.
  */
 import { expect } from "vitest";
 import { nodeCrypto } from "../src/crypto/node.js";
 import type { CryptoBackend } from "../src/crypto/types.js";
 import { deterministicRandom } from "../src/deterministic.js";
 import { Device, type DeviceOptions, type Output } from "../src/device.js";
+import { DeviceRunner, type Scheduler } from "../src/runner.js";
+import { VirtualScheduler } from "../src/schedulers.js";
 import { ENDPOINT, other, Pair, type PairOptions, type Side, TUNNEL } from "./sim.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -129,45 +132,56 @@ export interface DriveOptions {
 }
 
 /**
- * Drives a pair in virtual time: datagrams are delivered at once (unless dropped), sends happen at
- * their times, and each side is ticked exactly at its deadline (or every `poll` ms).
+ * Drives a pair in virtual time with one `DeviceRunner` per side on a `VirtualScheduler`:
+ * datagrams are delivered at once (unless dropped), sends happen at their times, and each side
+ * is ticked by its runner at its deadline (or, with `poll`, every `poll` ms and never by deadline).
  */
 export function drive(pair: Clocked, { until, sends = [], drop, poll }: DriveOptions): void {
-  const queue = [...sends].sort((x, y) => x.at - y.at);
+  const scheduler = new VirtualScheduler(pair.now);
+  // Polling: the runners' own timers never fire; a poll loop ticks instead.
+  const timers: Scheduler =
+    poll === undefined ? scheduler : { now: () => scheduler.now(), at: () => () => {} };
+  const at = (call: () => Output) => (now: number) => {
+    pair.now = now;
+    return call();
+  };
+  let flushing = false;
   const flush = () => {
+    if (flushing) return; // the loop below picks up what a nested delivery sent
+    flushing = true;
     for (let guard = 0; pair.inFlight.length > 0; guard++) {
       if (guard > 10_000) throw new Error("drive: the network does not quiesce");
       const m = pair.inFlight[0]!;
       if (drop?.(m)) pair.inFlight.shift();
-      else pair.deliver(0);
+      else runners[m.to].run(at(() => pair.deliver(0)));
     }
+    flushing = false;
   };
+  const runner = (side: Side) =>
+    new DeviceRunner<Output>({
+      scheduler: timers,
+      tick: at(() => pair.tickChecked(side)),
+      output: flush,
+    });
+  const runners: Record<Side, DeviceRunner<Output>> = { a: runner("a"), b: runner("b") };
+  for (const s of sends) {
+    scheduler.at(s.at, () => runners[s.side].run(at(() => pair.send(s.side, s.text))));
+  }
   flush();
-  for (;;) {
-    const candidates = [queue[0]?.at ?? Number.POSITIVE_INFINITY];
-    if (poll !== undefined) candidates.push(pair.now + poll);
-    else {
-      for (const side of ["a", "b"] as const) {
-        const d = pair.deadlines[side];
-        if (d !== undefined) candidates.push(d);
-      }
-    }
-    const next = Math.min(...candidates);
-    if (next > until) break;
-    pair.now = Math.max(pair.now, next);
-    while (queue.length > 0 && queue[0]!.at <= pair.now) {
-      const s = queue.shift()!;
-      pair.send(s.side, s.text);
-      flush();
-    }
-    for (const side of ["a", "b"] as const) {
-      const d = pair.deadlines[side];
-      if (poll !== undefined || (d !== undefined && d <= pair.now)) {
-        pair.tickChecked(side);
-        flush();
-      }
+  // Arm each runner with its side's pending deadline (a tick before a deadline does nothing).
+  for (const side of ["a", "b"] as const) {
+    if (poll !== undefined || pair.deadlines[side] !== undefined) {
+      runners[side].run(at(() => pair.tickChecked(side)));
     }
   }
+  if (poll !== undefined) {
+    const step = () => {
+      for (const side of ["a", "b"] as const) runners[side].run(at(() => pair.tickChecked(side)));
+      scheduler.at(scheduler.now() + poll, step);
+    };
+    scheduler.at(pair.now + poll, step);
+  }
+  scheduler.advanceTo(until);
   pair.now = Math.max(pair.now, until);
 }
 
