@@ -88,7 +88,9 @@ async function main(): Promise<number> {
 async function startDemo(relay: import("./relay.js").Relay, log: Logger) {
   const { DemoPeer } = await import("./demo-peer.js");
   const demo = await DemoPeer.start({
-    onEvent: (event) => log.debug("demo peer", { ...event }),
+    // `at` (ms since the epoch): the engine's `time` is monotonic and replaces the log line's own
+    // time field, so `at` is what makes these lines readable by `wiregate-replay --log`.
+    onEvent: (event) => log.debug("demo peer", { ...event, at: Date.now() }),
   });
   relay.upstreams.register({
     name: "demo",

@@ -88,3 +88,43 @@ describe("capture viewer", () => {
     expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
   });
 });
+
+describe("capture viewer with logs", () => {
+  const LOG_A = join(CAPTURES, "wgA.log");
+  const LOG_B = join(CAPTURES, "wgB.log");
+
+  it("draws both logs beside the capture's frames and from the logs alone, with the CLI's verdicts", async () => {
+    const errors = watchErrors(page);
+    await open(page, pageUrl(relay.address, {}));
+    await openTab(page, "Captures");
+    // Logs first (no capture yet): the analysis from the logs alone.
+    await page.getByLabel("Logs (optional, one per side)").setInputFiles([LOG_A, LOG_B]);
+    const logVerdicts = page.getByTestId("log-verdicts");
+    await logVerdicts.waitFor({ state: "attached", timeout: 20_000 });
+    const expected = (await cli("--log", `wgA=${LOG_A}`, "--log", `wgB=${LOG_B}`))
+      .split("\n")
+      .filter((line) => line.startsWith("  verdict: "))
+      .map((line) => line.slice("  verdict: ".length));
+    expect(await logVerdicts.locator("li").allTextContents()).toEqual(expected);
+    const fromLogs = page.locator("svg.sequence.from-logs");
+    expect(await fromLogs.locator('[data-mark="collision"]').count()).toBe(1);
+    expect(await fromLogs.locator('[data-mark="stall"]').textContent()).toBe("stalled5.01 s");
+    expect(await fromLogs.locator("g.log-line").count()).toBe(13);
+
+    // Then the capture: each log line beside its frame, nothing disagreeing.
+    await page.getByLabel("Capture (pcap or pcapng)").setInputFiles(CAPTURE);
+    const alignments = page.getByTestId("alignments");
+    await alignments.waitFor({ state: "attached", timeout: 20_000 });
+    const items = await alignments.locator("li").allTextContents();
+    expect(items).toHaveLength(2);
+    for (const item of items)
+      expect(item).toMatch(
+        /is 10\.250\.0\.[12]:5182[01]; clock [+−]0\.000\d+ s from the capture's; 6 lines on their frames$/,
+      );
+    const notes = page.locator("svg.sequence:not(.from-logs) .log-note");
+    expect(await notes.count()).toBe(6);
+    expect(await notes.first().textContent()).toMatch(/wg[AB] line 1: initiation-sent/);
+    await screenshot(page, "captures-with-logs");
+    expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+  });
+});

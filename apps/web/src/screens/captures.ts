@@ -3,22 +3,11 @@
  * worker in this page — nothing is uploaded — and each peer pair is drawn as a sequence diagram
  * with collisions, retries, unused responses and stalls marked, followed by the verdicts.
  */
-import type { AnalysisResult, PairAnalysis } from "@wiregate/analysis";
+import type { PairAnalysis } from "@wiregate/analysis";
 import type { AnalysisReply, AnalysisRequest } from "../analysis-worker.js";
 import { field, h, replace } from "../dom.js";
-
-const SVG = "http://www.w3.org/2000/svg";
-
-function s<K extends keyof SVGElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string | number>,
-  text?: string,
-): SVGElementTagNameMap[K] {
-  const element = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) element.setAttribute(name, String(value));
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
+import { alignmentList, frameNotes, renderLogPair } from "./log-view.js";
+import { arrowMarkers, s } from "./svg.js";
 
 const seconds = (t: number) => `${t.toFixed(4)} s`;
 const duration = (t: number) => (t < 1 ? `${(t * 1000).toFixed(2)} ms` : `${t.toFixed(2)} s`);
@@ -83,7 +72,10 @@ function rowsOf(pair: PairAnalysis): Row[] {
 }
 
 /** One peer pair as an SVG sequence diagram (rows in time order, not to scale). */
-export function sequenceDiagram(pair: PairAnalysis): SVGSVGElement {
+export function sequenceDiagram(
+  pair: PairAnalysis,
+  notes: ReadonlyMap<number, string[]> = new Map(),
+): SVGSVGElement {
   const rows = rowsOf(pair);
   const W = 620;
   const laneA = 200;
@@ -96,21 +88,7 @@ export function sequenceDiagram(pair: PairAnalysis): SVGSVGElement {
     "aria-label",
     `Sequence diagram of ${pair.name}: ${pair.handshakes.length} handshakes, ${pair.collisions.length} collisions, ${pair.retries.length} retries`,
   );
-  const defs = s("defs", {});
-  for (const kind of ["initiation", "response", "data", "unused"]) {
-    const marker = s("marker", {
-      id: `arrow-${kind}`,
-      viewBox: "0 0 10 10",
-      refX: 9,
-      refY: 5,
-      markerWidth: 7,
-      markerHeight: 7,
-      orient: "auto-start-reverse",
-    });
-    marker.append(s("path", { d: "M0,0 L10,5 L0,10 z", class: `head ${kind}` }));
-    defs.append(marker);
-  }
-  svg.append(defs);
+  svg.append(arrowMarkers());
   const yOf = (index: number) => top + index * rowH + rowH / 2 + 6;
   const indexOfFrame = (frame: number) => rows.findIndex((r) => r.frame === frame);
 
@@ -188,6 +166,16 @@ export function sequenceDiagram(pair: PairAnalysis): SVGSVGElement {
       }),
       s("text", { x: (laneA + laneB) / 2, y: y - 6, "text-anchor": "middle" }, row.label),
     );
+    const note = notes.get(row.frame);
+    if (note) {
+      g.append(
+        s(
+          "text",
+          { x: (laneA + laneB) / 2, y: y + 13, "text-anchor": "middle", class: "small log-note" },
+          note.join(" · "),
+        ),
+      );
+    }
     if (row.marks.includes("retry")) {
       g.append(
         s(
@@ -207,7 +195,7 @@ export function sequenceDiagram(pair: PairAnalysis): SVGSVGElement {
   return svg;
 }
 
-function renderPair(pair: PairAnalysis): HTMLElement {
+function renderPair(pair: PairAnalysis, notes: ReadonlyMap<number, string[]>): HTMLElement {
   const stalled = pair.timeToWorkingSeconds !== undefined && pair.timeToWorkingSeconds > 1;
   return h(
     "article",
@@ -220,7 +208,7 @@ function renderPair(pair: PairAnalysis): HTMLElement {
       stalled ? " — " : "",
       stalled ? h("strong", { class: "bad" }, "stalled") : "",
     ),
-    h("div", { class: "diagram" }, sequenceDiagram(pair)),
+    h("div", { class: "diagram" }, sequenceDiagram(pair, notes)),
     h("h4", {}, "Verdicts"),
     h(
       "ul",
@@ -235,6 +223,11 @@ function renderPair(pair: PairAnalysis): HTMLElement {
 export function capturesScreen(): HTMLElement {
   const capture = h("input", { type: "file", accept: ".pcap,.pcapng,.cap" });
   const keyLog = h("input", { type: "file", accept: ".txt,.log,text/plain" });
+  const logs = h("input", {
+    type: "file",
+    multiple: true,
+    accept: ".log,.txt,.ndjson,.json,text/plain",
+  });
   const drop = h(
     "div",
     {
@@ -243,7 +236,7 @@ export function capturesScreen(): HTMLElement {
       role: "button",
       "aria-label": "Drop a capture file here or press Enter to choose one",
     },
-    "Drop a .pcap / .pcapng here (and a key log, if you have one)",
+    "Drop a .pcap / .pcapng here (and a key log, and each side's log, if you have them)",
   );
   const message = h("p", { class: "message", role: "status", "aria-live": "polite" });
   const output = h("div", { "data-testid": "analysis" });
@@ -251,60 +244,76 @@ export function capturesScreen(): HTMLElement {
   let keyText: string | undefined;
   let lastCapture: File | undefined;
 
-  const analyze = async (file: File) => {
+  let logFiles: { name: string; text: string }[] = [];
+
+  const analyze = async (file: File | undefined) => {
     lastCapture = file;
-    message.textContent = `Analysing ${file.name} in this page…`;
+    const what = [file?.name, ...logFiles.map((l) => l.name)].filter(Boolean).join(", ");
+    if (!what) return;
+    message.textContent = `Analysing ${what} in this page…`;
     replace(output);
     worker ??= new Worker(new URL("../analysis-worker.ts", import.meta.url), { type: "module" });
-    const bytes = new Uint8Array(await file.arrayBuffer());
+    const bytes = file ? new Uint8Array(await file.arrayBuffer()) : undefined;
     const reply = await new Promise<AnalysisReply>((resolve) => {
       worker!.onmessage = (event: MessageEvent<AnalysisReply>) => resolve(event.data);
       const request: AnalysisRequest = {
-        capture: bytes,
+        ...(bytes ? { capture: bytes } : {}),
         ...(keyText !== undefined ? { keyLog: keyText } : {}),
+        ...(logFiles.length ? { logs: logFiles } : {}),
       };
-      worker!.postMessage(request, [bytes.buffer]);
+      worker!.postMessage(request, bytes ? [bytes.buffer] : []);
     });
     if (!reply.ok) {
-      message.textContent = `Could not analyse ${file.name}: ${reply.error}`;
+      message.textContent = `Could not analyse ${what}: ${reply.error}`;
       return;
     }
-    show(file.name, reply.result, reply.report, reply.error, reply.keyErrors);
+    show(file?.name, reply);
   };
 
-  const show = (
-    name: string,
-    result: AnalysisResult,
-    report: string,
-    error: string | undefined,
-    keyErrors: string[],
-  ) => {
-    message.textContent = `${name}: ${result.messages} WireGuard messages over ${result.durationSeconds.toFixed(3)} s, ${result.pairs.length} peer pair${result.pairs.length === 1 ? "" : "s"}.${error ? ` The file is damaged (${error}); everything before the damage is shown.` : ""}`;
+  const show = (name: string | undefined, reply: Extract<AnalysisReply, { ok: true }>) => {
+    const { result, error, keyErrors, logs } = reply;
+    message.textContent = name
+      ? `${name}: ${result.messages} WireGuard messages over ${result.durationSeconds.toFixed(3)} s, ${result.pairs.length} peer pair${result.pairs.length === 1 ? "" : "s"}.${error ? ` The file is damaged (${error}); everything before the damage is shown.` : ""}`
+      : `${logFiles.length} log${logFiles.length === 1 ? "" : "s"}, no capture.`;
+    const notes = frameNotes(logs?.alignments ?? []);
     replace(
       output,
       keyErrors.length
         ? h("p", { class: "bad" }, `Key log problems: ${keyErrors.join("; ")}`)
         : null,
-      result.pairs.map(renderPair),
+      result.pairs.map((pair) => renderPair(pair, notes)),
+      logs
+        ? h(
+            "ul",
+            { class: "muted", "data-testid": "log-summaries" },
+            logs.summaries.map((t) => h("li", {}, t)),
+          )
+        : null,
+      logs?.alignments.length ? alignmentList(logs.alignments) : null,
+      logs ? logs.analysis.pairs.map(renderLogPair) : null,
       h(
         "details",
         {},
         h("summary", {}, "Full report (as printed by wiregate-replay analyze)"),
-        h("pre", { "data-testid": "report" }, report),
+        h("pre", { "data-testid": "report" }, name ? reply.report : ""),
+        logs ? h("pre", { "data-testid": "log-report" }, logs.report) : null,
       ),
     );
   };
 
+  /** Key logs are told from logs by their content (`LOCAL_STATIC_PRIVATE_KEY = …`). */
   const take = async (files: FileList | File[]) => {
-    const list = [...files];
-    const keys = list.find((f) => /\.(txt|log|keys?)$/i.test(f.name));
-    const cap = list.find((f) => f !== keys);
-    if (keys) {
-      keyText = await keys.text();
-      if (!cap && lastCapture) await analyze(lastCapture);
-      else if (!cap) message.textContent = `Key log ${keys.name} loaded; now choose a capture.`;
+    let cap: File | undefined;
+    const texts: { name: string; text: string }[] = [];
+    for (const f of files) {
+      if (/\.(pcap|pcapng|cap)$/i.test(f.name)) cap = f;
+      else texts.push({ name: f.name.replace(/\.[^.]*$/, ""), text: await f.text() });
     }
-    if (cap) await analyze(cap);
+    const keys = texts.find((t) => /^\s*[A-Z_]+_KEY\s*=/m.test(t.text));
+    if (keys) keyText = keys.text;
+    const newLogs = texts.filter((t) => t !== keys);
+    if (newLogs.length) logFiles = newLogs;
+    await analyze(cap ?? lastCapture);
   };
 
   capture.addEventListener("change", () => void take([...(capture.files ?? [])]));
@@ -312,9 +321,10 @@ export function capturesScreen(): HTMLElement {
     const file = keyLog.files?.[0];
     if (!file) return;
     keyText = await file.text();
-    if (lastCapture) await analyze(lastCapture);
+    if (lastCapture || logFiles.length) await analyze(lastCapture);
     else message.textContent = `Key log ${file.name} loaded; now choose a capture.`;
   });
+  logs.addEventListener("change", () => void take([...(logs.files ?? [])]));
   drop.addEventListener("dragover", (event) => {
     event.preventDefault();
     drop.classList.add("over");
@@ -355,6 +365,11 @@ export function capturesScreen(): HTMLElement {
           "Key log (optional)",
           keyLog,
           "Wireshark format; keys embedded in a pcapng are used too",
+        ),
+        field(
+          "Logs (optional, one per side)",
+          logs,
+          "wireguard-go, kernel (dmesg, journalctl -k) or exported timeline NDJSON; with or without a capture",
         ),
       ),
     ),

@@ -3,6 +3,16 @@ import type { TunnelClient } from "../client.js";
 import { formatAge, formatBytes, h, replace, shortKey } from "../dom.js";
 import type { TimedEvent } from "../protocol.js";
 
+/** The timeline as NDJSON, one trace event per line with `at` (ms since the epoch): what
+ * `wiregate-replay analyze --log` and the Captures screen read. */
+function downloadTimeline(events: readonly TimedEvent[]): void {
+  const text = events.map((e) => `${JSON.stringify(e)}\n`).join("");
+  const url = URL.createObjectURL(new Blob([text], { type: "application/x-ndjson" }));
+  const link = h("a", { href: url, download: `wiregate-timeline-${Date.now()}.ndjson` });
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 const PHASE: Record<string, string> = {
   idle: "not connected",
   connecting: "connecting",
@@ -205,6 +215,15 @@ export function statusScreen(client: TunnelClient): HTMLElement {
         { class: "check" },
         showDebug,
         h("label", { for: "show-debug" }, "Show debug events"),
+        h(
+          "button",
+          {
+            type: "button",
+            "data-testid": "export-timeline",
+            onclick: () => downloadTimeline(client.events),
+          },
+          "Export NDJSON",
+        ),
       ),
     ),
     timeline,
