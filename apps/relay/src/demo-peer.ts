@@ -18,6 +18,8 @@ import {
 import { demoHttp } from "./demo-http.js";
 
 const PROTO_TCP = 6;
+/** TCP connections the demo peer's web site holds at most. */
+export const DEMO_MAX_CONNECTIONS = 256;
 
 export interface DemoPeerOptions {
   privateKey?: Uint8Array;
@@ -36,9 +38,13 @@ export class DemoPeer {
 
   private constructor(udp: UdpDevice) {
     this.#udp = udp;
+    // Bounded for a public demo: connections (TIME-WAIT included) and per-connection buffers;
+    // a client that sends no request head within 10 s is dropped.
     this.net = new Netstack({
       addresses: [DEMO_SERVER_V4, DEMO_SERVER_V6],
       send: (packet) => udp.send(packet),
+      maxConnections: DEMO_MAX_CONNECTIONS,
+      tcp: { sendBuffer: 64 * 1024, receiveBuffer: 64 * 1024, timeWait: 10_000 },
     });
     const started = performance.now();
     void serveHttp(

@@ -12,7 +12,7 @@ import {
   parsePacket,
 } from "@wiregate/packets";
 import { afterAll, describe, expect, it } from "vitest";
-import { DemoPeer } from "../src/demo-peer.js";
+import { DEMO_MAX_CONNECTIONS, DemoPeer } from "../src/demo-peer.js";
 
 const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -137,5 +137,44 @@ describe("the demo peer's web site inside the tunnel (netstack TCP over real UDP
       expect((await text(httpRequest(net, { host, path: "/bytes?n=-1" }))).status).toBe(400);
       expect((await text(httpRequest(net, { host, path: "/nothing" }))).status).toBe(404);
     }
+  });
+});
+
+describe("the demo peer's web site under a connection flood", () => {
+  it("holds at most DEMO_MAX_CONNECTIONS, counts the refusals and still serves afterwards", {
+    timeout: 60_000,
+  }, async () => {
+    const demo = await DemoPeer.start();
+    closers.push(() => demo.close());
+    const privateKey = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
+    const mine = demoClientAddresses(nodeCrypto.x25519Public(privateKey));
+    let net: Netstack | undefined;
+    const client = await UdpDevice.start({
+      privateKey,
+      host: "127.0.0.1",
+      onPacket: (p) => net?.receive(p),
+      peers: [
+        {
+          publicKey: Buffer.from(demo.publicKey, "base64"),
+          allowedIps: [`${DEMO_SERVER_V4}/32`],
+          endpoint: { address: demo.host, port: demo.port },
+        },
+      ],
+    });
+    closers.push(() => client.close());
+    net = new Netstack({ addresses: [mine.v4], send: (p) => client.send(p) });
+    // Idle connections that never send a request: more than the demo peer holds.
+    const idle = Array.from({ length: DEMO_MAX_CONNECTIONS + 44 }, () =>
+      net!.connect({ host: DEMO_SERVER_V4, port: 80 }).catch(() => undefined),
+    );
+    await expect.poll(() => demo.net.stack.stats.tableFull, { timeout: 20_000 }).toBeGreaterThan(0);
+    expect(demo.net.stack.tcp.connectionCount).toBe(DEMO_MAX_CONNECTIONS);
+    // The head timeout (10 s) frees the table; then a real request is answered.
+    await expect
+      .poll(() => demo.net.stack.tcp.connectionCount, { timeout: 30_000 })
+      .toBeLessThan(DEMO_MAX_CONNECTIONS);
+    const response = await httpRequest(net, { host: DEMO_SERVER_V4, path: "/" });
+    expect(response.status).toBe(200);
+    void idle;
   });
 });

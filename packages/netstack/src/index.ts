@@ -2,6 +2,7 @@ export * from "./events.js";
 export { type HttpRequest, type HttpResponse, httpRequest } from "./http/client.js";
 export {
   type Handler,
+  type ServeOptions,
   type ServerRequest,
   type ServerResponse,
   serveHttp,

@@ -1,6 +1,7 @@
 import { deterministicRandom } from "@wiregate/core";
 import { describe, expect, it } from "vitest";
 import { httpRequest } from "../src/http/client.js";
+import { serveHttp } from "../src/http/server.js";
 import { Netstack } from "../src/netstack.js";
 import { A4, A6, B4, B6 } from "./pair.js";
 import { VirtualClock } from "./virtual-clock.js";
@@ -98,5 +99,50 @@ describe("HTTP/1.1 client over netstack TCP", () => {
     ).toMatchObject({
       message: "connection closed with 5 body bytes missing",
     });
+  });
+});
+
+describe("HTTP/1.1 server on netstack TCP", () => {
+  it("answers a request, and drops a client that sends no request head in time", async () => {
+    const clock = new VirtualClock();
+    const link = (to: () => Netstack) => (p: Uint8Array) =>
+      clock.setTimeout(() => to().receive(p), 2);
+    const a: Netstack = new Netstack({
+      addresses: [A4],
+      clock,
+      random: deterministicRandom("a"),
+      send: link(() => b),
+    });
+    const b: Netstack = new Netstack({
+      addresses: [B4],
+      clock,
+      random: deterministicRandom("b"),
+      send: link(() => a),
+    });
+    void serveHttp(
+      b.listen(80),
+      (r) => ({ status: 200, body: `${r.method} ${r.target} from ${r.remote}` }),
+      {
+        headTimeout: 5000,
+        clock,
+      },
+    );
+    let text: string | undefined;
+    void httpRequest(a, { host: B4, path: "/hello" }).then(
+      async (r) => (text = await new Response(r.body).text()),
+    );
+    await clock.run(() => text !== undefined);
+    expect(text).toBe(`GET /hello from ${A4}`);
+    // A silent client: reset once the head timeout passes, not before.
+    let error: unknown;
+    let connectedAt = 0;
+    void a.connect({ host: B4, port: 80 }).then((c) => {
+      connectedAt = clock.now();
+      return c.closed.catch((e) => (error = e));
+    });
+    await clock.run(() => error !== undefined);
+    expect(error).toMatchObject({ kind: "reset" });
+    expect(clock.now() - connectedAt).toBeGreaterThanOrEqual(5000);
+    expect(clock.now() - connectedAt).toBeLessThan(5100);
   });
 });

@@ -2,7 +2,7 @@
  * A small HTTP/1.1 server (RFC 9112) on a netstack listening port: one request per connection,
  * request bodies with Content-Length only, bounded heads, errors answered with a status code.
  */
-import type { TcpConnection, TcpServer } from "../netstack.js";
+import { type Clock, realClock, type TcpConnection, type TcpServer } from "../netstack.js";
 import { ByteReader } from "./reader.js";
 
 export interface ServerRequest {
@@ -37,23 +37,41 @@ const REASONS: Record<number, string> = {
   500: "Internal Server Error",
 };
 
+export interface ServeOptions {
+  /** A client that has not sent its whole request head by then is dropped (slowloris). */
+  headTimeout?: number;
+  clock?: Clock;
+}
+
 /** Answers every connection `server` accepts with `handler`, until the server is closed. */
-export async function serveHttp(server: TcpServer, handler: Handler): Promise<void> {
+export async function serveHttp(
+  server: TcpServer,
+  handler: Handler,
+  options: ServeOptions = {},
+): Promise<void> {
   const connections = server.connections.getReader();
   for (;;) {
     const { value: conn, done } = await connections.read();
     if (done) return;
-    void handle(conn, handler).catch(() => conn.writable.abort().catch(() => {}));
+    void handle(conn, handler, options).catch(() => conn.writable.abort().catch(() => {}));
   }
 }
 
-async function handle(conn: TcpConnection, handler: Handler): Promise<void> {
+async function handle(conn: TcpConnection, handler: Handler, options: ServeOptions): Promise<void> {
+  const clock = options.clock ?? realClock;
+  const timer = clock.setTimeout(
+    () => void conn.writable.abort().catch(() => {}),
+    options.headTimeout ?? 10_000,
+  );
   const reader = new ByteReader(conn.readable.getReader());
   let response: ServerResponse;
   try {
     const request = await readRequest(reader, conn);
+    clock.clearTimeout(timer);
     response = await handler(request);
   } catch (e) {
+    clock.clearTimeout(timer);
+    if (conn.socket.state === "closed") return;
     const status = e instanceof HttpError ? e.status : 500;
     response = { status, body: `${status} ${REASONS[status] ?? ""}: ${(e as Error).message}\n` };
   }
