@@ -7,7 +7,14 @@
 
 import type { CaptureRecord, PacketRecord } from "@wiregate/capture";
 import { UdpDecoder, type UdpDecoderOptions } from "@wiregate/capture";
-import { type CryptoBackend, kdf1, kdf2, kdf3, type MessageType } from "@wiregate/core";
+import {
+  type CryptoBackend,
+  initialState,
+  kdf1,
+  kdf2,
+  kdf3,
+  type MessageType,
+} from "@wiregate/core";
 import { summarizePacket } from "@wiregate/packets";
 import { base64Key, type EphemeralKey, type KeyMaterial, type StaticKey } from "./keys.js";
 
@@ -101,8 +108,6 @@ interface Session {
   hs: Handshake | null;
 }
 
-const CONSTRUCTION = new TextEncoder().encode("Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s");
-const IDENTIFIER = new TextEncoder().encode("WireGuard v1 zx2c4 Jason@zx2c4.com");
 const EMPTY = new Uint8Array(0);
 const ZERO32 = new Uint8Array(32);
 
@@ -396,8 +401,7 @@ export class WireGuardDecoder {
     const ephemeral = p.subarray(8, 40);
     const encryptedStatic = p.subarray(40, 88);
     const encryptedTimestamp = p.subarray(88, 116);
-    let chainKey = c.hash(CONSTRUCTION);
-    let hash = c.hash(c.hash(chainKey, IDENTIFIER), hs.responderSkey.publicKey);
+    let { chainKey, hash } = initialState(c, hs.responderSkey.publicKey);
     chainKey = kdf1(c, chainKey, ephemeral);
     hash = c.hash(hash, ephemeral);
     const dh1 = hasSprivR
