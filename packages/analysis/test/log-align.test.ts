@@ -67,3 +67,57 @@ describe("aligning a log with a capture", () => {
     }
   });
 });
+
+describe("a kernel log next to a capture", () => {
+  const captured = messages();
+
+  it("finds the monotonic clock's offset and puts every line on its frame", () => {
+    // B's wireguard-go log rewritten line for line into the kernel module's format strings, on a
+    // monotonic clock (seconds since boot) instead of the wall clock.
+    const boot = 1795760000;
+    const KERNEL: [RegExp, string][] = [
+      [
+        /Sending handshake initiation$/,
+        "Sending handshake initiation to peer 1 (10.250.0.1:51820)",
+      ],
+      [
+        /Received handshake initiation$/,
+        "Receiving handshake initiation from peer 1 (10.250.0.1:51820)",
+      ],
+      [/Sending handshake response$/, "Sending handshake response to peer 1 (10.250.0.1:51820)"],
+      [
+        /Received handshake response$/,
+        "Receiving handshake response from peer 1 (10.250.0.1:51820)",
+      ],
+      [
+        /Received invalid response message from (.*)$/,
+        "Invalid handshake response from 10.250.0.1:51820",
+      ],
+      [
+        /retrying \(try 2\)$/,
+        "Handshake for peer 1 (10.250.0.1:51820) did not complete after 5 seconds, retrying (try 2)",
+      ],
+    ];
+    const dmesg = readFileSync(`${DIR}/wgB.log`, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((line) => {
+        const [stamp] = line.split(" ");
+        const message = KERNEL.find(([p]) => p.test(line))![1];
+        return `[${(Number(stamp) - boot).toFixed(6).padStart(12)}] wireguard: wg0: ${message}`;
+      })
+      .join("\n");
+    const log = parseLog(dmesg, { name: "B" });
+    expect(log.report.clock).toBe("monotonic");
+    const a = alignLog(log, captured)!;
+    expect(a).toMatchObject({
+      endpoint: "10.250.0.2:51821",
+      sideBy: "endpoint",
+      linesWithoutFrame: [],
+      framesWithoutLine: [],
+    });
+    expect(a.matches.map((m) => m.frame)).toEqual([1, 2, 4, 3, 5, 6]);
+    expect(a.offsetSeconds).toBeCloseTo(boot, 2);
+    expect(a.maxResidualSeconds).toBeLessThan(0.001);
+  });
+});
