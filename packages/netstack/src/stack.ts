@@ -3,6 +3,7 @@
  * application calls queue work, and `poll(now)` returns the packets to send, the socket events
  * and the next deadline. No clock, no randomness and no I/O of its own.
  */
+import { formatIp, parseIp } from "@wiregate/core";
 import { emptyStats, type Sink, type StackEvent, type StackStats } from "./events.js";
 import { echoRequest, receiveIcmp } from "./icmp.js";
 import {
@@ -53,7 +54,12 @@ export class Stack {
   readonly #sink: Sink = { packets: [], events: [], stats: emptyStats() };
 
   constructor(options: StackOptions) {
-    this.addresses = options.addresses;
+    // Canonical text, so that packets (formatted the same way) match: "FD99::0001" is "fd99::1".
+    this.addresses = options.addresses.map((a) => {
+      const parsed = parseIp(a);
+      if (!parsed.ok) throw new TypeError(`addresses: ${parsed.error}`);
+      return formatIp(parsed.address);
+    });
     this.mtu = options.mtu ?? 1420;
     if (this.mtu < 1280) throw new RangeError(`mtu: ${this.mtu} is below 1280`);
     this.tcp = new TcpLayer(

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { buildIpPacket, PROTO_ICMP } from "../src/ip.js";
 import { A4, B4, B6, Pair } from "./pair.js";
 import { firstDifference, pattern, startTransfer } from "./transfer.js";
 
@@ -72,5 +73,84 @@ describe("TCP between two stacks in virtual time", () => {
     pair.run(() => pair.inFlightCount === 0);
     expect(got).toEqual([`${A4}:${port}>53 100`]);
     expect(pair.b.stats.noSocket).toBe(1);
+  });
+});
+
+describe("ICMP errors for TCP", () => {
+  it("fails a connect with 'unreachable' when an ICMP destination unreachable quotes our SYN", () => {
+    const pair = new Pair({
+      // The path answers our SYN with ICMP host unreachable (type 3, code 1), as a router would.
+      tamper: (p, from) => {
+        if (from !== "a") return p;
+        const quote = p.subarray(0, 28);
+        const icmp = buildIpPacket(
+          4,
+          B4,
+          A4,
+          PROTO_ICMP,
+          8 + quote.length,
+          (q, o) => {
+            q[o] = 3;
+            q[o + 1] = 1;
+            q.set(quote, o + 8);
+          },
+          2,
+        );
+        pair.inject("a", icmp);
+        return undefined;
+      },
+    });
+    let error: string | undefined;
+    pair.onEvent = (_s, e) => {
+      if (e.type === "tcp-closed") error = e.error;
+    };
+    pair.a.connect(0, { host: B4, port: 80 });
+    expect(pair.run(() => error !== undefined)).toBe(true);
+    expect(error).toBe("unreachable");
+    expect(pair.now).toBe(0);
+  });
+
+  it("ignores an ICMP error whose quoted sequence number is not in flight (RFC 5927)", () => {
+    const pair = new Pair({
+      tamper: (p, from) => {
+        if (from !== "a") return p;
+        const quote = p.slice(0, 28);
+        quote[24]! ^= 0x80; // a blind attacker does not know our ISN
+        pair.inject(
+          "a",
+          buildIpPacket(
+            4,
+            B4,
+            A4,
+            PROTO_ICMP,
+            8 + quote.length,
+            (q, o) => {
+              q[o] = 3;
+              q[o + 1] = 1;
+              q.set(quote, o + 8);
+            },
+            2,
+          ),
+        );
+        return p;
+      },
+    });
+    pair.b.listen(80);
+    let connected = false;
+    pair.onEvent = (_s, e) => {
+      if (e.type === "tcp-connected") connected = true;
+    };
+    pair.a.connect(0, { host: B4, port: 80 });
+    expect(pair.run(() => connected)).toBe(true);
+  });
+
+  it("accepts its addresses in any valid spelling", () => {
+    const pair = new Pair({}, {}, { addresses: ["10.0.0.2", "FD00:0::0002"] });
+    let replied = false;
+    pair.onEvent = (_s, e) => {
+      if (e.type === "echo-reply") replied = true;
+    };
+    pair.a.ping("fd00::2", 1, 1);
+    expect(pair.run(() => replied)).toBe(true);
   });
 });
