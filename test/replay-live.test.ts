@@ -136,15 +136,13 @@ describe("replay tool on captures of two wireguard-go peers", () => {
       // Our engine never stalls on these arrivals.
       expect(outcome(ours).stalled).toBe(false);
       expect(outcome(ours).errors).toEqual([]);
-      if (result.collisions.length > 0) {
-        // Crossed: the real peers stalled until a retry, and the model of them does too.
-        expect(result.collisions[0].responsesIgnored).toBe(true);
-        expect(result.collisions[0].stallSeconds).toBeGreaterThan(4.9);
-        expect(outcome(model).stalled).toBe(true);
-      } else {
-        expect(result.timeToWorkingSeconds).toBeLessThan(1);
-        expect(outcome(model).stalled).toBe(false);
-      }
+      // A crossing usually stalls real wireguard-go until its 5 s retry, whether both responses
+      // were sent and ignored or one side failed to create its response (the seed's error); a
+      // crossing may also resolve. Whatever the capture shows, the model of wireguard-go must agree.
+      const crossing = result.collisions[0];
+      const stalled = crossing !== undefined && (crossing.stallSeconds ?? Infinity) > 4.9;
+      expect(outcome(model).stalled).toBe(stalled);
+      if (!stalled) expect(result.timeToWorkingSeconds).toBeLessThan(1);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
