@@ -15,6 +15,7 @@ import {
   echoReply,
   parsePacket,
 } from "@wiregate/packets";
+import { DemoClients } from "./demo-clients.js";
 import { demoHttp } from "./demo-http.js";
 
 const PROTO_TCP = 6;
@@ -25,14 +26,15 @@ export interface DemoPeerOptions {
   privateKey?: Uint8Array;
   host?: string;
   port?: number;
-  /** Clients admitted at once; the least recently admitted is dropped beyond it. */
+  /** Clients admitted at once; beyond it a newcomer takes the slot of an idle client, if any. */
   maxClients?: number;
+  /** A client with no handshake for this long may lose its slot to a newcomer (default 180 s). */
+  idleMs?: number;
   onEvent?: (event: TraceEvent) => void;
 }
 
 export class DemoPeer {
   readonly #udp: UdpDevice;
-  readonly #clients: Uint8Array[] = [];
   /** TCP inside the tunnel (the web site); ICMP and UDP echo stay with `answer`. */
   readonly net: Netstack;
 
@@ -58,22 +60,35 @@ export class DemoPeer {
   }
 
   static async start(options: DemoPeerOptions = {}): Promise<DemoPeer> {
-    const maxClients = options.maxClients ?? 256;
+    const clients = new DemoClients({
+      maxClients: options.maxClients ?? 256,
+      idleMs: options.idleMs ?? 180_000,
+    });
     let peer: DemoPeer | undefined;
     const udp = await UdpDevice.start({
       privateKey: options.privateKey ?? generatePrivateKey((n) => new Uint8Array(randomBytes(n))),
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 0,
       onEvent: options.onEvent,
-      admitPeer: (publicKey) => {
-        peer?.admitted(publicKey, maxClients);
-        const { v4, v6 } = demoClientAddresses(publicKey);
-        return { allowedIps: [`${v4}/32`, `${v6}/128`] };
-      },
+      admitPeer: (publicKey) => peer?.admit(clients, publicKey),
       onPacket: (packet, from) => peer?.answer(packet, from),
     });
     peer = new DemoPeer(udp);
     return peer;
+  }
+
+  /** A new client key: a slot and its addresses, or undefined (its handshake goes unanswered). */
+  private admit(clients: DemoClients, publicKey: Uint8Array): { allowedIps: string[] } | undefined {
+    const device = this.#udp.device;
+    const now = performance.now();
+    const admission = clients.admit(
+      publicKey,
+      now,
+      (key) => device.peerStatus(key)?.lastHandshakeAt,
+    );
+    if (!admission.ok) return undefined;
+    if (admission.evicted) device.removePeer(now, admission.evicted);
+    return { allowedIps: admission.allowedIps };
   }
 
   get publicKey(): string {
@@ -115,14 +130,6 @@ export class DemoPeer {
 
   close(): Promise<void> {
     return this.#udp.close();
-  }
-
-  private admitted(publicKey: Uint8Array, maxClients: number): void {
-    this.#clients.push(publicKey.slice());
-    while (this.#clients.length > maxClients) {
-      const oldest = this.#clients.shift()!;
-      this.#udp.device.removePeer(performance.now(), oldest);
-    }
   }
 
   private answer(packet: Uint8Array, from: string): void {

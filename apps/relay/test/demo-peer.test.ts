@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { generatePrivateKey } from "@wiregate/core";
+import { generatePrivateKey, type TraceEvent } from "@wiregate/core";
 import { nodeCrypto, UdpDevice } from "@wiregate/core/node";
 import { type HttpResponse, httpRequest, Netstack } from "@wiregate/netstack";
 import {
@@ -15,6 +15,39 @@ import { afterAll, describe, expect, it } from "vitest";
 import { DEMO_MAX_CONNECTIONS, DemoPeer } from "../src/demo-peer.js";
 
 const closers: (() => Promise<void>)[] = [];
+
+/** A WireGuard client (core's UdpDevice on loopback) of the demo peer, with a fresh key. */
+async function demoClient(demo: DemoPeer) {
+  const privateKey = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
+  const mine = demoClientAddresses(nodeCrypto.x25519Public(privateKey));
+  const answered = new Set<number>();
+  const client = await UdpDevice.start({
+    privateKey,
+    host: "127.0.0.1",
+    onPacket: (p) => {
+      const sequence = parsePacket(p)?.echo?.sequence;
+      if (sequence !== undefined) answered.add(sequence);
+    },
+    peers: [
+      {
+        publicKey: Buffer.from(demo.publicKey, "base64"),
+        allowedIps: [`${DEMO_SERVER_V6}/128`],
+        endpoint: { address: demo.host, port: demo.port },
+      },
+    ],
+  });
+  closers.push(() => client.close());
+  // IPv6: each key's own address (IPv4 may collide, see demo-clients.test.ts).
+  const send = (sequence: number) =>
+    client.send(buildEcho({ source: mine.v6, destination: DEMO_SERVER_V6, id: 2, sequence }));
+  return {
+    send,
+    async ping(sequence: number) {
+      send(sequence);
+      await expect.poll(() => answered.has(sequence), { timeout: 5000 }).toBe(true);
+    },
+  };
+}
 afterAll(async () => {
   for (const close of closers) await close();
 });
@@ -61,32 +94,28 @@ describe("embedded demo peer (real UDP on loopback)", () => {
     expect(demo.clientCount).toBe(1);
   });
 
-  it("keeps at most maxClients admitted keys", async () => {
-    const demo = await DemoPeer.start({ maxClients: 2 });
+  it("gives a newcomer no slot while every client is active, and an idle client's slot", async () => {
+    const events: TraceEvent[] = [];
+    const demo = await DemoPeer.start({ maxClients: 2, onEvent: (e) => events.push(e) });
     closers.push(() => demo.close());
-    for (let i = 0; i < 4; i++) {
-      const privateKey = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
-      const mine = demoClientAddresses(nodeCrypto.x25519Public(privateKey));
-      let answered = false;
-      const client = await UdpDevice.start({
-        privateKey,
-        host: "127.0.0.1",
-        onPacket: () => {
-          answered = true;
-        },
-        peers: [
-          {
-            publicKey: Buffer.from(demo.publicKey, "base64"),
-            allowedIps: [`${DEMO_SERVER_V4}/32`],
-            endpoint: { address: demo.host, port: demo.port },
-          },
-        ],
-      });
-      closers.push(() => client.close());
-      client.send(buildEcho({ source: mine.v4, destination: DEMO_SERVER_V4, id: 2, sequence: i }));
-      await expect.poll(() => answered, { timeout: 5000 }).toBe(true);
-    }
+    const victim = await demoClient(demo);
+    await victim.ping(1);
+    await (await demoClient(demo)).ping(1);
+    // The table is full of active clients: a fresh key's initiation is refused, nobody evicted.
+    const newcomer = await demoClient(demo);
+    newcomer.send(1);
+    await expect
+      .poll(() => events.some((e) => e.kind === "rejected" && /unknown key/.test(String(e.reason))))
+      .toBe(true);
     expect(demo.clientCount).toBe(2);
+    await victim.ping(2); // before: the newcomer took the victim's slot
+
+    // Every client counts as idle here: a newcomer takes the slot of the idlest one.
+    const lenient = await DemoPeer.start({ maxClients: 1, idleMs: 0 });
+    closers.push(() => lenient.close());
+    await (await demoClient(lenient)).ping(1);
+    await (await demoClient(lenient)).ping(1);
+    expect(lenient.clientCount).toBe(1);
   });
 });
 
