@@ -2,7 +2,8 @@
 // Reports datagrams/s, added latency vs direct UDP echo (same run), relay RSS per idle session, drops,
 // losses, and CPU time per round trip in both processes. Bounded in count and time; loopback only.
 // Options: --sessions=N --seconds=S --window=W --background-rate=R (per session, during the latency
-// phase) --profile (relay under --cpu-prof).
+// phase) --profile (relay under --cpu-prof) --transport=http3|http2|both (default both, one after
+// the other in the same run, then the ratios).
 //
 // The echo runs in a worker thread with its own event loop and a large receive buffer: in the main
 // thread, behind the clients' event loop, a default-sized buffer overflowed on every stall and each
@@ -21,7 +22,7 @@ import { Worker } from "node:worker_threads";
 import { quicheLoaded, WebTransport } from "@fails-components/webtransport";
 import { connectRelay } from "@wiregate/session";
 
-console.log = () => {}; // the library's note about the missing HTTP/3 add-on
+console.log = () => {}; // the library's console notes
 console.error = () => {};
 const print = (line) => process.stdout.write(`${line}\n`);
 const progress = (line) => process.stderr.write(`[load] ${line}\n`);
@@ -42,8 +43,13 @@ const { values } = parseArgs({
     window: { type: "string", default: "4" },
     "background-rate": { type: "string", default: "25" },
     profile: { type: "boolean", default: false },
+    transport: { type: "string", default: "both" },
   },
 });
+/** HTTP/3 (QUIC datagrams, the add-on's Node client) and/or HTTP/2 (the library's capsules). */
+const TRANSPORTS = values.transport === "both" ? ["http3", "http2"] : [values.transport];
+if (!TRANSPORTS.every((t) => t === "http3" || t === "http2"))
+  throw new Error(`--transport must be http3, http2 or both, not ${values.transport}`);
 const SESSIONS = Math.min(1000, Number(values.sessions));
 const SECONDS = Math.min(30, Number(values.seconds));
 const WINDOW = Math.min(64, Number(values.window));
@@ -112,240 +118,266 @@ async function directRoundTrips(count) {
   return times.sort((a, b) => a - b);
 }
 
-// --- relay process -----------------------------------------------------------------------
-const profileDir = mkdtempSync(join(tmpdir(), "wiregate-relay-profile-"));
-const relay = spawn(
-  process.execPath,
-  [
-    ...(values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
-    join(root, "dist/cli.js"),
-    "--port=0",
-    "--ops-port=0",
-    "--no-http3",
-    `--cert-dir=${mkdtempSync(join(tmpdir(), "wiregate-relay-load-"))}`,
-    `--upstream=echo=127.0.0.1:${echoPort}`,
-    `--max-sessions=${SESSIONS + 10}`,
-    `--max-sessions-per-address=${SESSIONS + 10}`,
-    // Every load session comes from 127.0.0.1 and connects 20 at a time.
-    `--max-connections-per-address=${SESSIONS + 10}`,
-    "--max-pending-per-address=32",
-    "--log-level=info",
-  ],
-  { env: { ...process.env, WIREGATE_RELAY_TOKENS: TOKEN }, stdio: ["ignore", "pipe", "inherit"] },
-);
-const listening = await new Promise((resolve, reject) => {
-  let buffer = "";
-  relay.stdout.on("data", (chunk) => {
-    buffer += chunk;
-    for (const line of buffer.split("\n")) {
-      if (line.includes('"relay listening"')) resolve(JSON.parse(line));
-    }
+/** One relay process and SESSIONS clients on one transport; prints its lines, returns the key numbers. */
+async function measure(transport) {
+  const print = (line) => process.stdout.write(`[${transport}] ${line}\n`);
+  // --- relay process -----------------------------------------------------------------------
+  const profileDir = mkdtempSync(join(tmpdir(), "wiregate-relay-profile-"));
+  const relay = spawn(
+    process.execPath,
+    [
+      ...(values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
+      join(root, "dist/cli.js"),
+      "--port=0",
+      "--ops-port=0",
+      `--cert-dir=${mkdtempSync(join(tmpdir(), "wiregate-relay-load-"))}`,
+      `--upstream=echo=127.0.0.1:${echoPort}`,
+      `--max-sessions=${SESSIONS + 10}`,
+      `--max-sessions-per-address=${SESSIONS + 10}`,
+      // Every load session comes from 127.0.0.1 and connects 20 at a time.
+      `--max-connections-per-address=${SESSIONS + 10}`,
+      "--max-pending-per-address=32",
+      "--log-level=info",
+    ],
+    { env: { ...process.env, WIREGATE_RELAY_TOKENS: TOKEN }, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const listening = await new Promise((resolve, reject) => {
+    let buffer = "";
+    relay.stdout.on("data", (chunk) => {
+      buffer += chunk;
+      for (const line of buffer.split("\n")) {
+        if (line.includes('"relay listening"')) resolve(JSON.parse(line));
+      }
+    });
+    relay.once("exit", () => reject(new Error("relay exited")));
+    setTimeout(() => reject(new Error("relay did not start")), 15_000);
   });
-  relay.once("exit", () => reject(new Error("relay exited")));
-  setTimeout(() => reject(new Error("relay did not start")), 15_000);
-});
-const hash = Uint8Array.from(Buffer.from(listening.certificateSha256, "hex"));
-const opsUrl = listening.ops;
-const baselineRss = rssKiB(relay.pid);
+  const hash = Uint8Array.from(Buffer.from(listening.certificateSha256, "hex"));
+  const opsUrl = listening.ops;
+  const baselineRss = rssKiB(relay.pid);
 
-async function metric(series) {
-  const text = await (await fetch(`${opsUrl}/metrics`)).text();
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith(series))
-    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
-}
-
-// --- sessions ----------------------------------------------------------------------------
-await quicheLoaded;
-const handlers = new Array(SESSIONS).fill(null);
-const connections = [];
-const connectStart = performance.now();
-for (let i = 0; i < SESSIONS; i += 20) {
-  const batch = [];
-  for (let j = i; j < Math.min(SESSIONS, i + 20); j++) {
-    batch.push(
-      connectRelay({
-        WebTransport,
-        url: listening.url,
-        token: TOKEN,
-        upstream: "echo",
-        serverCertificateHashes: [{ algorithm: "sha-256", value: hash }],
-        transportOptions: { forceReliable: true },
-        onDatagram: (d) => handlers[j]?.(d),
-      }),
-    );
+  async function metric(series) {
+    const text = await (await fetch(`${opsUrl}/metrics`)).text();
+    return text
+      .split("\n")
+      .filter((l) => l.startsWith(series))
+      .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
   }
-  connections.push(...(await Promise.all(batch)));
-  progress(`connecting: ${connections.length}`);
-}
-progress(`connected ${connections.length} sessions`);
-const connectSeconds = (performance.now() - connectStart) / 1000;
-await sleep(1000);
-global.gc?.();
-const idleRss = rssKiB(relay.pid);
 
-function message(session, seq) {
-  const bytes = new Uint8Array(64);
-  bytes[0] = 4;
-  const view = new DataView(bytes.buffer);
-  view.setUint32(4, session, true);
-  view.setUint32(8, seq, true);
-  view.setFloat64(16, performance.now(), true);
-  return bytes;
-}
+  // --- sessions ----------------------------------------------------------------------------
+  await quicheLoaded;
+  const handlers = new Array(SESSIONS).fill(null);
+  const connections = [];
+  const connectStart = performance.now();
+  for (let i = 0; i < SESSIONS; i += 20) {
+    const batch = [];
+    for (let j = i; j < Math.min(SESSIONS, i + 20); j++) {
+      batch.push(
+        connectRelay({
+          WebTransport,
+          url: listening.url,
+          token: TOKEN,
+          upstream: "echo",
+          serverCertificateHashes: [{ algorithm: "sha-256", value: hash }],
+          transportOptions:
+            transport === "http3" ? { requireUnreliable: true } : { forceReliable: true },
+          onDatagram: (d) => handlers[j]?.(d),
+        }),
+      );
+    }
+    connections.push(...(await Promise.all(batch)));
+    progress(`connecting: ${connections.length}`);
+  }
+  progress(`connected ${connections.length} sessions`);
+  const connectSeconds = (performance.now() - connectStart) / 1000;
+  await sleep(1000);
+  global.gc?.();
+  const idleRss = rssKiB(relay.pid);
 
-// --- phase 1: throughput (each session keeps WINDOW datagrams in flight) ------------------
-// A datagram not back within LOSS_MS is counted as lost and replaced, so a loss on a UDP hop
-// cannot shrink the window for the rest of the run.
-const dropsBefore = await metric("wiregate_relay_drops_total");
-const relayToUpstreamBefore = await metric(
-  'wiregate_relay_datagrams_total{direction="to_upstream"',
-);
-const relayToClientBefore = await metric('wiregate_relay_datagrams_total{direction="to_client"');
-const echoBefore = await echoCount();
-let echoed = 0;
-let sent = 0;
-let lost = 0;
-let running = true;
-const phaseRtts = [];
-/** Per session: sequence number → send time of the datagrams in flight. */
-const inFlight = connections.map(() => new Map());
-const nextSeq = new Array(SESSIONS).fill(0);
-const sendOne = (i) => {
-  const seq = nextSeq[i]++;
-  const message_ = message(i, seq);
-  inFlight[i].set(seq, performance.now());
-  sent++;
-  connections[i].send(message_);
-};
-for (let i = 0; i < SESSIONS; i++) {
-  handlers[i] = (d) => {
-    const seq = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(8, true);
-    const at = inFlight[i].get(seq);
-    if (at === undefined) return; // already counted as lost
-    inFlight[i].delete(seq);
-    echoed++;
-    if (phaseRtts.length < 200_000) phaseRtts.push(performance.now() - at);
-    if (running) sendOne(i);
+  function message(session, seq) {
+    const bytes = new Uint8Array(64);
+    bytes[0] = 4;
+    const view = new DataView(bytes.buffer);
+    view.setUint32(4, session, true);
+    view.setUint32(8, seq, true);
+    view.setFloat64(16, performance.now(), true);
+    return bytes;
+  }
+
+  // --- phase 1: throughput (each session keeps WINDOW datagrams in flight) ------------------
+  // A datagram not back within LOSS_MS is counted as lost and replaced, so a loss on a UDP hop
+  // cannot shrink the window for the rest of the run.
+  const dropsBefore = await metric("wiregate_relay_drops_total");
+  const relayToUpstreamBefore = await metric(
+    'wiregate_relay_datagrams_total{direction="to_upstream"',
+  );
+  const relayToClientBefore = await metric('wiregate_relay_datagrams_total{direction="to_client"');
+  const echoBefore = await echoCount();
+  let echoed = 0;
+  let sent = 0;
+  let lost = 0;
+  let running = true;
+  const phaseRtts = [];
+  /** Per session: sequence number → send time of the datagrams in flight. */
+  const inFlight = connections.map(() => new Map());
+  const nextSeq = new Array(SESSIONS).fill(0);
+  const sendOne = (i) => {
+    const seq = nextSeq[i]++;
+    const message_ = message(i, seq);
+    inFlight[i].set(seq, performance.now());
+    sent++;
+    connections[i].send(message_);
+  };
+  for (let i = 0; i < SESSIONS; i++) {
+    handlers[i] = (d) => {
+      const seq = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(8, true);
+      const at = inFlight[i].get(seq);
+      if (at === undefined) return; // already counted as lost
+      inFlight[i].delete(seq);
+      echoed++;
+      if (phaseRtts.length < 200_000) phaseRtts.push(performance.now() - at);
+      if (running) sendOne(i);
+    };
+  }
+  const lossSweep = setInterval(() => {
+    const cutoff = performance.now() - LOSS_MS;
+    for (let i = 0; i < SESSIONS; i++) {
+      for (const [seq, at] of inFlight[i]) {
+        if (at >= cutoff) continue;
+        inFlight[i].delete(seq);
+        lost++;
+        if (running) sendOne(i);
+      }
+    }
+  }, 100);
+  const relayCpuBefore = cpuMsOf(relay.pid);
+  const selfCpuBefore = cpuMsSelf();
+  const throughputStart = performance.now();
+  for (let i = 0; i < SESSIONS; i++) for (let w = 0; w < WINDOW; w++) sendOne(i);
+  await sleep(SECONDS * 1000);
+  const throughputSeconds = (performance.now() - throughputStart) / 1000;
+  const echoedInPhase = echoed;
+  const relayCpu = cpuMsOf(relay.pid) - relayCpuBefore;
+  const selfCpu = cpuMsSelf() - selfCpuBefore;
+  running = false;
+  await sleep(LOSS_MS + 200);
+  clearInterval(lossSweep);
+  const relayToUpstream =
+    (await metric('wiregate_relay_datagrams_total{direction="to_upstream"')) -
+    relayToUpstreamBefore;
+  const relayToClient =
+    (await metric('wiregate_relay_datagrams_total{direction="to_client"')) - relayToClientBefore;
+  const echoedByUpstream = (await echoCount()) - echoBefore;
+  phaseRtts.sort((a, b) => a - b);
+  progress(`throughput phase done: ${echoedInPhase} echoed, ${lost} lost`);
+
+  // --- phase 2: latency at moderate load ---------------------------------------------------
+  const direct = await directRoundTrips(2000);
+  for (let i = 0; i < SESSIONS; i++) handlers[i] = null;
+  const background = setInterval(() => {
+    const perTick = BACKGROUND_RATE / 100;
+    for (let i = 1; i < SESSIONS; i++)
+      if (Math.random() < perTick) connections[i].send(message(i, 0));
+  }, 10);
+  const probe = connections[0];
+  const rtts = [];
+  let probeLost = 0;
+  for (let k = 0; k < 2000; k++) {
+    const start = performance.now();
+    const ok = await within(1000, (resolve) => {
+      handlers[0] = resolve;
+      probe.send(message(0, k));
+    });
+    if (ok) rtts.push(performance.now() - start);
+    else probeLost++;
+  }
+  clearInterval(background);
+  rtts.sort((a, b) => a - b);
+  await sleep(300);
+  const drops = (await metric("wiregate_relay_drops_total")) - dropsBefore;
+
+  // --- report ------------------------------------------------------------------------------
+  const fmt = (n, d = 3) => n.toFixed(d);
+  print(
+    `sessions: ${SESSIONS} (connected in ${fmt(connectSeconds, 1)} s); echo receive buffer ${echoInfo.recvBufferSize} bytes`,
+  );
+  print(
+    `throughput: ${Math.round(echoedInPhase / throughputSeconds)} round trips/s = ` +
+      `${Math.round((2 * echoedInPhase) / throughputSeconds)} datagrams/s through the relay ` +
+      `(64-byte messages, window ${WINDOW}/session, ${fmt(throughputSeconds, 1)} s)`,
+  );
+  print(
+    `round trip under full load: p50 ${fmt(percentile(phaseRtts, 50))} ms, p99 ${fmt(percentile(phaseRtts, 99))} ms; ` +
+      `sent ${sent}, lost ${lost} (relay→upstream ${relayToUpstream}, echoed by upstream ${echoedByUpstream}, ` +
+      `relay→client ${relayToClient})`,
+  );
+  print(
+    `CPU per round trip: relay ${fmt((relayCpu * 1000) / echoedInPhase, 1)} µs, load process ` +
+      `${fmt((selfCpu * 1000) / echoedInPhase, 1)} µs (relay ${fmt((100 * relayCpu) / (throughputSeconds * 1000), 0)} % ` +
+      `of a core, load process ${fmt((100 * selfCpu) / (throughputSeconds * 1000), 0)} %)`,
+  );
+  print(
+    `direct UDP echo RTT: p50 ${fmt(percentile(direct, 50))} ms, p99 ${fmt(percentile(direct, 99))} ms`,
+  );
+  print(
+    `relay RTT at ~${Math.round(BACKGROUND_RATE * (SESSIONS - 1))} datagrams/s background: ` +
+      `p50 ${fmt(percentile(rtts, 50))} ms, p99 ${fmt(percentile(rtts, 99))} ms`,
+  );
+  print(
+    `added latency: p50 ${fmt(percentile(rtts, 50) - percentile(direct, 50))} ms, ` +
+      `p99 ${fmt(percentile(rtts, 99) - percentile(direct, 99))} ms`,
+  );
+  print(
+    `relay RSS: ${Math.round(baselineRss / 1024)} MiB empty, ${Math.round(idleRss / 1024)} MiB with ${SESSIONS} idle sessions ` +
+      `= ${Math.round((idleRss - baselineRss) / SESSIONS)} KiB per session`,
+  );
+  print(`relay drops during the run: ${drops}; probe round trips lost: ${probeLost}`);
+
+  for (const conn of connections) conn.close();
+  relay.kill("SIGTERM");
+  await new Promise((r) => relay.once("exit", r));
+  if (values.profile) {
+    const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"));
+    if (file) {
+      const profile = JSON.parse(readFileSync(join(profileDir, file), "utf8"));
+      const self = new Map();
+      const dt = profile.timeDeltas;
+      const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+      let total = 0;
+      profile.samples.forEach((id, i) => {
+        const node = byId.get(id);
+        const frame = node.callFrame;
+        const key = `${frame.functionName || "(anonymous)"} ${frame.url.split("/node_modules/").at(-1).split("/").slice(-2).join("/")}:${frame.lineNumber + 1}`;
+        self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
+        total += dt[i] ?? 0;
+      });
+      print(`relay CPU profile (${join(profileDir, file)}), top self time:`);
+      for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
+        print(`  ${fmt((100 * us) / total, 1).padStart(5)}%  ${key}`);
+      }
+    }
+  }
+  return {
+    datagramsPerSecond: (2 * echoedInPhase) / throughputSeconds,
+    addedP50: percentile(rtts, 50) - percentile(direct, 50),
+    addedP99: percentile(rtts, 99) - percentile(direct, 99),
+    perSessionKiB: (idleRss - baselineRss) / SESSIONS,
+    lost,
   };
 }
-const lossSweep = setInterval(() => {
-  const cutoff = performance.now() - LOSS_MS;
-  for (let i = 0; i < SESSIONS; i++) {
-    for (const [seq, at] of inFlight[i]) {
-      if (at >= cutoff) continue;
-      inFlight[i].delete(seq);
-      lost++;
-      if (running) sendOne(i);
-    }
-  }
-}, 100);
-const relayCpuBefore = cpuMsOf(relay.pid);
-const selfCpuBefore = cpuMsSelf();
-const throughputStart = performance.now();
-for (let i = 0; i < SESSIONS; i++) for (let w = 0; w < WINDOW; w++) sendOne(i);
-await sleep(SECONDS * 1000);
-const throughputSeconds = (performance.now() - throughputStart) / 1000;
-const echoedInPhase = echoed;
-const relayCpu = cpuMsOf(relay.pid) - relayCpuBefore;
-const selfCpu = cpuMsSelf() - selfCpuBefore;
-running = false;
-await sleep(LOSS_MS + 200);
-clearInterval(lossSweep);
-const relayToUpstream =
-  (await metric('wiregate_relay_datagrams_total{direction="to_upstream"')) - relayToUpstreamBefore;
-const relayToClient =
-  (await metric('wiregate_relay_datagrams_total{direction="to_client"')) - relayToClientBefore;
-const echoedByUpstream = (await echoCount()) - echoBefore;
-phaseRtts.sort((a, b) => a - b);
-progress(`throughput phase done: ${echoedInPhase} echoed, ${lost} lost`);
 
-// --- phase 2: latency at moderate load ---------------------------------------------------
-const direct = await directRoundTrips(2000);
-for (let i = 0; i < SESSIONS; i++) handlers[i] = null;
-const background = setInterval(() => {
-  const perTick = BACKGROUND_RATE / 100;
-  for (let i = 1; i < SESSIONS; i++)
-    if (Math.random() < perTick) connections[i].send(message(i, 0));
-}, 10);
-const probe = connections[0];
-const rtts = [];
-let probeLost = 0;
-for (let k = 0; k < 2000; k++) {
-  const start = performance.now();
-  const ok = await within(1000, (resolve) => {
-    handlers[0] = resolve;
-    probe.send(message(0, k));
-  });
-  if (ok) rtts.push(performance.now() - start);
-  else probeLost++;
-}
-clearInterval(background);
-rtts.sort((a, b) => a - b);
-await sleep(300);
-const drops = (await metric("wiregate_relay_drops_total")) - dropsBefore;
-
-// --- report ------------------------------------------------------------------------------
-const fmt = (n, d = 3) => n.toFixed(d);
-print(
-  `sessions: ${SESSIONS} (connected in ${fmt(connectSeconds, 1)} s); echo receive buffer ${echoInfo.recvBufferSize} bytes`,
-);
-print(
-  `throughput: ${Math.round(echoedInPhase / throughputSeconds)} round trips/s = ` +
-    `${Math.round((2 * echoedInPhase) / throughputSeconds)} datagrams/s through the relay ` +
-    `(64-byte messages, window ${WINDOW}/session, ${fmt(throughputSeconds, 1)} s)`,
-);
-print(
-  `round trip under full load: p50 ${fmt(percentile(phaseRtts, 50))} ms, p99 ${fmt(percentile(phaseRtts, 99))} ms; ` +
-    `sent ${sent}, lost ${lost} (relay→upstream ${relayToUpstream}, echoed by upstream ${echoedByUpstream}, ` +
-    `relay→client ${relayToClient})`,
-);
-print(
-  `CPU per round trip: relay ${fmt((relayCpu * 1000) / echoedInPhase, 1)} µs, load process ` +
-    `${fmt((selfCpu * 1000) / echoedInPhase, 1)} µs (relay ${fmt((100 * relayCpu) / (throughputSeconds * 1000), 0)} % ` +
-    `of a core, load process ${fmt((100 * selfCpu) / (throughputSeconds * 1000), 0)} %)`,
-);
-print(
-  `direct UDP echo RTT: p50 ${fmt(percentile(direct, 50))} ms, p99 ${fmt(percentile(direct, 99))} ms`,
-);
-print(
-  `relay RTT at ~${Math.round(BACKGROUND_RATE * (SESSIONS - 1))} datagrams/s background: ` +
-    `p50 ${fmt(percentile(rtts, 50))} ms, p99 ${fmt(percentile(rtts, 99))} ms`,
-);
-print(
-  `added latency: p50 ${fmt(percentile(rtts, 50) - percentile(direct, 50))} ms, ` +
-    `p99 ${fmt(percentile(rtts, 99) - percentile(direct, 99))} ms`,
-);
-print(
-  `relay RSS: ${Math.round(baselineRss / 1024)} MiB empty, ${Math.round(idleRss / 1024)} MiB with ${SESSIONS} idle sessions ` +
-    `= ${Math.round((idleRss - baselineRss) / SESSIONS)} KiB per session`,
-);
-print(`relay drops during the run: ${drops}; probe round trips lost: ${probeLost}`);
-
-for (const conn of connections) conn.close();
-relay.kill("SIGTERM");
-await new Promise((r) => relay.once("exit", r));
+const results = {};
+for (const transport of TRANSPORTS) results[transport] = await measure(transport);
 echoWorker.postMessage("close");
-if (values.profile) {
-  const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"));
-  if (file) {
-    const profile = JSON.parse(readFileSync(join(profileDir, file), "utf8"));
-    const self = new Map();
-    const dt = profile.timeDeltas;
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-    let total = 0;
-    profile.samples.forEach((id, i) => {
-      const node = byId.get(id);
-      const frame = node.callFrame;
-      const key = `${frame.functionName || "(anonymous)"} ${frame.url.split("/node_modules/").at(-1).split("/").slice(-2).join("/")}:${frame.lineNumber + 1}`;
-      self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
-      total += dt[i] ?? 0;
-    });
-    print(`relay CPU profile (${join(profileDir, file)}), top self time:`);
-    for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
-      print(`  ${fmt((100 * us) / total, 1).padStart(5)}%  ${key}`);
-    }
-  }
+if (results.http3 && results.http2) {
+  const { http3, http2 } = results;
+  const fmt = (n, d = 3) => n.toFixed(d);
+  print(
+    `HTTP/3 vs HTTP/2 (${SESSIONS} sessions, same run): datagrams/s ${Math.round(http3.datagramsPerSecond)} vs ` +
+      `${Math.round(http2.datagramsPerSecond)} (× ${fmt(http3.datagramsPerSecond / http2.datagramsPerSecond, 2)}); ` +
+      `added latency p50 ${fmt(http3.addedP50)} vs ${fmt(http2.addedP50)} ms, p99 ${fmt(http3.addedP99)} vs ` +
+      `${fmt(http2.addedP99)} ms; memory per idle session ${Math.round(http3.perSessionKiB)} vs ` +
+      `${Math.round(http2.perSessionKiB)} KiB (× ${fmt(http3.perSessionKiB / http2.perSessionKiB, 2)}); lost ${http3.lost} vs ${http2.lost}`,
+  );
 }
 process.exit(0);
