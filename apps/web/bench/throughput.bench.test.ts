@@ -1,8 +1,8 @@
 /**
- * In-page tunnel throughput through the relay to the demo peer (UDP echo flood inside WireGuard),
- * next to the raw datagram echo throughput of the same transport in the same run (WireGuard-shaped
- * datagrams of the same size to a raw UDP echo upstream), and the main thread's longest task.
- * Writes test-results/bench.json.
+ * In-page tunnel throughput over native HTTP/3 through the relay to the demo peer (UDP echo flood
+ * inside WireGuard), next to the raw datagram echo throughput over HTTP/3 and over the WebSocket
+ * fallback in the same run (WireGuard-shaped datagrams of the same size to a raw UDP echo
+ * upstream), and the main thread's longest task. Writes test-results/bench.json.
  */
 import { createSocket } from "node:dgram";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -37,22 +37,28 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
   echo.on("message", (message, from) => echo.send(message, from.port, from.address));
   await new Promise<void>((resolve) => echo.bind(0, "127.0.0.1", () => resolve()));
   closers.push(() => echo.close());
-  const relay: RunningRelay = await startRelay([
+  const upstreams = [
     { name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey },
     { name: "echo", host: "127.0.0.1", port: echo.address().port },
-  ]);
-  closers.push(() => relay.stop());
+  ];
   const chromium = await browser();
   closers.push(() => chromium.close());
-  const page = await (await newContext(chromium)).newPage();
-
-  await open(page, pageUrl(relay.address, { peer: demo.publicKey }));
-  await page.getByRole("button", { name: "Generate key pair" }).click();
-  await page.getByRole("button", { name: "Connect", exact: true }).click();
-  await expect
-    .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
-    .toMatch(/^Connected/);
-  await openTab(page, "Tools");
+  /** A page connected to the demo peer through a relay with HTTP/3 on (native) or off (WebSocket). */
+  const connectedPage = async (http3: boolean, badge: string) => {
+    const relay: RunningRelay = await startRelay(upstreams, 0, http3);
+    closers.push(() => relay.stop());
+    const page = await (await newContext(chromium)).newPage();
+    await open(page, pageUrl(relay.address, { peer: demo.publicKey }));
+    await page.getByRole("button", { name: "Generate key pair" }).click();
+    await page.getByRole("button", { name: "Connect", exact: true }).click();
+    await expect
+      .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
+      .toMatch(new RegExp(`^Connected · ${badge}`));
+    await openTab(page, "Tools");
+    return page;
+  };
+  const page = await connectedPage(true, "WebTransport \\(HTTP/3\\)");
+  const wsPage = await connectedPage(false, "WebSocket");
   // A main-thread responsiveness probe beside the longtask observer (which only sees > 50 ms).
   await page.evaluate(() => {
     const w = window as unknown as { lag: number; longTasks: number[] };
@@ -68,7 +74,8 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
     () => (window as unknown as { wiregateLongTasks: number[] }).wiregateLongTasks.length,
   );
 
-  const run = async (mode: "tunnel" | "raw"): Promise<FloodResult> => {
+  const run = async (mode: "tunnel" | "raw", on = page): Promise<FloodResult> => {
+    const page = on;
     await page.getByLabel("Mode").selectOption(mode);
     await page.getByLabel("Seconds").fill(String(SECONDS));
     await page.getByLabel("Datagram payload (bytes)").fill("1200");
@@ -79,9 +86,11 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
   };
 
   const results: FloodResult[] = [];
+  const wsResults: FloodResult[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     results.push(await run("raw"));
     results.push(await run("tunnel"));
+    wsResults.push(await run("raw", wsPage));
   }
   const probe = await page.evaluate(() => {
     const w = window as unknown as { lag: number; wiregateLongTasks: number[] };
@@ -94,21 +103,24 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
   };
   const raw = mean("raw");
   const tunnel = mean("tunnel");
+  const wsRaw = wsResults.reduce((a, x) => a + x.datagramsPerSecond, 0) / wsResults.length;
   const summary = {
     seconds: SECONDS,
     rounds: ROUNDS,
     datagramBytes: results[0]?.datagramBytes,
-    rawDatagramsPerSecond: Math.round(raw),
-    tunnelDatagramsPerSecond: Math.round(tunnel),
+    rawHttp3DatagramsPerSecond: Math.round(raw),
+    tunnelHttp3DatagramsPerSecond: Math.round(tunnel),
+    rawWebSocketDatagramsPerSecond: Math.round(wsRaw),
     tunnelPayloadMbitPerSecond: Number(((tunnel * 1200 * 8) / 1e6).toFixed(1)),
-    ratio: Number((tunnel / raw).toFixed(2)),
+    tunnelVsRawHttp3: Number((tunnel / raw).toFixed(2)),
+    rawHttp3VsRawWebSocket: Number((raw / wsRaw).toFixed(2)),
     longTasksOver50ms: longTasks.length,
     longestTaskMs: longTasks.length ? Math.max(...longTasks) : 0,
     maxTimerLagMs: Number(probe.lag.toFixed(1)),
-    runs: results,
+    runs: [...results, ...wsResults],
   };
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, "bench.json"), `${JSON.stringify(summary, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify({ ...summary, runs: undefined }, null, 2)}\n`);
-  expect(results.every((r) => r.received > 0)).toBe(true);
+  expect([...results, ...wsResults].every((r) => r.received > 0)).toBe(true);
 });
