@@ -3,7 +3,7 @@
 // losses, and CPU time per round trip in both processes. Bounded in count and time; loopback only.
 // Options: --sessions=N --seconds=S --window=W --background-rate=R (per session, during the latency
 // phase) --profile (relay under --cpu-prof) --transport=http3|http2|both (default both, one after
-// the other in the same run, then the ratios).
+// the other in the same run, then the ratios) --probes=N (phase 2 round trips, default 2000).
 //
 // The echo runs in a worker thread with its own event loop and a large receive buffer: in the main
 // thread, behind the clients' event loop, a default-sized buffer overflowed on every stall and each
@@ -44,6 +44,7 @@ const { values } = parseArgs({
     "background-rate": { type: "string", default: "25" },
     profile: { type: "boolean", default: false },
     transport: { type: "string", default: "both" },
+    probes: { type: "string", default: "2000" },
   },
 });
 /** HTTP/3 (QUIC datagrams, the add-on's Node client) and/or HTTP/2 (the library's capsules). */
@@ -55,6 +56,8 @@ const SECONDS = Math.min(30, Number(values.seconds));
 const WINDOW = Math.min(64, Number(values.window));
 const BACKGROUND_RATE = Math.min(1000, Number(values["background-rate"]));
 const LOSS_MS = 1000;
+/** Phase 2 round trips (a lost one costs LOSS_MS). */
+const PROBES = Math.min(10_000, Number(values.probes));
 const TOKEN = "load-test-token-0123456789";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -272,7 +275,7 @@ async function measure(transport) {
   progress(`throughput phase done: ${echoedInPhase} echoed, ${lost} lost`);
 
   // --- phase 2: latency at moderate load ---------------------------------------------------
-  const direct = await directRoundTrips(2000);
+  const direct = await directRoundTrips(PROBES);
   for (let i = 0; i < SESSIONS; i++) handlers[i] = null;
   const background = setInterval(() => {
     const perTick = BACKGROUND_RATE / 100;
@@ -282,9 +285,9 @@ async function measure(transport) {
   const probe = connections[0];
   const rtts = [];
   let probeLost = 0;
-  for (let k = 0; k < 2000; k++) {
+  for (let k = 0; k < PROBES; k++) {
     const start = performance.now();
-    const ok = await within(1000, (resolve) => {
+    const ok = await within(LOSS_MS, (resolve) => {
       handlers[0] = resolve;
       probe.send(message(0, k));
     });
@@ -363,6 +366,7 @@ async function measure(transport) {
     addedP99: percentile(rtts, 99) - percentile(direct, 99),
     perSessionKiB: (idleRss - baselineRss) / SESSIONS,
     lost,
+    probeLost,
   };
 }
 
@@ -377,7 +381,8 @@ if (results.http3 && results.http2) {
       `${Math.round(http2.datagramsPerSecond)} (× ${fmt(http3.datagramsPerSecond / http2.datagramsPerSecond, 2)}); ` +
       `added latency p50 ${fmt(http3.addedP50)} vs ${fmt(http2.addedP50)} ms, p99 ${fmt(http3.addedP99)} vs ` +
       `${fmt(http2.addedP99)} ms; memory per idle session ${Math.round(http3.perSessionKiB)} vs ` +
-      `${Math.round(http2.perSessionKiB)} KiB (× ${fmt(http3.perSessionKiB / http2.perSessionKiB, 2)}); lost ${http3.lost} vs ${http2.lost}`,
+      `${Math.round(http2.perSessionKiB)} KiB (× ${fmt(http3.perSessionKiB / http2.perSessionKiB, 2)}); lost ${http3.lost} vs ${http2.lost}, ` +
+      `probe round trips lost ${http3.probeLost} vs ${http2.probeLost}`,
   );
 }
 process.exit(0);
