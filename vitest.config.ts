@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// One run over every workspace: each project uses its own directory's config. The latency
-// measurements (test/vitest.timing.config.ts) run after everything else, alone.
+// One run over every workspace: each project uses its own directory's config. The browser tests
+// (apps/web) run next, alone; the latency measurements (test/vitest.timing.config.ts) run last.
 export default defineConfig({
   test: {
     projects: [

@@ -10,6 +10,6 @@ export default defineProject({
     hookTimeout: 60_000,
     fileParallelism: false,
     globalSetup: ["./global-setup.ts"],
-    sequence: { groupOrder: 1 },
+    sequence: { groupOrder: 2 },
   },
 });

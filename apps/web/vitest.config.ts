@@ -8,6 +8,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     fileParallelism: false,
+    // Alone, after the other projects: Chromium drops its connections when the machine's network
+    // interfaces change, and the namespace tests of other projects add and remove them.
+    sequence: { groupOrder: 1 },
     // The relay's WebTransport library reports the (expected) absence of the HTTP/3 add-on.
     onConsoleLog: (log) => !/http3|quiche/i.test(log),
     globalSetup: ["../../test/global-setup.ts"],
