@@ -51,7 +51,6 @@ export {
   type LogReport,
 } from "./logs/log-event.js";
 export { LogReader, type LogReaderOptions, type ParsedLog, parseLog } from "./logs/log-reader.js";
-export { formatTraceLine } from "./logs/trace-log.js";
 export {
   formatWireGuardGoLine,
   formatWireGuardGoLog,

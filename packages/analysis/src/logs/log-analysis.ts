@@ -137,9 +137,8 @@ function analyzePair(name: string, sides: SideTimeline[]): LogPairAnalysis {
   findCollisions(a, sides, done);
   for (const side of sides) {
     side.initiations.forEach((init, i) => {
-      if (init.retryTry === undefined && i === 0) return;
       const previous = side.initiations[i - 1];
-      if (!previous || completedAt(previous)) return;
+      if (!init.retry || !previous) return;
       const since = init.event.time - previous.event.time;
       const reason = previous.rejected
         ? `the response to its initiation at ${at(ref(previous.event))} was rejected (${at(ref(previous.rejected))})`
@@ -201,7 +200,7 @@ function findCollisions(
     );
     if (resolved) {
       c.stallSeconds = resolved.at!.time - first!.event.time;
-      c.resolvedBy = { ...ref(resolved.init.event), retry: resolved.init.retryTry !== undefined };
+      c.resolvedBy = { ...ref(resolved.init.event), retry: resolved.init.retry };
     } else if (!partner) {
       // One log: the stall ends, as far as this side can tell, when it answers the peer's next initiation.
       const side = sides.find((s) => s.log === init.event.log)!;

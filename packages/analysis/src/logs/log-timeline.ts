@@ -13,6 +13,9 @@ export interface SideInitiation {
   event: LogEvent;
   /** "try N" of the retry line just before it. */
   retryTry?: number;
+  /** This side's previous initiation never completed: a retry, whether a timer line says so or not
+   * (wireguard-go also re-initiates for queued data once REKEY_TIMEOUT has passed). */
+  retry: boolean;
   /** The peer's initiation arrived while this one was pending: they crossed. */
   crossedBy?: LogEvent;
   /** The response to it was rejected by this side ("invalid response"). */
@@ -49,7 +52,7 @@ export function sideTimeline(
         retryTry = e.number;
         break;
       case "initiation-sent": {
-        const init: SideInitiation = { event: e };
+        const init: SideInitiation = { event: e, retry: !!pending && !completedAt(pending) };
         if (retryTry !== undefined) init.retryTry = retryTry;
         retryTry = undefined;
         side.initiations.push(init);

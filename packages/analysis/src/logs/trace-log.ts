@@ -3,7 +3,6 @@
  * page's timeline exports and what the relay logs. Time: `at` (ms since the epoch) when present,
  * else `time` as an ISO string (the relay's JSON logs) or a number (the engine's monotonic ms).
  */
-import type { TraceEvent } from "@wiregate/core";
 import type { LogClock, LogEventKind } from "./log-event.js";
 
 const KINDS: Partial<Record<string, LogEventKind>> = {
@@ -85,9 +84,4 @@ export function parseTraceLine(text: string): TraceLine | undefined {
   if (typeof o.peer === "string") line.peer = o.peer.slice(0, 64);
   if (reason) line.detail = reason;
   return line;
-}
-
-/** One trace event as an NDJSON line; `at` (ms since the epoch) makes it comparable with other logs. */
-export function formatTraceLine(event: TraceEvent & { at?: number }): string {
-  return JSON.stringify(event);
 }
