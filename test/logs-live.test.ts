@@ -130,28 +130,41 @@ async function scenario(
   }
 }
 
+/**
+ * The same collisions, retries and stalls; each log one side of the capture, its handshake lines on
+ * their frames. Durations and alignment are checked on wireguard-go's own stamps only: read-time
+ * stamps depend on when this process read the pipe (their numbers are printed, not asserted).
+ */
 function expectSameStory(
-  result: { capture: Json; logs: Json; alignments: Json[] },
+  result: { capture: Json; logs: Json; alignments: Json[]; report: string },
   precision: number,
 ) {
+  try {
+    sameStory(result, precision >= 1);
+  } catch (error) {
+    (error as Error).message += `\n${result.report}`;
+    throw error;
+  }
+}
+
+function sameStory(result: { capture: Json; logs: Json; alignments: Json[] }, ownStamps: boolean) {
   const { capture, logs, alignments } = result;
   expect(logs.collisions.length).toBe(capture.collisions.length);
   expect(logs.retries.length).toBe(capture.retries.length);
+  expect(alignments.map((x) => x.log).sort()).toEqual(["A", "B"]);
+  if (!ownStamps) return;
   for (const [i, c] of capture.collisions.entries()) {
     const l = logs.collisions[i];
     expect(l.responsesRejected.length).toBe(c.responsesIgnored ? 2 : l.responsesRejected.length);
-    // Logs date a session from the handshake, the capture from data both ways: a data round trip apart.
-    expect(Math.abs(l.stallSeconds - c.stallSeconds)).toBeLessThanOrEqual(precision + 0.5);
+    // Logs date a session from the handshake, the capture from data both ways: a round trip apart.
+    expect(Math.abs(l.stallSeconds - c.stallSeconds)).toBeLessThanOrEqual(1.5);
   }
   // Stalled (a retry, seconds) or not (milliseconds) alike.
   if (capture.timeToWorkingSeconds > 1)
     expect(Math.abs(logs.timeToWorkingSeconds - capture.timeToWorkingSeconds)).toBeLessThanOrEqual(
-      precision + 0.5,
+      1.5,
     );
-  else expect(logs.timeToWorkingSeconds).toBeLessThan(1 + precision);
-  // Each log is one side of the capture, and every handshake line is on its frame.
-  expect(alignments.map((x) => x.log).sort()).toEqual(["A", "B"]);
-  if (precision < 1) return;
+  else expect(logs.timeToWorkingSeconds).toBeLessThan(2);
   for (const x of alignments) {
     expect(x.linesWithoutFrame, `${x.log}: ${JSON.stringify(x)}`).toEqual([]);
     expect(x.matched.length).toBeGreaterThanOrEqual(2);
@@ -192,8 +205,8 @@ describe("logs of real wireguard-go runs next to their capture", () => {
     });
     expectSameStory(whole, 1);
     expectSameStory(timed, 1e-6);
-    for (const [i, c] of timed.capture.collisions.entries()) {
-      const l = timed.logs.collisions[i];
+    for (const [i, c] of whole.capture.collisions.entries()) {
+      const l = whole.logs.collisions[i];
       if (c.responsesIgnored) {
         expect(l.seenBy.sort()).toEqual(["A", "B"]);
         expect(l.responsesRejected).toHaveLength(2);
@@ -227,6 +240,6 @@ describe("logs of real wireguard-go runs next to their capture", () => {
     const bAlign = whole.alignments.find((x) => x.log === "B")!;
     expect(bAlign.framesWithoutLine).toEqual([1]); // the dropped initiation
     expect(timed.logs.retries[0].log).toBe("A");
-    expect(timed.logs.timeToWorkingSeconds).toBeGreaterThan(5);
+    expect(whole.logs.timeToWorkingSeconds).toBeGreaterThanOrEqual(5);
   }, 90_000);
 });
