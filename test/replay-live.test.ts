@@ -109,9 +109,11 @@ describe("replay tool on captures of two wireguard-go peers", () => {
     const { a, b, keylog } = await pair({});
     try {
       const capture = await startCapture({ ns: a.ns, iface: a.ns.iface, filter: "udp" });
+      // 40 pings, 0.2 s apart: long enough that a crossing that stalls wireguard-go until its
+      // 5 s retry is resolved inside the capture.
       const [pa, pb] = await Promise.all([
-        a.ping("10.81.0.2", { count: 8, waitSeconds: 1 }),
-        b.ping("10.81.0.1", { count: 8, waitSeconds: 1 }),
+        a.ping("10.81.0.2", { count: 40, waitSeconds: 1 }),
+        b.ping("10.81.0.1", { count: 40, waitSeconds: 1 }),
       ]);
       expect(pa.received + pb.received).toBeGreaterThan(0);
       const file = await capture.stop();
