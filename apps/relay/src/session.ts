@@ -13,13 +13,13 @@ import {
   type ControlFrame,
   type ErrorCode,
   encodeFrame,
-  FrameReader,
   type HelloFrame,
   type StatsFrame,
   type Transport,
 } from "@wiregate/session";
 import { bufferedTowardClient } from "./client-backlog.js";
 import type { Limits, UpstreamEntry } from "./config.js";
+import { ControlReader } from "./control-reader.js";
 import type { Logger } from "./logger.js";
 import { MessageLane } from "./message-lane.js";
 import type { Direction, RelayCounters } from "./metrics.js";
@@ -201,20 +201,8 @@ export class RelaySession {
     }
     const control = first.value;
     this.#controlWriter = control.writable.getWriter();
-    const controlReader = control.readable.getReader();
-    const frames = new FrameReader();
-
-    const readFrame = async (): Promise<ControlFrame | string> => {
-      for (;;) {
-        const chunk = await controlReader.read();
-        if (chunk.done) return "control stream ended";
-        for (const result of frames.push(chunk.value)) {
-          if (!result.ok) return `bad control frame: ${result.detail}`;
-          // One client frame at a time is all the protocol needs; extra ones would be a misuse.
-          return result.frame;
-        }
-      }
-    };
+    const frames = new ControlReader(control.readable.getReader());
+    const readFrame = () => frames.next();
 
     const hello = await withTimeout(readFrame());
     if (hello === "timeout") {

@@ -358,3 +358,30 @@ describe("message stream toward a client that does not read it", () => {
     wt.close();
   });
 });
+
+describe("control frames written together", () => {
+  it("answers a stats request sent in the same write as the hello", async () => {
+    await quicheLoaded;
+    const wt = new WebTransport(address.url, {
+      serverCertificateHashes: [{ algorithm: "sha-256", value: address.certificateSha256 }],
+      requireUnreliable: true,
+    });
+    await wt.ready;
+    const control = await wt.createBidirectionalStream();
+    const hello = encodeFrame({ type: "hello", version: 1, token: TOKEN, upstream: "echo" });
+    await control.writable
+      .getWriter()
+      .write(Buffer.concat([hello, encodeFrame({ type: "stats-request" })]));
+    const reader = control.readable.getReader();
+    const frames = new FrameReader();
+    const received: string[] = [];
+    while (received.length < 2) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      for (const result of frames.push(chunk.value))
+        received.push(result.ok ? result.frame.type : result.detail);
+    }
+    expect(received).toEqual(["welcome", "stats"]);
+    wt.close();
+  });
+});
