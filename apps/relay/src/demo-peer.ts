@@ -70,6 +70,9 @@ export class DemoPeer {
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 0,
       onEvent: options.onEvent,
+      // Every relay session reaches the demo peer from the relay's address on a UDP socket of its
+      // own: under load, one handshake token bucket per session, not one shared by all clients.
+      rateLimitBy: "endpoint",
       admitPeer: (publicKey) => peer?.admit(clients, publicKey),
       onPacket: (packet, from) => peer?.answer(packet, from),
     });

@@ -26,6 +26,8 @@ export class HandshakeGate {
     readonly checker: CookieChecker,
     /** Handshake messages per second from which cookies are required (0: always). */
     readonly underLoadThreshold: number,
+    /** What one token bucket covers: a source address (as wireguard-go), or address and port. */
+    readonly rateLimitBy: "address" | "endpoint" = "address",
   ) {}
 
   /** Per-source token buckets in use. */
@@ -59,25 +61,27 @@ export class HandshakeGate {
         cookieReply: this.checker.createReply(now, entropy, bytes, sender, source),
       };
     }
-    if (!this.#takeToken(now, from.address)) {
+    const bucket =
+      this.rateLimitBy === "address" ? from.address : `${from.address} port ${from.port}`;
+    if (!this.#takeToken(now, bucket)) {
       return {
         ok: false,
         reason: "rate-limited",
-        detail: `under load: more than ${HANDSHAKE_RATE_PER_SECOND}/s from ${from.address}`,
+        detail: `under load: more than ${HANDSHAKE_RATE_PER_SECOND}/s from ${bucket}`,
       };
     }
     return { ok: true };
   }
 
-  #takeToken(now: number, address: string): boolean {
-    let bucket = this.#buckets.get(address);
+  #takeToken(now: number, source: string): boolean {
+    let bucket = this.#buckets.get(source);
     if (!bucket) {
       if (this.#buckets.size >= MAX_BUCKETS) {
         for (const [key, b] of this.#buckets) if (now - b.at > 1000) this.#buckets.delete(key);
         if (this.#buckets.size >= MAX_BUCKETS) return false;
       }
       bucket = { tokens: HANDSHAKE_RATE_BURST, at: now };
-      this.#buckets.set(address, bucket);
+      this.#buckets.set(source, bucket);
     }
     const refill = ((now - bucket.at) / 1000) * HANDSHAKE_RATE_PER_SECOND;
     bucket.tokens = Math.min(HANDSHAKE_RATE_BURST, bucket.tokens + refill);

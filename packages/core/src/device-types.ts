@@ -27,6 +27,12 @@ export interface DeviceOptions {
   keyLog?: boolean;
   /** Handshake messages per second from which cookies are required (0: always). */
   underLoadThreshold?: number;
+  /**
+   * Under load, each source gets its own handshake token bucket. "address" (default, as
+   * wireguard-go) keys it by IP; "endpoint" by IP and port, for a peer whose clients all arrive
+   * from one address on ports of their own (e.g. behind a relay, one socket per session).
+   */
+  rateLimitBy?: "address" | "endpoint";
   /** Plaintext is padded to a multiple of 16 bytes, but not beyond this. */
   mtu?: number;
   /**

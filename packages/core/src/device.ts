@@ -72,6 +72,7 @@ export class Device {
       gate: new HandshakeGate(
         new CookieChecker(c, publicKey),
         options.underLoadThreshold ?? DEFAULT_UNDER_LOAD_THRESHOLD,
+        options.rateLimitBy,
       ),
     });
     this.rejections = this.#ctx.rejections;

@@ -172,6 +172,48 @@ describe("macs and cookies", () => {
     expect(types(pair.devices.b.receive(pair.now, retry, elsewhere))).toEqual([COOKIE_REPLY]);
   });
 
+  it.each([
+    ["address", "rate-limited"],
+    ["endpoint", "answered"],
+  ] as const)(
+    "under load, one token bucket per %s: a second port of a limited address is %s",
+    (rateLimitBy, expected) => {
+      const pair = new Clocked({ seed: `rate-by-${rateLimitBy}`, crypto: recordingCrypto() });
+      pair.restart("b", { underLoadThreshold: 0, rateLimitBy });
+      pair.send("a", "x");
+      pair.deliver(0); // → cookie reply
+      pair.deliver(0); // → A stores the cookie
+      pair.now = pair.deadlines.a!;
+      pair.tickChecked("a");
+      const withMac2 = pair.inFlight[0]!.data.slice();
+      deliverAll(pair);
+      expect(pair.converged()).toBe(true);
+      const { a, b } = pair.devices;
+      // A's address on another port (as another relay session would be) earns a cookie of its own.
+      const otherPort = { ...ENDPOINT.a, port: ENDPOINT.a.port + 1 };
+      pair.now += 5_500; // a new initiation waits REKEY_TIMEOUT after the last one
+      const fresh = a.initiateHandshake(pair.now, pair.keys.b).datagrams[0]!.data;
+      const cookie = b.receive(pair.now, fresh, otherPort);
+      expect(types(cookie)).toEqual([COOKIE_REPLY]);
+      a.receive(pair.now, cookie.datagrams[0]!.data, ENDPOINT.b);
+      const later = pair.now + 6_000; // past the retransmit timer and its jitter
+      const retry = a.tick(later).datagrams.find((d) => d.data[0] === INITIATION)!.data;
+      // The first port spends its address's (or its own) bucket...
+      for (let i = 0; i < 10; i++) b.receive(later, withMac2, ENDPOINT.a);
+      const limited = b.rejections.get("rate-limited") ?? 0;
+      expect(limited).toBe(10 - HANDSHAKE_RATE_BURST);
+      // ...and the second port shares that bucket only when buckets are per address.
+      const out = b.receive(later, retry, otherPort);
+      if (expected === "rate-limited") {
+        expect(types(out)).toEqual([]);
+        expect(b.rejections.get("rate-limited")).toBe(limited + 1);
+      } else {
+        expect(types(out)).toEqual([RESPONSE]);
+        expect(b.rejections.get("rate-limited")).toBe(limited);
+      }
+    },
+  );
+
   it("under load limits each source to a burst of 5, refilled at 20 per second", () => {
     const pair = new Clocked({ seed: "rate", crypto: recordingCrypto() });
     pair.restart("b", { underLoadThreshold: 0 });
