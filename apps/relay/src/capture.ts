@@ -1,10 +1,14 @@
 /**
  * --capture FILE.pcapng: every forwarded WireGuard message, both directions, as a raw IP/UDP packet
  * with real timestamps. The client side gets a stable fake address per session (the real one is a
- * TCP/QUIC peer, not a UDP endpoint). Files rotate by size: FILE.pcapng, FILE.1.pcapng, …
+ * TCP/QUIC peer, not a UDP endpoint). Files rotate by size: FILE.pcapng, FILE.1.pcapng, … They are
+ * created exclusively with mode 0600 (captures hold traffic metadata), a restart continues after
+ * the highest existing number instead of overwriting, and only the newest `keepFiles` of the
+ * series stay on disk.
  */
 
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream, openSync, readdirSync, unlinkSync, type WriteStream } from "node:fs";
+import { basename, dirname } from "node:path";
 import { buildUdpPacket, LINKTYPE_RAW, PcapngWriter } from "@wiregate/capture";
 import type { Logger } from "./logger.js";
 import type { CaptureSink } from "./session.js";
@@ -26,6 +30,34 @@ export function rotatedName(base: string, index: number): string {
   return dot > 0 ? `${base.slice(0, dot)}.${index}${base.slice(dot)}` : `${base}.${index}`;
 }
 
+/** Numbers of the existing files of a series, oldest (lowest) first. */
+export function existingIndexes(base: string): number[] {
+  const name = basename(base);
+  const dot = name.lastIndexOf(".");
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
+  const indexes: number[] = [];
+  for (const entry of readdirSync(dirname(base))) {
+    if (entry === name) indexes.push(0);
+    else if (entry.startsWith(`${stem}.`) && entry.endsWith(ext)) {
+      const middle = entry.slice(stem.length + 1, entry.length - ext.length);
+      if (/^[1-9]\d{0,8}$/.test(middle)) indexes.push(Number(middle));
+    }
+  }
+  return indexes.sort((a, b) => a - b);
+}
+
+/** Creates the first free file of the series from `index` on: never opens an existing file. */
+function createExclusive(base: string, index: number): { fd: number; index: number } {
+  for (;;) {
+    try {
+      return { fd: openSync(rotatedName(base, index), "wx", 0o600), index };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      index++;
+    }
+  }
+}
+
 export interface CaptureFile extends CaptureSink {
   close(): Promise<void>;
   readonly dropped: number;
@@ -35,8 +67,11 @@ export async function openCapture(
   path: string,
   rotateBytes: number,
   log: Logger,
+  keepFiles = Number.POSITIVE_INFINITY,
 ): Promise<CaptureFile> {
-  let fileIndex = 0;
+  /** Files of the series on disk, oldest first; the last is the one being written. */
+  const kept = existingIndexes(path);
+  let fileIndex = (kept.at(-1) ?? -1) + 1;
   let writer: PcapngWriter;
   let written = 0;
   let dropped = 0;
@@ -46,8 +81,11 @@ export async function openCapture(
   // Opening is synchronous (writes queue until the file is open), so a rotation never drops or
   // reorders a record.
   const openFile = (): WriteStream => {
+    const created = createExclusive(path, fileIndex);
+    fileIndex = created.index;
+    kept.push(fileIndex);
     const name = rotatedName(path, fileIndex);
-    const file = createWriteStream(name);
+    const file = createWriteStream(name, { fd: created.fd });
     file.on("error", (error) =>
       log.error("capture write failed", { file: name, error: error.message }),
     );
@@ -56,13 +94,21 @@ export async function openCapture(
     file.write(header);
     written = header.length;
     log.info("capture file opened", { file: name });
+    removeOld();
     return file;
   };
+  const removeOld = () => {
+    while (kept.length > keepFiles) {
+      const old = rotatedName(path, kept.shift()!);
+      try {
+        unlinkSync(old);
+        log.info("capture file removed", { file: old });
+      } catch (error) {
+        log.warn("capture file not removed", { file: old, error: (error as Error).message });
+      }
+    }
+  };
   let stream = openFile();
-  await new Promise<void>((resolve, reject) => {
-    stream.once("open", () => resolve());
-    stream.once("error", reject);
-  });
 
   return {
     get dropped() {

@@ -98,6 +98,12 @@ const OPTIONS: OptionSpec[] = [
     help: "start a new capture file after this size",
   },
   {
+    flag: "capture-keep-files",
+    key: "captureKeepFiles",
+    kind: "int",
+    help: "keep only this many newest capture files, deleting older ones",
+  },
+  {
     flag: "http3",
     key: "http3",
     kind: "bool",

@@ -32,7 +32,7 @@ async function main(): Promise<number> {
   const { Relay } = await import("./relay.js");
   const { openCapture } = await import("./capture.js");
   const capture = config.capture
-    ? await openCapture(config.capture, config.captureRotateBytes, log)
+    ? await openCapture(config.capture, config.captureRotateBytes, log, config.captureKeepFiles)
     : undefined;
   const relay = new Relay({ config, logger: log, capture });
   const demo = config.demo ? await startDemo(relay, log) : undefined;

@@ -58,6 +58,8 @@ export interface RelayConfig {
   certDir: string;
   capture: string | null;
   captureRotateBytes: number;
+  /** Newest capture files kept on disk (older ones of the series are deleted). */
+  captureKeepFiles: number;
   http3: boolean;
   /** Start the embedded demo peer and offer it as the upstream "demo". */
   demo: boolean;
@@ -80,6 +82,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   certDir: ".wiregate/dev-cert",
   capture: null,
   captureRotateBytes: 64 * 1024 * 1024,
+  captureKeepFiles: 16,
   http3: true,
   demo: true,
   logLevel: "info",
@@ -149,6 +152,7 @@ const TOP_LEVEL: Record<string, Check> = {
   certDir: isString,
   capture: orNull(isString),
   captureRotateBytes: isInt(4096, 2 ** 40),
+  captureKeepFiles: isInt(1, 1_000_000),
   http3: isBool,
   demo: isBool,
   logLevel: oneOf("debug", "info", "warn", "error"),

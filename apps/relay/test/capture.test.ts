@@ -1,13 +1,21 @@
-import { createReadStream, existsSync, mkdtempSync } from "node:fs";
+import {
+  createReadStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readWireGuardMessages, type WireGuardMessage } from "@wiregate/capture";
 import { describe, expect, it } from "vitest";
-import { openCapture, rotatedName } from "../src/capture.js";
+import { existingIndexes, openCapture, rotatedName } from "../src/capture.js";
 import { DEFAULT_CONFIG, mergeConfig } from "../src/config.js";
 import { silentLogger } from "../src/logger.js";
 import { Relay } from "../src/relay.js";
 import { connect, roundTrip, startEcho, TOKEN, TRANSPORTS } from "./helpers.js";
+import { buildRelay, spawnRelay } from "./relay-process.js";
 
 async function messagesOf(file: string): Promise<WireGuardMessage[]> {
   const out: WireGuardMessage[] = [];
@@ -62,4 +70,40 @@ describe("capture", () => {
       expect(toUpstream[0]!.time * 1000).toBeLessThanOrEqual(Date.now());
     },
   );
+});
+
+describe("capture files of a relay process", () => {
+  it("are created 0600, never overwrite an earlier file, and only the newest --capture-keep-files stay", async () => {
+    buildRelay();
+    const dir = mkdtempSync(join(tmpdir(), "wiregate-capture-proc-"));
+    const file = join(dir, "relay.pcapng");
+    writeFileSync(file, "an earlier run");
+    const echo = await startEcho();
+    const relay = await spawnRelay([
+      `--upstream=echo=127.0.0.1:${echo.port}`,
+      `--capture=${file}`,
+      "--capture-rotate-bytes=4096",
+      "--capture-keep-files=3",
+    ]);
+    const mode = (index: number) => statSync(rotatedName(file, index)).mode & 0o777;
+    try {
+      // The restart continues after the existing file instead of truncating it.
+      expect(readFileSync(file, "utf8")).toBe("an earlier run");
+      expect(existingIndexes(file)).toEqual([0, 1]);
+      expect(mode(1)).toBe(0o600);
+
+      const conn = await connect(relay.address, { transport: "http2" });
+      const iterator = conn.datagrams[Symbol.asyncIterator]();
+      // 200 messages of about 130 bytes each in the file: several rotations at 4096 bytes.
+      for (let i = 0; i < 100; i++) await roundTrip(conn, iterator, i);
+      conn.close();
+      const left = existingIndexes(file);
+      expect(left).toHaveLength(3);
+      expect(left[2]).toBeGreaterThanOrEqual(5);
+      expect(left.map(mode)).toEqual([0o600, 0o600, 0o600]);
+    } finally {
+      relay.stop();
+      await echo.close();
+    }
+  }, 60_000);
 });
