@@ -45,7 +45,10 @@ lines.on("line", (line) => {
   }
   if (entry.msg === "demo peer ready") {
     console.log(`\nDemo peer public key: ${entry.publicKey}`);
-    console.log(`A working client configuration (throwaway key):\n\n${entry.clientConfig}`);
+    console.log(
+      `A working client configuration (throwaway key, readable by you only): ${entry.clientConfigFile}`,
+    );
+    console.log("The web client generates its own keys; no key is needed to try it.");
   } else if (entry.msg === "relay listening") {
     console.log(`\nWeb client:  ${entry.webClient ?? "(no --static directory)"}`);
     console.log(`WebTransport: ${entry.url}  (${entry.transports.join(", ")})`);

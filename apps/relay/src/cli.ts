@@ -35,7 +35,7 @@ async function main(): Promise<number> {
     ? await openCapture(config.capture, config.captureRotateBytes, log, config.captureKeepFiles)
     : undefined;
   const relay = new Relay({ config, logger: log, capture });
-  const demo = config.demo ? await startDemo(relay, log) : undefined;
+  const demo = config.demo ? await startDemo(relay, log, config.certDir) : undefined;
   const address = await relay.start();
   // Defaults for the web client served from this origin (it reads ./wiregate.json if present).
   relay.publish("/wiregate.json", {
@@ -85,7 +85,7 @@ async function main(): Promise<number> {
 }
 
 /** The embedded demo peer on loopback, registered as the upstream "demo". */
-async function startDemo(relay: import("./relay.js").Relay, log: Logger) {
+async function startDemo(relay: import("./relay.js").Relay, log: Logger, dir: string) {
   const { DemoPeer } = await import("./demo-peer.js");
   const demo = await DemoPeer.start({
     // `at` (ms since the epoch): the engine's `time` is monotonic and replaces the log line's own
@@ -98,19 +98,25 @@ async function startDemo(relay: import("./relay.js").Relay, log: Logger) {
     port: demo.port,
     publicKey: demo.publicKey,
   });
-  // A throwaway client key pair, so the printed configuration works as it is (the demo peer
-  // admits any key; the web client can also generate its own).
+  // A throwaway client key pair, so a ready configuration exists (the demo peer admits any key;
+  // the web client generates its own). It holds a private key: written to an owner-only file,
+  // never to the log.
   const { generatePrivateKey, keyToBase64, nobleCrypto } = await import("@wiregate/core");
   const { randomBytes } = await import("node:crypto");
+  const { mkdir } = await import("node:fs/promises");
+  const { writeSecret } = await import("./dev-cert.js");
+  const { join, resolve } = await import("node:path");
   const clientKey = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
-  log.info("demo peer ready", {
-    upstream: "demo",
-    publicKey: demo.publicKey,
-    clientConfig: demo.clientConfig({
+  const clientConfigFile = resolve(join(dir, "demo-client.conf"));
+  await mkdir(dir, { recursive: true });
+  await writeSecret(
+    clientConfigFile,
+    demo.clientConfig({
       privateKey: keyToBase64(clientKey),
       publicKey: nobleCrypto.x25519Public(clientKey),
     }),
-  });
+  );
+  log.info("demo peer ready", { upstream: "demo", publicKey: demo.publicKey, clientConfigFile });
   return demo;
 }
 

@@ -12,7 +12,7 @@ import {
   sign,
   X509Certificate,
 } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
 
@@ -179,15 +179,32 @@ export async function ensureDevCertificate(
   const keyFile = join(dir, "key.pem");
   try {
     const existing = await loadCertificate(certFile, keyFile);
-    if (existing.validTo.getTime() - now.getTime() > RENEW_BEFORE_MS) return existing;
+    if (existing.validTo.getTime() - now.getTime() > RENEW_BEFORE_MS) {
+      await ownerOnly(keyFile);
+      return existing;
+    }
   } catch {
     // Missing or unreadable: make a new one.
   }
   const fresh = generateDevCertificate(names, now);
   await mkdir(dir, { recursive: true });
-  await writeFile(keyFile, fresh.keyPem, { mode: 0o600 });
+  await writeSecret(keyFile, fresh.keyPem);
   await writeFile(certFile, fresh.certPem);
   return fresh;
+}
+
+/**
+ * Writes a file only its owner can read. `mode` applies only when a file is created, so an older,
+ * looser file is removed first rather than rewritten in place.
+ */
+export async function writeSecret(file: string, text: string): Promise<void> {
+  await rm(file, { force: true });
+  await writeFile(file, text, { mode: 0o600, flag: "wx" });
+}
+
+/** Takes group and other permissions away from a file holding a secret. */
+export async function ownerOnly(file: string): Promise<void> {
+  if (((await stat(file)).mode & 0o077) !== 0) await chmod(file, 0o600);
 }
 
 export function hexHash(hash: Uint8Array): string {
