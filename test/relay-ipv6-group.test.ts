@@ -45,6 +45,7 @@ beforeAll(async () => {
       `--host=${RELAY}`,
       "--port=0",
       `--ops-host=${ns.address.v4}`,
+      "--ops-public",
       "--ops-port=0",
       `--cert-dir=${mkdtempSync(join(tmpdir(), "wiregate-ipv6-group-"))}`,
       "--no-http3",

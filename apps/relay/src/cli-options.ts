@@ -58,7 +58,13 @@ const OPTIONS: OptionSpec[] = [
     flag: "ops-host",
     key: "opsHost",
     kind: "string",
-    help: "address of the plain-HTTP /metrics and /healthz listener",
+    help: "address of the plain-HTTP /metrics and /healthz listener (loopback unless --ops-public)",
+  },
+  {
+    flag: "ops-public",
+    key: "opsPublic",
+    kind: "bool",
+    help: "allow --ops-host to be a non-loopback address (the listener has no authentication)",
   },
   {
     flag: "ops-port",

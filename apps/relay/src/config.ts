@@ -3,7 +3,7 @@
  * Every layer is validated by the same non-throwing parser, which names the field and the reason.
  */
 
-import { isIP } from "node:net";
+import { isIP, isIPv4, isIPv6 } from "node:net";
 
 export interface UpstreamEntry {
   name: string;
@@ -52,6 +52,8 @@ export interface RelayConfig {
   /** Plain-HTTP listener for /metrics and /healthz; port null disables it. */
   opsHost: string;
   opsPort: number | null;
+  /** Allow the unauthenticated ops listener on a non-loopback address. */
+  opsPublic: boolean;
   staticDir: string | null;
   certFile: string | null;
   keyFile: string | null;
@@ -76,6 +78,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   upstreams: [],
   opsHost: "127.0.0.1",
   opsPort: 9464,
+  opsPublic: false,
   staticDir: null,
   certFile: null,
   keyFile: null,
@@ -145,6 +148,7 @@ const TOP_LEVEL: Record<string, Check> = {
   path: isPath,
   opsHost: isHost,
   opsPort: orNull(isInt(0, 65535)),
+  opsPublic: isBool,
   staticDir: orNull(isString),
   certFile: orNull(isString),
   tokenFile: orNull(isString),
@@ -286,8 +290,20 @@ export function mergeConfig(base: RelayConfig, ...layers: PartialConfig[]): Rela
   return merged;
 }
 
+/**
+ * A loopback address literal, or `localhost`. Anything else (`127.0.0.999` included) would be
+ * resolved by DNS, so it is not loopback here; the address actually bound is checked again.
+ */
 export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return host === "localhost" || isLoopbackAddress(host);
+}
+
+export function isLoopbackAddress(address: string): boolean {
+  if (isIPv4(address)) return address.startsWith("127.");
+  if (!isIPv6(address)) return false;
+  const mapped = /^::ffff:(.+)$/i.exec(address)?.[1];
+  if (mapped !== undefined) return isIPv4(mapped) && mapped.startsWith("127.");
+  return /^(0{0,4}:){1,7}0{0,3}1$|^::1$/.test(address);
 }
 
 /** Checks that need the whole configuration: open mode only on loopback, certificate pairs. */
@@ -296,6 +312,11 @@ export function checkFinalConfig(config: RelayConfig): string[] {
   if (config.tokens.length === 0 && !isLoopback(config.host)) {
     errors.push(
       `tokens: required when listening on ${config.host}; open mode is for loopback only`,
+    );
+  }
+  if (config.opsPort !== null && !config.opsPublic && !isLoopback(config.opsHost)) {
+    errors.push(
+      `opsHost: ${config.opsHost} is not a loopback address; /metrics and /healthz have no authentication (opsPublic / --ops-public to serve them there anyway)`,
     );
   }
   if ((config.certFile === null) !== (config.keyFile === null)) {

@@ -12,7 +12,7 @@ import type { ErrorCode, HelloFrame } from "@wiregate/session";
 import { PROTOCOL_VERSION } from "@wiregate/session";
 import type { Registry } from "prom-client";
 import { peerAddressGroup } from "./address-group.js";
-import { isLoopback, type RelayConfig, type UpstreamEntry } from "./config.js";
+import { isLoopback, isLoopbackAddress, type RelayConfig, type UpstreamEntry } from "./config.js";
 import { guardConnections } from "./connection-guard.js";
 import { type CertificateMaterial, ensureDevCertificate, loadCertificate } from "./dev-cert.js";
 import { KeyedBudget } from "./keyed-budget.js";
@@ -155,6 +155,14 @@ export class Relay {
     await http2.ready;
     const port = http2.address()?.port ?? config.port;
     this.#servers.push({ kind: "http2", server: http2 });
+    // The configured host passed a literal check; a name may still resolve elsewhere.
+    const bound = (libraryHttp2Server(http2).address() as AddressInfo).address;
+    if (this.openMode && !isLoopbackAddress(bound)) {
+      await this.stop(0);
+      throw new Error(
+        `relay: open mode (no tokens) is only allowed on loopback; ${config.host} is bound to ${bound}`,
+      );
+    }
 
     this.#http3Missing = config.http3
       ? await this.#startHttp3(port, { host: config.host, secret, ...tls })
@@ -175,7 +183,14 @@ export class Relay {
         this.#ops!.once("error", reject);
         this.#ops!.listen(config.opsPort!, config.opsHost, () => resolve());
       });
-      opsPort = (this.#ops.address() as AddressInfo).port;
+      const ops = this.#ops.address() as AddressInfo;
+      if (!config.opsPublic && !isLoopbackAddress(ops.address)) {
+        await this.stop(0);
+        throw new Error(
+          `relay: the ops listener (${config.opsHost}) is bound to ${ops.address}, not loopback; set opsPublic to allow it`,
+        );
+      }
+      opsPort = ops.port;
     }
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     return {
