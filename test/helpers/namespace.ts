@@ -97,6 +97,9 @@ export async function createNamespace(): Promise<Namespace> {
           }),
         );
         for (const pid of await pidsIn(names.namespace)) await terminate(pid);
+        // The kernel frees a deleted namespace, and the veth in it, asynchronously; deleting our
+        // end first removes the pair at once, so the slot's interface names are free on release.
+        await runCommand("ip", ["link", "del", names.hostIface], { allowFailure: true });
         await runCommand("ip", ["netns", "del", names.namespace], { allowFailure: true });
         removeFiles(names);
         unregister();
@@ -110,6 +113,9 @@ export async function createNamespace(): Promise<Namespace> {
 async function setUp(names: SlotNames): Promise<void> {
   const ns = names.namespace;
   await ip(["netns", "add", ns]);
+  // The slot is ours: an interface of its name is a leftover of an earlier owner's namespace that
+  // the kernel has not freed yet.
+  await runCommand("ip", ["link", "del", names.hostIface], { allowFailure: true });
   await ip([
     "link",
     "add",
@@ -161,6 +167,7 @@ function removeSync(names: SlotNames, children: Set<ChildProcess>): void {
   for (const child of children) if (child.pid !== undefined) signal(child.pid, "SIGKILL");
   const pids = runCommandSync("ip", ["netns", "pids", names.namespace]).stdout;
   for (const pid of parsePids(pids)) signal(pid, "SIGKILL");
+  runCommandSync("ip", ["link", "del", names.hostIface]);
   runCommandSync("ip", ["netns", "del", names.namespace]);
   removeFiles(names);
 }
