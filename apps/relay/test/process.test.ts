@@ -4,7 +4,6 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { RelayConnection } from "@wiregate/session";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RelayAddress } from "../src/relay.js";
@@ -20,39 +19,10 @@ import {
   TRANSPORTS,
   waitFor,
 } from "./helpers.js";
+import { buildRelay, lineMatching, lines, root } from "./relay-process.js";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const fixture = join(root, "test/fixtures/client.mjs");
 const children: ChildProcess[] = [];
-
-function lines(child: ChildProcess): AsyncIterator<string> {
-  let buffer = "";
-  const queue: string[] = [];
-  let wake: (() => void) | undefined;
-  child.stdout!.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const parts = buffer.split("\n");
-    buffer = parts.pop()!;
-    queue.push(...parts);
-    wake?.();
-  });
-  return {
-    async next() {
-      while (queue.length === 0) await new Promise<void>((r) => (wake = r));
-      return { value: queue.shift()!, done: false };
-    },
-  };
-}
-
-async function lineMatching(
-  iterator: AsyncIterator<string>,
-  test: (line: string) => boolean,
-): Promise<string> {
-  for (;;) {
-    const { value } = await iterator.next();
-    if (test(value)) return value;
-  }
-}
 
 let echo: Echo;
 let relayProcess: ChildProcess;
@@ -68,10 +38,7 @@ let listening: {
 };
 
 beforeAll(async () => {
-  execFileSync(join(root, "../../node_modules/.bin/tsc"), [
-    "-p",
-    join(root, "tsconfig.build.json"),
-  ]);
+  buildRelay();
   echo = await startEcho();
   const certDir = mkdtempSync(join(tmpdir(), "wiregate-relay-cli-"));
   relayProcess = spawn(
