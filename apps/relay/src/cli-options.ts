@@ -207,6 +207,25 @@ const OPTIONS: OptionSpec[] = [
     kind: "int",
     help: "concurrent HTTP/2 streams on one connection",
   },
+  {
+    flag: "memory-mark",
+    key: "limits.memoryMarkBytes",
+    kind: "nullable-int",
+    help: "refuse new sessions while the process's RSS is above this (bytes; off = never)",
+  },
+  {
+    flag: "allow-origin",
+    env: "ALLOWED_ORIGINS",
+    key: "allowedOrigins",
+    kind: "list",
+    help: "web origin let in besides the relay's own, e.g. https://app.example (repeatable; * = any)",
+  },
+  {
+    flag: "require-origin",
+    key: "requireOrigin",
+    kind: "bool",
+    help: "refuse sessions without an Origin header (browsers only; default: let non-browsers in)",
+  },
 ];
 
 export const ENV_PREFIX = "WIREGATE_RELAY_";

@@ -38,6 +38,8 @@ export interface Limits {
   connectionIdleMs: number;
   /** Concurrent HTTP/2 streams (sessions and requests) on one connection. */
   maxStreamsPerConnection: number;
+  /** Above this resident set size (bytes) new sessions are refused until it drops; null: never. */
+  memoryMarkBytes: number | null;
 }
 
 export interface RelayConfig {
@@ -65,6 +67,10 @@ export interface RelayConfig {
   http3: boolean;
   /** Start the embedded demo peer and offer it as the upstream "demo". */
   demo: boolean;
+  /** Web origins let in besides the relay's own ("*": any); see origin-check.ts. */
+  allowedOrigins: string[];
+  /** Refuse sessions that carry no Origin header, i.e. every client but a browser. */
+  requireOrigin: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
   limits: Limits;
 }
@@ -88,6 +94,8 @@ export const DEFAULT_CONFIG: RelayConfig = {
   captureKeepFiles: 16,
   http3: true,
   demo: true,
+  allowedOrigins: [],
+  requireOrigin: false,
   logLevel: "info",
   limits: {
     maxSessions: 1000,
@@ -105,6 +113,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
     maxConnectionsPerAddress: 64,
     connectionIdleMs: 10_000,
     maxStreamsPerConnection: 32,
+    memoryMarkBytes: null,
   },
 };
 
@@ -142,6 +151,17 @@ const isPath: Check = (v) =>
     ? undefined
     : "must be a URL path like /wiregate";
 
+/** "*" or exactly what a browser sends as Origin: scheme, host and non-default port. */
+function isOrigin(v: unknown): boolean {
+  if (v === "*") return true;
+  if (typeof v !== "string" || v.length > 300) return false;
+  try {
+    return new URL(v).origin === v;
+  } catch {
+    return false;
+  }
+}
+
 const TOP_LEVEL: Record<string, Check> = {
   host: isHost,
   port: isInt(0, 65535),
@@ -159,6 +179,7 @@ const TOP_LEVEL: Record<string, Check> = {
   captureKeepFiles: isInt(1, 1_000_000),
   http3: isBool,
   demo: isBool,
+  requireOrigin: isBool,
   logLevel: oneOf("debug", "info", "warn", "error"),
 };
 
@@ -178,6 +199,7 @@ const LIMITS: Record<keyof Limits, Check> = {
   maxConnectionsPerAddress: isInt(1, 1_000_000),
   connectionIdleMs: isInt(100, 86_400_000),
   maxStreamsPerConnection: isInt(1, 10_000),
+  memoryMarkBytes: orNull(isInt(1024 * 1024, 2 ** 48)),
 };
 
 const UPSTREAM_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -242,6 +264,18 @@ export function parseConfig(value: unknown): ConfigResult {
         });
         config.tokens = field;
       }
+    } else if (key === "allowedOrigins") {
+      if (!Array.isArray(field) || field.length > 100)
+        errors.push("allowedOrigins: must be an array of at most 100 origins");
+      else {
+        field.forEach((origin, i) => {
+          if (!isOrigin(origin))
+            errors.push(
+              `allowedOrigins[${i}]: must be "*" or an origin like https://app.example:8443 (no path)`,
+            );
+        });
+        config.allowedOrigins = field;
+      }
     } else if (key === "upstreams") {
       if (typeof field !== "object" || field === null || Array.isArray(field)) {
         errors.push('upstreams: must be an object { "name": { host, port, publicKey? } }');
@@ -278,9 +312,11 @@ export function parseConfig(value: unknown): ConfigResult {
 export function mergeConfig(base: RelayConfig, ...layers: PartialConfig[]): RelayConfig {
   let merged: RelayConfig = { ...base, limits: { ...base.limits } };
   for (const layer of layers) {
-    const { limits, upstreams, tokens, ...rest } = layer;
+    const { limits, upstreams, tokens, allowedOrigins, ...rest } = layer;
     merged = { ...merged, ...rest, limits: { ...merged.limits, ...limits } };
     if (tokens) merged.tokens = [...new Set([...merged.tokens, ...tokens])];
+    if (allowedOrigins)
+      merged.allowedOrigins = [...new Set([...merged.allowedOrigins, ...allowedOrigins])];
     if (upstreams) {
       const byName = new Map(merged.upstreams.map((u) => [u.name, u]));
       for (const upstream of upstreams) byName.set(upstream.name, upstream);

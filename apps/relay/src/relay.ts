@@ -18,9 +18,10 @@ import { type CertificateMaterial, ensureDevCertificate, loadCertificate } from 
 import { KeyedBudget } from "./keyed-budget.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { createMetrics, RelayCounters } from "./metrics.js";
+import { originRefusal } from "./origin-check.js";
+import { RefusalAudit } from "./refusal-audit.js";
 import { type CaptureSink, RelaySession, type ServerSessionLike, transportOf } from "./session.js";
 import { attachTlsPort, libraryHttp2Server } from "./tls-port.js";
-import { TokenBucket } from "./token-bucket.js";
 import { UpstreamRegistry } from "./upstreams.js";
 
 export interface RelayOptions {
@@ -31,6 +32,8 @@ export interface RelayOptions {
   capture?: CaptureSink;
   /** Monotonic milliseconds used for idleness; tests pass a virtual clock. */
   clock?: () => number;
+  /** The process's resident set size in bytes, for load shedding; tests pass their own. */
+  rss?: () => number;
 }
 
 export interface RelayAddress {
@@ -45,8 +48,8 @@ export interface RelayAddress {
   http3Missing?: string;
 }
 
-/** Log lines about refusals before authentication: enough to see an attack, not to be one. */
-const REFUSAL_LOGS_PER_SECOND = 2;
+/** How often refusals that were not logged are summed up in one line. */
+const REFUSAL_SUMMARY_MS = 1_000;
 
 function digest(token: string): Buffer {
   return createHash("sha256").update(token).digest();
@@ -77,7 +80,8 @@ export class Relay {
   /** Sessions before their hello, and admitted ones: separate budgets, per address and total. */
   readonly #pending: KeyedBudget;
   readonly #admitted: KeyedBudget;
-  readonly #refusalLog = new TokenBucket(REFUSAL_LOGS_PER_SECOND, REFUSAL_LOGS_PER_SECOND * 5);
+  readonly #audit: RefusalAudit;
+  readonly #rss: () => number;
   readonly #sockets = new Set<TLSSocket>();
   #servers: { kind: "http2" | "http3"; server: Http2Server | Http3Server }[] = [];
   #ops: HttpServer | undefined;
@@ -85,6 +89,7 @@ export class Relay {
   #http3Missing: string | undefined;
   #sessionIndex = 0;
   #idleSweep: ReturnType<typeof setInterval> | undefined;
+  #refusalSummary: ReturnType<typeof setInterval> | undefined;
   certificate: CertificateMaterial | undefined;
 
   /** JSON documents served on the TLS port at exact paths (see `publish`). */
@@ -95,6 +100,8 @@ export class Relay {
     this.#log = options.logger ?? silentLogger;
     this.#capture = options.capture;
     this.#clock = options.clock ?? (() => performance.now());
+    this.#rss = options.rss ?? (() => process.memoryUsage.rss());
+    this.#audit = new RefusalAudit(this.#log, this.counters);
     this.upstreams = options.upstreams ?? new UpstreamRegistry(options.config.upstreams);
     if (options.upstreams)
       for (const entry of options.config.upstreams) this.upstreams.register(entry);
@@ -175,6 +182,8 @@ export class Relay {
     const idleCheck = Math.max(50, Math.min(5_000, config.limits.idleTimeoutMs / 4));
     this.#idleSweep = setInterval(() => this.sweepIdle(), idleCheck);
     this.#idleSweep.unref();
+    this.#refusalSummary = setInterval(() => this.#audit.flush(), REFUSAL_SUMMARY_MS);
+    this.#refusalSummary.unref();
 
     let opsPort: number | null = null;
     if (config.opsPort !== null) {
@@ -273,14 +282,11 @@ export class Relay {
   #handle(wt: ServerSessionLike, kind: "http2" | "http3"): void {
     const limits = this.#config.limits;
     const clientAddress = peerAddressGroup(wt.peerAddress);
-    // Before authentication a session costs a pending slot only; a full pending budget refuses at
-    // once, without reading anything, so refused sessions never occupy the table.
-    const full = this.#draining ? "draining" : this.#pending.check(clientAddress);
-    if (full !== undefined) {
-      this.counters.refuse("limit");
-      this.#logRefusal(clientAddress, full);
+    const refusal = this.#refusalBeforeHello(wt.header, clientAddress);
+    if (refusal) {
+      this.#audit.refuse(refusal.reason, { client: clientAddress, why: refusal.why });
       try {
-        wt.close({ closeCode: 429, reason: "relay busy" });
+        wt.close({ closeCode: refusal.closeCode, reason: refusal.why });
       } catch {}
       return;
     }
@@ -307,6 +313,7 @@ export class Relay {
         }
         return decision;
       },
+      refused: (code, message) => this.#audit.refuse(code, { client: clientAddress, why: message }),
       onClosed: (closed) => {
         if (!this.sessions.delete(closed)) return;
         holds?.release(clientAddress);
@@ -317,18 +324,25 @@ export class Relay {
     void session.run();
   }
 
-  #logRefusal(clientAddress: string, why: string): void {
-    if (!this.#refusalLog.take(1)) return;
-    this.#log.warn("session refused before hello", {
-      client: clientAddress,
-      why:
-        why === "per-key"
-          ? "pending sessions per address"
-          : why === "total"
-            ? "pending sessions"
-            : why,
-      pending: this.#pending.total,
-    });
+  /**
+   * Refusals decided from the request alone, before anything is read: no slot is taken and
+   * nothing is kept. Before authentication a session costs a pending slot only.
+   */
+  #refusalBeforeHello(
+    header: Record<string, unknown> | undefined,
+    clientAddress: string,
+  ): { reason: string; why: string; closeCode: number } | undefined {
+    if (this.#draining) return { reason: "limit", why: "relay is draining", closeCode: 429 };
+    const origin = originRefusal(header, this.#config);
+    if (origin) return { reason: "origin", why: origin, closeCode: 403 };
+    const mark = this.#config.limits.memoryMarkBytes;
+    if (mark !== null && this.#rss() > mark)
+      return { reason: "memory", why: "relay is shedding load (memory)", closeCode: 503 };
+    const full = this.#pending.check(clientAddress);
+    if (full === "per-key")
+      return { reason: "limit", why: "pending sessions per address", closeCode: 429 };
+    if (full === "total") return { reason: "limit", why: "pending sessions", closeCode: 429 };
+    return undefined;
   }
 
   /**
@@ -372,6 +386,8 @@ export class Relay {
     if (this.#draining) return;
     this.#draining = true;
     clearInterval(this.#idleSweep);
+    clearInterval(this.#refusalSummary);
+    this.#audit.flush();
     for (const { server } of this.#servers) {
       try {
         libraryHttp2Server(server).close();

@@ -69,6 +69,8 @@ export interface SessionContext {
   /** The welcome went out: the session leaves the pre-authentication budget. */
   onOpen?(session: RelaySession): void;
   onClosed(session: RelaySession): void;
+  /** Counts and (rate-limited) logs a refusal: a flood of them must not flood the log. */
+  refused(code: ErrorCode, message: string): void;
 }
 
 const ERROR_FRAMES_PER_SECOND = 10;
@@ -459,8 +461,7 @@ export class RelaySession {
   /** Tells the client why, then closes once the frame had a moment to leave. */
   refuse(code: ErrorCode, message: string): void {
     if (this.state === "closed") return;
-    this.ctx.counters.refuse(code);
-    this.#log.info("session refused", { client: this.ctx.clientAddress, code, message });
+    this.ctx.refused(code, message);
     this.#sendControl({ type: "error", code, message });
     const writer = this.#controlWriter;
     this.#controlWriter = undefined;

@@ -189,7 +189,10 @@ describe.each(TRANSPORTS)("relay under attack over %s", (transport) => {
     expect(health.sessions).toBeLessThanOrEqual(8); // the per-address pending budget, nothing more
     await lineMatching(
       relay.lines,
-      (l) => l.includes("session refused before hello") && l.includes(crowdAddress),
+      (l) =>
+        l.includes('"session refused"') &&
+        l.includes('"reason":"limit"') &&
+        l.includes(crowdAddress),
     );
     // Another address gets in while the crowd holds all it may.
     const other = await honestClient(relay, "echo", "idle", "http2", "127.0.0.2");

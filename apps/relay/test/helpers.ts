@@ -51,7 +51,7 @@ export async function startEcho(port = 0): Promise<Echo> {
 export async function startRelay(
   upstreamPort: number,
   overrides: Partial<Omit<RelayConfig, "limits">> & { limits?: Partial<Limits> } = {},
-  options: { clock?: () => number } = {},
+  options: { clock?: () => number; rss?: () => number } = {},
 ): Promise<{ relay: Relay; address: RelayAddress }> {
   const config = mergeConfig(DEFAULT_CONFIG, {
     port: 0,
