@@ -1,72 +1,22 @@
 // Logs from real wireguard-go runs in namespaces, read by wiregate-replay next to a capture of the
 // same run: the analysis from the logs alone finds the collisions, retries and stalls the capture's
 // analysis finds, and every handshake line aligns with its frame within the timestamps' precision.
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startCapture } from "./helpers/capture.js";
-import { generateKeyPair, generatePresharedKey, startWireGuardPeer } from "./helpers/netns.js";
+import { replayCli, wireguardGoPair } from "./helpers/wireguard-go-pair.js";
 
-const run = promisify(execFile);
-const CLI = resolve(dirname(fileURLToPath(import.meta.url)), "../tools/replay/dist/cli.js");
 const dir = mkdtempSync(join(tmpdir(), "wiregate-logs-live-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 26 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-async function pair(options: { psk?: boolean }) {
-  const keysA = await generateKeyPair();
-  const keysB = await generateKeyPair();
-  const presharedKey = options.psk ? await generatePresharedKey() : undefined;
-  const a = await startWireGuardPeer({
-    privateKey: keysA.privateKey,
-    addresses: ["10.82.0.1/24"],
-    peers: [{ publicKey: keysB.publicKey, presharedKey, allowedIPs: ["10.82.0.2/32"] }],
-  });
-  const b = await startWireGuardPeer({
-    privateKey: keysB.privateKey,
-    addresses: ["10.82.0.2/24"],
-    peers: [
-      {
-        publicKey: keysA.publicKey,
-        presharedKey,
-        endpoint: a.endpoint,
-        allowedIPs: ["10.82.0.1/32"],
-      },
-    ],
-  });
-  await a.setPeer({
-    publicKey: keysB.publicKey,
-    presharedKey,
-    endpoint: b.endpoint,
-    allowedIPs: ["10.82.0.2/32"],
-  });
-  const keylog = join(dir, `keys-${a.ns.slot}.txt`);
-  writeFileSync(
-    keylog,
-    `LOCAL_STATIC_PRIVATE_KEY = ${keysA.privateKey}\nLOCAL_STATIC_PRIVATE_KEY = ${keysB.privateKey}\n`,
-  );
-  return { a, b, keylog };
-}
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed CLI output, checked by the assertions
 type Json = Record<string, any>;
 
 /** analyze with the capture and both logs; the capture's pair, the logs' pair and both alignments. */
 async function analyze(file: string, keylog: string, logA: string, logB: string) {
-  const text = await cli([
+  const text = await replayCli([
     "analyze",
     file,
     "--keylog",
@@ -76,7 +26,7 @@ async function analyze(file: string, keylog: string, logA: string, logB: string)
     "--log",
     `B=${logB}`,
   ]);
-  const r = await cli([
+  const r = await replayCli([
     "analyze",
     file,
     "--keylog",
@@ -106,11 +56,11 @@ async function scenario(
   name: string,
   options: { psk?: boolean },
   traffic: (
-    a: Awaited<ReturnType<typeof pair>>["a"],
-    b: Awaited<ReturnType<typeof pair>>["b"],
+    a: Awaited<ReturnType<typeof wireguardGoPair>>["a"],
+    b: Awaited<ReturnType<typeof wireguardGoPair>>["b"],
   ) => Promise<void>,
 ) {
-  const { a, b, keylog } = await pair(options);
+  const { a, b, keylog } = await wireguardGoPair({ subnet: "10.82.0", dir, ...options });
   try {
     const capture = await startCapture({ ns: a.ns, iface: a.ns.iface, filter: "udp" });
     await traffic(a, b);

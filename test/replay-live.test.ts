@@ -1,35 +1,20 @@
 // Captures made by the tests themselves: two unmodified wireguard-go peers in namespaces (normal,
 // with a preshared key, and both initiating at once), checked through wiregate-replay against
 // tshark, and the collision run's analysis checked against the replays.
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startCapture, tsharkFields } from "./helpers/capture.js";
-import { generateKeyPair, generatePresharedKey, startWireGuardPeer } from "./helpers/netns.js";
+import { replayCli, wireguardGoPair } from "./helpers/wireguard-go-pair.js";
 
-const run = promisify(execFile);
-const CLI = resolve(dirname(fileURLToPath(import.meta.url)), "../tools/replay/dist/cli.js");
 const dir = mkdtempSync(join(tmpdir(), "wiregate-replay-live-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 26 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 const FIELDS = ["wg.type", "wg.sender", "wg.receiver", "wg.counter", "wg.handshake_ok"];
 
 async function expectAgreement(file: string, keylog: string): Promise<Record<string, unknown>[]> {
-  const ours = await cli(["decode", file, "--keylog", keylog, "--json"]);
+  const ours = await replayCli(["decode", file, "--keylog", keylog, "--json"]);
   expect(ours.code, ours.stderr).toBe(0);
   const records = ours.stdout
     .trim()
@@ -44,45 +29,10 @@ async function expectAgreement(file: string, keylog: string): Promise<Record<str
   return records;
 }
 
-async function pair(options: { psk?: boolean }) {
-  const keysA = await generateKeyPair();
-  const keysB = await generateKeyPair();
-  const presharedKey = options.psk ? await generatePresharedKey() : undefined;
-  const a = await startWireGuardPeer({
-    privateKey: keysA.privateKey,
-    addresses: ["10.81.0.1/24"],
-    peers: [{ publicKey: keysB.publicKey, presharedKey, allowedIPs: ["10.81.0.2/32"] }],
-  });
-  const b = await startWireGuardPeer({
-    privateKey: keysB.privateKey,
-    addresses: ["10.81.0.2/24"],
-    peers: [
-      {
-        publicKey: keysA.publicKey,
-        presharedKey,
-        endpoint: a.endpoint,
-        allowedIPs: ["10.81.0.1/32"],
-      },
-    ],
-  });
-  await a.setPeer({
-    publicKey: keysB.publicKey,
-    presharedKey,
-    endpoint: b.endpoint,
-    allowedIPs: ["10.81.0.2/32"],
-  });
-  const keylog = join(dir, `keys-${a.ns.slot}.txt`);
-  writeFileSync(
-    keylog,
-    `LOCAL_STATIC_PRIVATE_KEY = ${keysA.privateKey}\nLOCAL_STATIC_PRIVATE_KEY = ${keysB.privateKey}\n`,
-  );
-  return { a, b, keylog, staticA: keysA.publicKey, staticB: keysB.publicKey };
-}
-
 describe("replay tool on captures of two wireguard-go peers", () => {
   for (const psk of [false, true]) {
     it(`${psk ? "with a preshared key" : "normal"}: decode agrees with tshark, analyze sees one clean handshake`, async () => {
-      const { a, b, keylog, staticB } = await pair({ psk });
+      const { a, b, keylog, staticB } = await wireguardGoPair({ subnet: "10.81.0", dir, psk });
       try {
         const capture = await startCapture({ ns: a.ns, iface: a.ns.iface, filter: "udp" });
         const ping = await b.ping("10.81.0.1", { count: 3 });
@@ -91,7 +41,7 @@ describe("replay tool on captures of two wireguard-go peers", () => {
         const records = await expectAgreement(file, keylog);
         // B initiated: its static key was decrypted from the initiation.
         expect(records[0]!["wg.static"]).toBe(staticB);
-        const analysis = await cli(["analyze", file, "--keylog", keylog, "--json"]);
+        const analysis = await replayCli(["analyze", file, "--keylog", keylog, "--json"]);
         const [pairResult] = analysis.stdout
           .trim()
           .split("\n")
@@ -106,7 +56,7 @@ describe("replay tool on captures of two wireguard-go peers", () => {
   }
 
   it("both initiating at once: analysis and replays agree on whether it crossed and stalled", async () => {
-    const { a, b, keylog } = await pair({});
+    const { a, b, keylog } = await wireguardGoPair({ subnet: "10.81.0", dir });
     try {
       const capture = await startCapture({ ns: a.ns, iface: a.ns.iface, filter: "udp" });
       // 40 pings, 0.2 s apart: long enough that a crossing that stalls wireguard-go until its
@@ -118,12 +68,12 @@ describe("replay tool on captures of two wireguard-go peers", () => {
       expect(pa.received + pb.received).toBeGreaterThan(0);
       const file = await capture.stop();
       await expectAgreement(file, keylog);
-      const analysis = await cli(["analyze", file, "--keylog", keylog, "--json"]);
+      const analysis = await replayCli(["analyze", file, "--keylog", keylog, "--json"]);
       const [result] = analysis.stdout
         .trim()
         .split("\n")
         .map((l) => JSON.parse(l));
-      const model = await cli([
+      const model = await replayCli([
         "replay",
         file,
         "--keylog",
@@ -132,7 +82,7 @@ describe("replay tool on captures of two wireguard-go peers", () => {
         "wireguard-go",
         "--json",
       ]);
-      const ours = await cli(["replay", file, "--keylog", keylog, "--json"]);
+      const ours = await replayCli(["replay", file, "--keylog", keylog, "--json"]);
       const outcome = (r: { stdout: string }) =>
         JSON.parse(r.stdout.trim().split("\n").at(-1)!).outcome;
       // Our engine never stalls on these arrivals.
