@@ -5,7 +5,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { helpText, loadConfig } from "../src/cli-options.js";
-import { DEFAULT_CONFIG, parseConfig } from "../src/config.js";
+import { DEFAULT_CONFIG, isLoopback, isLoopbackAddress, parseConfig } from "../src/config.js";
 import {
   DEV_CERT_VALIDITY_MS,
   ensureDevCertificate,
@@ -122,6 +122,37 @@ describe("configuration", () => {
     }
     expect((await loadConfig(["--bogus"], {})).ok).toBe(false);
     expect(helpText()).toContain("--max-sessions-per-address");
+  });
+
+  it("counts only loopback literals (and localhost) as loopback", () => {
+    for (const host of ["127.0.0.1", "127.255.0.9", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"])
+      expect(isLoopback(host), host).toBe(true);
+    expect(isLoopback("localhost")).toBe(true);
+    expect(isLoopbackAddress("localhost")).toBe(false); // a name is not a bound address
+    for (const host of [
+      "127.0.0.999",
+      "127.1",
+      "127.0.0.1.example",
+      "0.0.0.0",
+      "::",
+      "::2",
+      "1::1",
+      "::ffff:10.0.0.1",
+      "128.0.0.1",
+    ])
+      expect(isLoopback(host), host).toBe(false);
+  });
+
+  it("accepts a non-loopback ops host only with --ops-public, and bounds --capture-keep-files", async () => {
+    const token = `--token=${"t".repeat(20)}`;
+    const refused = await loadConfig([token, "--ops-host=10.0.0.1"], {});
+    expect(refused).toMatchObject({ ok: false, errors: [expect.stringContaining("--ops-public")] });
+    expect((await loadConfig([token, "--ops-host=10.0.0.1", "--ops-port=off"], {})).ok).toBe(true);
+    expect((await loadConfig([token, "--ops-host=10.0.0.1", "--ops-public"], {})).ok).toBe(true);
+    expect((await loadConfig(["--capture-keep-files=0"], {})).ok).toBe(false);
+    const keep = await loadConfig(["--capture-keep-files=3"], {});
+    expect(keep.ok && keep.config.captureKeepFiles).toBe(3);
+    expect(helpText()).toContain("--ops-public");
   });
 });
 
