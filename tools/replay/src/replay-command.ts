@@ -1,11 +1,14 @@
+/** `replay`: the captured schedule re-enacted through our engine, or a model of wireguard-go. */
+
 import {
   type DecodedMessage,
   type KeyMaterial,
   renderReplay,
   replayCapture,
 } from "@wiregate/analysis";
-import type { CommonArgs, MessageStreamResult } from "./commands.js";
-import { streamMessages } from "./commands.js";
+import type { CommonArgs } from "./args.js";
+import type { MessageStreamResult } from "./input.js";
+import { streamMessages } from "./input.js";
 import type { BufferedOut } from "./io.js";
 
 /** replay: the conversation is held in memory (it is re-enacted as a whole). */
