@@ -2,9 +2,11 @@
  * Which web pages may open sessions. A browser always sends `Origin` with a WebTransport or
  * WebSocket request, so a page of another site cannot pass for the relay's own: by default only
  * a page served from the host the request is addressed to (its `:authority` / `Host`) is let in,
- * plus the configured origins. Clients that are not browsers (tools, the Node client, which sends
+ * plus the relay's names at its port and the configured origins. Clients that are not browsers (tools, the Node client, which sends
  * its bare host name as `Origin`) can send whatever they like, so the check cannot stop them:
  * without a browser's origin (a URL, or "null") they are let in unless the configuration requires one.
+ * Over HTTP/3 the library hands the relay no request headers (unless it takes over the whole
+ * request with a callback), so there every session counts as one without an Origin.
  */
 
 export interface OriginPolicy {
@@ -27,6 +29,14 @@ function normalized(origin: string): string | undefined {
 
 const first = (value: unknown): string | undefined =>
   typeof value === "string" ? value : Array.isArray(value) ? first(value[0]) : undefined;
+
+/** The origins of a relay reachable as `names` (host names or IP addresses) on `port`. */
+export function ownOrigins(names: readonly string[], port: number): string[] {
+  return names.flatMap((name) => {
+    const origin = normalized(`https://${name.includes(":") ? `[${name}]` : name}:${port}`);
+    return origin === undefined ? [] : [origin];
+  });
+}
 
 /** Why the request's origin is refused, or undefined when it may open a session. */
 export function originRefusal(

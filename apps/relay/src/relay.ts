@@ -18,7 +18,7 @@ import { type CertificateMaterial, ensureDevCertificate, loadCertificate } from 
 import { KeyedBudget } from "./keyed-budget.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { createMetrics, RelayCounters } from "./metrics.js";
-import { originRefusal } from "./origin-check.js";
+import { type OriginPolicy, originRefusal, ownOrigins } from "./origin-check.js";
 import { RefusalAudit } from "./refusal-audit.js";
 import { type CaptureSink, RelaySession, type ServerSessionLike, transportOf } from "./session.js";
 import { attachTlsPort, libraryHttp2Server } from "./tls-port.js";
@@ -87,6 +87,8 @@ export class Relay {
   #ops: HttpServer | undefined;
   #draining = false;
   #http3Missing: string | undefined;
+  /** Origins let in: configured ones, and the relay's own names at its port (see `start`). */
+  #origins: OriginPolicy;
   #sessionIndex = 0;
   #idleSweep: ReturnType<typeof setInterval> | undefined;
   #refusalSummary: ReturnType<typeof setInterval> | undefined;
@@ -102,6 +104,7 @@ export class Relay {
     this.#clock = options.clock ?? (() => performance.now());
     this.#rss = options.rss ?? (() => process.memoryUsage.rss());
     this.#audit = new RefusalAudit(this.#log, this.counters);
+    this.#origins = options.config;
     this.upstreams = options.upstreams ?? new UpstreamRegistry(options.config.upstreams);
     if (options.upstreams)
       for (const entry of options.config.upstreams) this.upstreams.register(entry);
@@ -161,6 +164,11 @@ export class Relay {
     http2.startServer();
     await http2.ready;
     const port = http2.address()?.port ?? config.port;
+    // A page served under one of the names the certificate covers may connect under another.
+    this.#origins = {
+      requireOrigin: config.requireOrigin,
+      allowedOrigins: [...config.allowedOrigins, ...ownOrigins(names, port)],
+    };
     this.#servers.push({ kind: "http2", server: http2 });
     // The configured host passed a literal check; a name may still resolve elsewhere.
     const bound = (libraryHttp2Server(http2).address() as AddressInfo).address;
@@ -333,7 +341,7 @@ export class Relay {
     clientAddress: string,
   ): { reason: string; why: string; closeCode: number } | undefined {
     if (this.#draining) return { reason: "limit", why: "relay is draining", closeCode: 429 };
-    const origin = originRefusal(header, this.#config);
+    const origin = originRefusal(header, this.#origins);
     if (origin) return { reason: "origin", why: origin, closeCode: 403 };
     const mark = this.#config.limits.memoryMarkBytes;
     if (mark !== null && this.#rss() > mark)

@@ -96,11 +96,16 @@ describe("Origin allow-list", () => {
     // The relay's own page (the request's Host) gets a session; it waits for its hello.
     await browserSession(relay, own);
     await waitFor(async () => (await pendingSessions(relay)) === 1, 20_000);
+    // So does a page served under another of its names (the certificate's), at its port.
+    await browserSession(relay, `https://localhost:${relay.address.port}`);
+    await waitFor(async () => (await pendingSessions(relay)) === 2, 20_000);
+    await browserSession(relay, `https://localhost:${relay.address.port + 1}`);
+    await waitFor(async () => (await metric(relay, refused("origin"))) === 2, 20_000);
     // A client that is not a browser sends no Origin and still gets through.
     const conn = await connect(relay.address, { transport: "http2" });
     await roundTrip(conn, conn.datagrams[Symbol.asyncIterator](), 1);
     conn.close();
-    expect(await metric(relay, refused("origin"))).toBe(1);
+    expect(await metric(relay, refused("origin"))).toBe(2);
   }, 60_000);
 
   it("lets in configured origins, and with --require-origin refuses clients without one", async () => {
