@@ -11,8 +11,7 @@ import type { Socket } from "node:net";
 import { addressGroup } from "./address-group.js";
 import type { Limits } from "./config.js";
 import { KeyedBudget } from "./keyed-budget.js";
-import type { Logger } from "./logger.js";
-import type { RelayCounters } from "./metrics.js";
+import type { RefusalAudit } from "./refusal-audit.js";
 
 type GuardLimits = Pick<
   Limits,
@@ -32,8 +31,7 @@ const keyOf = (socket: { remoteAddress?: string | undefined; remotePort?: number
 export function guardConnections(
   h2: Http2SecureServer,
   limits: GuardLimits,
-  counters: RelayCounters,
-  log: Logger,
+  audit: RefusalAudit,
 ): void {
   h2.updateSettings({ maxConcurrentStreams: limits.maxStreamsPerConnection });
   const budget = new KeyedBudget({
@@ -41,7 +39,6 @@ export function guardConnections(
     perKey: limits.maxConnectionsPerAddress,
   });
   const tracked = new Map<string, Tracked>();
-  let refusalsLogged = 0;
 
   const arm = (entry: Tracked) => {
     clearTimeout(entry.timer);
@@ -64,10 +61,11 @@ export function guardConnections(
   h2.prependListener("connection", (socket: Socket) => {
     const group = addressGroup(socket.remoteAddress);
     if (!budget.tryTake(group)) {
-      counters.refuse("connection-limit");
-      // A log line now and then is enough to see it; one per refusal would be the attack's.
-      if (refusalsLogged++ % 1000 === 0)
-        log.warn("connection refused", { client: group, connections: budget.total });
+      audit.refuse(
+        "connection-limit",
+        { client: group, why: "connections", connections: budget.total },
+        "connection",
+      );
       socket.destroy();
       return;
     }

@@ -1,5 +1,5 @@
 /**
- * Refusals before authentication: every one is counted (the metric, by reason), but only a few
+ * Refusals before authentication (of connections and of sessions): every one is counted (the metric, by reason), but only a few
  * per second are logged, so a flood of refused sessions cannot become a flood of log lines. What
  * was not logged is summed up by reason in one line (`flush`, on a timer), so nothing goes unseen.
  */
@@ -25,9 +25,9 @@ export class RefusalAudit {
   }
 
   /** Counts a refusal under `reason` and logs it unless the line budget is spent. */
-  refuse(reason: string, fields: Record<string, unknown>): void {
+  refuse(reason: string, fields: Record<string, unknown>, what = "session"): void {
     this.counters.refuse(reason);
-    if (this.#lines.take(1)) this.log.warn("session refused", { reason, ...fields });
+    if (this.#lines.take(1)) this.log.warn(`${what} refused`, { reason, ...fields });
     else this.#unlogged.set(reason, (this.#unlogged.get(reason) ?? 0) + 1);
   }
 
@@ -37,6 +37,6 @@ export class RefusalAudit {
     const byReason = Object.fromEntries(this.#unlogged);
     const total = [...this.#unlogged.values()].reduce((a, b) => a + b, 0);
     this.#unlogged.clear();
-    this.log.warn("session refusals not logged", { total, byReason });
+    this.log.warn("refusals not logged", { total, byReason });
   }
 }

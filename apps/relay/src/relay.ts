@@ -160,7 +160,7 @@ export class Relay {
         socket.once("close", () => this.#sockets.delete(socket));
       },
     );
-    guardConnections(libraryHttp2Server(http2), config.limits, this.counters, this.#log);
+    guardConnections(libraryHttp2Server(http2), config.limits, this.#audit);
     http2.startServer();
     await http2.ready;
     const port = http2.address()?.port ?? config.port;
