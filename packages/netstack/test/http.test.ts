@@ -1,28 +1,12 @@
-import { deterministicRandom } from "@wiregate/core";
 import { describe, expect, it } from "vitest";
 import { httpRequest } from "../src/http/client.js";
 import { serveHttp } from "../src/http/server.js";
-import { Netstack } from "../src/netstack.js";
-import { A4, A6, B4, B6 } from "./pair.js";
-import { VirtualClock } from "./virtual-clock.js";
+import { A4, B4, B6 } from "./pair.js";
+import { netstackPair } from "./virtual-clock.js";
 
 /** A client and a raw TCP server answering every request with `response`. */
 function setup(response: string) {
-  const clock = new VirtualClock();
-  const link = (to: () => Netstack) => (p: Uint8Array) =>
-    clock.setTimeout(() => to().receive(p), 2);
-  const a: Netstack = new Netstack({
-    addresses: [A4, A6],
-    clock,
-    random: deterministicRandom("a"),
-    send: link(() => b),
-  });
-  const b: Netstack = new Netstack({
-    addresses: [B4, B6],
-    clock,
-    random: deterministicRandom("b"),
-    send: link(() => a),
-  });
+  const { clock, a, b } = netstackPair(2);
   const requests: string[] = [];
   const server = b.listen(80);
   void (async () => {
@@ -104,21 +88,7 @@ describe("HTTP/1.1 client over netstack TCP", () => {
 
 describe("HTTP/1.1 server on netstack TCP", () => {
   it("answers a request, and drops a client that sends no request head in time", async () => {
-    const clock = new VirtualClock();
-    const link = (to: () => Netstack) => (p: Uint8Array) =>
-      clock.setTimeout(() => to().receive(p), 2);
-    const a: Netstack = new Netstack({
-      addresses: [A4],
-      clock,
-      random: deterministicRandom("a"),
-      send: link(() => b),
-    });
-    const b: Netstack = new Netstack({
-      addresses: [B4],
-      clock,
-      random: deterministicRandom("b"),
-      send: link(() => a),
-    });
+    const { clock, a, b } = netstackPair(2);
     void serveHttp(
       b.listen(80),
       (r) => ({ status: 200, body: `${r.method} ${r.target} from ${r.remote}` }),

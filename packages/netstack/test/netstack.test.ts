@@ -1,29 +1,10 @@
-import { deterministicRandom } from "@wiregate/core";
 import { describe, expect, it } from "vitest";
-import { Netstack, NetstackError, type TcpConnection } from "../src/netstack.js";
-import { A4, A6, B4, B6 } from "./pair.js";
+import { NetstackError, type TcpConnection } from "../src/netstack.js";
+import { A4, B4, B6 } from "./pair.js";
 import { concat, firstDifference, pattern } from "./transfer.js";
-import { VirtualClock } from "./virtual-clock.js";
+import { netstackPair } from "./virtual-clock.js";
 
-/** Two Netstacks on one virtual clock, 5 ms apart. */
-function pair() {
-  const clock = new VirtualClock();
-  const link = (to: () => Netstack) => (p: Uint8Array) =>
-    clock.setTimeout(() => to().receive(p), 5);
-  const a: Netstack = new Netstack({
-    addresses: [A4, A6],
-    clock,
-    random: deterministicRandom("a"),
-    send: link(() => b),
-  });
-  const b: Netstack = new Netstack({
-    addresses: [B4, B6],
-    clock,
-    random: deterministicRandom("b"),
-    send: link(() => a),
-  });
-  return { clock, a, b };
-}
+const pair = () => netstackPair(5);
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];

@@ -1,5 +1,7 @@
 /** A clock for Netstack tests: time moves only when the test advances it. */
-import type { Clock } from "../src/netstack.js";
+import { deterministicRandom } from "@wiregate/core";
+import { type Clock, Netstack } from "../src/netstack.js";
+import { A4, A6, B4, B6 } from "./pair.js";
 
 export class VirtualClock implements Clock {
   #now = 0;
@@ -33,4 +35,24 @@ export class VirtualClock implements Clock {
       first[1].fn();
     }
   }
+}
+
+/** Two Netstacks (a: A4/A6, b: B4/B6) on one virtual clock, `delayMs` apart each way. */
+export function netstackPair(delayMs: number): { clock: VirtualClock; a: Netstack; b: Netstack } {
+  const clock = new VirtualClock();
+  const link = (to: () => Netstack) => (p: Uint8Array) =>
+    clock.setTimeout(() => to().receive(p), delayMs);
+  const a: Netstack = new Netstack({
+    addresses: [A4, A6],
+    clock,
+    random: deterministicRandom("a"),
+    send: link(() => b),
+  });
+  const b: Netstack = new Netstack({
+    addresses: [B4, B6],
+    clock,
+    random: deterministicRandom("b"),
+    send: link(() => a),
+  });
+  return { clock, a, b };
 }
