@@ -8,14 +8,12 @@ import { createSocket } from "node:dgram";
 import { connect as http2Connect } from "node:http2";
 import { type Socket as TcpSocket, connect as tcpConnect } from "node:net";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   connect,
-  type Echo,
   metricsText,
   roundTrip,
   sample,
-  startEcho,
   type TestTransport,
   TOKEN,
   TRANSPORTS,
@@ -23,36 +21,18 @@ import {
   waitFor,
 } from "./helpers.js";
 import {
-  buildRelay,
   lineMatching,
   lines,
   MiB,
   type RelayProcess,
+  relayProcesses,
   root,
   spawnRelay,
 } from "./relay-process.js";
 
 const fixtures = join(root, "test/fixtures");
 const ignore = () => {};
-const running: { stop(): void }[] = [];
-let echo: Echo;
-
-beforeAll(async () => {
-  buildRelay();
-  echo = await startEcho();
-});
-afterEach(() => {
-  for (const item of running.splice(0)) item.stop();
-});
-afterAll(async () => {
-  await echo.close();
-});
-
-async function relayWith(flags: string[]): Promise<RelayProcess> {
-  const relay = await spawnRelay([`--upstream=echo=127.0.0.1:${echo.port}`, ...flags]);
-  running.push(relay);
-  return relay;
-}
+const { relayWith, running } = relayProcesses();
 
 function track(child: ChildProcess): ChildProcess {
   running.push({

@@ -5,39 +5,12 @@
  */
 
 import { request } from "node:https";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { REFUSAL_LOG_RATE } from "../src/refusal-audit.js";
-import {
-  connect,
-  type Echo,
-  metricsText,
-  roundTrip,
-  sample,
-  startEcho,
-  startRelay,
-  waitFor,
-} from "./helpers.js";
-import { buildRelay, lineMatching, MiB, type RelayProcess, spawnRelay } from "./relay-process.js";
+import { connect, metricsText, roundTrip, sample, startRelay, waitFor } from "./helpers.js";
+import { lineMatching, MiB, type RelayProcess, relayProcesses } from "./relay-process.js";
 
-const running: { stop(): void }[] = [];
-let echo: Echo;
-
-beforeAll(async () => {
-  buildRelay();
-  echo = await startEcho();
-});
-afterEach(() => {
-  for (const item of running.splice(0)) item.stop();
-});
-afterAll(async () => {
-  await echo.close();
-});
-
-async function relayWith(flags: string[]): Promise<RelayProcess> {
-  const relay = await spawnRelay([`--upstream=echo=127.0.0.1:${echo.port}`, ...flags]);
-  running.push(relay);
-  return relay;
-}
+const { relayWith, running, echo: echoOf } = relayProcesses();
 
 const refused = (code: string) => `wiregate_relay_refusals_total{code="${code}"}`;
 const metric = async (relay: { address: RelayProcess["address"] }, series: string) =>
@@ -170,7 +143,7 @@ describe("load shedding by memory", () => {
   it("takes sessions again once the memory dropped below the mark", async () => {
     let rss = 2 * MiB;
     const { relay, address } = await startRelay(
-      echo.port,
+      echoOf().port,
       { limits: { memoryMarkBytes: MiB } },
       { rss: () => rss },
     );

@@ -5,8 +5,9 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import type { RelayAddress } from "../src/relay.js";
-import { TOKEN } from "./helpers.js";
+import { type Echo, startEcho, TOKEN } from "./helpers.js";
 
 export const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -109,3 +110,36 @@ export async function spawnRelay(
 }
 
 export const MiB = 1024 * 1024;
+
+/**
+ * Relay processes forwarding to one UDP echo upstream named "echo", for a test file: registers the
+ * hooks that build the relay and start the echo, and stops each file's relays after every test.
+ */
+export function relayProcesses(): {
+  relayWith(flags: string[]): Promise<RelayProcess>;
+  /** Tests stop these (e.g. attacker processes) after each test too. */
+  running: { stop(): void }[];
+  echo(): Echo;
+} {
+  const running: { stop(): void }[] = [];
+  let echo: Echo | undefined;
+  beforeAll(async () => {
+    buildRelay();
+    echo = await startEcho();
+  });
+  afterEach(() => {
+    for (const item of running.splice(0)) item.stop();
+  });
+  afterAll(async () => {
+    await echo?.close();
+  });
+  return {
+    running,
+    echo: () => echo!,
+    async relayWith(flags) {
+      const relay = await spawnRelay([`--upstream=echo=127.0.0.1:${echo!.port}`, ...flags]);
+      running.push(relay);
+      return relay;
+    },
+  };
+}
