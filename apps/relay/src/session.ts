@@ -5,10 +5,6 @@
  * stream the client opens after the welcome (see @wiregate/session's message-stream.ts).
  */
 
-import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
-import { checkShape } from "@wiregate/core";
 import {
   type ControlFrame,
   type ErrorCode,
@@ -17,13 +13,11 @@ import {
   type StatsFrame,
   type Transport,
 } from "@wiregate/session";
-import { bufferedTowardClient } from "./client-backlog.js";
 import type { Limits, UpstreamEntry } from "./config.js";
 import { ControlReader } from "./control-reader.js";
+import { Forwarder, type ForwarderHost, type SessionStats } from "./forwarder.js";
 import type { Logger } from "./logger.js";
-import { MessageLane } from "./message-lane.js";
 import type { Direction, RelayCounters } from "./metrics.js";
-import { PacedQueue } from "./paced-queue.js";
 
 type ByteStream = { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
 
@@ -75,9 +69,6 @@ export interface SessionContext {
 
 const ERROR_FRAMES_PER_SECOND = 10;
 
-/** One shared rejection handler instead of a new closure per datagram. */
-const ignore = (): void => {};
-
 /** The transport a session really uses: the header tells WebSocket apart; HTTP/2 vs 3 is the server. */
 export function transportOf(
   header: Record<string, unknown> | undefined,
@@ -100,31 +91,29 @@ function deadline(ms: number): { expired: Promise<"timeout">; cancel(): void } {
   return { expired, cancel: () => clearTimeout(timer) };
 }
 
+/**
+ * Where a session is: waiting for its hello, open (and then it owns a forwarder: socket, queues,
+ * writers), or closed. Only the open state holds resources, so nothing reaches them in another.
+ */
+export type SessionState =
+  | { kind: "hello" }
+  | { kind: "open"; forwarder: Forwarder }
+  | { kind: "closed" };
+
 export class RelaySession {
-  readonly stats = {
+  readonly stats: SessionStats = {
     toUpstream: { datagrams: 0, bytes: 0 },
     toClient: { datagrams: 0, bytes: 0 },
-    drops: {} as Record<string, number>,
+    drops: {},
   };
-  state: "hello" | "open" | "closed" = "hello";
+  #state: SessionState = { kind: "hello" };
 
   /** A method, not a field read, so checks after an await are not narrowed away. */
   isClosed(): boolean {
-    return this.state === "closed";
+    return this.#state.kind === "closed";
   }
-  upstream: UpstreamEntry | undefined;
-  /** Largest WireGuard message sent as one datagram of this session. */
-  datagramSize = 0;
-  /** Largest WireGuard message carried at all (larger than datagramSize: on the message stream). */
-  messageSize = 0;
 
-  #udp: UdpSocket | undefined;
-  #upstreamAddress = "";
-  #toUpstream: PacedQueue | undefined;
-  #toClient: PacedQueue | undefined;
-  #datagramWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #controlWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  #lane: MessageLane | undefined;
   #lastActive: number;
   #closingIdle = false;
   #errorBudget = ERROR_FRAMES_PER_SECOND;
@@ -165,8 +154,7 @@ export class RelaySession {
       hello.cancel();
     }
     if (!admitted) return;
-    await this.#open(admitted.upstream);
-    if (this.state !== "open") return;
+    if (!(await this.#open(admitted.upstream))) return;
 
     // Control loop: stats requests until the client goes away.
     for (;;) {
@@ -226,62 +214,26 @@ export class RelaySession {
     return { upstream: admitted, next: readFrame };
   }
 
-  async #open(upstream: UpstreamEntry): Promise<void> {
-    this.upstream = upstream;
-    let address = upstream.host;
-    if (isIP(address) === 0) {
-      try {
-        address = (await lookup(upstream.host)).address;
-      } catch {
-        return this.refuse("upstream-unreachable", `cannot resolve upstream ${upstream.name}`);
-      }
+  /** Opens the way to the upstream and sends the welcome; whether the session is now open. */
+  async #open(upstream: UpstreamEntry): Promise<boolean> {
+    const forwarder = await Forwarder.open(this.wt, this.#forwarderHost(), upstream);
+    if (!(forwarder instanceof Forwarder)) {
+      this.refuse(forwarder.code, forwarder.message);
+      return false;
     }
-    this.#upstreamAddress = address;
-    const udp = createSocket({ type: isIP(address) === 6 ? "udp6" : "udp4" });
-    this.#udp = udp;
-    udp.on("error", (error) => this.#log.debug("upstream socket error", { error: error.message }));
-    udp.on("message", (datagram, from) => this.#fromUpstream(datagram, from.address, from.port));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        udp.once("error", reject);
-        udp.bind(0, isIP(address) === 6 ? "::" : "0.0.0.0", () => {
-          udp.off("error", reject);
-          resolve();
-        });
-      });
-    } catch (error) {
-      return this.refuse("internal", `cannot open a UDP socket: ${(error as Error).message}`);
+    if (this.isClosed()) {
+      forwarder.close();
+      return false;
     }
-    if (this.isClosed()) return this.close("client-closed");
-
-    const { limits } = this.ctx;
-    const transportMax = this.wt.datagrams.maxDatagramSize;
-    this.messageSize = limits.maxDatagramSize;
-    this.datagramSize = Math.min(this.messageSize, transportMax > 0 ? transportMax : Infinity);
-    this.#datagramWriter = this.wt.datagrams.createWritable().getWriter();
-    const queueOptions = {
-      datagramsPerSecond: limits.datagramsPerSecond,
-      bytesPerSecond: limits.bytesPerSecond,
-      capacity: limits.queueLength,
-    };
-    this.#toUpstream = new PacedQueue({
-      ...queueOptions,
-      send: (d) => this.#sendUpstream(d),
-      onDrop: (_, reason) => this.#drop("to_upstream", reason),
-    });
-    this.#toClient = new PacedQueue({
-      ...queueOptions,
-      send: (d) => this.#sendClient(d),
-      onDrop: (_, reason) => this.#drop("to_client", reason),
-    });
-    this.state = "open";
+    this.#state = { kind: "open", forwarder };
     this.ctx.counters.sessionOpened(this.ctx.transport);
+    const { datagramSize, messageSize } = forwarder;
     this.#sendControl({
       type: "welcome",
       sessionId: this.ctx.id,
       transport: this.ctx.transport,
-      datagramSize: this.datagramSize,
-      ...(this.messageSize > this.datagramSize ? { messageSize: this.messageSize } : {}),
+      datagramSize,
+      ...(messageSize > datagramSize ? { messageSize } : {}),
       ...(upstream.publicKey ? { upstreamPublicKey: upstream.publicKey } : {}),
     });
     this.ctx.onOpen?.(this);
@@ -289,17 +241,24 @@ export class RelaySession {
       client: this.ctx.clientAddress,
       transport: this.ctx.transport,
       upstream: upstream.name,
-      datagramSize: this.datagramSize,
-      messageSize: this.messageSize,
+      datagramSize,
+      messageSize,
     });
-    if (this.messageSize > this.datagramSize) {
-      this.#lane = new MessageLane(this.messageSize, {
-        message: (message) => this.#fromClient(message, this.messageSize),
-        oversized: (length) => this.#oversizedFromClient(length, this.messageSize),
-        extraStream: () => this.#drop("to_upstream", "extra-stream"),
-      });
-      void this.#lane.accept(this.wt.incomingBidirectionalStreams);
-    }
+    forwarder.acceptMessageStream();
+    return true;
+  }
+
+  /** What the forwarder may do to its session. */
+  #forwarderHost(): ForwarderHost {
+    return {
+      ctx: this.ctx,
+      stats: this.stats,
+      drop: (direction, reason) => this.#drop(direction, reason),
+      sendError: (code, message, limit) => this.#sendError(code, message, limit),
+      touch: () => {
+        this.#lastActive = this.ctx.now();
+      },
+    };
   }
 
   async #pumpFromClient(): Promise<void> {
@@ -307,55 +266,16 @@ export class RelaySession {
     try {
       for (;;) {
         const { value, done } = await reader.read();
-        if (done || this.isClosed()) break;
+        const state = this.#state;
+        if (done || state.kind === "closed") break;
         if (!value) continue;
-        if (this.state === "open") this.#fromClient(value);
+        if (state.kind === "open") state.forwarder.fromClient(value);
         else this.#drop("to_upstream", "before-welcome");
       }
     } catch {
       // The session ended; close() below handles it.
     }
     this.close("client-closed");
-  }
-
-  #oversizedFromClient(length: number, limit: number): void {
-    this.#drop("to_upstream", "oversized");
-    this.#sendError("oversized", `message of ${length} bytes exceeds ${limit}`, limit);
-  }
-
-  /** One WireGuard message from the client: a datagram, or one read from the message stream. */
-  #fromClient(datagram: Uint8Array, limit = this.datagramSize): void {
-    this.#lastActive = this.ctx.now();
-    if (datagram.length > limit) {
-      this.#oversizedFromClient(datagram.length, limit);
-      return;
-    }
-    const type = checkShape(datagram);
-    if (typeof type !== "number") {
-      this.#drop("to_upstream", "malformed");
-      return;
-    }
-    this.ctx.counters.messages.to_upstream[type - 1]!++;
-    this.#toUpstream!.push(datagram);
-  }
-
-  #fromUpstream(datagram: Buffer, address: string, port: number): void {
-    if (this.state !== "open") return;
-    if (port !== this.upstream!.port || address !== this.#upstreamAddress) {
-      this.#drop("to_client", "foreign-source");
-      return;
-    }
-    if (datagram.length > this.messageSize) {
-      this.#drop("to_client", "oversized");
-      return;
-    }
-    const type = checkShape(datagram);
-    if (typeof type !== "number") {
-      this.#drop("to_client", "malformed");
-      return;
-    }
-    this.ctx.counters.messages.to_client[type - 1]!++;
-    this.#toClient!.push(datagram);
   }
 
   /**
@@ -365,66 +285,13 @@ export class RelaySession {
    * later so the idle frame can leave first.
    */
   checkIdle(now: number): boolean {
-    if (this.state !== "open") return false;
+    if (this.#state.kind !== "open") return false;
     if (this.#closingIdle || now - this.#lastActive <= this.ctx.limits.idleTimeoutMs) return false;
     this.#closingIdle = true;
     this.#sendControl({ type: "error", code: "idle", message: "session idle" });
     this.ctx.onClosed(this);
     setTimeout(() => this.close("idle"), 50).unref();
     return true;
-  }
-
-  #sendUpstream(datagram: Uint8Array): void {
-    if (!this.#udp) return;
-    this.#udp.send(datagram, this.upstream!.port, this.#upstreamAddress);
-    this.stats.toUpstream.datagrams++;
-    this.stats.toUpstream.bytes += datagram.length;
-    this.ctx.counters.datagrams.to_upstream++;
-    this.ctx.counters.bytes.to_upstream += datagram.length;
-    this.#capture("to_upstream", datagram);
-  }
-
-  #sendClient(datagram: Uint8Array): void {
-    if (!this.#datagramWriter) return;
-    const backlog = bufferedTowardClient(this.wt, this.datagramSize);
-    if (backlog + datagram.length > this.ctx.limits.clientBufferBytes) {
-      // The client does not read: drop, and do not count it as activity (it may idle out).
-      this.#drop("to_client", "client-backlog");
-      return;
-    }
-    if (datagram.length <= this.datagramSize) this.#datagramWriter.write(datagram).catch(ignore);
-    else if (!this.#sendOnMessageStream(datagram)) return;
-    this.#lastActive = this.ctx.now();
-    this.stats.toClient.datagrams++;
-    this.stats.toClient.bytes += datagram.length;
-    this.ctx.counters.datagrams.to_client++;
-    this.ctx.counters.bytes.to_client += datagram.length;
-    this.#capture("to_client", datagram);
-  }
-
-  /** A message too large for a datagram; false (counted, reported) when it cannot go. */
-  #sendOnMessageStream(message: Uint8Array): boolean {
-    const outcome = this.#lane?.send(message) ?? "no-message-stream";
-    if (outcome === "sent") return true;
-    this.#drop("to_client", outcome);
-    if (outcome === "no-message-stream") {
-      this.#sendError(
-        "oversized",
-        `message of ${message.length} bytes from the upstream exceeds ${this.datagramSize} and no message stream is open`,
-        this.datagramSize,
-      );
-    }
-    return false;
-  }
-
-  #capture(direction: Direction, datagram: Uint8Array): void {
-    this.ctx.capture?.record({
-      sessionIndex: this.ctx.index,
-      direction,
-      upstream: { address: this.#upstreamAddress, port: this.upstream!.port },
-      datagram,
-      timeMs: Date.now(),
-    });
   }
 
   #drop(direction: Direction, reason: string): void {
@@ -460,7 +327,7 @@ export class RelaySession {
 
   /** Tells the client why, then closes once the frame had a moment to leave. */
   refuse(code: ErrorCode, message: string): void {
-    if (this.state === "closed") return;
+    if (this.isClosed()) return;
     this.ctx.refused(code, message);
     this.#sendControl({ type: "error", code, message });
     const writer = this.#controlWriter;
@@ -471,20 +338,16 @@ export class RelaySession {
 
   /** Frees the socket, the queues and the timers; idempotent. */
   close(reason: string): void {
-    if (this.state === "closed") return;
-    const wasOpen = this.state === "open";
-    this.state = "closed";
-    this.#toUpstream?.close();
-    this.#toClient?.close();
-    this.#udp?.close();
-    this.#udp = undefined;
-    this.#lane?.close();
+    const was = this.#state;
+    if (was.kind === "closed") return;
+    this.#state = { kind: "closed" };
+    if (was.kind === "open") was.forwarder.close();
     try {
       this.wt.close({ closeCode: 0, reason: reason.slice(0, 100) });
     } catch {
       // Already closed by the peer.
     }
-    if (wasOpen) {
+    if (was.kind === "open") {
       this.ctx.counters.sessionClosed(this.ctx.transport);
       this.#log.info("session closed", { reason, ...this.statsFrame(), type: undefined });
     }

@@ -1,0 +1,231 @@
+/**
+ * What an open session owns: a UDP socket of its own toward the upstream, a paced queue each way,
+ * the writer of the session's datagrams and, when WireGuard messages may exceed a datagram, the
+ * message lane. It exists only once the hello was admitted, and is the open state's whole payload.
+ */
+
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { checkShape } from "@wiregate/core";
+import type { ErrorCode } from "@wiregate/session";
+import { bufferedTowardClient } from "./client-backlog.js";
+import type { UpstreamEntry } from "./config.js";
+import { MessageLane } from "./message-lane.js";
+import type { Direction } from "./metrics.js";
+import { PacedQueue } from "./paced-queue.js";
+import type { ServerSessionLike, SessionContext } from "./session.js";
+
+/** Counters of one session, both directions. */
+export interface SessionStats {
+  toUpstream: { datagrams: number; bytes: number };
+  toClient: { datagrams: number; bytes: number };
+  drops: Record<string, number>;
+}
+
+/** What the forwarder reports back to its session. */
+export interface ForwarderHost {
+  readonly ctx: SessionContext;
+  readonly stats: SessionStats;
+  drop(direction: Direction, reason: string): void;
+  /** A rate-limited error frame toward the client. */
+  sendError(code: ErrorCode, message: string, limit?: number): void;
+  /** Something moved between client and upstream: the session is not idle. */
+  touch(): void;
+}
+
+/** One shared rejection handler instead of a new closure per datagram. */
+const ignore = (): void => {};
+
+export class Forwarder {
+  /** Largest WireGuard message sent as one datagram of this session. */
+  readonly datagramSize: number;
+  /** Largest WireGuard message carried at all (larger than datagramSize: on the message stream). */
+  readonly messageSize: number;
+  readonly #toUpstream: PacedQueue;
+  readonly #toClient: PacedQueue;
+  readonly #datagramWriter: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lane: MessageLane | undefined;
+
+  /**
+   * Resolves the upstream and binds the socket; the refusal to send when either fails. The caller
+   * closes the forwarder if its session ended meanwhile.
+   */
+  static async open(
+    wt: ServerSessionLike,
+    host: ForwarderHost,
+    upstream: UpstreamEntry,
+  ): Promise<Forwarder | { code: ErrorCode; message: string }> {
+    let address = upstream.host;
+    if (isIP(address) === 0) {
+      try {
+        address = (await lookup(upstream.host)).address;
+      } catch {
+        return {
+          code: "upstream-unreachable",
+          message: `cannot resolve upstream ${upstream.name}`,
+        };
+      }
+    }
+    const udp = createSocket({ type: isIP(address) === 6 ? "udp6" : "udp4" });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        udp.once("error", reject);
+        udp.bind(0, isIP(address) === 6 ? "::" : "0.0.0.0", () => {
+          udp.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      udp.close();
+      return { code: "internal", message: `cannot open a UDP socket: ${(error as Error).message}` };
+    }
+    return new Forwarder(wt, host, upstream, address, udp);
+  }
+
+  private constructor(
+    readonly wt: ServerSessionLike,
+    readonly host: ForwarderHost,
+    readonly upstream: UpstreamEntry,
+    readonly upstreamAddress: string,
+    readonly udp: UdpSocket,
+  ) {
+    const { limits } = host.ctx;
+    const transportMax = wt.datagrams.maxDatagramSize;
+    this.messageSize = limits.maxDatagramSize;
+    this.datagramSize = Math.min(this.messageSize, transportMax > 0 ? transportMax : Infinity);
+    udp.on("error", (error) =>
+      host.ctx.logger.debug("upstream socket error", { error: error.message }),
+    );
+    udp.on("message", (datagram, from) => this.#fromUpstream(datagram, from.address, from.port));
+    this.#datagramWriter = wt.datagrams.createWritable().getWriter();
+    const queueOptions = {
+      datagramsPerSecond: limits.datagramsPerSecond,
+      bytesPerSecond: limits.bytesPerSecond,
+      capacity: limits.queueLength,
+    };
+    this.#toUpstream = new PacedQueue({
+      ...queueOptions,
+      send: (d) => this.#sendUpstream(d),
+      onDrop: (_, reason) => host.drop("to_upstream", reason),
+    });
+    this.#toClient = new PacedQueue({
+      ...queueOptions,
+      send: (d) => this.#sendClient(d),
+      onDrop: (_, reason) => host.drop("to_client", reason),
+    });
+    if (this.messageSize > this.datagramSize) {
+      this.#lane = new MessageLane(this.messageSize, {
+        message: (message) => this.fromClient(message, this.messageSize),
+        oversized: (length) => this.#oversizedFromClient(length, this.messageSize),
+        extraStream: () => host.drop("to_upstream", "extra-stream"),
+      });
+    }
+  }
+
+  /** Starts taking the message stream the client opens after the welcome (if this session has one). */
+  acceptMessageStream(): void {
+    if (this.#lane) void this.#lane.accept(this.wt.incomingBidirectionalStreams);
+  }
+
+  /** One WireGuard message from the client: a datagram, or one read from the message stream. */
+  fromClient(datagram: Uint8Array, limit = this.datagramSize): void {
+    this.host.touch();
+    if (datagram.length > limit) {
+      this.#oversizedFromClient(datagram.length, limit);
+      return;
+    }
+    const type = checkShape(datagram);
+    if (typeof type !== "number") {
+      this.host.drop("to_upstream", "malformed");
+      return;
+    }
+    this.host.ctx.counters.messages.to_upstream[type - 1]!++;
+    this.#toUpstream.push(datagram);
+  }
+
+  #oversizedFromClient(length: number, limit: number): void {
+    this.host.drop("to_upstream", "oversized");
+    this.host.sendError("oversized", `message of ${length} bytes exceeds ${limit}`, limit);
+  }
+
+  #fromUpstream(datagram: Buffer, address: string, port: number): void {
+    if (port !== this.upstream.port || address !== this.upstreamAddress) {
+      this.host.drop("to_client", "foreign-source");
+      return;
+    }
+    if (datagram.length > this.messageSize) {
+      this.host.drop("to_client", "oversized");
+      return;
+    }
+    const type = checkShape(datagram);
+    if (typeof type !== "number") {
+      this.host.drop("to_client", "malformed");
+      return;
+    }
+    this.host.ctx.counters.messages.to_client[type - 1]!++;
+    this.#toClient.push(datagram);
+  }
+
+  #sendUpstream(datagram: Uint8Array): void {
+    this.udp.send(datagram, this.upstream.port, this.upstreamAddress);
+    const { stats, ctx } = this.host;
+    stats.toUpstream.datagrams++;
+    stats.toUpstream.bytes += datagram.length;
+    ctx.counters.datagrams.to_upstream++;
+    ctx.counters.bytes.to_upstream += datagram.length;
+    this.#capture("to_upstream", datagram);
+  }
+
+  #sendClient(datagram: Uint8Array): void {
+    const { stats, ctx } = this.host;
+    const backlog = bufferedTowardClient(this.wt, this.datagramSize);
+    if (backlog + datagram.length > ctx.limits.clientBufferBytes) {
+      // The client does not read: drop, and do not count it as activity (it may idle out).
+      this.host.drop("to_client", "client-backlog");
+      return;
+    }
+    if (datagram.length <= this.datagramSize) this.#datagramWriter.write(datagram).catch(ignore);
+    else if (!this.#sendOnMessageStream(datagram)) return;
+    this.host.touch();
+    stats.toClient.datagrams++;
+    stats.toClient.bytes += datagram.length;
+    ctx.counters.datagrams.to_client++;
+    ctx.counters.bytes.to_client += datagram.length;
+    this.#capture("to_client", datagram);
+  }
+
+  /** A message too large for a datagram; false (counted, reported) when it cannot go. */
+  #sendOnMessageStream(message: Uint8Array): boolean {
+    const outcome = this.#lane?.send(message) ?? "no-message-stream";
+    if (outcome === "sent") return true;
+    this.host.drop("to_client", outcome);
+    if (outcome === "no-message-stream") {
+      this.host.sendError(
+        "oversized",
+        `message of ${message.length} bytes from the upstream exceeds ${this.datagramSize} and no message stream is open`,
+        this.datagramSize,
+      );
+    }
+    return false;
+  }
+
+  #capture(direction: Direction, datagram: Uint8Array): void {
+    const { ctx } = this.host;
+    ctx.capture?.record({
+      sessionIndex: ctx.index,
+      direction,
+      upstream: { address: this.upstreamAddress, port: this.upstream.port },
+      datagram,
+      timeMs: Date.now(),
+    });
+  }
+
+  /** Frees the socket, the queues and the lane. */
+  close(): void {
+    this.#toUpstream.close();
+    this.#toClient.close();
+    this.udp.close();
+    this.#lane?.close();
+  }
+}
