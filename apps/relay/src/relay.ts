@@ -3,22 +3,23 @@
  * loads), enforces admission limits, and hands each session to a RelaySession.
  */
 
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { createServer, type Server as HttpServer } from "node:http";
+import { randomBytes } from "node:crypto";
+import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { Http2Server, Http3Server } from "@fails-components/webtransport";
-import type { ErrorCode, HelloFrame } from "@wiregate/session";
-import { PROTOCOL_VERSION } from "@wiregate/session";
+import { Http2Server, type Http3Server } from "@fails-components/webtransport";
 import type { Registry } from "prom-client";
 import { peerAddressGroup } from "./address-group.js";
-import { isLoopback, isLoopbackAddress, type RelayConfig, type UpstreamEntry } from "./config.js";
+import { Admission } from "./admission.js";
+import { isLoopback, isLoopbackAddress, type RelayConfig } from "./config.js";
 import { guardConnections } from "./connection-guard.js";
 import { type CertificateMaterial, ensureDevCertificate, loadCertificate } from "./dev-cert.js";
-import { KeyedBudget } from "./keyed-budget.js";
+import { startHttp3 } from "./http3-listener.js";
+import type { KeyedBudget } from "./keyed-budget.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { createMetrics, RelayCounters } from "./metrics.js";
-import { type OriginPolicy, originRefusal, ownOrigins } from "./origin-check.js";
+import { closeOpsServer, startOpsServer } from "./ops-server.js";
+import { ownOrigins } from "./origin-check.js";
 import { RefusalAudit } from "./refusal-audit.js";
 import { type CaptureSink, RelaySession, type ServerSessionLike, transportOf } from "./session.js";
 import { attachTlsPort, libraryHttp2Server } from "./tls-port.js";
@@ -51,22 +52,6 @@ export interface RelayAddress {
 /** How often refusals that were not logged are summed up in one line. */
 const REFUSAL_SUMMARY_MS = 1_000;
 
-function digest(token: string): Buffer {
-  return createHash("sha256").update(token).digest();
-}
-
-const HTTP3_ADDON = "@fails-components/webtransport-transport-http3-quiche";
-
-/** Loads the optional quiche add-on; the reason it is unusable, or undefined when it loaded. */
-async function loadHttp3Addon(): Promise<string | undefined> {
-  try {
-    await import(HTTP3_ADDON);
-    return undefined;
-  } catch (error) {
-    return `${HTTP3_ADDON} is not installed or does not load (${(error as Error).message.split("\n")[0]})`;
-  }
-}
-
 export class Relay {
   readonly upstreams: UpstreamRegistry;
   readonly counters = new RelayCounters();
@@ -76,19 +61,13 @@ export class Relay {
   readonly #log: Logger;
   readonly #capture: CaptureSink | undefined;
   readonly #clock: () => number;
-  readonly #tokenDigests: Buffer[];
-  /** Sessions before their hello, and admitted ones: separate budgets, per address and total. */
-  readonly #pending: KeyedBudget;
-  readonly #admitted: KeyedBudget;
+  readonly #admission: Admission;
   readonly #audit: RefusalAudit;
-  readonly #rss: () => number;
   readonly #sockets = new Set<TLSSocket>();
   #servers: { kind: "http2" | "http3"; server: Http2Server | Http3Server }[] = [];
   #ops: HttpServer | undefined;
   #draining = false;
   #http3Missing: string | undefined;
-  /** Origins let in: configured ones, and the relay's own names at its port (see `start`). */
-  #origins: OriginPolicy;
   #sessionIndex = 0;
   #idleSweep: ReturnType<typeof setInterval> | undefined;
   #refusalSummary: ReturnType<typeof setInterval> | undefined;
@@ -102,27 +81,22 @@ export class Relay {
     this.#log = options.logger ?? silentLogger;
     this.#capture = options.capture;
     this.#clock = options.clock ?? (() => performance.now());
-    this.#rss = options.rss ?? (() => process.memoryUsage.rss());
     this.#audit = new RefusalAudit(this.#log, this.counters);
-    this.#origins = options.config;
     this.upstreams = options.upstreams ?? new UpstreamRegistry(options.config.upstreams);
     if (options.upstreams)
       for (const entry of options.config.upstreams) this.upstreams.register(entry);
-    this.#tokenDigests = options.config.tokens.map(digest);
     this.metrics = createMetrics(this.counters, () => this.transports);
-    const limits = options.config.limits;
-    this.#pending = new KeyedBudget({
-      total: limits.maxPendingSessions,
-      perKey: limits.maxPendingPerAddress,
-    });
-    this.#admitted = new KeyedBudget({
-      total: limits.maxSessions,
-      perKey: limits.maxSessionsPerAddress,
-    });
+    this.#admission = new Admission(
+      options.config.tokens,
+      options.config.limits,
+      options.config,
+      this.upstreams,
+      options.rss ?? (() => process.memoryUsage.rss()),
+    );
   }
 
   get openMode(): boolean {
-    return this.#tokenDigests.length === 0;
+    return this.#admission.openMode;
   }
 
   /** Serves `value` as JSON at `path` on the TLS port (e.g. the web page's defaults). */
@@ -165,7 +139,7 @@ export class Relay {
     await http2.ready;
     const port = http2.address()?.port ?? config.port;
     // A page served under one of the names the certificate covers may connect under another.
-    this.#origins = {
+    this.#admission.origins = {
       requireOrigin: config.requireOrigin,
       allowedOrigins: [...config.allowedOrigins, ...ownOrigins(names, port)],
     };
@@ -179,9 +153,11 @@ export class Relay {
       );
     }
 
-    this.#http3Missing = config.http3
-      ? await this.#startHttp3(port, { host: config.host, secret, ...tls })
+    const http3 = config.http3
+      ? await startHttp3({ port, host: config.host, secret, ...tls })
       : "disabled by configuration (--no-http3)";
+    if (typeof http3 === "string") this.#http3Missing = http3;
+    else this.#servers.push({ kind: "http3", server: http3 });
     if (this.#http3Missing)
       this.#log.warn("HTTP/3 is off: serving HTTP/2 and WebSocket only", {
         reason: this.#http3Missing,
@@ -195,19 +171,22 @@ export class Relay {
 
     let opsPort: number | null = null;
     if (config.opsPort !== null) {
-      this.#ops = createServer((req, res) => void this.#serveOps(req.url ?? "/", res));
-      await new Promise<void>((resolve, reject) => {
-        this.#ops!.once("error", reject);
-        this.#ops!.listen(config.opsPort!, config.opsHost, () => resolve());
-      });
-      const ops = this.#ops.address() as AddressInfo;
-      if (!config.opsPublic && !isLoopbackAddress(ops.address)) {
+      try {
+        const ops = await startOpsServer(config.opsHost, config.opsPort, config.opsPublic, {
+          metrics: this.metrics,
+          health: () => ({
+            draining: this.#draining,
+            sessions: this.sessions.size,
+            transports: this.transports,
+            ...(this.#http3Missing ? { http3Missing: this.#http3Missing } : {}),
+          }),
+        });
+        this.#ops = ops.server;
+        opsPort = ops.port;
+      } catch (error) {
         await this.stop(0);
-        throw new Error(
-          `relay: the ops listener (${config.opsHost}) is bound to ${ops.address}, not loopback; set opsPublic to allow it`,
-        );
+        throw error;
       }
-      opsPort = ops.port;
     }
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     return {
@@ -224,53 +203,6 @@ export class Relay {
   /** The transports being served, HTTP/2 first. */
   get transports(): ("http2" | "http3")[] {
     return this.#servers.map((s) => s.kind);
-  }
-
-  /** HTTP/3 on UDP at the HTTP/2 port number; the reason when it cannot run. */
-  async #startHttp3(
-    port: number,
-    options: { host: string; secret: string; cert: string; privKey: string },
-  ): Promise<string | undefined> {
-    const missing = await loadHttp3Addon();
-    if (missing) return missing;
-    try {
-      const http3 = new Http3Server({ port, ...options });
-      http3.startServer();
-      // A server that cannot bind never settles `ready`: give up after a moment.
-      const ok = await Promise.race([
-        http3.ready.then(() => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref()),
-      ]);
-      if (!ok) {
-        try {
-          http3.stopServer();
-        } catch {}
-        return `HTTP/3 server did not start on UDP port ${port}`;
-      }
-      this.#servers.push({ kind: "http3", server: http3 });
-      return undefined;
-    } catch (error) {
-      return `HTTP/3 server failed: ${(error as Error).message}`;
-    }
-  }
-
-  async #serveOps(url: string, res: import("node:http").ServerResponse): Promise<void> {
-    if (url === "/metrics") {
-      const body = await this.metrics.metrics();
-      res.writeHead(200, { "content-type": this.metrics.contentType }).end(body);
-    } else if (url === "/healthz") {
-      const status = this.#draining ? 503 : 200;
-      res.writeHead(status, { "content-type": "application/json" }).end(
-        JSON.stringify({
-          status: this.#draining ? "draining" : "ok",
-          sessions: this.sessions.size,
-          transports: this.transports,
-          ...(this.#http3Missing ? { http3Missing: this.#http3Missing } : {}),
-        }),
-      );
-    } else {
-      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
-    }
   }
 
   async #accept(kind: "http2" | "http3", server: Http2Server | Http3Server): Promise<void> {
@@ -290,7 +222,7 @@ export class Relay {
   #handle(wt: ServerSessionLike, kind: "http2" | "http3"): void {
     const limits = this.#config.limits;
     const clientAddress = peerAddressGroup(wt.peerAddress);
-    const refusal = this.#refusalBeforeHello(wt.header, clientAddress);
+    const refusal = this.#admission.beforeHello(wt.header, clientAddress, this.#draining);
     if (refusal) {
       this.#audit.refuse(refusal.reason, { client: clientAddress, why: refusal.why });
       try {
@@ -298,8 +230,9 @@ export class Relay {
       } catch {}
       return;
     }
-    this.#pending.tryTake(clientAddress);
-    let holds: KeyedBudget | undefined = this.#pending;
+    const { pending, admitted } = this.#admission;
+    pending.tryTake(clientAddress);
+    let holds: KeyedBudget | undefined = pending;
     const index = ++this.#sessionIndex;
     const session = new RelaySession(wt, {
       id: randomBytes(8).toString("hex"),
@@ -312,12 +245,12 @@ export class Relay {
       capture: this.#capture,
       now: this.#clock,
       admit: (hello) => {
-        const decision = this.#admit(hello, clientAddress);
+        const decision = this.#admission.hello(hello, clientAddress);
         if (!("code" in decision)) {
-          // The admitted slot was checked in #admit; the pending one is given back.
-          this.#pending.release(clientAddress);
-          this.#admitted.tryTake(clientAddress);
-          holds = this.#admitted;
+          // The admitted slot was checked with the hello; the pending one is given back.
+          pending.release(clientAddress);
+          admitted.tryTake(clientAddress);
+          holds = admitted;
         }
         return decision;
       },
@@ -333,27 +266,6 @@ export class Relay {
   }
 
   /**
-   * Refusals decided from the request alone, before anything is read: no slot is taken and
-   * nothing is kept. Before authentication a session costs a pending slot only.
-   */
-  #refusalBeforeHello(
-    header: Record<string, unknown> | undefined,
-    clientAddress: string,
-  ): { reason: string; why: string; closeCode: number } | undefined {
-    if (this.#draining) return { reason: "limit", why: "relay is draining", closeCode: 429 };
-    const origin = originRefusal(header, this.#origins);
-    if (origin) return { reason: "origin", why: origin, closeCode: 403 };
-    const mark = this.#config.limits.memoryMarkBytes;
-    if (mark !== null && this.#rss() > mark)
-      return { reason: "memory", why: "relay is shedding load (memory)", closeCode: 503 };
-    const full = this.#pending.check(clientAddress);
-    if (full === "per-key")
-      return { reason: "limit", why: "pending sessions per address", closeCode: 429 };
-    if (full === "total") return { reason: "limit", why: "pending sessions", closeCode: 429 };
-    return undefined;
-  }
-
-  /**
    * Closes every session idle for longer than `limits.idleTimeoutMs` at the relay's clock; runs
    * on a timer, and may be called directly. Returns how many it closed; they have left `sessions`.
    */
@@ -362,31 +274,6 @@ export class Relay {
     let closed = 0;
     for (const session of [...this.sessions]) if (session.checkIdle(now)) closed++;
     return closed;
-  }
-
-  #admit(
-    hello: HelloFrame,
-    clientAddress: string,
-  ): { code: ErrorCode; message: string } | UpstreamEntry {
-    if (hello.version !== PROTOCOL_VERSION) {
-      return { code: "version", message: `relay speaks version ${PROTOCOL_VERSION}` };
-    }
-    if (!this.openMode) {
-      const offered = digest(hello.token ?? "");
-      if (!this.#tokenDigests.some((d) => timingSafeEqual(d, offered))) {
-        return { code: "unauthorized", message: "missing or wrong token" };
-      }
-    }
-    const upstream = this.upstreams.get(hello.upstream);
-    if (!upstream)
-      return { code: "unknown-upstream", message: `no upstream named ${hello.upstream}` };
-    const limits = this.#config.limits;
-    const full = this.#admitted.check(clientAddress);
-    if (full === "total")
-      return { code: "limit", message: `relay has ${limits.maxSessions} sessions` };
-    if (full === "per-key")
-      return { code: "limit", message: `${limits.maxSessionsPerAddress} sessions per address` };
-    return upstream;
   }
 
   /** Stops accepting, tells every session, waits up to `drainMs` for them to end, then closes. */
@@ -416,11 +303,6 @@ export class Relay {
         // Already stopped.
       }
     }
-    const ops = this.#ops;
-    if (ops) {
-      const closed = new Promise<void>((resolve) => ops.close(() => resolve()));
-      ops.closeAllConnections();
-      await closed;
-    }
+    if (this.#ops) await closeOpsServer(this.#ops);
   }
 }

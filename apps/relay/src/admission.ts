@@ -1,0 +1,110 @@
+/**
+ * Who may open a session: the refusals decided from the request alone (draining, origin, memory,
+ * the pending budget), and the hello's admission (version, token, upstream, the admitted budget).
+ * Sessions before their hello and admitted ones have separate budgets, per address and in total.
+ */
+
+import { createHash, timingSafeEqual } from "node:crypto";
+import { type ErrorCode, type HelloFrame, PROTOCOL_VERSION } from "@wiregate/session";
+import type { Limits, UpstreamEntry } from "./config.js";
+import { KeyedBudget } from "./keyed-budget.js";
+import { type OriginPolicy, originRefusal } from "./origin-check.js";
+import type { UpstreamRegistry } from "./upstreams.js";
+
+function digest(token: string): Buffer {
+  return createHash("sha256").update(token).digest();
+}
+
+/** A refusal before anything is read: nothing is held, the session is closed with `closeCode`. */
+export interface EarlyRefusal {
+  reason: string;
+  why: string;
+  closeCode: number;
+}
+
+export class Admission {
+  readonly #tokenDigests: Buffer[];
+  readonly pending: KeyedBudget;
+  readonly admitted: KeyedBudget;
+  /** Origins let in: configured ones, and the relay's own names at its port (set once listening). */
+  origins: OriginPolicy;
+
+  constructor(
+    tokens: readonly string[],
+    readonly limits: Limits,
+    origins: OriginPolicy,
+    readonly upstreams: UpstreamRegistry,
+    readonly rss: () => number,
+  ) {
+    this.#tokenDigests = tokens.map(digest);
+    this.origins = origins;
+    this.pending = new KeyedBudget({
+      total: limits.maxPendingSessions,
+      perKey: limits.maxPendingPerAddress,
+    });
+    this.admitted = new KeyedBudget({
+      total: limits.maxSessions,
+      perKey: limits.maxSessionsPerAddress,
+    });
+  }
+
+  get openMode(): boolean {
+    return this.#tokenDigests.length === 0;
+  }
+
+  /** Refused by the request's headers alone (the origin check), before any slot or address. */
+  byHeaders(header: Record<string, unknown> | undefined): EarlyRefusal | undefined {
+    const origin = originRefusal(header, this.origins);
+    return origin ? { reason: "origin", why: origin, closeCode: 403 } : undefined;
+  }
+
+  /**
+   * Refusals decided from the request alone, before anything is read: no slot is taken and
+   * nothing is kept. Before authentication a session costs a pending slot only.
+   */
+  beforeHello(
+    header: Record<string, unknown> | undefined,
+    clientAddress: string,
+    draining: boolean,
+  ): EarlyRefusal | undefined {
+    if (draining) return { reason: "limit", why: "relay is draining", closeCode: 429 };
+    const byHeaders = this.byHeaders(header);
+    if (byHeaders) return byHeaders;
+    const mark = this.limits.memoryMarkBytes;
+    if (mark !== null && this.rss() > mark)
+      return { reason: "memory", why: "relay is shedding load (memory)", closeCode: 503 };
+    const full = this.pending.check(clientAddress);
+    if (full === "per-key")
+      return { reason: "limit", why: "pending sessions per address", closeCode: 429 };
+    if (full === "total") return { reason: "limit", why: "pending sessions", closeCode: 429 };
+    return undefined;
+  }
+
+  /** The hello's verdict: an error to send, or the upstream it may use. Takes no slot. */
+  hello(
+    hello: HelloFrame,
+    clientAddress: string,
+  ): { code: ErrorCode; message: string } | UpstreamEntry {
+    if (hello.version !== PROTOCOL_VERSION) {
+      return { code: "version", message: `relay speaks version ${PROTOCOL_VERSION}` };
+    }
+    if (!this.openMode) {
+      const offered = digest(hello.token ?? "");
+      if (!this.#tokenDigests.some((d) => timingSafeEqual(d, offered))) {
+        return { code: "unauthorized", message: "missing or wrong token" };
+      }
+    }
+    const upstream = this.upstreams.get(hello.upstream);
+    if (!upstream)
+      return { code: "unknown-upstream", message: `no upstream named ${hello.upstream}` };
+    const full = this.admitted.check(clientAddress);
+    if (full === "total")
+      return { code: "limit", message: `relay has ${this.limits.maxSessions} sessions` };
+    if (full === "per-key")
+      return {
+        code: "limit",
+        message: `${this.limits.maxSessionsPerAddress} sessions per address`,
+      };
+    return upstream;
+  }
+}
