@@ -108,6 +108,16 @@ export class RelaySession {
   };
   #state: SessionState = { kind: "hello" };
 
+  /** Largest WireGuard message sent as one datagram of this session (0 until it is open). */
+  get datagramSize(): number {
+    return this.#state.kind === "open" ? this.#state.forwarder.datagramSize : 0;
+  }
+
+  /** Largest WireGuard message carried at all, message stream included (0 until it is open). */
+  get messageSize(): number {
+    return this.#state.kind === "open" ? this.#state.forwarder.messageSize : 0;
+  }
+
   /** A method, not a field read, so checks after an await are not narrowed away. */
   isClosed(): boolean {
     return this.#state.kind === "closed";
