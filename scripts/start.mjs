@@ -28,9 +28,11 @@ if (missing.length > 0) {
   process.exit(1);
 }
 
+// The page is served over plain HTTP on loopback (a secure context, so no certificate to accept);
+// it reaches the relay over HTTP/3 with the development certificate's hash.
 const relay = spawn(
   process.execPath,
-  [relayCli, "--demo", "--static", webDist, ...process.argv.slice(2)],
+  [relayCli, "--demo", "--static", webDist, "--local-http-port", "4480", ...process.argv.slice(2)],
   { cwd: root, stdio: ["ignore", "pipe", "inherit"] },
 );
 // The relay logs JSON lines (kept as they are); the essentials are also said in plain words.
@@ -53,7 +55,11 @@ lines.on("line", (line) => {
     console.log(`\nWeb client:  ${entry.webClient ?? "(no --static directory)"}`);
     console.log(`WebTransport: ${entry.url}  (${entry.transports.join(", ")})`);
     console.log(`Certificate SHA-256 (serverCertificateHashes): ${entry.certificateSha256}`);
-    console.log("The development certificate is self-signed: accept it in the browser once.\n");
+    console.log(
+      entry.webClient?.startsWith("http:")
+        ? "Plain HTTP on loopback is a secure context: no certificate warning, nothing to accept.\n"
+        : "The development certificate is self-signed: the browser warns once before the page.\n",
+    );
   }
 });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => relay.kill(signal));

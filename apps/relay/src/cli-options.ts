@@ -73,10 +73,22 @@ const OPTIONS: OptionSpec[] = [
     help: "port of that listener ('off' disables it)",
   },
   {
+    flag: "local-http-port",
+    key: "localHttpPort",
+    kind: "nullable-int",
+    help: "plain-HTTP port for the web page and WebSocket on loopback, no certificate ('off': none)",
+  },
+  {
+    flag: "local-http-host",
+    key: "localHttpHost",
+    kind: "string",
+    help: "loopback address of that listener (anything else is refused)",
+  },
+  {
     flag: "static",
     key: "staticDir",
     kind: "string",
-    help: "directory served as static files on the TLS port",
+    help: "directory served as static files (TLS port, and --local-http-port)",
   },
   {
     flag: "cert",

@@ -43,6 +43,10 @@ async function main(): Promise<number> {
     upstream: demo ? "demo" : (relay.upstreams.names()[0] ?? ""),
     peerPublicKey: demo?.publicKey ?? "",
     certificateSha256: hexHash(address.certificateSha256),
+    // For a page served by the loopback plain-HTTP listener: its WebSocket fallback (ws://).
+    ...(address.localHttpUrl
+      ? { websocket: new URL(config.path, address.localHttpUrl.replace(/^http/, "ws")).href }
+      : {}),
   });
   if (relay.openMode) {
     log.warn("open mode: no tokens configured, any local client may connect", {
@@ -51,13 +55,14 @@ async function main(): Promise<number> {
   }
   log.info("relay listening", {
     url: address.url,
-    webClient: config.staticDir ? new URL("/", address.url).href : null,
+    webClient: config.staticDir ? (address.localHttpUrl ?? new URL("/", address.url).href) : null,
     transports: address.transports,
     http3: address.http3Missing ?? "on",
     certificateSha256: hexHash(address.certificateSha256),
     certificateValidTo: relay.certificate?.validTo.toISOString(),
     certificateGenerated: relay.certificate?.generated,
     ops: address.opsPort === null ? null : `http://${config.opsHost}:${address.opsPort}`,
+    localHttp: address.localHttpUrl ?? null,
     upstreams: relay.upstreams.names(),
     demoPeerPublicKey: demo?.publicKey,
     staticDir: config.staticDir,

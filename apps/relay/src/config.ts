@@ -56,6 +56,13 @@ export interface RelayConfig {
   opsPort: number | null;
   /** Allow the unauthenticated ops listener on a non-loopback address. */
   opsPublic: boolean;
+  /**
+   * Plain-HTTP listener for the web page and WebSocket sessions, loopback only (never anywhere
+   * else): browsers treat http://127.0.0.1 and http://localhost as secure contexts, so a page
+   * served there needs no certificate. Port null disables it.
+   */
+  localHttpHost: string;
+  localHttpPort: number | null;
   staticDir: string | null;
   certFile: string | null;
   keyFile: string | null;
@@ -85,6 +92,8 @@ export const DEFAULT_CONFIG: RelayConfig = {
   opsHost: "127.0.0.1",
   opsPort: 9464,
   opsPublic: false,
+  localHttpHost: "127.0.0.1",
+  localHttpPort: null,
   staticDir: null,
   certFile: null,
   keyFile: null,
@@ -169,6 +178,8 @@ const TOP_LEVEL: Record<string, Check> = {
   opsHost: isHost,
   opsPort: orNull(isInt(0, 65535)),
   opsPublic: isBool,
+  localHttpHost: isHost,
+  localHttpPort: orNull(isInt(0, 65535)),
   staticDir: orNull(isString),
   certFile: orNull(isString),
   tokenFile: orNull(isString),
@@ -342,7 +353,10 @@ export function isLoopbackAddress(address: string): boolean {
   return /^(0{0,4}:){1,7}0{0,3}1$|^::1$/.test(address);
 }
 
-/** Checks that need the whole configuration: open mode only on loopback, certificate pairs. */
+/**
+ * Checks that need the whole configuration: open mode and plain HTTP only on loopback, certificate
+ * pairs.
+ */
 export function checkFinalConfig(config: RelayConfig): string[] {
   const errors: string[] = [];
   if (config.tokens.length === 0 && !isLoopback(config.host)) {
@@ -353,6 +367,11 @@ export function checkFinalConfig(config: RelayConfig): string[] {
   if (config.opsPort !== null && !config.opsPublic && !isLoopback(config.opsHost)) {
     errors.push(
       `opsHost: ${config.opsHost} is not a loopback address; /metrics and /healthz have no authentication (opsPublic / --ops-public to serve them there anyway)`,
+    );
+  }
+  if (config.localHttpPort !== null && !isLoopback(config.localHttpHost)) {
+    errors.push(
+      `localHttpHost: ${config.localHttpHost} is not a loopback address; plain HTTP is served on loopback only (a browser trusts http:// nowhere else)`,
     );
   }
   if ((config.certFile === null) !== (config.keyFile === null)) {

@@ -31,9 +31,13 @@ const first = (value: unknown): string | undefined =>
   typeof value === "string" ? value : Array.isArray(value) ? first(value[0]) : undefined;
 
 /** The origins of a relay reachable as `names` (host names or IP addresses) on `port`. */
-export function ownOrigins(names: readonly string[], port: number): string[] {
+export function ownOrigins(
+  names: readonly string[],
+  port: number,
+  scheme: "https" | "http" = "https",
+): string[] {
   return names.flatMap((name) => {
-    const origin = normalized(`https://${name.includes(":") ? `[${name}]` : name}:${port}`);
+    const origin = normalized(`${scheme}://${name.includes(":") ? `[${name}]` : name}:${port}`);
     return origin === undefined ? [] : [origin];
   });
 }

@@ -16,6 +16,7 @@ import { guardConnections } from "./connection-guard.js";
 import { type CertificateMaterial, ensureDevCertificate, loadCertificate } from "./dev-cert.js";
 import { startHttp3 } from "./http3-listener.js";
 import type { KeyedBudget } from "./keyed-budget.js";
+import { startLocalHttp, type UpgradeListener } from "./local-http.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { createMetrics, RelayCounters } from "./metrics.js";
 import { closeOpsServer, startOpsServer } from "./ops-server.js";
@@ -47,6 +48,8 @@ export interface RelayAddress {
   transports: ("http2" | "http3")[];
   /** Why HTTP/3 is not among the transports (disabled, add-on missing, failed to start). */
   http3Missing?: string;
+  /** The page on the loopback plain-HTTP listener, when it runs (see local-http.ts). */
+  localHttpUrl?: string;
 }
 
 /** How often refusals that were not logged are summed up in one line. */
@@ -66,6 +69,7 @@ export class Relay {
   readonly #sockets = new Set<TLSSocket>();
   #servers: { kind: "http2" | "http3"; server: Http2Server | Http3Server }[] = [];
   #ops: HttpServer | undefined;
+  #localHttp: HttpServer | undefined;
   #draining = false;
   #http3Missing: string | undefined;
   #sessionIndex = 0;
@@ -126,14 +130,13 @@ export class Relay {
     const http2 = new Http2Server({ port: config.port, host: config.host, secret, ...tls });
     // Create the library's node server now so it can be hooked before it accepts anything.
     await (http2 as unknown as { createTransportInt(): Promise<void> }).createTransportInt();
-    attachTlsPort(
-      libraryHttp2Server(http2),
-      { root: config.staticDir, generated: this.#published },
-      (socket) => {
-        this.#sockets.add(socket);
-        socket.once("close", () => this.#sockets.delete(socket));
-      },
-    );
+    // The library's WebSocket handler, before any other: the loopback listener hands it upgrades.
+    const upgrade = libraryHttp2Server(http2).listeners("upgrade") as UpgradeListener[];
+    const site = { root: config.staticDir, generated: this.#published };
+    attachTlsPort(libraryHttp2Server(http2), site, (socket) => {
+      this.#sockets.add(socket);
+      socket.once("close", () => this.#sockets.delete(socket));
+    });
     guardConnections(libraryHttp2Server(http2), config.limits, this.#audit);
     http2.startServer();
     await http2.ready;
@@ -188,6 +191,24 @@ export class Relay {
         throw error;
       }
     }
+    let localHttp: string | undefined;
+    if (config.localHttpPort !== null) {
+      const local = await startLocalHttp({
+        host: config.localHttpHost,
+        port: config.localHttpPort,
+        site,
+        upgrade,
+        limits: config.limits,
+      }).catch(async (error: unknown) => {
+        await this.stop(0);
+        throw error;
+      });
+      this.#localHttp = local.server;
+      localHttp = local.url;
+      const origins = this.#admission.origins;
+      const allowedOrigins = [...origins.allowedOrigins, ...local.origins];
+      this.#admission.origins = { ...origins, allowedOrigins };
+    }
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     return {
       host: config.host,
@@ -197,6 +218,7 @@ export class Relay {
       opsPort,
       transports: this.transports,
       ...(this.#http3Missing ? { http3Missing: this.#http3Missing } : {}),
+      ...(localHttp ? { localHttpUrl: localHttp } : {}),
     };
   }
 
@@ -303,6 +325,7 @@ export class Relay {
         // Already stopped.
       }
     }
-    if (this.#ops) await closeOpsServer(this.#ops);
+    // Both are plain node:http servers, closed alike.
+    for (const server of [this.#localHttp, this.#ops]) if (server) await closeOpsServer(server);
   }
 }

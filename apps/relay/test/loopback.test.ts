@@ -1,5 +1,5 @@
 /**
- * Open mode and the ops listener stay on loopback: the configured host must be a loopback literal,
+ * Open mode, the ops listener and the plain-HTTP page listener stay on loopback: the configured host must be a loopback literal,
  * and the address actually bound is checked too (a name can resolve anywhere). Relay processes; a
  * mount namespace gives one of them an /etc/hosts where `localhost` is 0.0.0.0.
  */
@@ -88,5 +88,23 @@ describe("open mode and the ops listener stay on loopback", () => {
       tokens: true,
     });
     expect(allowed.stdout).toMatch(/"ops":"http:\/\/0\.0\.0\.0:\d+"/);
+  }, 30_000);
+
+  it("refuses the plain-HTTP page listener anywhere but loopback, with no override", async () => {
+    const flags = ["--local-http-port=0", "--ops-port=off"];
+    const configured = await runRelay([...flags, "--local-http-host=0.0.0.0"], { tokens: true });
+    expect(configured.code).toBe(2);
+    expect(configured.stderr).toContain("localHttpHost: 0.0.0.0 is not a loopback address");
+
+    const resolved = await runRelay([...flags, "--local-http-host=localhost", "--no-http3"], {
+      tokens: true,
+      hosts: "0.0.0.0 localhost\n",
+    });
+    expect(resolved.stdout).not.toContain('"relay listening"');
+    expect(resolved.code).toBe(1);
+    expect(resolved.stderr).toContain("plain-HTTP listener (localhost) is bound to 0.0.0.0");
+
+    const loopback = await runRelay([...flags, "--local-http-host=::1"], { tokens: true });
+    expect(loopback.stdout).toMatch(/"localHttp":"http:\/\/\[::1\]:\d+\/"/);
   }, 30_000);
 });

@@ -96,6 +96,7 @@ export async function spawnRelay(
       certificateSha256: Uint8Array.from(Buffer.from(hashHex, "hex")),
       opsPort: Number(new URL(listening.ops).port),
       transports: listening.transports,
+      ...(listening.localHttp ? { localHttpUrl: listening.localHttp } : {}),
     },
     rss() {
       const status = readFileSync(`/proc/${child.pid}/status`, "utf8");

@@ -39,6 +39,7 @@ async function defaults(): Promise<Defaults> {
     upstream: pick("upstream", "demo"),
     peerPublicKey: pick("peerPublicKey") || (query.get("peer") ?? ""),
     certificateSha256: pick("certificateSha256"),
+    websocket: pick("websocket"),
   };
 }
 

@@ -24,6 +24,8 @@ export interface ConnectSettings {
   peer: PeerSettings;
   /** SHA-256 of the relay's certificate, for native WebTransport with a self-signed certificate. */
   certificateHash?: Uint8Array;
+  /** ws:// URL of the relay's WebSocket mapping, when not at `url` (its loopback HTTP listener). */
+  websocketUrl?: string;
 }
 
 export interface PingRequest {

@@ -1,7 +1,8 @@
 /**
  * Opens the relay session the way the page prefers: native WebTransport over HTTP/3 (with
  * `serverCertificateHashes` when the relay's certificate hash is known), and the library's
- * WebSocket mapping only when that fails — saying why.
+ * WebSocket mapping only when that fails — saying why. A page served over plain HTTP on loopback
+ * is given its relay's ws:// address for that mapping.
  */
 
 import { WebTransportPonyfill } from "@fails-components/webtransport";
@@ -51,11 +52,36 @@ function tracked(Base: WebTransportConstructor): {
   return { Ctor, last: () => made };
 }
 
+/**
+ * The library's WebSocket mapping always dials wss:// at the relay URL's host and port. This one
+ * dials `websocketUrl` instead (ws:// on loopback): the global WebSocket is swapped for the one
+ * synchronous `new WebSocket` the library makes while it is constructed, and put back.
+ */
+function dialing(Base: WebTransportConstructor, websocketUrl: string): WebTransportConstructor {
+  const Native = globalThis.WebSocket;
+  class Redirected extends Native {
+    constructor(_url: string | URL, protocols?: string | string[]) {
+      super(websocketUrl, protocols);
+    }
+  }
+  return class extends Base {
+    constructor(url: string, options?: Record<string, unknown>) {
+      globalThis.WebSocket = Redirected;
+      try {
+        super(url, options);
+      } finally {
+        globalThis.WebSocket = Native;
+      }
+    }
+  };
+}
+
 const maxOf = (wt: WebTransportLike | undefined) => wt?.datagrams.maxDatagramSize ?? 0;
 
 export async function openRelaySession(
-  options: Omit<ConnectRelayOptions, "WebTransport">,
+  options: Omit<ConnectRelayOptions, "WebTransport"> & { websocketUrl?: string },
 ): Promise<OpenedRelay> {
+  const { websocketUrl, ...connect } = options;
   const Native = (globalThis as { WebTransport?: WebTransportConstructor }).WebTransport;
   let reason: string;
   if (!Native) reason = "this browser has no WebTransport";
@@ -63,7 +89,7 @@ export async function openRelaySession(
     const native = tracked(Native);
     try {
       const conn = await connectRelay({
-        ...options,
+        ...connect,
         WebTransport: native.Ctor,
         timeoutMs: NATIVE_TIMEOUT_MS,
       });
@@ -81,7 +107,8 @@ export async function openRelaySession(
       } catch {}
     }
   }
-  const websocket = tracked(WebTransportPonyfill as unknown as WebTransportConstructor);
-  const conn = await connectRelay({ ...options, WebTransport: websocket.Ctor });
+  const ponyfill = WebTransportPonyfill as unknown as WebTransportConstructor;
+  const websocket = tracked(websocketUrl ? dialing(ponyfill, websocketUrl) : ponyfill);
+  const conn = await connectRelay({ ...connect, WebTransport: websocket.Ctor });
   return { conn, kind: "websocket", reason, transportMax: maxOf(websocket.last()) };
 }

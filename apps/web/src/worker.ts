@@ -64,6 +64,7 @@ function openRelay(
     onDatagram,
     ...(settings.token ? { token: settings.token } : {}),
     ...(onError ? { onError } : {}),
+    ...(settings.websocketUrl ? { websocketUrl: settings.websocketUrl } : {}),
     ...(settings.certificateHash
       ? { serverCertificateHashes: [{ algorithm: "sha-256", value: settings.certificateHash }] }
       : {}),

@@ -25,6 +25,8 @@ export interface Defaults {
   peerPublicKey: string;
   /** Hex SHA-256 of the relay certificate (native WebTransport with a self-signed certificate). */
   certificateSha256: string;
+  /** The serving relay's plain WebSocket (ws://) on loopback, from its wiregate.json; or "". */
+  websocket: string;
 }
 
 function hexToBytes(hex: string): Uint8Array | undefined {
@@ -141,6 +143,12 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
           message.textContent = "Certificate SHA-256 must be 64 hex digits";
           return;
         }
+        // A page served over plain HTTP on loopback falls back to its relay's WebSocket there
+        // (ws://): the wss:// at the relay URL would need a certificate the browser trusts.
+        const websocketUrl =
+          location.protocol === "http:" && defaults.websocket && relay.value === defaults.relay
+            ? defaults.websocket
+            : undefined;
         const settings: ConnectSettings = {
           url: relay.value.trim(),
           upstream: upstream.value.trim(),
@@ -154,6 +162,7 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
           },
           ...(token.value ? { token: token.value } : {}),
           ...(hash ? { certificateHash: hash } : {}),
+          ...(websocketUrl ? { websocketUrl } : {}),
         };
         message.textContent =
           wg.peers.length > 1

@@ -1,0 +1,92 @@
+/**
+ * The plain-HTTP listener for a first run: the web page and WebSocket sessions on loopback, with no
+ * certificate. Browsers count http://127.0.0.1, http://[::1] and http://localhost as secure
+ * contexts (WebTransport, Service Workers and crypto.subtle all work there), and the page reaches
+ * HTTP/3 with the development certificate's hash, so nothing asks the user to trust anything.
+ *
+ * Only loopback: the configured host is checked before (config.ts) and the bound address after.
+ * Requests must name a loopback host too, so a web site that rebinds its DNS name to 127.0.0.1
+ * cannot use the listener as its own origin. WebSocket upgrades go to the WebTransport library's
+ * own handler, so those sessions take exactly the path of the TLS port's.
+ */
+
+import type { IncomingMessage } from "node:http";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { isLoopback, isLoopbackAddress, type Limits } from "./config.js";
+import { ownOrigins } from "./origin-check.js";
+import { type StaticSite, serveHttp1 } from "./static-files.js";
+
+export type UpgradeListener = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+
+export interface LocalHttpOptions {
+  host: string;
+  port: number;
+  site: StaticSite;
+  /** The WebTransport library's WebSocket upgrade handler(s), taken from its HTTP/2 server. */
+  upgrade: readonly UpgradeListener[];
+  limits: Pick<Limits, "maxConnections" | "connectionIdleMs">;
+}
+
+/** The host name of a Host header ("127.0.0.1:4480", "[::1]:4480", "localhost"), lower case. */
+function hostName(header: string | undefined): string {
+  const host = (header ?? "").toLowerCase();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
+  if (bracketed) return bracketed[1]!;
+  return host.replace(/:\d+$/, "");
+}
+
+/** Whether a request is addressed to this machine by a loopback name (not a rebound DNS name). */
+export function loopbackHost(header: string | undefined): boolean {
+  return isLoopback(hostName(header));
+}
+
+export interface LocalHttp {
+  server: Server;
+  /** The page's URL, as a browser writes it. */
+  url: string;
+  /** The origins of a page served here, let in by the relay's origin check. */
+  origins: string[];
+}
+
+export async function startLocalHttp(options: LocalHttpOptions): Promise<LocalHttp> {
+  const { limits } = options;
+  const server = createServer(
+    { headersTimeout: limits.connectionIdleMs, requestTimeout: limits.connectionIdleMs },
+    (req, res) => {
+      if (!loopbackHost(req.headers.host)) {
+        res.writeHead(421, { "content-type": "text/plain; charset=utf-8" });
+        res.end("this listener answers only to localhost, 127.0.0.1 and [::1]\n");
+        return;
+      }
+      void serveHttp1(options.site, req, res);
+    },
+  );
+  server.maxConnections = limits.maxConnections;
+  server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on("error", () => {});
+    if (!loopbackHost(req.headers.host)) {
+      socket.destroy();
+      return;
+    }
+    for (const listener of options.upgrade) listener(req, socket, head);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const bound = (server.address() as AddressInfo).address;
+  if (!isLoopbackAddress(bound)) {
+    await new Promise((resolve) => server.close(resolve));
+    throw new Error(
+      `relay: the plain-HTTP listener (${options.host}) is bound to ${bound}, not loopback; it is served on loopback only`,
+    );
+  }
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    server,
+    url: `http://${host}:${port}/`,
+    origins: ownOrigins(["localhost", "127.0.0.1", "::1", options.host], port, "http"),
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * What a newcomer gets from `npm start`: the URL it prints opens in Chromium that trusts nothing
+ * extra (no `ignoreHTTPSErrors`, no certificate flag) and connects. The page comes over plain HTTP
+ * on loopback, a secure context; the tunnel goes over HTTP/3 with the development certificate's
+ * hash, or, with HTTP/3 unavailable, over WebSocket on that same loopback listener (ws://).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { browser, open, openTab, ping, requireBuild, watchErrors } from "./stack.js";
+
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+
+interface Started {
+  child: ChildProcess;
+  output: string;
+  /** The URL printed after "Web client:". */
+  webClient: string;
+  stop(): Promise<void>;
+}
+
+/** `npm start` with extra relay flags, until it prints the web client's URL. */
+function npmStart(flags: string[]): Promise<Started> {
+  const child = spawn(process.execPath, [join(root, "scripts/start.mjs"), ...flags], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`npm start exited (${code}):\n${output}`)));
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const url = /^Web client: +(\S+)$/m.exec(output)?.[1];
+      // The line after the certificate hash says whether the browser will warn.
+      if (url && /^Certificate SHA-256 .*\n.+\n/m.test(output))
+        resolve({
+          child,
+          output,
+          webClient: url,
+          stop: async () => {
+            child.kill("SIGTERM");
+            await exited;
+          },
+        });
+    });
+  });
+}
+
+const CASES = [
+  {
+    name: "HTTP/3",
+    flags: [],
+    badge: "WebTransport (HTTP/3)",
+    relayReports: "http3",
+    why: "HTTP/3 reached the relay",
+  },
+  {
+    name: "HTTP/3 unavailable: WebSocket on the loopback listener",
+    flags: ["--no-http3"],
+    badge: "WebSocket",
+    relayReports: "websocket",
+    why: "HTTP/3 failed (WebTransport failed",
+  },
+] as const;
+
+let chromium: Browser;
+let certDir: string;
+
+beforeAll(async () => {
+  requireBuild();
+  certDir = mkdtempSync(join(tmpdir(), "wiregate-first-run-"));
+  chromium = await browser();
+});
+
+afterAll(async () => {
+  await chromium?.close();
+  rmSync(certDir, { recursive: true, force: true });
+});
+
+describe.each(CASES)("npm start, then the printed URL in Chromium ($name)", (transport) => {
+  let started: Started;
+  let page: Page;
+
+  beforeAll(async () => {
+    started = await npmStart([
+      "--port=0",
+      "--local-http-port=0",
+      "--ops-port=off",
+      `--cert-dir=${certDir}`,
+      ...transport.flags,
+    ]);
+    // No ignoreHTTPSErrors, and the browser was launched without any certificate flag.
+    page = await (await chromium.newContext()).newPage();
+  }, 180_000);
+
+  afterAll(async () => {
+    await page?.context().close();
+    await started?.stop();
+  });
+
+  it("prints a plain-HTTP loopback URL and says why there is no warning", () => {
+    expect(started.webClient).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(started.output).toContain("no certificate warning");
+    expect(started.output).not.toContain("accept it");
+  });
+
+  it("opens the page with no certificate to accept, connects and pings the demo peer", async () => {
+    const errors = watchErrors(page);
+    await open(page, started.webClient);
+    expect(await page.evaluate(() => window.isSecureContext)).toBe(true);
+    await page.getByRole("button", { name: "Generate key pair" }).click();
+    await page.getByRole("button", { name: "Connect", exact: true }).click();
+    const badge = page.getByTestId("badge");
+    await expect.poll(() => badge.textContent(), { timeout: 20_000 }).toMatch(/^Connected/);
+    expect(await badge.textContent()).toBe(`Connected · ${transport.badge} · MTU 1420`);
+    await openTab(page, "Status");
+    const session = await page.getByTestId("session").textContent();
+    expect(session).toContain(`relay reports ${transport.relayReports}`);
+    expect(session).toContain(transport.why);
+    const result = await ping(page, { destination: "10.99.0.1", count: 5, intervalMs: 100 });
+    expect(result).toMatchObject({ transmitted: 5, received: 5 });
+    expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+  });
+});
