@@ -10,14 +10,14 @@ import { join } from "node:path";
 import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
 import type { Browser, Frame, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "../../../test/helpers/browser.js";
 import { startHttpServer } from "../../../test/helpers/http-server.js";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
 import {
+  browser,
+  localPageUrl,
   newContext,
   open,
   openTab,
-  pageUrl,
   type Stack,
   screenshot,
   startStack,
@@ -48,17 +48,11 @@ beforeAll(async () => {
     logLevel: "error",
   });
   await startHttpServer(peer.ns, 8080, directory);
-  stack = await startStack([
-    { name: "wg", host: peer.underlayAddress, port: peer.listenPort, publicKey: peer.publicKey },
-  ]);
-  // A Service Worker is only registered from a trusted certificate; the relay's development
-  // certificate is self-signed, so this browser is told to accept it (as a user would trust it).
-  chromium = await launchBrowser({
-    extraArgs: [
-      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-      "--ignore-certificate-errors",
-    ],
-  });
+  // A Service Worker needs a secure context: the page comes from the relay's loopback
+  // plain-HTTP listener, as `npm start` serves it, so the browser trusts no certificate at all.
+  const wg = { name: "wg", host: peer.underlayAddress, port: peer.listenPort };
+  stack = await startStack([{ ...wg, publicKey: peer.publicKey }], false, true);
+  chromium = await browser();
 }, 60_000);
 
 afterAll(async () => {
@@ -90,9 +84,9 @@ describe("Browse screen and TCP console", () => {
   it("shows the demo peer's page with its stylesheet and image, over IPv4 and IPv6", {
     timeout: 90_000,
   }, async () => {
-    const page = await (await newContext(chromium)).newPage();
+    const page = await (await newContext(chromium, undefined, true)).newPage();
     const errors = watchErrors(page);
-    await open(page, pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
+    await open(page, localPageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
     await page.getByRole("button", { name: "Generate key pair" }).click();
     await page.getByRole("button", { name: "Connect", exact: true }).click();
     await expect
@@ -139,8 +133,8 @@ describe("Browse screen and TCP console", () => {
   it("shows a page with its image from the namespace's kernel HTTP server behind wireguard-go", {
     timeout: 90_000,
   }, async () => {
-    const page = await (await newContext(chromium)).newPage();
-    await open(page, pageUrl(stack.relay.address, { upstream: "wg" }));
+    const page = await (await newContext(chromium, undefined, true)).newPage();
+    await open(page, localPageUrl(stack.relay.address, { upstream: "wg" }));
     const config = [
       "[Interface]",
       `PrivateKey = ${keyToBase64(clientPrivate)}`,

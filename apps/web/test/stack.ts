@@ -38,11 +38,15 @@ export interface RunningRelay {
   stop(): Promise<void>;
 }
 
-/** HTTP/3 on: native WebTransport for the page; off: the page falls back to WebSocket. */
+/**
+ * HTTP/3 on: native WebTransport for the page; off: the page falls back to WebSocket. `localHttp`
+ * adds the loopback plain-HTTP listener (see `localPageUrl`).
+ */
 export async function startRelay(
   upstreams: UpstreamEntry[],
   port = 0,
   http3 = false,
+  localHttp = false,
 ): Promise<RunningRelay> {
   const config = mergeConfig(DEFAULT_CONFIG, {
     host: "127.0.0.1",
@@ -53,9 +57,17 @@ export async function startRelay(
     tokens: [TOKEN],
     staticDir: DIST,
     upstreams,
+    localHttpPort: localHttp ? 0 : null,
   });
   const relay = new Relay({ config });
   const address = await relay.start();
+  // What the relay's CLI publishes beside the page, ws:// fallback included.
+  relay.publish("/wiregate.json", {
+    relay: address.url,
+    ...(address.localHttpUrl
+      ? { websocket: new URL("/wiregate", address.localHttpUrl.replace(/^http/, "ws")).href }
+      : {}),
+  });
   if (http3 && !address.transports.includes("http3")) {
     await relay.stop(0);
     throw new Error(`HTTP/3 did not come up: ${address.http3Missing}`);
@@ -146,7 +158,11 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(extra: UpstreamEntry[] = [], http3 = false): Promise<Stack> {
+export async function startStack(
+  extra: UpstreamEntry[] = [],
+  http3 = false,
+  localHttp = false,
+): Promise<Stack> {
   requireBuild();
   const demo = await DemoPeer.start();
   const proxy = await HoldingProxy.start({ host: demo.host, port: demo.port });
@@ -159,7 +175,7 @@ export async function startStack(extra: UpstreamEntry[] = [], http3 = false): Pr
     proxy,
     upstreams,
     http3,
-    relay: await startRelay(upstreams, 0, http3),
+    relay: await startRelay(upstreams, 0, http3, localHttp),
     async close() {
       await stack.relay.stop();
       proxy.close();
@@ -201,12 +217,14 @@ export function hostsInNetLog(file: string): Set<string> {
   return hosts;
 }
 
+/** `trustNothing`: for pages on the loopback plain-HTTP listener, which need no certificate. */
 export async function newContext(
   b: Browser,
   viewport = { width: 1024, height: 900 },
+  trustNothing = false,
 ): Promise<BrowserContext> {
-  // The relay's development certificate is self-signed.
-  return b.newContext({ ignoreHTTPSErrors: true, viewport });
+  // On the TLS port the page comes with the relay's self-signed development certificate.
+  return b.newContext({ ignoreHTTPSErrors: !trustNothing, viewport });
 }
 
 export function pageUrl(address: RelayAddress, query: Record<string, string>): string {
@@ -219,6 +237,18 @@ export function pageUrl(address: RelayAddress, query: Record<string, string>): s
     ...query,
   });
   return `${base}index.html?${params}`;
+}
+
+/** The page on the relay's loopback plain-HTTP listener: a secure context with no certificate. */
+export function localPageUrl(address: RelayAddress, query: Record<string, string>): string {
+  if (!address.localHttpUrl) throw new Error("the relay was started without localHttp");
+  const params = new URLSearchParams({
+    relay: address.url,
+    token: TOKEN,
+    certificateSha256: Buffer.from(address.certificateSha256).toString("hex"),
+    ...query,
+  });
+  return `${address.localHttpUrl}index.html?${params}`;
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {
