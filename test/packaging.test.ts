@@ -12,7 +12,7 @@ const PUBLISHED = [
   "packages/core",
   "packages/capture",
   "packages/packets",
-  "packages/session",
+  "packages/relay-protocol",
   "packages/analysis",
   "apps/relay",
   "tools/replay",

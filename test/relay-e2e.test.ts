@@ -43,7 +43,7 @@ import {
   connectRelay,
   type RelayConnection,
   type WebTransportConstructor,
-} from "@wiregate/session";
+} from "@wiregate/relay-protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tsharkFields } from "./helpers/capture.js";
 import { startWireGuardPeer, type WireGuardPeer } from "./helpers/wireguard-peer.js";

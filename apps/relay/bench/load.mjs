@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { quicheLoaded, WebTransport } from "@fails-components/webtransport";
-import { connectRelay } from "@wiregate/session";
+import { connectRelay } from "@wiregate/relay-protocol";
 
 console.log = () => {}; // the library's console notes
 console.error = () => {};

@@ -5,7 +5,7 @@
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
-import { type ErrorCode, type HelloFrame, PROTOCOL_VERSION } from "@wiregate/session";
+import { type ErrorCode, type HelloFrame, PROTOCOL_VERSION } from "@wiregate/relay-protocol";
 import type { Limits, UpstreamEntry } from "./config.js";
 import { KeyedBudget } from "./keyed-budget.js";
 import { type OriginPolicy, originRefusal } from "./origin-check.js";

@@ -10,7 +10,7 @@ import {
   DEFAULT_CONFIG,
   mergeConfig,
   type PartialConfig,
-  parseConfig,
+  parseRelayConfig,
   type RelayConfig,
 } from "./config.js";
 
@@ -327,7 +327,7 @@ function setPath(target: Record<string, unknown>, key: string, value: unknown): 
 }
 
 function layer(source: string, raw: Record<string, unknown>, errors: string[]): PartialConfig {
-  const result = parseConfig(raw);
+  const result = parseRelayConfig(raw);
   if (result.ok) return result.config;
   errors.push(...result.errors.map((e) => `${source}: ${e}`));
   return {};

@@ -128,7 +128,9 @@ export const DEFAULT_CONFIG: RelayConfig = {
 
 export type PartialConfig = Partial<Omit<RelayConfig, "limits">> & { limits?: Partial<Limits> };
 
-export type ConfigResult = { ok: true; config: PartialConfig } | { ok: false; errors: string[] };
+export type RelayConfigParseResult =
+  | { ok: true; config: PartialConfig }
+  | { ok: false; errors: string[] };
 
 type Check = (value: unknown) => string | undefined;
 
@@ -251,7 +253,7 @@ function parseUpstream(name: string, value: unknown, errors: string[]): Upstream
 }
 
 /** Validates one configuration layer (a parsed JSON file, or env/flags mapped to the same shape). */
-export function parseConfig(value: unknown): ConfigResult {
+export function parseRelayConfig(value: unknown): RelayConfigParseResult {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return { ok: false, errors: ["configuration must be a JSON object"] };
   }

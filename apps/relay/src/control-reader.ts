@@ -1,4 +1,4 @@
-import { type ControlFrame, FrameReader } from "@wiregate/session";
+import { type ControlFrame, FrameReader } from "@wiregate/relay-protocol";
 
 /**
  * Reads client control frames one at a time from a stream. A chunk may carry several frames (a

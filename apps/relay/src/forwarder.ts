@@ -8,7 +8,7 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { checkShape } from "@wiregate/core";
-import type { ErrorCode } from "@wiregate/session";
+import type { ErrorCode } from "@wiregate/relay-protocol";
 import { bufferedTowardClient } from "./client-backlog.js";
 import type { UpstreamEntry } from "./config.js";
 import { MessageLane } from "./message-lane.js";

@@ -1,11 +1,11 @@
 /**
  * The relay's end of a session's message stream: the lane for WireGuard messages larger than the
- * session's datagrams (wire format in @wiregate/session's message-stream.ts). The client opens it
+ * session's datagrams (wire format in @wiregate/relay-protocol's message-stream.ts). The client opens it
  * right after the welcome; this accepts it, splits what arrives into messages, and writes larger
  * messages toward the client with a bounded backlog.
  */
 
-import { encodeStreamMessage, StreamMessageReader } from "@wiregate/session";
+import { encodeStreamMessage, StreamMessageReader } from "@wiregate/relay-protocol";
 
 type ByteStream = { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
 

@@ -2,7 +2,7 @@
  * One client session: control stream (hello → welcome/error, stats), and the two datagram
  * directions between the WebTransport session and a UDP socket of its own toward the upstream.
  * WireGuard messages larger than the session's datagrams take the message stream, a reliable
- * stream the client opens after the welcome (see @wiregate/session's message-stream.ts).
+ * stream the client opens after the welcome (see @wiregate/relay-protocol's message-stream.ts).
  */
 
 import {
@@ -10,9 +10,9 @@ import {
   type ErrorCode,
   encodeFrame,
   type HelloFrame,
+  type RelayTransport,
   type StatsFrame,
-  type Transport,
-} from "@wiregate/session";
+} from "@wiregate/relay-protocol";
 import type { Limits, UpstreamEntry } from "./config.js";
 import { ControlReader } from "./control-reader.js";
 import { Forwarder, type ForwarderHost, type SessionStats } from "./forwarder.js";
@@ -50,7 +50,7 @@ export interface CaptureSink {
 export interface SessionContext {
   id: string;
   index: number;
-  transport: Transport;
+  transport: RelayTransport;
   clientAddress: string;
   limits: Limits;
   counters: RelayCounters;
@@ -73,7 +73,7 @@ const ERROR_FRAMES_PER_SECOND = 10;
 export function transportOf(
   header: Record<string, unknown> | undefined,
   server: "http2" | "http3",
-): Transport {
+): RelayTransport {
   if (header) {
     if (header[":protocol"] === "websocket") return "websocket";
     if (header["sec-websocket-protocol"] !== undefined) return "websocket";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { helpText, loadConfig } from "../src/cli-options.js";
-import { DEFAULT_CONFIG, isLoopback, isLoopbackAddress, parseConfig } from "../src/config.js";
+import { DEFAULT_CONFIG, isLoopback, isLoopbackAddress, parseRelayConfig } from "../src/config.js";
 import {
   DEV_CERT_VALIDITY_MS,
   ensureDevCertificate,
@@ -14,7 +14,7 @@ import {
 
 describe("configuration", () => {
   it("accepts a full file and names every bad field", () => {
-    const good = parseConfig({
+    const good = parseRelayConfig({
       host: "127.0.0.1",
       port: 4433,
       tokens: ["0123456789abcdef0123"],
@@ -22,7 +22,7 @@ describe("configuration", () => {
       limits: { maxSessions: 10, idleTimeoutMs: 1000 },
     });
     expect(good.ok).toBe(true);
-    const bad = parseConfig({
+    const bad = parseRelayConfig({
       port: 70000,
       tokens: ["short"],
       upstreams: { "bad name": { host: "x", port: 1 }, ok: { host: "127.0.0.1", port: 0 } },
@@ -65,7 +65,7 @@ describe("configuration", () => {
     );
     fc.assert(
       fc.property(fc.oneof(near, fc.anything(), fc.jsonValue()), (value) => {
-        const result = parseConfig(value);
+        const result = parseRelayConfig(value);
         if (!result.ok) {
           expect(result.errors.length).toBeGreaterThan(0);
           for (const error of result.errors) expect(error).toMatch(/\S: \S|^configuration must be/);

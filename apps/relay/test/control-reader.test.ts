@@ -1,4 +1,4 @@
-import { encodeFrame } from "@wiregate/session";
+import { encodeFrame } from "@wiregate/relay-protocol";
 import { describe, expect, it } from "vitest";
 import { ControlReader } from "../src/control-reader.js";
 

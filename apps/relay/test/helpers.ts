@@ -9,7 +9,7 @@ import {
   connectRelay,
   type RelayConnection,
   type WebTransportConstructor,
-} from "@wiregate/session";
+} from "@wiregate/relay-protocol";
 import { DEFAULT_CONFIG, type Limits, mergeConfig, type RelayConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { Relay, type RelayAddress } from "../src/relay.js";

@@ -4,7 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RelayConnection } from "@wiregate/session";
+import type { RelayConnection } from "@wiregate/relay-protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RelayAddress } from "../src/relay.js";
 import {

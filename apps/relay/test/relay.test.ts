@@ -7,7 +7,7 @@ import {
   encodeStreamMessage,
   FrameReader,
   RelayError,
-} from "@wiregate/session";
+} from "@wiregate/relay-protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay, RelayAddress } from "../src/relay.js";
 import {

@@ -1,6 +1,6 @@
 /** The page side of the tunnel worker: typed messages in, listeners out, latest state kept. */
 import type { PeerStatus } from "@wiregate/core";
-import type { StatsFrame } from "@wiregate/session";
+import type { StatsFrame } from "@wiregate/relay-protocol";
 import type { ConnectionState, FromWorker, TimedEvent, ToWorker } from "./protocol.js";
 
 type Listener = (message: FromWorker) => void;

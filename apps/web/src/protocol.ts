@@ -3,7 +3,7 @@
  * relay session; the page only renders what it is told and forwards what the user asks for.
  */
 import type { PeerStatus, TraceEvent } from "@wiregate/core";
-import type { StatsFrame } from "@wiregate/session";
+import type { StatsFrame } from "@wiregate/relay-protocol";
 
 export interface PeerSettings {
   publicKey: Uint8Array;

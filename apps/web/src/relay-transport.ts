@@ -13,7 +13,7 @@ import {
   RelayError,
   type WebTransportConstructor,
   type WebTransportLike,
-} from "@wiregate/session";
+} from "@wiregate/relay-protocol";
 
 /** How long native WebTransport may take before WebSocket is tried (UDP silently dropped). */
 const NATIVE_TIMEOUT_MS = 5_000;

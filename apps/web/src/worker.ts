@@ -18,7 +18,7 @@ import {
   type ErrorCode,
   type RelayConnection,
   RelayError,
-} from "@wiregate/session";
+} from "@wiregate/relay-protocol";
 import type {
   ConnectionState,
   ConnectSettings,

@@ -15,6 +15,7 @@
  * RoutineHandshake workers may do. `receive()` runs a job's steps back to back.
  */
 import {
+  AntiReplayWindow,
   type CryptoBackend,
   compareTai64n,
   consumeInitiation,
@@ -25,10 +26,9 @@ import {
   type Entropy,
   encodeInitiation,
   encodeResponse,
-  encodeTransport,
+  encodeTransportData,
   mac1Key,
   nobleCrypto,
-  ReplayWindow,
   type SymmetricState,
   splitKeys,
   staticStatic,
@@ -79,7 +79,7 @@ interface GoKeypair {
   sendNonce: bigint;
   created: number;
   isInitiator: boolean;
-  replay: ReplayWindow;
+  antiReplay: AntiReplayWindow;
 }
 
 export interface JobStep {
@@ -205,7 +205,7 @@ export class WireGuardGoPeer {
       if (padded !== packet) padded.set(packet);
       const counter = k.sendNonce++;
       this.#out.push(
-        encodeTransport(k.remoteIndex, counter, this.#c.seal(k.send, counter, padded, EMPTY)),
+        encodeTransportData(k.remoteIndex, counter, this.#c.seal(k.send, counter, padded, EMPTY)),
       );
       if (packet.length === 0) this.#debug("Sending keepalive packet");
       this.#timers.keepalive = undefined; // timersAnyAuthenticatedPacketSent
@@ -448,7 +448,7 @@ export class WireGuardGoPeer {
       sendNonce: 0n,
       created: this.#now,
       isInitiator,
-      replay: new ReplayWindow(),
+      antiReplay: new AntiReplayWindow(),
     };
     this.#hs = { chainKey: ZERO32, hash: ZERO32 };
     this.#localEphemeral = ZERO32;
@@ -492,7 +492,7 @@ export class WireGuardGoPeer {
     const k = entry.keypair;
     if (this.#now - k.created >= REJECT_AFTER_TIME) return;
     const plain = this.#c.open(k.recv, m.counter, m.encrypted, EMPTY);
-    if (!plain || !k.replay.accept(m.counter)) return;
+    if (!plain || !k.antiReplay.accept(m.counter)) return;
     this.received++;
     if (k === this.next) {
       if (this.previous) this.indexTable.delete(this.previous.localIndex);

@@ -14,7 +14,7 @@ import type { PacketRecord } from "./records.js";
 export const WG_HANDSHAKE_INITIATION = MessageType.Initiation;
 export const WG_HANDSHAKE_RESPONSE = MessageType.Response;
 export const WG_COOKIE_REPLY = MessageType.CookieReply;
-export const WG_TRANSPORT_DATA = MessageType.Transport;
+export const WG_TRANSPORT_DATA = MessageType.TransportData;
 
 export type WireGuardMessageType = MessageType;
 

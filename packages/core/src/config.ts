@@ -47,18 +47,18 @@ export interface WgQuickConfig {
   peers: PeerConfig[];
 }
 
-export interface ConfigError {
+export interface WgQuickConfigError {
   /** 1-based line the problem is on (for a missing section: where it should start). */
   line: number;
   message: string;
 }
 
-export type ConfigParseResult =
-  | { ok: true; config: WgQuickConfig; warnings: ConfigError[] }
-  | { ok: false; errors: ConfigError[] };
+export type WgQuickParseResult =
+  | { ok: true; config: WgQuickConfig; warnings: WgQuickConfigError[] }
+  | { ok: false; errors: WgQuickConfigError[] };
 
 /** "line 7: AllowedIPs: …" */
-export function formatConfigError(error: ConfigError): string {
+export function formatWgQuickConfigError(error: WgQuickConfigError): string {
   return `line ${error.line}: ${error.message}`;
 }
 
@@ -244,9 +244,9 @@ interface PeerDraft extends SectionDraft {
 }
 
 /** Parses a wg-quick configuration. Never throws. */
-export function parseConfig(text: string): ConfigParseResult {
-  const errors: ConfigError[] = [];
-  const warnings: ConfigError[] = [];
+export function parseWgQuickConfig(text: string): WgQuickParseResult {
+  const errors: WgQuickConfigError[] = [];
+  const warnings: WgQuickConfigError[] = [];
   let iface:
     | (SectionDraft & { addresses: IpPrefix[]; dns: DnsEntry[]; extras: WgQuickExtra[] })
     | null = null;
@@ -430,8 +430,8 @@ function formatEndpoint(endpoint: Endpoint): string {
   return endpoint.address.family === 6 ? `[${host}]:${endpoint.port}` : `${host}:${endpoint.port}`;
 }
 
-/** Writes a configuration that {@link parseConfig} reads back to an equal value. */
-export function formatConfig(config: WgQuickConfig): string {
+/** Writes a configuration that {@link parseWgQuickConfig} reads back to an equal value. */
+export function formatWgQuickConfig(config: WgQuickConfig): string {
   const out: string[] = ["[Interface]"];
   const iface = config.interface;
   out.push(`PrivateKey = ${keyToBase64(iface.privateKey, "PrivateKey")}`);
@@ -445,7 +445,7 @@ export function formatConfig(config: WgQuickConfig): string {
   for (const extra of iface.extras) {
     if (/[#\r\n]/.test(extra.value) || extra.value !== extra.value.trim()) {
       throw new RangeError(
-        `formatConfig: ${extra.key} value cannot be written: ${JSON.stringify(extra.value)}`,
+        `formatWgQuickConfig: ${extra.key} value cannot be written: ${JSON.stringify(extra.value)}`,
       );
     }
     out.push(`${extra.key} = ${extra.value}`);

@@ -1,6 +1,6 @@
 /** Protocol timing and limits, in milliseconds where they are times (see the WireGuard paper §6). */
 export const REKEY_AFTER_MESSAGES = 2n ** 60n;
-export { REJECT_AFTER_MESSAGES } from "./replay-window.js";
+export { REJECT_AFTER_MESSAGES } from "./anti-replay.js";
 export const REKEY_AFTER_TIME = 120_000;
 export const REJECT_AFTER_TIME = 180_000;
 export const REKEY_ATTEMPT_TIME = 90_000;

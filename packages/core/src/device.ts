@@ -29,7 +29,7 @@ import { keyToBase64 } from "./keys.js";
 import { decodeMessage } from "./messages.js";
 import { Peer } from "./peer.js";
 import { runTimers } from "./peer-timers.js";
-import { onTransport, sendKeepalive, sendPacket, sendStaged, stage } from "./transport.js";
+import { onTransportData, sendKeepalive, sendPacket, sendStaged, stage } from "./transport.js";
 import { abytes, afunction, anumber } from "./validate.js";
 
 export type {
@@ -105,7 +105,7 @@ export class Device {
       if (m.type === 1) onInitiation(ctx, m, from, (o) => this.#addPeer(o, "admitted"));
       else if (m.type === 2) onResponse(ctx, m, from);
       else if (m.type === 3) onCookieReply(ctx, m);
-      else onTransport(ctx, m, from);
+      else onTransportData(ctx, m, from);
     }
     return ctx.finish();
   }

@@ -1,4 +1,5 @@
 export * from "./allowed-ips.js";
+export * from "./anti-replay.js";
 export * from "./config.js";
 export * from "./constants.js";
 export * from "./cookie.js";
@@ -18,7 +19,6 @@ export { compareRank, Keypair, type Rank } from "./keypair.js";
 export * from "./keys.js";
 export * from "./messages.js";
 export * from "./noise.js";
-export * from "./replay-window.js";
 export * from "./runner.js";
 export * from "./schedulers.js";
 export * from "./tai64n.js";

@@ -1,4 +1,4 @@
-import { ReplayWindow } from "./replay-window.js";
+import { AntiReplayWindow } from "./anti-replay.js";
 
 /**
  * Where a keypair stands among crossing handshakes. Keypairs are compared by rank: a later round
@@ -18,10 +18,10 @@ export function compareRank(a: Rank, b: Rank): number {
   return a.sequence - b.sequence;
 }
 
-/** Transport keys of one completed handshake, with their counters and replay window. */
+/** Transport keys of one completed handshake, with their counters and anti-replay window. */
 export class Keypair {
   sendCounter = 0n;
-  readonly replay = new ReplayWindow();
+  readonly antiReplay = new AntiReplayWindow();
   /** Responder keypairs may not send until the initiator proves it has them (key confirmation). */
   confirmed: boolean;
   /** Whether any authenticated packet arrived on this keypair. */

@@ -10,7 +10,7 @@ export const MessageType = {
   Initiation: 1,
   Response: 2,
   CookieReply: 3,
-  Transport: 4,
+  TransportData: 4,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -54,7 +54,7 @@ export interface CookieReply {
   bytes: Uint8Array;
 }
 
-export interface Transport {
+export interface TransportData {
   type: 4;
   receiver: number;
   counter: bigint;
@@ -63,7 +63,7 @@ export interface Transport {
   bytes: Uint8Array;
 }
 
-export type Message = Initiation | Response | CookieReply | Transport;
+export type Message = Initiation | Response | CookieReply | TransportData;
 
 export type RejectReason =
   | "empty"
@@ -252,7 +252,7 @@ export function encodeCookieReply(f: {
 }
 
 /** Transport header followed by the ciphertext (which already includes its tag). */
-export function encodeTransport(
+export function encodeTransportData(
   receiver: number,
   counter: bigint,
   encrypted: Uint8Array,
@@ -261,7 +261,7 @@ export function encodeTransport(
     throw new RangeError(`encrypted: at least ${AEAD_TAG_SIZE} bytes expected`);
   }
   const out = new Uint8Array(TRANSPORT_HEADER_SIZE + encrypted.length);
-  out[0] = MessageType.Transport;
+  out[0] = MessageType.TransportData;
   writeU32(out, 4, receiver);
   if (typeof counter !== "bigint" || counter < 0n || counter > 0xffff_ffff_ffff_ffffn) {
     throw new RangeError(`counter: ${String(counter)} is not a 64-bit unsigned integer`);

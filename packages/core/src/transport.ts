@@ -12,7 +12,7 @@ import { initiate } from "./handshake.js";
 import { packetAddresses } from "./ip.js";
 import type { Keypair } from "./keypair.js";
 import { receivedWith, usable } from "./keypair-slots.js";
-import { encodeTransport, type Transport } from "./messages.js";
+import { encodeTransportData, type TransportData } from "./messages.js";
 import type { Peer } from "./peer.js";
 import {
   authenticatedReceived,
@@ -25,7 +25,7 @@ import {
 
 const EMPTY = new Uint8Array(0);
 
-export function onTransport(ctx: Context, m: Transport, from: UdpEndpoint): void {
+export function onTransportData(ctx: Context, m: TransportData, from: UdpEndpoint): void {
   const entry = ctx.indices.get(m.receiver);
   const k = entry?.keypair;
   if (!entry || !k) {
@@ -41,7 +41,7 @@ export function onTransport(ctx: Context, m: Transport, from: UdpEndpoint): void
     });
     return;
   }
-  if (!k.replay.check(m.counter)) {
+  if (!k.antiReplay.check(m.counter)) {
     ctx.reject(peer, "replayed-counter", `counter ${m.counter} replayed or too old`, {
       localIndex: m.receiver,
     });
@@ -54,7 +54,7 @@ export function onTransport(ctx: Context, m: Transport, from: UdpEndpoint): void
     });
     return;
   }
-  if (!k.replay.accept(m.counter)) {
+  if (!k.antiReplay.accept(m.counter)) {
     ctx.reject(peer, "replayed-counter", `counter ${m.counter} replayed`, {
       localIndex: m.receiver,
     });
@@ -122,7 +122,7 @@ function sendTransport(ctx: Context, peer: Peer, k: Keypair, packet: Uint8Array)
   const counter = k.sendCounter++;
   const padded = pad(packet, ctx.s.mtu);
   const sealed = ctx.s.c.seal(k.sendKey, counter, padded, EMPTY);
-  if (!ctx.transmit(peer, encodeTransport(k.remoteIndex, counter, sealed))) return;
+  if (!ctx.transmit(peer, encodeTransportData(k.remoteIndex, counter, sealed))) return;
   if (packet.length === 0) {
     ctx.event(peer, "keepalive-sent", "debug", { localIndex: k.localIndex });
   }

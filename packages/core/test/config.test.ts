@@ -2,14 +2,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  type ConfigError,
-  formatConfig,
-  formatConfigError,
+  formatWgQuickConfig,
+  formatWgQuickConfigError,
   type InterfaceConfig,
   type PeerConfig,
-  parseConfig,
   parseEndpoint,
+  parseWgQuickConfig,
   type WgQuickConfig,
+  type WgQuickConfigError,
 } from "../src/config.js";
 import { formatCidr, formatIp, type IpAddress, type IpPrefix } from "../src/ip.js";
 import { keyToBase64 } from "../src/keys.js";
@@ -20,19 +20,19 @@ const KEY_A = keyToBase64(new Uint8Array(32).fill(1));
 const KEY_B = keyToBase64(new Uint8Array(32).fill(2));
 const KEY_C = keyToBase64(new Uint8Array(32).fill(3));
 
-function parseOk(text: string): { config: WgQuickConfig; warnings: ConfigError[] } {
-  const result = parseConfig(text);
-  if (!result.ok) throw new Error(result.errors.map(formatConfigError).join("\n"));
+function parseOk(text: string): { config: WgQuickConfig; warnings: WgQuickConfigError[] } {
+  const result = parseWgQuickConfig(text);
+  if (!result.ok) throw new Error(result.errors.map(formatWgQuickConfigError).join("\n"));
   return result;
 }
 
 function errorsOf(text: string): string[] {
-  const result = parseConfig(text);
+  const result = parseWgQuickConfig(text);
   if (result.ok) throw new Error("expected errors");
-  return result.errors.map(formatConfigError);
+  return result.errors.map(formatWgQuickConfigError);
 }
 
-describe("parseConfig on the captures' configurations", () => {
+describe("parseWgQuickConfig on the captures' configurations", () => {
   const files: { name: string; text: string }[] = [];
   for (const dir of readdirSync(CAPTURES, { withFileTypes: true })) {
     if (!dir.isDirectory()) continue;
@@ -52,7 +52,7 @@ describe("parseConfig on the captures' configurations", () => {
       const { config, warnings } = parseOk(text);
       expect(warnings, name).toEqual([]);
       expect(config.peers, name).toHaveLength(1);
-      expect(parseOk(formatConfig(config)).config, name).toEqual(config);
+      expect(parseOk(formatWgQuickConfig(config)).config, name).toEqual(config);
     }
   });
 
@@ -74,7 +74,7 @@ describe("parseConfig on the captures' configurations", () => {
   });
 });
 
-describe("parseConfig", () => {
+describe("parseWgQuickConfig", () => {
   const full = `# a wg-quick file
 [interface]
 privatekey = ${KEY_A}   # trailing comment
@@ -135,7 +135,7 @@ PersistentKeepalive = off
 
   it("warns, with lines, about wg-quick settings Wiregate does not use", () => {
     const { warnings } = parseOk(full);
-    expect(warnings.map(formatConfigError)).toEqual([
+    expect(warnings.map(formatWgQuickConfigError)).toEqual([
       "line 11: Table is a wg-quick setting not used by Wiregate (kept as written)",
       "line 12: PostUp is a wg-quick setting not used by Wiregate (kept as written)",
       "line 13: PostUp is a wg-quick setting not used by Wiregate (kept as written)",
@@ -143,11 +143,11 @@ PersistentKeepalive = off
     ]);
   });
 
-  it("round-trips through formatConfig", () => {
+  it("round-trips through formatWgQuickConfig", () => {
     const { config } = parseOk(full);
-    const text = formatConfig(config);
+    const text = formatWgQuickConfig(config);
     expect(parseOk(text).config).toEqual(config);
-    expect(formatConfig(parseOk(text).config)).toBe(text);
+    expect(formatWgQuickConfig(parseOk(text).config)).toBe(text);
   });
 
   it("reports precise errors, all of them, by line", () => {
@@ -232,7 +232,7 @@ Whatever = 1
       `[Interface]\nPrivateKey = ${KEY_A}\nListenPort = 1\nListenPort = 2\n`,
     );
     expect(config.interface.listenPort).toBe(2);
-    expect(warnings.map(formatConfigError)).toEqual([
+    expect(warnings.map(formatWgQuickConfigError)).toEqual([
       "line 4: ListenPort is set again; this value replaces the one on line 3",
     ]);
   });
@@ -360,7 +360,7 @@ function dropUndefined<T extends object>(value: T): T {
 
 function checkOutcome(text: string): void {
   const lineCount = text.split("\n").length;
-  const result = parseConfig(text);
+  const result = parseWgQuickConfig(text);
   const problems = result.ok ? result.warnings : result.errors;
   if (!result.ok) expect(result.errors.length).toBeGreaterThan(0);
   for (const p of problems) {
@@ -369,14 +369,14 @@ function checkOutcome(text: string): void {
     expect(p.line).toBeLessThanOrEqual(lineCount);
     expect(p.message.length).toBeGreaterThan(0);
   }
-  if (result.ok) expect(parseOk(formatConfig(result.config)).config).toEqual(result.config);
+  if (result.ok) expect(parseOk(formatWgQuickConfig(result.config)).config).toEqual(result.config);
 }
 
-describe("parseConfig properties", () => {
-  it("round-trips any configuration through formatConfig", () => {
+describe("parseWgQuickConfig properties", () => {
+  it("round-trips any configuration through formatWgQuickConfig", () => {
     fc.assert(
       fc.property(configArb, (config) => {
-        const { config: back, warnings } = parseOk(formatConfig(config));
+        const { config: back, warnings } = parseOk(formatWgQuickConfig(config));
         expect(back).toEqual(config);
         expect(warnings).toHaveLength(config.interface.extras.length);
       }),
@@ -428,7 +428,7 @@ describe("parseConfig properties", () => {
           maxLength: 4,
         }),
         (config, mutations) => {
-          let text = formatConfig(config);
+          let text = formatWgQuickConfig(config);
           for (const [at, drop, insert] of mutations) {
             const i = at % (text.length + 1);
             text = text.slice(0, i) + insert + text.slice(i + drop);

@@ -14,7 +14,7 @@ import {
   encodeCookieReply,
   encodeInitiation,
   encodeResponse,
-  encodeTransport,
+  encodeTransportData,
 } from "../src/messages.js";
 import { ENDPOINT, other, type Side, udpPacket } from "./sim.js";
 import { Clocked, recordingCrypto } from "./virtual.js";
@@ -428,7 +428,7 @@ describe("decodeMessage", () => {
           expect(cookie.message.nonce).toEqual(nonce);
           expect(cookie.message.encryptedCookie).toEqual(encryptedStatic.subarray(0, 32));
 
-          const transport = decodeMessage(encodeTransport(receiver, counter, sealed));
+          const transport = decodeMessage(encodeTransportData(receiver, counter, sealed));
           if (!transport.ok || transport.message.type !== 4) throw new Error("transport");
           expect(transport.message.receiver).toBe(receiver);
           expect(transport.message.counter).toBe(counter);
@@ -444,11 +444,11 @@ describe("decodeMessage", () => {
       fc.property(
         fc.oneof(fc.integer({ min: -1000, max: -1 }), fc.integer({ min: 2 ** 32, max: 2 ** 40 })),
         (bad) => {
-          expect(() => encodeTransport(bad, 0n, new Uint8Array(16))).toThrow(RangeError);
+          expect(() => encodeTransportData(bad, 0n, new Uint8Array(16))).toThrow(RangeError);
         },
       ),
     );
-    expect(() => encodeTransport(1, 0n, new Uint8Array(15))).toThrow(RangeError);
+    expect(() => encodeTransportData(1, 0n, new Uint8Array(15))).toThrow(RangeError);
     expect(() =>
       encodeResponse({
         sender: 1,

@@ -4,9 +4,9 @@
  * filtering and key erasure — each observed through what a device sends, delivers and rejects.
  */
 import { describe, expect, it } from "vitest";
+import { ANTI_REPLAY_WINDOW_SIZE } from "../src/anti-replay.js";
 import { HANDSHAKE_RATE_BURST, INITIATION_FLOOD_INTERVAL } from "../src/constants.js";
 import type { Output } from "../src/device.js";
-import { REPLAY_WINDOW_SIZE } from "../src/replay-window.js";
 import { ENDPOINT, TUNNEL, udpPacket } from "./sim.js";
 import { Clocked, drive, recordingCrypto } from "./virtual.js";
 
@@ -83,7 +83,7 @@ describe("replayed handshakes", () => {
 describe("replayed and old transport data", () => {
   it("accepts counter newest − 8128 once and rejects newest − 8129", () => {
     const { pair } = established("window");
-    expect(REPLAY_WINDOW_SIZE).toBe(8128);
+    expect(ANTI_REPLAY_WINDOW_SIZE).toBe(8128);
     // "hello" used counter 0; hold counters 1 … 8131 in flight.
     for (let i = 1; i <= 8131; i++) pair.send("a", `p${i}`);
     const held = pair.inFlight.splice(0).map((m) => m.data);

@@ -1,13 +1,13 @@
 /** Connect: relay, token, upstream, a wg-quick config (imported, pasted or generated), connect. */
 import {
   formatCidr,
-  formatConfigError,
   formatIp,
+  formatWgQuickConfigError,
   generatePrivateKey,
   keyFromBase64,
   keyToBase64,
   nobleCrypto,
-  parseConfig,
+  parseWgQuickConfig,
   publicKey,
   type WgQuickConfig,
 } from "@wiregate/core";
@@ -75,14 +75,14 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
   const disconnect = h("button", { type: "button", disabled: true }, "Disconnect");
 
   const parsed = (): { config?: WgQuickConfig; error?: string } => {
-    const result = parseConfig(config.value);
-    if (!result.ok) return { error: result.errors.map(formatConfigError).join("; ") };
+    const result = parseWgQuickConfig(config.value);
+    if (!result.ok) return { error: result.errors.map(formatWgQuickConfigError).join("; ") };
     if (result.config.peers.length === 0) return { error: "the config has no [Peer]" };
     return { config: result.config };
   };
 
   const showOwnKey = () => {
-    const result = parseConfig(config.value);
+    const result = parseWgQuickConfig(config.value);
     ownKey.value = result.ok
       ? keyToBase64(publicKey(nobleCrypto, result.config.interface.privateKey))
       : "";
@@ -90,7 +90,7 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
   config.addEventListener("input", showOwnKey);
 
   const generate = () => {
-    const existing = parseConfig(config.value);
+    const existing = parseWgQuickConfig(config.value);
     const known =
       peerKey.value.trim() ||
       (existing.ok && existing.config.peers[0]

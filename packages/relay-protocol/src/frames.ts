@@ -10,8 +10,8 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME_SIZE = 16 * 1024;
 export const FRAME_HEADER_SIZE = 4;
 
-export type Transport = "http3" | "http2" | "websocket";
-export const TRANSPORTS: readonly Transport[] = ["http3", "http2", "websocket"];
+export type RelayTransport = "http3" | "http2" | "websocket";
+export const RELAY_TRANSPORTS: readonly RelayTransport[] = ["http3", "http2", "websocket"];
 
 export type ErrorCode =
   | "unauthorized"
@@ -49,7 +49,7 @@ export interface HelloFrame {
 export interface WelcomeFrame {
   type: "welcome";
   sessionId: string;
-  transport: Transport;
+  transport: RelayTransport;
   /** Largest WireGuard message that fits one datagram of this session. */
   datagramSize: number;
   /**
@@ -165,8 +165,8 @@ export function validateFrame(value: unknown): FrameResult {
       if (!isShortString(f.sessionId, 128) || f.sessionId.length === 0) {
         return bad("sessionId must be a non-empty string of at most 128 characters");
       }
-      if (!TRANSPORTS.includes(f.transport as Transport)) {
-        return bad(`transport must be one of ${TRANSPORTS.join(", ")}`);
+      if (!RELAY_TRANSPORTS.includes(f.transport as RelayTransport)) {
+        return bad(`transport must be one of ${RELAY_TRANSPORTS.join(", ")}`);
       }
       if (!isCount(f.datagramSize) || f.datagramSize === 0 || f.datagramSize > 65535) {
         return bad("datagramSize must be an integer in 1..65535");
@@ -189,7 +189,7 @@ export function validateFrame(value: unknown): FrameResult {
       const frame: WelcomeFrame = {
         type: "welcome",
         sessionId: f.sessionId,
-        transport: f.transport as Transport,
+        transport: f.transport as RelayTransport,
         datagramSize: f.datagramSize,
       };
       if (f.messageSize !== undefined) frame.messageSize = f.messageSize;

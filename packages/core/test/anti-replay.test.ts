@@ -1,6 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { REJECT_AFTER_MESSAGES, REPLAY_WINDOW_SIZE, ReplayWindow } from "../src/replay-window.js";
+import {
+  ANTI_REPLAY_WINDOW_SIZE,
+  AntiReplayWindow,
+  REJECT_AFTER_MESSAGES,
+} from "../src/anti-replay.js";
 
 /**
  * Brute-force model of RFC 6479 as wireguard-go's replay package behaves: a counter is accepted once,
@@ -26,14 +30,14 @@ class Reference {
   }
 }
 
-describe("ReplayWindow", () => {
+describe("AntiReplayWindow", () => {
   it("has the limits of wireguard-go and the kernel", () => {
     expect(REJECT_AFTER_MESSAGES).toBe(18446744073709543423n); // 2^64 − 8192 − 1
-    expect(REPLAY_WINDOW_SIZE).toBe(8128);
+    expect(ANTI_REPLAY_WINDOW_SIZE).toBe(8128);
   });
 
   it("accepts each counter once, including 0 on a fresh window", () => {
-    const window = new ReplayWindow();
+    const window = new AntiReplayWindow();
     expect(window.accept(0n)).toBe(true);
     expect(window.accept(0n)).toBe(false);
     expect(window.accept(1n)).toBe(true);
@@ -49,7 +53,7 @@ describe("ReplayWindow", () => {
       2n ** 40n + 17n,
       2n ** 60n + 5n,
     ]) {
-      const window = new ReplayWindow();
+      const window = new AntiReplayWindow();
       expect(window.accept(newest)).toBe(true);
       expect(window.check(newest - 8128n)).toBe(true);
       expect(window.check(newest - 8129n)).toBe(false);
@@ -60,7 +64,7 @@ describe("ReplayWindow", () => {
   });
 
   it("accepts every counter of a full window once, in any order, then none again", () => {
-    const window = new ReplayWindow();
+    const window = new AntiReplayWindow();
     const newest = 20_000n;
     expect(window.accept(newest)).toBe(true);
     // Descending order exercises every ring word without moving the window.
@@ -70,7 +74,7 @@ describe("ReplayWindow", () => {
   });
 
   it("forgets old bits when the window moves a whole ring ahead", () => {
-    const window = new ReplayWindow();
+    const window = new AntiReplayWindow();
     for (let c = 0n; c < 8192n; c++) window.accept(c);
     // Counter c + 8192 uses the same ring bit as c: it must be clear once the window reaches it.
     for (let c = 8192n; c < 2n * 8192n; c++) expect(window.accept(c)).toBe(true);
@@ -78,7 +82,7 @@ describe("ReplayWindow", () => {
   });
 
   it("handles huge jumps, on both the number and bigint paths", () => {
-    const window = new ReplayWindow();
+    const window = new AntiReplayWindow();
     expect(window.accept(5n)).toBe(true);
     const big = 2n ** 53n + 100n; // past Number.MAX_SAFE_INTEGER
     expect(window.accept(big)).toBe(true);
@@ -93,7 +97,7 @@ describe("ReplayWindow", () => {
   });
 
   it("rejects counters at and past REJECT_AFTER_MESSAGES", () => {
-    const window = new ReplayWindow();
+    const window = new AntiReplayWindow();
     expect(window.check(REJECT_AFTER_MESSAGES)).toBe(false);
     expect(window.accept(REJECT_AFTER_MESSAGES)).toBe(false);
     expect(window.accept(2n ** 64n - 1n)).toBe(false);
@@ -103,7 +107,7 @@ describe("ReplayWindow", () => {
   });
 
   it("check never changes state", () => {
-    const window = new ReplayWindow();
+    const window = new AntiReplayWindow();
     expect(window.check(100n)).toBe(true);
     expect(window.check(100n)).toBe(true);
     expect(window.accept(10_000n)).toBe(true);
@@ -112,8 +116,8 @@ describe("ReplayWindow", () => {
   });
 
   it("throws RangeError for negative counters (a caller mistake)", () => {
-    expect(() => new ReplayWindow().accept(-1n)).toThrow(RangeError);
-    expect(() => new ReplayWindow().check(-1n)).toThrow(RangeError);
+    expect(() => new AntiReplayWindow().accept(-1n)).toThrow(RangeError);
+    expect(() => new AntiReplayWindow().check(-1n)).toThrow(RangeError);
   });
 
   it("agrees with a brute-force reference on reordering, duplicates and jumps", () => {
@@ -148,7 +152,7 @@ describe("ReplayWindow", () => {
     );
     fc.assert(
       fc.property(start, fc.array(step, { minLength: 1, maxLength: 400 }), (base, steps) => {
-        const window = new ReplayWindow();
+        const window = new AntiReplayWindow();
         const reference = new Reference();
         if (base > 0n) expect(window.accept(base)).toBe(reference.accept(base));
         for (const s of steps) {

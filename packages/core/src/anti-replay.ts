@@ -9,12 +9,12 @@ const RING_BITS = 8192;
 const WORD_BITS = 64;
 const RING_WORDS = RING_BITS / WORD_BITS;
 /** How far behind the newest counter a counter may be and still be accepted. */
-export const REPLAY_WINDOW_SIZE = RING_BITS - WORD_BITS;
-const WINDOW_BIG = BigInt(REPLAY_WINDOW_SIZE);
+export const ANTI_REPLAY_WINDOW_SIZE = RING_BITS - WORD_BITS;
+const WINDOW_BIG = BigInt(ANTI_REPLAY_WINDOW_SIZE);
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-export class ReplayWindow {
+export class AntiReplayWindow {
   // Each 64-bit word is two consecutive 32-bit halves: JS bit operations are 32-bit.
   #bits = new Uint32Array(RING_BITS / 32);
   /** Highest counter accepted so far (0 before the first, which is harmless: its bit is clear). */
@@ -51,7 +51,7 @@ export class ReplayWindow {
         );
         this.#newest = counter;
         this.#newestNumber = value;
-      } else if (newestNumber - value > REPLAY_WINDOW_SIZE) {
+      } else if (newestNumber - value > ANTI_REPLAY_WINDOW_SIZE) {
         return false;
       }
       return this.#testAndSet(value % RING_BITS);
@@ -101,6 +101,6 @@ export class ReplayWindow {
 
 function assertCounter(counter: bigint): void {
   if (typeof counter !== "bigint" || counter < 0n) {
-    throw new RangeError("ReplayWindow: counter must be a non-negative 64-bit bigint");
+    throw new RangeError("AntiReplayWindow: counter must be a non-negative 64-bit bigint");
   }
 }
