@@ -32,11 +32,23 @@ export interface WebTransportLike {
     /** The largest datagram this side may send now (browsers: may grow after connecting). */
     maxDatagramSize?: number;
   };
+  /** Native WebTransport (and the library's sessions): counters, including datagram losses. */
+  getStats?(): Promise<{ datagrams?: Partial<DatagramLosses> }>;
   createBidirectionalStream(): Promise<{
     readable: ReadableStream<Uint8Array>;
     writable: WritableStream<Uint8Array>;
   }>;
   close(info?: { closeCode?: number; reason?: string }): void;
+}
+
+/** Why datagrams went missing inside the transport (WebTransport `getStats().datagrams`). */
+export interface DatagramLosses {
+  /** Dropped on arrival: the reader had not taken them and the incoming queue was full. */
+  droppedIncoming: number;
+  /** Waited too long in the sender's QUIC queue (congestion window or pacing) and were discarded. */
+  expiredOutgoing: number;
+  /** Sent but declared lost by QUIC. */
+  lostOutgoing: number;
 }
 
 export type WebTransportConstructor = new (
@@ -83,6 +95,8 @@ export interface RelayConnection {
   stats(): Promise<StatsFrame>;
   /** Datagrams dropped locally because the iterable was not read fast enough. */
   readonly receiveDrops: number;
+  /** The transport's own datagram loss counters; undefined when it reports none. */
+  datagramLosses(): Promise<DatagramLosses | undefined>;
   /** Resolves when the session ends, with the relay's fatal error if it sent one. */
   closed: Promise<{ error?: ErrorFrame }>;
   close(): void;
@@ -341,6 +355,16 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
     },
     get receiveDrops() {
       return queue.drops;
+    },
+    async datagramLosses() {
+      const stats = await wt.getStats?.().catch(() => undefined);
+      const d = stats?.datagrams;
+      if (!d) return undefined;
+      return {
+        droppedIncoming: Number(d.droppedIncoming ?? 0),
+        expiredOutgoing: Number(d.expiredOutgoing ?? 0),
+        lostOutgoing: Number(d.lostOutgoing ?? 0),
+      };
     },
     closed,
     close: finish,
