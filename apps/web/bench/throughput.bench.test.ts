@@ -107,6 +107,17 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
   const raw = mean("raw");
   const tunnel = mean("tunnel");
   const wsRaw = wsResults.reduce((a, x) => a + x.datagramsPerSecond, 0) / wsResults.length;
+  /** Losses of one mode, summed over its runs: the flood's own count and the transport's. */
+  const losses = (runs: FloodResult[]) => ({
+    lost: runs.reduce((a, x) => a + x.lost, 0),
+    sent: runs.reduce((a, x) => a + x.sent, 0),
+    ...Object.fromEntries(
+      (["droppedIncoming", "expiredOutgoing", "lostOutgoing"] as const).map((key) => [
+        key,
+        runs.reduce((a, x) => a + (x.transportLosses?.[key] ?? 0), 0),
+      ]),
+    ),
+  });
   const summary = {
     seconds: SECONDS,
     rounds: ROUNDS,
@@ -117,6 +128,9 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
     tunnelPayloadMbitPerSecond: Number(((tunnel * PAYLOAD * 8) / 1e6).toFixed(1)),
     tunnelVsRawHttp3: Number((tunnel / raw).toFixed(2)),
     rawHttp3VsRawWebSocket: Number((raw / wsRaw).toFixed(2)),
+    lossesRawHttp3: losses(results.filter((x) => x.mode === "raw")),
+    lossesTunnelHttp3: losses(results.filter((x) => x.mode === "tunnel")),
+    lossesRawWebSocket: losses(wsResults),
     longTasksOver50ms: longTasks.length,
     longestTaskMs: longTasks.length ? Math.max(...longTasks) : 0,
     maxTimerLagMs: Number(probe.lag.toFixed(1)),

@@ -60,6 +60,10 @@ export interface FloodResult {
   datagramsPerSecond: number;
   /** Inner payload bits per second (tunnel) or datagram payload (raw) — see docs/web.md. */
   megabitsPerSecond: number;
+  /** Sent and not back within FLOOD_LOSS_MS: counted lost and replaced. */
+  lost: number;
+  /** The browser transport's own loss counters during the run, when it reports them. */
+  transportLosses?: { droppedIncoming: number; expiredOutgoing: number; lostOutgoing: number };
 }
 
 /** An HTTP request the Service Worker asks the tunnel to make (Browse screen). */

@@ -19,11 +19,11 @@ import {
   type RelayConnection,
   RelayError,
 } from "@wiregate/relay-protocol";
+import { Flood } from "./flood.js";
 import type {
   ConnectionState,
   ConnectSettings,
   FloodRequest,
-  FloodResult,
   FromWorker,
   PingRequest,
   TimedEvent,
@@ -82,18 +82,6 @@ interface PingRun {
   lastSentAt: number;
 }
 
-interface FloodRun {
-  request: FloodRequest;
-  sent: number;
-  received: number;
-  inFlight: number;
-  startedAt: number;
-  endsAt: number;
-  datagramBytes: number;
-  send: () => void;
-  finish: () => void;
-}
-
 class Tunnel {
   #settings: ConnectSettings | undefined;
   #device: Device | undefined;
@@ -110,7 +98,7 @@ class Tunnel {
   #eventTimer: ReturnType<typeof setTimeout> | undefined;
   #relayErrors: string[] = [];
   #ping: PingRun | undefined;
-  #flood: FloodRun | undefined;
+  #flood: Flood | undefined;
   /** TCP inside the tunnel (Browse screen, TCP console); one per device. */
   tcp: TunnelTcp | undefined;
 
@@ -129,7 +117,7 @@ class Tunnel {
     clearTimeout(this.#retryTimer);
     clearInterval(this.#statusTimer);
     this.stopPing();
-    this.#flood?.finish();
+    void this.#flood?.finish();
     const conn = this.#conn;
     this.#conn = undefined;
     conn?.close();
@@ -428,9 +416,7 @@ class Tunnel {
     }
     const flood = this.#flood;
     if (flood?.request.mode === "tunnel" && parsed.udp?.sourcePort === flood.request.port) {
-      flood.received++;
-      flood.inFlight--;
-      flood.send();
+      flood.reply();
     }
   }
 
@@ -447,13 +433,9 @@ class Tunnel {
     const inner = (request.destination.includes(":") ? 48 : 28) + payload.length;
     const datagramBytes = TRANSPORT_OVERHEAD + Math.min(this.#mtu, Math.ceil(inner / 16) * 16);
     let raw: RelayConnection | undefined;
-    let rawDatagram: Uint8Array | undefined;
+    let send: () => void;
     if (request.mode === "raw") {
-      raw = await openRelay(settings, request.upstream ?? "echo", () => {
-        run.received++;
-        run.inFlight--;
-        run.send();
-      })
+      raw = await openRelay(settings, request.upstream ?? "echo", () => run.reply())
         .then((opened) => opened.conn)
         .catch((error: Error) => {
           post({ type: "error", message: `flood: ${error.message}` });
@@ -461,68 +443,36 @@ class Tunnel {
         });
       if (!raw) return;
       // Shaped like a transport message so the relay forwards it; the echo sends it back as is.
-      rawDatagram = new Uint8Array(datagramBytes);
+      const rawDatagram = new Uint8Array(datagramBytes);
       rawDatagram[0] = 4;
+      const conn = raw;
+      send = () => conn.send(rawDatagram);
+    } else {
+      const packet = buildUdp({
+        source,
+        destination: request.destination,
+        sourcePort: 40_000,
+        destinationPort: request.port,
+        data: payload,
+      });
+      send = () => void this.#send(packet);
     }
-    const packet = buildUdp({
-      source,
-      destination: request.destination,
-      sourcePort: 40_000,
-      destinationPort: request.port,
-      data: payload,
-    });
-    const startedAt = now();
-    const run: FloodRun = {
+    const losses = (raw ?? this.#conn)?.datagramLosses;
+    const run: Flood = new Flood({
       request,
-      sent: 0,
-      received: 0,
-      inFlight: 0,
-      startedAt,
-      endsAt: startedAt + request.durationMs,
       datagramBytes,
-      send: () => {
-        if (this.#flood !== run) return;
-        while (run.inFlight < request.window && now() < run.endsAt) {
-          run.sent++;
-          run.inFlight++;
-          if (raw && rawDatagram) raw.send(rawDatagram);
-          else this.#send(packet);
-        }
-      },
-      finish: () => {
-        if (this.#flood !== run) return;
-        this.#flood = undefined;
-        clearInterval(refill);
+      send,
+      ...(losses ? { losses } : {}),
+      now,
+      done: (result) => {
+        if (this.#flood === run) this.#flood = undefined;
         raw?.close();
-        const seconds = (Math.min(now(), run.endsAt) - startedAt) / 1000;
-        const perSecond = run.received / seconds;
-        const result: FloodResult = {
-          mode: request.mode,
-          sent: run.sent,
-          received: run.received,
-          datagramBytes,
-          seconds,
-          datagramsPerSecond: perSecond,
-          megabitsPerSecond: (perSecond * request.payload * 8) / 1e6,
-        };
         post({ type: "flood-done", result });
       },
-    };
+    });
+    void this.#flood?.finish();
     this.#flood = run;
-    // Lost datagrams would shrink the window for good: when nothing came back for a while,
-    // count what is in flight as lost and open the window again.
-    let seen = -1;
-    const refill = setInterval(() => {
-      if (now() >= run.endsAt) {
-        clearInterval(refill);
-        setTimeout(run.finish, 500);
-        return;
-      }
-      if (run.received === seen) run.inFlight = 0;
-      seen = run.received;
-      run.send();
-    }, 250);
-    run.send();
+    run.start();
   }
 }
 

@@ -125,7 +125,7 @@ function throughput(client: TunnelClient, defaultTarget: string): HTMLElement {
   const run = h("button", { type: "submit" }, "Run");
   const result = h("p", { "data-testid": "flood-result", "aria-live": "polite" });
   const show = (r: FloodResult) => {
-    result.textContent = `${r.mode}: ${r.received} of ${r.sent} datagrams echoed in ${r.seconds.toFixed(1)} s — ${r.datagramsPerSecond.toFixed(0)} datagrams/s, ${r.megabitsPerSecond.toFixed(1)} Mbit/s of payload each way (${r.datagramBytes}-byte datagrams)`;
+    result.textContent = `${r.mode}: ${r.received} of ${r.sent} datagrams echoed in ${r.seconds.toFixed(1)} s (${r.lost} lost) — ${r.datagramsPerSecond.toFixed(0)} datagrams/s, ${r.megabitsPerSecond.toFixed(1)} Mbit/s of payload each way (${r.datagramBytes}-byte datagrams)`;
     result.dataset.result = JSON.stringify(r);
     run.disabled = false;
   };
