@@ -101,7 +101,21 @@ export type ToWorker =
   | { type: "handshake" }
   | { type: "ping"; request: PingRequest }
   | { type: "ping-stop" }
-  | { type: "flood"; request: FloodRequest };
+  | { type: "flood"; request: FloodRequest }
+  | { type: "udp-listen"; port: number }
+  | { type: "udp-close" };
+
+/** What the UDP listener inside the tunnel has received (Tools screen). */
+export interface UdpListenStatus {
+  port: number;
+  datagrams: number;
+  /** UDP payload bytes. */
+  bytes: number;
+  /** Datagrams by payload size. */
+  sizes: Record<string, number>;
+  /** Address and port of the latest sender. */
+  from?: string;
+}
 
 export type ConnectionPhase = "idle" | "connecting" | "connected" | "reconnecting" | "failed";
 
@@ -161,4 +175,5 @@ export type FromWorker =
   | { type: "ping-lost"; sequence: number }
   | { type: "ping-done"; summary: PingSummary }
   | { type: "flood-done"; result: FloodResult }
+  | { type: "udp-status"; status: UdpListenStatus }
   | { type: "error"; message: string };

@@ -31,6 +31,7 @@ import type {
 } from "./protocol.js";
 import { type OpenedRelay, openRelaySession } from "./relay-transport.js";
 import { TunnelTcp } from "./tunnel-tcp.js";
+import { UdpListener } from "./udp-listener.js";
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post = (message: FromWorker) => scope.postMessage(message);
@@ -99,6 +100,8 @@ class Tunnel {
   #relayErrors: string[] = [];
   #ping: PingRun | undefined;
   #flood: Flood | undefined;
+  /** The Tools screen's UDP port inside the tunnel, on the netstack of `tcp`. */
+  #udp: UdpListener | undefined;
   /** TCP inside the tunnel (Browse screen, TCP console); one per device. */
   tcp: TunnelTcp | undefined;
 
@@ -191,6 +194,7 @@ class Tunnel {
         tick: (t) => device.tick(t),
         output: (out) => this.#handle(out),
       });
+      this.udpClose();
       this.tcp = new TunnelTcp(settings.addresses, mtu, (packet) => this.#send(packet));
       const peer = settings.peer;
       this.#runner.run((t) =>
@@ -405,7 +409,10 @@ class Tunnel {
   #onPacket(data: Uint8Array): void {
     const parsed = parsePacket(data);
     if (!parsed) return;
-    if (parsed.protocolNumber === 6) {
+    if (
+      parsed.protocolNumber === 6 ||
+      (this.#udp && parsed.udp?.destinationPort === this.#udp.port)
+    ) {
       this.tcp?.receive(data);
       return;
     }
@@ -418,6 +425,28 @@ class Tunnel {
     if (flood?.request.mode === "tunnel" && parsed.udp?.sourcePort === flood.request.port) {
       flood.reply();
     }
+  }
+
+  // ---------------------------------------------------------------- UDP listener
+
+  udpListen(port: number): void {
+    this.udpClose();
+    if (!this.tcp) {
+      post({ type: "error", message: "UDP listener: not connected" });
+      return;
+    }
+    try {
+      this.#udp = new UdpListener(this.tcp.net, port, (status) =>
+        post({ type: "udp-status", status }),
+      );
+    } catch (error) {
+      post({ type: "error", message: `UDP listener: ${(error as Error).message}` });
+    }
+  }
+
+  udpClose(): void {
+    this.#udp?.close();
+    this.#udp = undefined;
   }
 
   // ---------------------------------------------------------------- flood (benchmark)
@@ -498,6 +527,12 @@ scope.addEventListener("message", (event: MessageEvent<ToWorker>) => {
       break;
     case "flood":
       void tunnel.flood(message.request);
+      break;
+    case "udp-listen":
+      tunnel.udpListen(message.port);
+      break;
+    case "udp-close":
+      tunnel.udpClose();
       break;
     case "http":
       if (tunnel.tcp) void tunnel.tcp.http(message.request, message.port);

@@ -1,8 +1,9 @@
 /**
  * The page through the relay over HTTP/3 to wireguard-go (MTU 1420) in a network namespace: the
  * namespace's kernel answers the pings, up to full 1420-byte packets both ways (their WireGuard
- * messages exceed the QUIC datagram limit and take the message stream). Also the narrow-screen
- * (375 px) screenshots.
+ * messages exceed the QUIC datagram limit and take the message stream), and 1,400-byte UDP
+ * datagrams sent from the namespace reach the page's UDP listener, every one. Also the
+ * narrow-screen (375 px) screenshots.
  */
 import { randomBytes } from "node:crypto";
 import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
@@ -126,5 +127,44 @@ describe("browser client ⇄ relay (HTTP/3) ⇄ wireguard-go (namespace kernel)"
     await openTab(page, "Captures");
     await screenshot(page, "narrow-captures");
     expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+  });
+
+  it("receives 1,400-byte UDP datagrams from the namespace over HTTP/3, none lost silently", async () => {
+    // UDP payload 1,392 + 8 = 1,400-byte datagrams in 1,420-byte IPv4 packets (wireguard-go's MTU):
+    // 1,452-byte WireGuard messages, above the QUIC datagram limit, so on the message stream.
+    const COUNT = 50;
+    const PAYLOAD = 1392;
+    await openTab(page, "Tools");
+    await page.getByLabel("UDP port").fill("5000");
+    await page.getByRole("button", { name: "Listen", exact: true }).click();
+    const status = page.getByTestId("udp-status");
+    await expect.poll(() => status.getAttribute("data-status")).toContain('"datagrams":0');
+    const session = [...relay.relay.sessions][0]!;
+    const before = { ...session.stats.toClient };
+    const send = [
+      'const s = require("node:dgram").createSocket("udp4");',
+      `const b = Buffer.alloc(${PAYLOAD}, 7); let n = 0;`,
+      `const t = setInterval(() => { s.send(b, 5000, "10.77.0.2"); if (++n === ${COUNT}) { clearInterval(t); setTimeout(() => s.close(), 100); } }, 10);`,
+    ].join(" ");
+    await peer.ns.exec(process.execPath, ["-e", send]);
+    await expect
+      .poll(async () => JSON.parse((await status.getAttribute("data-status")) ?? "{}").datagrams, {
+        timeout: 15_000,
+      })
+      .toBe(COUNT);
+    const received = JSON.parse((await status.getAttribute("data-status")) ?? "{}");
+    expect(received).toMatchObject({
+      datagrams: COUNT,
+      bytes: COUNT * PAYLOAD,
+      sizes: { [PAYLOAD]: COUNT },
+      from: expect.stringMatching(/^10\.77\.0\.1:\d+$/),
+    });
+    // The relay sent them all toward the page, each larger than a datagram of the session.
+    expect(session.datagramSize).toBeLessThan(PAYLOAD + 28 + 32);
+    expect(session.stats.toClient.datagrams - before.datagrams).toBeGreaterThanOrEqual(COUNT);
+    expect(session.stats.toClient.bytes - before.bytes).toBeGreaterThanOrEqual(
+      COUNT * (PAYLOAD + 28 + 32),
+    );
+    await page.getByRole("button", { name: "Stop listening" }).click();
   });
 });
