@@ -1,5 +1,11 @@
 /**
  * HTTP/3: the optional quiche add-on, and a server on UDP at the HTTP/2 port number.
+ *
+ * Left to itself, the add-on accepts every request for a known path and hands the relay a session
+ * without its request headers, so neither the Origin check nor the transport check could see
+ * them. The relay takes over the request instead (`setRequestCallback`): it answers 404 for
+ * other paths, and accepts the rest with their headers attached to the session, where the same
+ * checks as for HTTP/2 run.
  */
 
 import { Http3Server } from "@fails-components/webtransport";
@@ -16,8 +22,22 @@ async function loadHttp3Addon(): Promise<string | undefined> {
   }
 }
 
+type Headers = Record<string, unknown>;
+
+/** The add-on's verdict on one request: the status, and for 200 the headers the session keeps. */
+export function answerRequest(
+  header: Headers,
+  path: string,
+): { status: number; path: string; header?: Headers } {
+  const asked = header[":path"];
+  if (asked !== path) return { status: 404, path: typeof asked === "string" ? asked : "" };
+  return { status: 200, path, header };
+}
+
 /** The running server, or the reason HTTP/3 cannot run. */
 export async function startHttp3(options: {
+  /** The one path sessions are accepted on. */
+  path: string;
   port: number;
   host: string;
   secret: string;
@@ -27,7 +47,12 @@ export async function startHttp3(options: {
   const missing = await loadHttp3Addon();
   if (missing) return missing;
   try {
-    const http3 = new Http3Server(options);
+    const { path, ...serverOptions } = options;
+    const http3 = new Http3Server(serverOptions);
+    // The library waits for this promise; one that rejected would leave the request hanging.
+    http3.setRequestCallback(async ({ header }: { header: Headers }) =>
+      answerRequest(header ?? {}, path),
+    );
     http3.startServer();
     // A server that cannot bind never settles `ready`: give up after a moment.
     const ok = await Promise.race([

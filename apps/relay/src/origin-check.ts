@@ -5,8 +5,8 @@
  * plus the relay's names at its port and the configured origins. Clients that are not browsers (tools, the Node client, which sends
  * its bare host name as `Origin`) can send whatever they like, so the check cannot stop them:
  * without a browser's origin (a URL, or "null") they are let in unless the configuration requires one.
- * Over HTTP/3 the library hands the relay no request headers (unless it takes over the whole
- * request with a callback), so there every session counts as one without an Origin.
+ * Over HTTP/3 the relay takes over the add-on's requests (http3-listener.ts) to get the headers,
+ * so the same check runs there.
  */
 
 export interface OriginPolicy {

@@ -15,6 +15,7 @@ import { isLoopback, isLoopbackAddress, type RelayConfig } from "./config.js";
 import { guardConnections } from "./connection-guard.js";
 import { type CertificateMaterial, ensureDevCertificate, loadCertificate } from "./dev-cert.js";
 import { startHttp3 } from "./http3-listener.js";
+import { checkKeyFileMode } from "./key-file-mode.js";
 import type { KeyedBudget } from "./keyed-budget.js";
 import { startLocalHttp, type UpgradeListener } from "./local-http.js";
 import { type Logger, silentLogger } from "./logger.js";
@@ -120,10 +121,10 @@ export class Relay {
     const names = [...new Set(["localhost", "127.0.0.1", "::1", config.host])].filter(
       (n) => !["0.0.0.0", "::"].includes(n),
     );
-    this.certificate =
-      config.certFile && config.keyFile
-        ? await loadCertificate(config.certFile, config.keyFile)
-        : await ensureDevCertificate(config.certDir, names);
+    if (config.certFile && config.keyFile) {
+      await checkKeyFileMode(config.keyFile);
+      this.certificate = await loadCertificate(config.certFile, config.keyFile);
+    } else this.certificate = await ensureDevCertificate(config.certDir, names);
     const tls = { cert: this.certificate.certPem, privKey: this.certificate.keyPem };
     const secret = randomBytes(32).toString("hex");
 
@@ -157,7 +158,7 @@ export class Relay {
     }
 
     const http3 = config.http3
-      ? await startHttp3({ port, host: config.host, secret, ...tls })
+      ? await startHttp3({ path: config.path, port, host: config.host, secret, ...tls })
       : "disabled by configuration (--no-http3)";
     if (typeof http3 === "string") this.#http3Missing = http3;
     else this.#servers.push({ kind: "http3", server: http3 });

@@ -1,11 +1,12 @@
 /** Secrets the relay keeps on disk are readable by their owner only, and never reach the log. */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ensureDevCertificate, generateDevCertificate, hexHash } from "../src/dev-cert.js";
+import { keyModeRefusal } from "../src/key-file-mode.js";
 import { TOKEN } from "./helpers.js";
 import { buildRelay, lineMatching, lines, root } from "./relay-process.js";
 
@@ -65,5 +66,51 @@ describe("secrets on disk", () => {
     expect(renewed.generated).toBe(true);
     expect(hexHash(renewed.sha256)).not.toBe(hashHex);
     expect(modeOf(join(dir, "key.pem"))).toBe(0o600);
+  });
+
+  it("a relay process refuses a --key file others can read, and starts with a 0600 one", async () => {
+    const { dir, hashHex } = looseCertDir(new Date());
+    const keyFile = join(dir, "key.pem");
+    const start = () => {
+      const child = spawn(
+        process.execPath,
+        [
+          join(root, "dist/cli.js"),
+          "--port=0",
+          "--ops-port=off",
+          `--cert=${join(dir, "cert.pem")}`,
+          `--key=${keyFile}`,
+        ],
+        {
+          env: { ...process.env, WIREGATE_RELAY_TOKENS: TOKEN },
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      children.push(child);
+      let stderr = "";
+      child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      return { child, stderr: () => stderr };
+    };
+    const loose = start();
+    const code = await new Promise((resolve) => loose.child.once("exit", resolve));
+    expect(code).toBe(1);
+    expect(loose.stderr()).toContain(`private key file ${keyFile} is mode 0644`);
+    expect(modeOf(keyFile)).toBe(0o644); // a file the relay did not write is not changed
+    chmodSync(keyFile, 0o600);
+    const tight = start();
+    const listening = JSON.parse(
+      await lineMatching(lines(tight.child), (l) => l.includes('"relay listening"')),
+    );
+    expect(listening.certificateSha256).toBe(hashHex);
+  }, 60_000);
+
+  it("allows an owner-only key, or a group-readable one owned by root, and nothing looser", () => {
+    expect(keyModeRefusal(0o100600, 1000)).toBeUndefined();
+    expect(keyModeRefusal(0o100400, 1000)).toBeUndefined();
+    expect(keyModeRefusal(0o100640, 0)).toBeUndefined();
+    expect(keyModeRefusal(0o100640, 1000)).toMatch(/0640/);
+    expect(keyModeRefusal(0o100660, 0)).toMatch(/0660/);
+    expect(keyModeRefusal(0o100604, 0)).toMatch(/0604/);
+    expect(keyModeRefusal(0o100644, 0)).toMatch(/chmod 600/);
   });
 });
