@@ -128,4 +128,20 @@ describe.each(CASES)("npm start, then the printed URL in Chromium ($name)", (tra
     expect(result).toMatchObject({ transmitted: 5, received: 5 });
     expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
   });
+
+  it("works the same when opened as localhost instead of the printed address", async () => {
+    const local = await (await chromium.newContext()).newPage();
+    try {
+      await open(local, started.webClient.replace("127.0.0.1", "localhost"));
+      await local.getByRole("button", { name: "Generate key pair" }).click();
+      await local.getByRole("button", { name: "Connect", exact: true }).click();
+      const badge = local.getByTestId("badge");
+      await expect.poll(() => badge.textContent(), { timeout: 20_000 }).toMatch(/^Connected/);
+      expect(await badge.textContent()).toBe(`Connected · ${transport.badge} · MTU 1420`);
+      const result = await ping(local, { destination: "10.99.0.1", count: 1, intervalMs: 100 });
+      expect(result.received).toBe(1);
+    } finally {
+      await local.context().close();
+    }
+  });
 });

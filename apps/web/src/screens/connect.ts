@@ -144,11 +144,14 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
           return;
         }
         // A page served over plain HTTP on loopback falls back to its relay's WebSocket there
-        // (ws://): the wss:// at the relay URL would need a certificate the browser trusts.
-        const websocketUrl =
-          location.protocol === "http:" && defaults.websocket && relay.value === defaults.relay
-            ? defaults.websocket
-            : undefined;
+        // (ws://): the wss:// at the relay URL would need a certificate the browser trusts. Under
+        // the name the page was opened with (localhost or an address), so it stays same-origin.
+        let websocketUrl: string | undefined;
+        if (location.protocol === "http:" && defaults.websocket && relay.value === defaults.relay) {
+          const url = new URL(defaults.websocket);
+          url.host = location.host;
+          websocketUrl = url.href;
+        }
         const settings: ConnectSettings = {
           url: relay.value.trim(),
           upstream: upstream.value.trim(),
