@@ -19,7 +19,7 @@ export interface WgPeerStatus {
   readonly transferRx: number;
   readonly transferTx: number;
   /** Seconds; null when off. */
-  readonly persistentKeepalive: number | null;
+  readonly persistentKeepaliveSeconds: number | null;
 }
 
 /**
@@ -62,6 +62,6 @@ function parsePeerLine(line: string): WgPeerStatus {
     latestHandshake: Number(handshake),
     transferRx: Number(rx),
     transferTx: Number(tx),
-    persistentKeepalive: keepalive === "off" ? null : Number(keepalive),
+    persistentKeepaliveSeconds: keepalive === "off" ? null : Number(keepalive),
   };
 }

@@ -15,7 +15,7 @@ export interface WgPeerConfig {
   readonly allowedIPs: readonly string[];
   /** "ip:port" or "[ip6]:port". */
   readonly endpoint?: string;
-  readonly persistentKeepalive?: number;
+  readonly persistentKeepaliveSeconds?: number;
 }
 
 export interface WireGuardPeerOptions {
@@ -172,8 +172,8 @@ function peerArgs(peer: WgPeerConfig, pskFile: string | undefined): string[] {
   const args = ["peer", peer.publicKey];
   if (pskFile !== undefined) args.push("preshared-key", pskFile);
   if (peer.endpoint !== undefined) args.push("endpoint", peer.endpoint);
-  if (peer.persistentKeepalive !== undefined) {
-    args.push("persistent-keepalive", String(peer.persistentKeepalive));
+  if (peer.persistentKeepaliveSeconds !== undefined) {
+    args.push("persistent-keepalive", String(peer.persistentKeepaliveSeconds));
   }
   args.push("allowed-ips", peer.allowedIPs.join(","));
   return args;

@@ -9,7 +9,7 @@ export interface PeerSettings {
   publicKey: Uint8Array;
   presharedKey?: Uint8Array;
   allowedIps: string[];
-  persistentKeepalive?: number;
+  persistentKeepaliveSeconds?: number;
 }
 
 export interface ConnectSettings {

@@ -203,7 +203,9 @@ class Tunnel {
           allowedIps: peer.allowedIps,
           endpoint: RELAY_ENDPOINT,
           ...(peer.presharedKey ? { presharedKey: peer.presharedKey } : {}),
-          ...(peer.persistentKeepalive ? { persistentKeepalive: peer.persistentKeepalive } : {}),
+          ...(peer.persistentKeepaliveSeconds
+            ? { persistentKeepaliveSeconds: peer.persistentKeepaliveSeconds }
+            : {}),
         }),
       );
     }

@@ -39,7 +39,7 @@ export interface PeerConfig {
   allowedIps: IpPrefix[];
   endpoint?: Endpoint;
   /** Seconds; 0 means off. */
-  persistentKeepalive?: number;
+  persistentKeepaliveSeconds?: number;
 }
 
 export interface WgQuickConfig {
@@ -409,7 +409,7 @@ export function parseWgQuickConfig(text: string): WgQuickParseResult {
     };
     setIfDefined(peer, "presharedKey", get<Uint8Array>(draft, "PresharedKey"));
     setIfDefined(peer, "endpoint", get<Endpoint>(draft, "Endpoint"));
-    setIfDefined(peer, "persistentKeepalive", get<number>(draft, "PersistentKeepalive"));
+    setIfDefined(peer, "persistentKeepaliveSeconds", get<number>(draft, "PersistentKeepalive"));
     return peer;
   });
   warnings.sort((a, b) => a.line - b.line);
@@ -458,9 +458,9 @@ export function formatWgQuickConfig(config: WgQuickConfig): string {
     if (peer.allowedIps.length > 0)
       out.push(`AllowedIPs = ${peer.allowedIps.map(formatCidr).join(", ")}`);
     if (peer.endpoint !== undefined) out.push(`Endpoint = ${formatEndpoint(peer.endpoint)}`);
-    if (peer.persistentKeepalive !== undefined) {
+    if (peer.persistentKeepaliveSeconds !== undefined) {
       out.push(
-        `PersistentKeepalive = ${peer.persistentKeepalive === 0 ? "off" : peer.persistentKeepalive}`,
+        `PersistentKeepalive = ${peer.persistentKeepaliveSeconds === 0 ? "off" : peer.persistentKeepaliveSeconds}`,
       );
     }
   }

@@ -54,7 +54,7 @@ export interface PeerOptions {
   allowedIps?: readonly (string | IpPrefix)[];
   endpoint?: UdpEndpoint;
   /** Seconds; 0 or absent is off. */
-  persistentKeepalive?: number;
+  persistentKeepaliveSeconds?: number;
 }
 
 export interface OutgoingDatagram {

@@ -65,7 +65,7 @@ export class Peer implements Scheduled {
     this.presharedKey = options.presharedKey ? options.presharedKey.slice() : ZERO_KEY;
     this.cookies = new CookieJar(c, publicKey);
     this.endpoint = options.endpoint ? { ...options.endpoint } : undefined;
-    this.persistentKeepalive = (options.persistentKeepalive ?? 0) * 1000;
+    this.persistentKeepalive = (options.persistentKeepaliveSeconds ?? 0) * 1000;
   }
 
   /** Our initiations awaiting a response, newest first. */

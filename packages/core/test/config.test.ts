@@ -127,9 +127,9 @@ PersistentKeepalive = off
     expect(first!.endpoint?.kind === "address" && formatIp(first!.endpoint.address)).toBe(
       "2001:db8::1",
     );
-    expect(first!.persistentKeepalive).toBe(25);
+    expect(first!.persistentKeepaliveSeconds).toBe(25);
     expect(second!.endpoint).toEqual({ kind: "hostname", hostname: "vpn.example.com", port: 443 });
-    expect(second!.persistentKeepalive).toBe(0);
+    expect(second!.persistentKeepaliveSeconds).toBe(0);
     expect(second!.allowedIps).toEqual([]);
   });
 
@@ -345,7 +345,7 @@ const peerArb: fc.Arbitrary<PeerConfig> = fc
     presharedKey: optional(keyArb),
     allowedIps: fc.array(prefixArb, { maxLength: 4 }),
     endpoint: optional(endpointArb),
-    persistentKeepalive: optional(fc.integer({ min: 0, max: 65535 })),
+    persistentKeepaliveSeconds: optional(fc.integer({ min: 0, max: 65535 })),
   })
   .map(dropUndefined);
 

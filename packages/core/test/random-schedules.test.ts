@@ -28,7 +28,7 @@ interface Schedule {
   duplicate: number;
   maxDelay: number;
   winner: Side;
-  persistentKeepalive: number | undefined;
+  persistentKeepaliveSeconds: number | undefined;
   sends: { at: number; side: Side }[];
 }
 
@@ -42,7 +42,7 @@ const schedule: fc.Arbitrary<Schedule> = fc.record({
   duplicate: fc.integer({ min: 0, max: 15 }).map((p) => p / 100),
   maxDelay: fc.integer({ min: 0, max: 400 }),
   winner: fc.constantFrom<Side>("a", "b"),
-  persistentKeepalive: fc.constantFrom(undefined, undefined, 25),
+  persistentKeepaliveSeconds: fc.constantFrom(undefined, undefined, 25),
   sends: fc.array(
     fc.record({
       at: fc.integer({ min: 0, max: CHAOS_UNTIL }),
@@ -62,7 +62,7 @@ function run(s: Schedule): Outcome {
   const pair = new Clocked({
     seed: `schedule/${s.seed}`,
     winner: s.winner,
-    persistentKeepalive: s.persistentKeepalive,
+    persistentKeepaliveSeconds: s.persistentKeepaliveSeconds,
   });
   const random = prng(s.seed);
   const network: { at: number; order: number; m: InFlight }[] = [];
@@ -178,7 +178,7 @@ describe("random schedules over a lossy, reordering, duplicating network", () =>
       duplicate: 0.15,
       maxDelay: 400,
       winner: "b",
-      persistentKeepalive: 25,
+      persistentKeepaliveSeconds: 25,
       sends,
     });
     expect(handshakes).toBeGreaterThan(2);
@@ -219,7 +219,7 @@ describe("random schedules over a lossy, reordering, duplicating network", () =>
       duplicate: 0,
       maxDelay: 0,
       winner: "b",
-      persistentKeepalive: undefined,
+      persistentKeepaliveSeconds: undefined,
       sends: at.map(([t, side]) => ({ at: t, side })),
     });
     expect(pair.events.some((e) => e.reason?.startsWith("retransmit"))).toBe(true);

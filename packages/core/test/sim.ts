@@ -29,7 +29,7 @@ export interface PairOptions {
   /** Which side gets the greater static key (the collision winner). */
   winner?: Side;
   collisionPolicy?: "keep-both" | "latest-wins";
-  persistentKeepalive?: number;
+  persistentKeepaliveSeconds?: number;
   underLoadThreshold?: number;
   crypto?: CryptoBackend;
 }
@@ -116,7 +116,7 @@ export class Pair {
           presharedKey: side === "a" ? psk : otherPsk,
           allowedIps: [`${TUNNEL[peer]}/32`],
           endpoint: ENDPOINT[peer],
-          persistentKeepalive: options.persistentKeepalive,
+          persistentKeepaliveSeconds: options.persistentKeepaliveSeconds,
         }),
         0,
       );

@@ -21,8 +21,8 @@ const RESPONSE = 2;
 const TRANSPORT = 4;
 
 /** A pair whose handshake (started by A sending "hello" at t = 0) completed with no loss. */
-function established(seed: string, persistentKeepalive?: number): Clocked {
-  const pair = new Clocked({ seed, persistentKeepalive });
+function established(seed: string, persistentKeepaliveSeconds?: number): Clocked {
+  const pair = new Clocked({ seed, persistentKeepaliveSeconds });
   pair.send("a", "hello");
   drive(pair, { until: 0 });
   expect(pair.delivered.b).toHaveLength(1);
@@ -73,7 +73,7 @@ describe("passive keepalive", () => {
 
 describe("persistent keepalive", () => {
   it("keeps the path alive every interval while idle, and not without the option", () => {
-    const pair = new Clocked({ seed: "persistent", persistentKeepalive: 25 });
+    const pair = new Clocked({ seed: "persistent", persistentKeepaliveSeconds: 25 });
     drive(pair, { until: 55_000 });
     expect(pair.converged()).toBe(true);
     // A's timer fires first; each of its keepalives reaches B and resets B's own timer (any
@@ -297,9 +297,9 @@ describe("deadlines", () => {
     });
 
   it("ticking only at the returned deadlines does exactly what polling every millisecond does", () => {
-    const byDeadline = new Clocked({ seed: "deadlines", persistentKeepalive: 30 });
+    const byDeadline = new Clocked({ seed: "deadlines", persistentKeepaliveSeconds: 30 });
     scenario(byDeadline);
-    const byPolling = new Clocked({ seed: "deadlines", persistentKeepalive: 30 });
+    const byPolling = new Clocked({ seed: "deadlines", persistentKeepaliveSeconds: 30 });
     scenario(byPolling, 1);
     expect(byDeadline.log.length).toBeGreaterThan(30);
     expect(sent(byDeadline, "a", INITIATION).length).toBeGreaterThan(2);

@@ -113,7 +113,7 @@ export class Clocked extends Pair {
         publicKey: this.keys[peer],
         allowedIps: [`${TUNNEL[peer]}/32`],
         endpoint: ENDPOINT[peer],
-        persistentKeepalive: this.options.persistentKeepalive,
+        persistentKeepaliveSeconds: this.options.persistentKeepaliveSeconds,
       }),
       0,
     );

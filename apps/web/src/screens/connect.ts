@@ -161,7 +161,9 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
             publicKey: peer.publicKey,
             allowedIps: peer.allowedIps.map(formatCidr),
             ...(peer.presharedKey ? { presharedKey: peer.presharedKey } : {}),
-            ...(peer.persistentKeepalive ? { persistentKeepalive: peer.persistentKeepalive } : {}),
+            ...(peer.persistentKeepaliveSeconds
+              ? { persistentKeepaliveSeconds: peer.persistentKeepaliveSeconds }
+              : {}),
           },
           ...(token.value ? { token: token.value } : {}),
           ...(hash ? { certificateHash: hash } : {}),
