@@ -1,6 +1,5 @@
 export * from "./allowed-ips.js";
 export * from "./anti-replay.js";
-export * from "./config.js";
 export * from "./constants.js";
 export * from "./cookie.js";
 export * from "./crypto/index.js";
@@ -24,3 +23,7 @@ export * from "./schedulers.js";
 export * from "./tai64n.js";
 export { TIMERS, type TimerName } from "./timers.js";
 export * from "./trace.js";
+export * from "./wg-quick/parser.js";
+export * from "./wg-quick/serializer.js";
+export * from "./wg-quick/types.js";
+export { type EndpointParseResult, parseEndpoint } from "./wg-quick/values.js";

@@ -10,7 +10,7 @@ import {
   parseWgQuickConfig,
   type WgQuickConfig,
   type WgQuickConfigError,
-} from "../src/config.js";
+} from "../src/index.js";
 import { formatCidr, formatIp, type IpAddress, type IpPrefix } from "../src/ip.js";
 import { keyToBase64 } from "../src/keys.js";
 
