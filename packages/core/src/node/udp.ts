@@ -3,7 +3,6 @@
  * driving a sans-IO Device. Everything protocol-related stays in the Device; this file only moves
  * bytes.
  */
-import { randomBytes } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
 import { nodeCrypto } from "../crypto/node.js";
 import type { CryptoBackend } from "../crypto/types.js";
@@ -11,6 +10,7 @@ import { Device, type DeviceOptions, type Output, type PeerOptions } from "../de
 import { DeviceRunner } from "../runner.js";
 import { realTime } from "../schedulers.js";
 import type { TraceEvent } from "../trace.js";
+import { pooledRandom } from "./random-pool.js";
 
 export interface UdpDeviceOptions
   extends Omit<DeviceOptions, "random" | "wallClock" | "crypto" | "keyLog"> {
@@ -20,6 +20,12 @@ export interface UdpDeviceOptions
   /** UDP port to listen on; 0 (default) picks a free one. */
   port?: number;
   type?: "udp4" | "udp6";
+  /**
+   * Socket receive and send buffer sizes in bytes (default 4 MiB; the kernel caps them, on Linux
+   * at net.core.rmem_max / wmem_max). A busy tunnel delivers bursts of a whole TCP window while
+   * the event loop is busy; the 208 KiB Linux default drops part of such a burst.
+   */
+  socketBuffer?: number;
   peers?: PeerOptions[];
   /** A decrypted IP packet arrived from `peer` (base64 public key). */
   onPacket?: (packet: Uint8Array, peer: string) => void;
@@ -29,7 +35,17 @@ export interface UdpDeviceOptions
 }
 
 const wallClockNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
-const secureRandom = (n: number) => new Uint8Array(randomBytes(n));
+
+const DEFAULT_SOCKET_BUFFER = 4 * 1024 * 1024;
+
+function setBufferSizes(socket: Socket, size: number): void {
+  try {
+    socket.setRecvBufferSize(size);
+    socket.setSendBufferSize(size);
+  } catch {
+    // A system that refuses the size keeps its default: slower under bursts, still correct.
+  }
+}
 
 export class UdpDevice {
   readonly device: Device;
@@ -43,7 +59,7 @@ export class UdpDevice {
     this.device = new Device({
       ...options,
       crypto: options.crypto ?? nodeCrypto,
-      random: secureRandom,
+      random: pooledRandom(),
       wallClock: wallClockNs,
       keyLog: options.onKeyLog !== undefined,
     });
@@ -68,6 +84,7 @@ export class UdpDevice {
       socket.once("error", reject);
       socket.bind(options.port ?? 0, options.host ?? (type === "udp4" ? "0.0.0.0" : "::"), () => {
         socket.off("error", reject);
+        setBufferSizes(socket, options.socketBuffer ?? DEFAULT_SOCKET_BUFFER);
         resolve();
       });
     });
