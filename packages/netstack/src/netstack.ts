@@ -12,9 +12,29 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /**
+   * Runs `fn` once the input already queued has been handled (Node: `setImmediate`). Arrivals
+   * are polled this way, so a burst of segments gets one ACK. Without it, every arrival is
+   * polled on its own (a microtask).
+   */
+  afterInput?(fn: () => void): void;
+}
+
+/** A task after the pending ones: setImmediate in Node, a MessageChannel message elsewhere. */
+function nextTask(): (fn: () => void) => void {
+  if (typeof setImmediate === "function") return (fn) => void setImmediate(fn);
+  const channel = new MessageChannel();
+  const queue: (() => void)[] = [];
+  // The DOM's MessagePort (browsers, workers); typed by hand, this package builds without DOM types.
+  (channel.port1 as unknown as { onmessage: () => void }).onmessage = () => queue.shift()?.();
+  return (fn) => {
+    queue.push(fn);
+    channel.port2.postMessage(null);
+  };
 }
 
 export const realClock: Clock = {
+  afterInput: nextTask(),
   now: () => performance.now(),
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms) as unknown as { unref?: () => void };
@@ -83,6 +103,7 @@ interface Watch {
 }
 
 const UDP_QUEUE = 256;
+const MAX_BURST = 64;
 const defaultRandom = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 
 export class Netstack {
@@ -96,6 +117,9 @@ export class Netstack {
   #timer: unknown;
   #timerAt: number | undefined;
   #scheduled = false;
+  /** Arrivals since the last poll, and whether a poll after them is scheduled. */
+  #burst = 0;
+  #burstScheduled = false;
   #pingId = 0;
 
   constructor(options: NetstackOptions) {
@@ -107,7 +131,18 @@ export class Netstack {
   /** An IP packet from the tunnel. */
   receive(packet: Uint8Array): void {
     this.stack.receive(this.#clock.now(), packet);
-    this.#kick();
+    // One poll (and so one ACK) per burst, but no burst longer than MAX_BURST segments: a
+    // stretch ACK like the ones GRO makes Linux send, without the per-packet cost of ACKing
+    // every second segment (each ACK is a seal and a send).
+    const afterInput = this.#clock.afterInput;
+    if (afterInput === undefined || ++this.#burst >= MAX_BURST) this.#pollSoon();
+    else if (!this.#burstScheduled) {
+      this.#burstScheduled = true;
+      afterInput(() => {
+        this.#burstScheduled = false;
+        this.#poll();
+      });
+    }
   }
 
   /** Opens a TCP connection; resolves once established. */
@@ -268,8 +303,16 @@ export class Netstack {
     return { readable, writable, closed, socket };
   }
 
-  /** Polls the stack soon (once per turn, however many calls asked for it). */
+  /**
+   * Polls the stack soon. A poll already scheduled after a burst of arrivals serves as well:
+   * polling now would ACK half a burst.
+   */
   #kick(): void {
+    if (!this.#burstScheduled) this.#pollSoon();
+  }
+
+  /** Polls the stack in a microtask (once per turn, however many calls asked for it). */
+  #pollSoon(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
     queueMicrotask(() => {
@@ -279,6 +322,7 @@ export class Netstack {
   }
 
   #poll(): void {
+    this.#burst = 0;
     const now = this.#clock.now();
     const out = this.stack.poll(now);
     for (const p of out.packets) this.#send(p);

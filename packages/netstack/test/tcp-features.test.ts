@@ -57,10 +57,11 @@ describe("TCP features", () => {
     const syn = seen[0]!.seg;
     const synAck = seen[1]!.seg;
     expect(syn.flags).toBe(SYN);
-    expect(syn.options).toMatchObject({ mss: 1380, windowScale: 3, sackPermitted: true });
+    // The default 1 MiB receive buffer needs a shift of 5 to be advertised whole (RFC 7323 §2.3).
+    expect(syn.options).toMatchObject({ mss: 1380, windowScale: 5, sackPermitted: true });
     expect(syn.options.timestamp).toBeDefined();
     expect(synAck.flags).toBe(SYN | ACK);
-    expect(synAck.options).toMatchObject({ mss: 1380, windowScale: 3, sackPermitted: true });
+    expect(synAck.options).toMatchObject({ mss: 1380, windowScale: 5, sackPermitted: true });
     expect(synAck.options.timestamp?.echo).toBe(syn.options.timestamp?.value);
     // The side with the smaller MTU bounds both directions (RFC 6691), less 12 bytes of timestamps.
     p6.b.listen(80);
@@ -72,7 +73,7 @@ describe("TCP features", () => {
     p6.run(() => s !== undefined);
     expect(c.mss).toBe(1280 - 60 - 12);
     expect(s!.mss).toBe(1280 - 60 - 12);
-    expect(c.sndScale).toBe(3);
+    expect(c.sndScale).toBe(5);
   });
 
   it("measures RTT from timestamps and rejects an old duplicate by PAWS", () => {

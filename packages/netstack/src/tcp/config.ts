@@ -22,7 +22,7 @@ export interface TcpConfig {
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
   sendBuffer: 256 * 1024,
-  receiveBuffer: 256 * 1024,
+  receiveBuffer: 1024 * 1024,
   maxOutOfOrder: 256,
   timeWait: 60_000,
   delayedAck: 40,

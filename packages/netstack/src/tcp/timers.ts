@@ -20,6 +20,7 @@ const EXPIRE: Record<TimerName, (c: Connection, now: number) => void> = {
   retransmit,
   delayedAck: (c) => {
     c.ackNow = true;
+    c.sink.stats.delayedAcks++;
   },
   persist,
   keepalive,
