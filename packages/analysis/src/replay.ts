@@ -5,29 +5,27 @@
  * sends is matched to the captured message it corresponds to (by indices, else by type and time)
  * and delivered on the captured schedule; with the key log's ephemeral keys the engines regenerate
  * the captured bytes exactly, so the captured messages themselves are consumed and verified.
- *
- * Timing: the capture was taken at one peer (the "capture side"): its own messages are captured
- * when sent and reach the other side one latency later; the other side's messages are captured on
- * arrival and processed just before the capture side's first reaction to them (so a crossing that
- * happened in the real peer is re-enacted as a crossing).
+ * Both engines run on one `VirtualScheduler` (milliseconds) through core's `DeviceRunner`;
+ * results are in capture seconds. How the schedule is read from the capture: replay-setup.ts.
  */
 import {
   type CryptoBackend,
-  Device,
-  deterministicRandom,
-  type Entropy,
-  entropyFrom,
-  generatePrivateKey,
+  decodeMessage,
+  type Message,
   nobleCrypto,
-  type Output,
-  type UdpEndpoint,
+  VirtualScheduler,
 } from "@wiregate/core";
 import { type DecodedMessage, hex32, TYPE_NAMES } from "./decode.js";
 import type { KeyMaterial } from "./keys.js";
-import { WireGuardGoPeer } from "./wireguard-go-model.js";
+import {
+  createEngine,
+  type EngineOutput,
+  type ReplayEngine,
+  type ReplayModel,
+} from "./replay-engines.js";
+import { bytesEqual, identities, other, type Side, script, timing } from "./replay-setup.js";
 
-export type ReplayModel = "wiregate" | "wireguard-go";
-type Side = "A" | "B";
+export type { ReplayModel };
 
 export interface ReplayOptions {
   model: ReplayModel;
@@ -38,6 +36,7 @@ export interface ReplayOptions {
 }
 
 export interface ReplayedMessage {
+  /** Capture seconds. */
   sentAt: number;
   deliveredAt: number;
   from: Side;
@@ -54,10 +53,12 @@ export interface ReplayResult {
   peers: Record<Side, string>;
   captureSide: Side;
   latencyMs: number;
+  /** Times in capture seconds. */
   lines: { time: number; text: string }[];
   messages: ReplayedMessage[];
   /** Captured frames no engine message corresponded to. */
   notReproduced: number[];
+  /** Capture seconds. */
   firstActivity?: number;
   bothWaysAt?: number;
   stallSeconds?: number;
@@ -65,54 +66,7 @@ export interface ReplayResult {
   errors: string[];
 }
 
-interface Engine {
-  send(now: number, packet: Uint8Array): void;
-  initiate(now: number): void;
-  receive(now: number, bytes: Uint8Array): void;
-  tick(now: number): void;
-  deadline(): number | undefined;
-  take(): { datagrams: Uint8Array[]; lines: string[]; errors: string[] };
-  received(): number;
-}
-
-const EP: Record<Side, UdpEndpoint> = {
-  A: { address: "192.0.2.1", port: 51820 },
-  B: { address: "192.0.2.2", port: 51820 },
-};
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function u32(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
-
-function median(values: number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const s = [...values].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)];
-}
-
-/** Entropy that answers with the captured ephemeral keys and indices, in order. */
-function scriptedEntropy(
-  ephemerals: (Uint8Array | null)[],
-  indices: number[],
-  seed: string,
-): Entropy {
-  const fallback = entropyFrom(deterministicRandom(seed));
-  let e = 0;
-  let i = 0;
-  return {
-    ...fallback,
-    ephemeral: () =>
-      (e < ephemerals.length ? ephemerals[e++]?.slice() : undefined) ?? fallback.ephemeral(),
-    index: () => (i < indices.length ? indices[i++]! : fallback.index()),
-  };
-}
-
+/** A tunnel packet standing in for an undecrypted captured one of the same size. */
 function syntheticPacket(src: number, dst: number, length: number): Uint8Array {
   const total = Math.max(28, length);
   const p = new Uint8Array(total);
@@ -126,6 +80,16 @@ function syntheticPacket(src: number, dst: number, length: number): Uint8Array {
   p[20] = 8; // ICMP echo request
   return p;
 }
+
+/** "initiation sender 0x…", "transport data (1452 bytes) receiver 0x…". */
+function summarize(m: Message, length: number): string {
+  const what = m.type === 4 ? (length === 32 ? " (keepalive)" : ` (${length} bytes)`) : "";
+  const sender = m.type === 1 || m.type === 2 ? ` sender ${hex32(m.sender)}` : "";
+  const receiver = m.type !== 1 ? ` receiver ${hex32(m.receiver)}` : "";
+  return `${TYPE_NAMES[m.type]}${what}${sender}${receiver}`;
+}
+
+const MAX_STEPS = 1_000_000;
 
 export function replayCapture(all: DecodedMessage[], options: ReplayOptions): ReplayResult {
   const c = options.crypto ?? options.keys?.crypto ?? nobleCrypto;
@@ -149,321 +113,128 @@ export function replayCapture(all: DecodedMessage[], options: ReplayOptions): Re
       (m.src === result.peers.B && m.dst === result.peers.A),
   );
   const sideOf = (m: DecodedMessage): Side => (m.src === result.peers.A ? "A" : "B");
-  const other = (s: Side): Side => (s === "A" ? "B" : "A");
+  const ids = identities(captured, sideOf, options.keys, c);
+  result.keyMode = ids.keyMode;
+  const t = timing(captured, sideOf);
+  result.captureSide = t.captureSide;
+  result.latencyMs = t.latencySeconds * 1000;
+  const d = t.latencySeconds;
 
-  // ---- identities and keys
-  const publicOf: Partial<Record<Side, Uint8Array>> = {};
-  const keys = options.keys;
-  for (const m of captured) {
-    if (m.type === 1 && m.payload && keys) {
-      const probed = keys.probeMac1(m.payload);
-      if (probed) publicOf[other(sideOf(m))] = probed.publicKey;
-    }
-  }
-  for (const s of ["A", "B"] as const) {
-    if (publicOf[s] || !keys) continue;
-    const o = other(s);
-    const peerPub = publicOf[o];
-    if (peerPub) {
-      // The key log's other static key is this side's.
-      for (const k of keys.statics.values())
-        if (k.privateKey && !bytesEqual(k.publicKey, peerPub)) publicOf[s] = k.publicKey;
-    }
-  }
-  const privateOf: Partial<Record<Side, Uint8Array>> = {};
-  if (keys && publicOf.A && publicOf.B) {
-    const a = keys.staticPrivate(publicOf.A);
-    const b = keys.staticPrivate(publicOf.B);
-    if (a && b) {
-      privateOf.A = a;
-      privateOf.B = b;
-      result.keyMode = "captured";
-    }
-  }
-  if (result.keyMode === "generated") {
-    privateOf.A = generatePrivateKey(deterministicRandom("replay A"));
-    privateOf.B = generatePrivateKey(deterministicRandom("replay B"));
-  }
-  let psk: Uint8Array | undefined;
-  for (const e of keys?.ephemerals.values() ?? []) if (e.psks[0]) psk = e.psks[0];
+  // The other side's messages were sent before the capture saw them: time starts before zero.
+  let startMs = 0;
+  for (const m of captured) startMs = Math.min(startMs, t.sendTime(m) * 1000);
+  const scheduler = new VirtualScheduler(startMs);
+  const seconds = () => scheduler.now() / 1000;
+  /** Runs `fn` at capture time `at` (seconds); a guard ends a replay that would never stop. */
+  let steps = 0;
+  const at = (time: number, fn: () => void) =>
+    scheduler.at(time * 1000, () => {
+      if (++steps <= MAX_STEPS) fn();
+    });
 
-  // ---- capture side and latency, from initiation → response gaps
-  const gaps: Record<Side, number[]> = { A: [], B: [] };
-  const byFrame = new Map(captured.map((m) => [m.frame, m]));
-  for (const m of captured) {
-    if (m.type === 2 && m.responseTo !== undefined) {
-      const init = byFrame.get(m.responseTo);
-      if (init) gaps[sideOf(init)].push(m.time - init.time);
-    }
-  }
-  const ga = median(gaps.A);
-  const gb = median(gaps.B);
-  let d: number;
-  if (ga !== undefined && gb !== undefined) {
-    result.captureSide = ga >= gb ? "A" : "B";
-    d = Math.max(50e-6, Math.abs(ga - gb) / 2);
-  } else {
-    const firstInit = captured.find((m) => m.type === 1);
-    result.captureSide = firstInit ? sideOf(firstInit) : "A";
-    d = Math.max(50e-6, (ga ?? gb ?? 0.0005) / 2);
-  }
-  result.latencyMs = d * 1000;
-  const C = result.captureSide;
-  const sendTime = (m: DecodedMessage) => (sideOf(m) === C ? m.time : m.time - d);
-  // Processing time at the receiver.
-  const firstTransportTo = new Map<number, DecodedMessage>();
-  const responseTo = new Map<number, DecodedMessage>();
-  for (const m of captured) {
-    if (m.type === 4 && !firstTransportTo.has(m.receiver!)) firstTransportTo.set(m.receiver!, m);
-    if (m.type === 2 && !responseTo.has(m.receiver!)) responseTo.set(m.receiver!, m);
-  }
-  const processTime = (m: DecodedMessage): number => {
-    if (sideOf(m) === C) return m.time + d;
-    let reaction: DecodedMessage | undefined;
-    if (m.type === 1) reaction = responseTo.get(m.sender!);
-    else if (m.type === 2) reaction = firstTransportTo.get(m.sender!);
-    if (reaction && reaction.time > m.time && sideOf(reaction) === C) return reaction.time - 1e-6;
-    return m.time;
-  };
-
-  // ---- scripted randomness per side: the captured ephemeral keys, indices, timestamps, retries
-  const script = (s: Side) => {
-    const mine = captured.filter((m) => sideOf(m) === s && (m.type === 1 || m.type === 2));
-    const ephemerals = mine.map((m) =>
-      m.payload && keys
-        ? (keys.ephemeral(m.payload.subarray(m.type === 1 ? 8 : 12, m.type === 1 ? 40 : 44))
-            ?.privateKey ?? null)
-        : null,
+  // ---- matching what an engine sends to the captured message it stands for
+  const matched = new Set<DecodedMessage>();
+  const findCaptured = (from: Side, m: Message, now: number): DecodedMessage | undefined => {
+    const candidates = captured.filter(
+      (x) => !matched.has(x) && sideOf(x) === from && x.type === m.type,
     );
-    const indices = mine.map((m) => m.sender!);
-    const inits = mine.filter((m) => m.type === 1);
-    const stamps = inits.map((m) => m.timestamp);
-    const jitters: number[] = [];
-    for (let i = 1; i < inits.length; i++) {
-      const j = Math.round((sendTime(inits[i]!) - sendTime(inits[i - 1]!)) * 1000 - 5000);
-      if (j >= 0 && j <= 333) jitters.push(j);
-    }
-    const base = captured[0]!.timestampNs;
-    let k = 0;
-    const wallClock = (now: number): bigint => {
-      const t = stamps[k++];
-      if (t) return (t.tai64Label - (1n << 62n) - 10n) * 1_000_000_000n + BigInt(t.nanoseconds);
-      return base + BigInt(Math.round(now * 1e6));
-    };
-    return {
-      entropy: scriptedEntropy(ephemerals, indices, `replay ${s} ${options.model}`),
-      jitters,
-      wallClock,
-    };
+    const byIndex = candidates.find((x) => {
+      if (m.type === 1 || m.type === 2) return x.sender === m.sender;
+      if (m.type === 3) return x.receiver === m.receiver;
+      return x.receiver === m.receiver && x.counter === m.counter;
+    });
+    if (byIndex) return byIndex;
+    if (m.type === 4) return undefined;
+    return candidates.find((x) => Math.abs(t.sendTime(x) - now) < 1);
   };
 
-  // ---- engines
-  const engines = {} as Record<Side, Engine>;
-  let virtualNow = 0;
-  for (const s of ["A", "B"] as const) {
-    const sc = script(s);
-    const peerPublic = c.x25519Public(privateOf[other(s)]!);
-    if (options.model === "wireguard-go") {
-      const jitterFallback = deterministicRandom(`jitter ${s}`);
-      const peer = new WireGuardGoPeer({
-        name: s,
-        privateKey: privateOf[s]!,
-        peerPublicKey: peerPublic,
-        presharedKey: psk,
-        entropy: sc.entropy,
-        retransmitJitter: () =>
-          sc.jitters.shift() ?? (jitterFallback(2)[0]! | (jitterFallback(2)[1]! << 8)) % 334,
-        wallClock: (now) => sc.wallClock(now),
-        crypto: c,
-      });
-      let logged = 0;
-      engines[s] = {
-        send: (now, p) => peer.send(now * 1000, p),
-        initiate: (now) => {
-          peer.setTime(now * 1000);
-          peer.sendHandshakeInitiation(false);
-        },
-        receive: (now, b) => peer.receive(now * 1000, b),
-        tick: (now) => peer.tick(now * 1000),
-        deadline: () => {
-          const t = peer.deadline();
-          return t === undefined ? undefined : t / 1000;
-        },
-        take: () => {
-          const { datagrams } = peer.take();
-          const fresh = peer.log.slice(logged);
-          logged = peer.log.length;
-          return {
-            datagrams,
-            lines: fresh.map((l) => `${l.level === "error" ? "ERROR " : ""}${l.text}`),
-            errors: fresh.filter((l) => l.level === "error").map((l) => l.text),
-          };
-        },
-        received: () => peer.received,
+  const engines = {} as Record<Side, ReplayEngine>;
+  const deliver = (s: Side, time: number, bytes: Uint8Array) =>
+    at(time, () => {
+      result.firstActivity ??= time;
+      engines[s].receive(bytes);
+      if (result.bothWaysAt === undefined && engines.A.received() > 0 && engines.B.received() > 0)
+        result.bothWaysAt = time;
+    });
+  const collect = (s: Side, { datagrams, lines, errors }: EngineOutput) => {
+    const now = seconds();
+    for (const l of lines) result.lines.push({ time: now, text: l });
+    result.errors.push(...errors);
+    for (const bytes of datagrams) {
+      const decoded = decodeMessage(bytes);
+      if (!decoded.ok) throw new Error(`replay: ${s} sent an undecodable datagram`);
+      const m = findCaptured(s, decoded.message, now);
+      let how: ReplayedMessage["how"] = "own";
+      let deliveredAt = now + d;
+      let delivered = bytes;
+      if (m) {
+        matched.add(m);
+        deliveredAt = Math.max(now, t.processTime(m));
+        if (m.payload && bytesEqual(m.payload, bytes)) {
+          how = "captured";
+          delivered = m.payload;
+        } else how = "own-on-schedule";
+      }
+      const summary = summarize(decoded.message, bytes.length);
+      const entry: ReplayedMessage = {
+        sentAt: now,
+        deliveredAt,
+        from: s,
+        type: decoded.message.type,
+        summary,
+        how,
       };
-    } else {
-      const device = new Device({
-        privateKey: privateOf[s]!,
-        entropy: sc.entropy,
-        wallClock: () => sc.wallClock(virtualNow * 1000),
-        crypto: c,
-      });
-      device.addPeer(0, {
-        publicKey: peerPublic,
-        presharedKey: psk,
-        endpoint: EP[other(s)],
-        allowedIps: ["0.0.0.0/0", "::/0"],
-      });
-      let pending: Output[] = [];
-      engines[s] = {
-        send: (now, p) => pending.push(device.send(now * 1000, p)),
-        initiate: (now) => pending.push(device.initiateHandshake(now * 1000, peerPublic)),
-        receive: (now, b) => pending.push(device.receive(now * 1000, b, EP[other(s)])),
-        tick: (now) => pending.push(device.tick(now * 1000)),
-        deadline: () => {
-          const t = pending.at(-1)?.deadline ?? lastDeadline;
-          return t === undefined ? undefined : t / 1000;
-        },
-        take: () => {
-          const outs = pending;
-          pending = [];
-          if (outs.length) lastDeadline = outs.at(-1)!.deadline;
-          const events = outs.flatMap((o) => o.events);
-          return {
-            datagrams: outs.flatMap((o) => o.datagrams.map((dg) => dg.data)),
-            lines: events
-              .filter((e) => e.kind !== "peer-added")
-              .map(
-                (e) =>
-                  `${s}: ${e.kind}${e.localIndex !== undefined ? ` local ${hex32(e.localIndex)}` : ""}${e.remoteIndex !== undefined ? ` remote ${hex32(e.remoteIndex)}` : ""}${e.from ? ` ${e.from}→${e.to ?? ""}` : e.to ? ` →${e.to}` : ""}${e.reason ? ` (${e.reason})` : ""}${e.level === "error" || e.level === "warn" ? ` [${e.level}]` : ""}`,
-              ),
-            errors: events
-              .filter((e) => e.level === "error")
-              .map((e) => `${s}: ${e.kind} ${e.reason ?? ""}`),
-          };
-        },
-        received: () => device.peerStatus(peerPublic)?.rxBytes ?? 0,
-      };
-      let lastDeadline: number | undefined;
+      if (m) entry.frame = m.frame;
+      result.messages.push(entry);
+      deliver(other(s), deliveredAt, delivered);
     }
+  };
+
+  for (const s of ["A", "B"] as const) {
+    engines[s] = createEngine(options.model, {
+      side: s,
+      scheduler,
+      privateKey: ids.privateOf[s],
+      peerPublicKey: ids.publicOf[other(s)],
+      presharedKey: ids.psk,
+      script: script(s, captured, sideOf, t.sendTime, options.keys, `replay ${s} ${options.model}`),
+      crypto: c,
+      emit: (out) => collect(s, out),
+    });
   }
 
   // ---- stimuli: each side's application data, the first moved to its first initiation
-  type Event =
-    | { at: number; kind: "send"; side: Side; packet: Uint8Array; seq: number }
-    | { at: number; kind: "initiate"; side: Side; seq: number }
-    | { at: number; kind: "deliver"; side: Side; bytes: Uint8Array; seq: number };
-  const queue: Event[] = [];
-  let seq = 0;
-  const push = (e: Event) => {
-    let i = queue.length;
-    while (
-      i > 0 &&
-      (queue[i - 1]!.at > e.at || (queue[i - 1]!.at === e.at && queue[i - 1]!.seq > e.seq))
-    )
-      i--;
-    queue.splice(i, 0, e);
-  };
   for (const s of ["A", "B"] as const) {
     const dataFrom = captured.filter((m) => sideOf(m) === s && m.type === 4 && !m.keepalive);
     const firstInit = captured.find((m) => sideOf(m) === s && m.type === 1);
     const tunnel = s === "A" ? 1 : 2;
     const packetOf = (m: DecodedMessage) =>
       m.plaintext ?? syntheticPacket(tunnel, 3 - tunnel, m.length - 32);
+    const send = (time: number, packet: Uint8Array) =>
+      at(time, () => {
+        result.firstActivity ??= time;
+        engines[s].send(packet);
+      });
     let start = 0;
     if (firstInit && (!dataFrom[0] || dataFrom[0].time > firstInit.time)) {
+      const time = t.sendTime(firstInit);
       if (dataFrom[0]) {
-        push({
-          at: sendTime(firstInit),
-          kind: "send",
-          side: s,
-          packet: packetOf(dataFrom[0]),
-          seq: seq++,
-        });
+        send(time, packetOf(dataFrom[0]));
         start = 1;
-      } else push({ at: sendTime(firstInit), kind: "initiate", side: s, seq: seq++ });
+      } else {
+        at(time, () => {
+          result.firstActivity ??= time;
+          engines[s].initiate();
+        });
+      }
     }
-    for (const m of dataFrom.slice(start))
-      push({ at: sendTime(m), kind: "send", side: s, packet: packetOf(m), seq: seq++ });
+    for (const m of dataFrom.slice(start)) send(t.sendTime(m), packetOf(m));
   }
 
   // ---- the run
-  const matched = new Set<DecodedMessage>();
-  const findCaptured = (from: Side, bytes: Uint8Array, now: number): DecodedMessage | undefined => {
-    const type = bytes[0]!;
-    const candidates = captured.filter(
-      (m) => !matched.has(m) && sideOf(m) === from && m.type === type,
-    );
-    const byIndex = candidates.find((m) => {
-      if (type === 1 || type === 2) return m.sender === u32(bytes, 4);
-      if (type === 3) return m.receiver === u32(bytes, 4);
-      return (
-        m.receiver === u32(bytes, 4) &&
-        m.counter === new DataView(bytes.buffer, bytes.byteOffset + 8, 8).getBigUint64(0, true)
-      );
-    });
-    if (byIndex) return byIndex;
-    if (type === 4) return undefined;
-    return candidates.find((m) => Math.abs(sendTime(m) - now) < 1);
-  };
-  const collect = (s: Side, now: number) => {
-    const { datagrams, lines, errors } = engines[s].take();
-    for (const l of lines) result.lines.push({ time: now, text: l });
-    result.errors.push(...errors);
-    for (const bytes of datagrams) {
-      const m = findCaptured(s, bytes, now);
-      let how: ReplayedMessage["how"] = "own";
-      let at = now + d;
-      let deliver = bytes;
-      if (m) {
-        matched.add(m);
-        at = Math.max(now, processTime(m));
-        if (m.payload && bytesEqual(m.payload, bytes)) {
-          how = "captured";
-          deliver = m.payload;
-        } else how = "own-on-schedule";
-      }
-      const type = bytes[0]!;
-      const summary = `${TYPE_NAMES[type as 1 | 2 | 3 | 4]}${type === 4 ? (bytes.length === 32 ? " (keepalive)" : ` (${bytes.length} bytes)`) : ""}${type === 1 || type === 2 ? ` sender ${hex32(u32(bytes, 4))}` : ""}${type >= 2 ? ` receiver ${hex32(u32(bytes, type === 2 ? 8 : 4))}` : ""}`;
-      const entry: ReplayedMessage = { sentAt: now, deliveredAt: at, from: s, type, summary, how };
-      if (m) entry.frame = m.frame;
-      result.messages.push(entry);
-      push({ at, kind: "deliver", side: other(s), bytes: deliver, seq: seq++ });
-    }
-  };
-  const end = (captured.at(-1)?.time ?? 0) + (options.tailSeconds ?? 1);
-  let rxA = 0;
-  let rxB = 0;
-  for (let guard = 0; guard < 1_000_000; guard++) {
-    const deadlines = (["A", "B"] as const).map((s) => ({ s, t: engines[s].deadline() }));
-    const nextEvent = queue[0];
-    let tickSide: Side | undefined;
-    let at = nextEvent?.at ?? Number.POSITIVE_INFINITY;
-    for (const { s, t } of deadlines) {
-      if (t !== undefined && t < at) {
-        at = t;
-        tickSide = s;
-      }
-    }
-    if (at > end) break;
-    virtualNow = at;
-    if (tickSide) {
-      engines[tickSide].tick(at);
-      collect(tickSide, at);
-    } else {
-      const e = queue.shift()!;
-      result.firstActivity ??= e.at;
-      if (e.kind === "send") engines[e.side].send(at, e.packet);
-      else if (e.kind === "initiate") engines[e.side].initiate(at);
-      else engines[e.side].receive(at, e.bytes);
-      collect(e.side, at);
-      if (e.kind === "deliver") {
-        rxA = engines.A.received();
-        rxB = engines.B.received();
-        if (result.bothWaysAt === undefined && rxA > 0 && rxB > 0) result.bothWaysAt = at;
-      }
-    }
-  }
+  scheduler.advanceTo(((captured.at(-1)?.time ?? 0) + (options.tailSeconds ?? 1)) * 1000);
+  engines.A.stop();
+  engines.B.stop();
   result.notReproduced = captured.filter((m) => !matched.has(m)).map((m) => m.frame);
   if (result.bothWaysAt !== undefined && result.firstActivity !== undefined) {
     result.stallSeconds = result.bothWaysAt - result.firstActivity;
