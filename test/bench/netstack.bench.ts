@@ -2,8 +2,10 @@
  * Our TCP/IP stack next to the Linux kernel's, over the same wireguard-go path, in one run:
  *   ours:   netstack → our core (Node UDP) → wireguard-go [server ns] → kernel HTTP server
  *   kernel: kernel TCP → wireguard-go [client ns] → wireguard-go [server ns] → kernel HTTP server
- * 50 MB downloads without loss, then 10 MB with 1 % random loss each way on the server's wg
- * interface. Prints times and the ratio ours / kernel (throughput: higher is better for us).
+ * Rounds alternate kernel and ours, so both see the same load on a shared machine: 50 MB
+ * downloads and 10 MB uploads without loss, then 10 MB down and up with 1 % random loss each way
+ * on the server's wg interface. Prints each round's ratio ours / kernel (throughput: higher is better for us) and
+ * the median and range of each measure. BENCH_ROUNDS sets the rounds (default 5).
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -59,21 +61,59 @@ afterAll(async () => {
   rmSync(directory, { recursive: true, force: true });
 });
 
-async function oursDownload(net: Netstack, n: number): Promise<number> {
+const BLOCK = new Uint8Array(65536).map((_, i) => (i * 7) & 0xff);
+
+async function timed(run: () => Promise<void>): Promise<number> {
   const start = performance.now();
-  const response = await httpRequest(net, { host: SERVER.v4, port: PORT, path: `/bytes/${n}` });
-  const h = createHash("sha256");
-  let length = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    h.update(chunk);
-    length += chunk.length;
-  }
-  if (length !== n) throw new Error(`ours: got ${length} of ${n} bytes`);
+  await run();
   return (performance.now() - start) / 1000;
 }
 
-async function kernelDownload(n: number): Promise<number> {
-  const script = `
+async function oursDownload(net: Netstack, n: number): Promise<number> {
+  return timed(async () => {
+    const response = await httpRequest(net, { host: SERVER.v4, port: PORT, path: `/bytes/${n}` });
+    const h = createHash("sha256");
+    let length = 0;
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      h.update(chunk);
+      length += chunk.length;
+    }
+    if (length !== n) throw new Error(`ours: got ${length} of ${n} bytes`);
+  });
+}
+
+async function oursUpload(net: Netstack, n: number): Promise<number> {
+  return timed(async () => {
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull: (c) => {
+        if (sent >= n) return c.close();
+        const k = Math.min(BLOCK.length, n - sent);
+        c.enqueue(BLOCK.slice(0, k));
+        sent += k;
+      },
+    });
+    const response = await httpRequest(net, {
+      host: SERVER.v4,
+      port: PORT,
+      method: "PUT",
+      path: "/",
+      body,
+      bodyLength: n,
+    });
+    const digest = await new Response(response.body).text();
+    if (response.status !== 200 || digest.length !== 64) throw new Error(`ours: upload ${digest}`);
+  });
+}
+
+/** The kernel's TCP in the client namespace, timed by python itself. */
+async function kernel(script: string): Promise<number> {
+  const r = await client.ns.exec("python3", ["-c", script]);
+  return Number(r.stdout.trim());
+}
+
+const kernelDownload = (n: number) =>
+  kernel(`
 import time, urllib.request, hashlib
 t = time.monotonic(); h = hashlib.sha256(); n = 0
 with urllib.request.urlopen("http://${SERVER.v4}:${PORT}/bytes/${n}", timeout=600) as r:
@@ -82,10 +122,22 @@ with urllib.request.urlopen("http://${SERVER.v4}:${PORT}/bytes/${n}", timeout=60
         if not b: break
         h.update(b); n += len(b)
 assert n == ${n}, n
-print(time.monotonic() - t)`;
-  const r = await client.ns.exec("python3", ["-c", script]);
-  return Number(r.stdout.trim());
-}
+print(time.monotonic() - t)`);
+
+const kernelUpload = (n: number) =>
+  kernel(`
+import time, urllib.request
+block = bytes((i * 7) & 0xff for i in range(65536))
+def body():
+    left = ${n}
+    while left > 0:
+        k = min(left, len(block)); yield block[:k]; left -= k
+t = time.monotonic()
+req = urllib.request.Request("http://${SERVER.v4}:${PORT}/", data=body(), method="PUT",
+                             headers={"Content-Length": "${n}"})
+with urllib.request.urlopen(req, timeout=600) as r:
+    assert len(r.read()) == 64
+print(time.monotonic() - t)`);
 
 async function withLoss<T>(percent: number, run: () => Promise<T>): Promise<T> {
   const table = "wiregate_bench_loss";
@@ -127,25 +179,63 @@ async function withLoss<T>(percent: number, run: () => Promise<T>): Promise<T> {
   }
 }
 
-const line = (label: string, n: number, ourTime: number, kernelTime: number) =>
-  `${label.padEnd(22)} ours ${ourTime.toFixed(2)} s (${(n / MB / ourTime).toFixed(1)} MB/s)  kernel ${kernelTime.toFixed(2)} s (${(n / MB / kernelTime).toFixed(1)} MB/s)  ratio ${(kernelTime / ourTime).toFixed(2)}×`;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+
+/** Alternates kernel and ours `ROUNDS` times; prints each ratio, returns the summary line. */
+async function compare(
+  label: string,
+  n: number,
+  ours: () => Promise<number>,
+  theirs: () => Promise<number>,
+): Promise<string> {
+  const ratios: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const k = await theirs();
+    const o = await ours();
+    ratios.push(k / o);
+    console.log(
+      `${label} #${round}: ours ${(n / MB / o).toFixed(1)} MB/s, kernel ${(n / MB / k).toFixed(1)} MB/s, ratio ${(k / o).toFixed(2)}×`,
+    );
+  }
+  ratios.sort((a, b) => a - b);
+  const median = ratios[Math.floor(ratios.length / 2)]!;
+  return `${label.padEnd(26)} ratio median ${median.toFixed(2)}×, range ${ratios[0]!.toFixed(2)}–${ratios[ratios.length - 1]!.toFixed(2)}× (${ROUNDS} rounds)`;
+}
 
 it("netstack vs kernel TCP over wireguard-go", async () => {
   await oursDownload(ours.net, MB); // handshake and warm-up, both paths
   await kernelDownload(MB);
-  const lines: string[] = [];
-  for (let round = 1; round <= 2; round++) {
-    const k = await kernelDownload(50 * MB);
-    const o = await oursDownload(ours.net, 50 * MB);
-    lines.push(line(`50 MB, no loss (#${round})`, 50 * MB, o, k));
-  }
-  const lossy = await withLoss(1, async () => {
-    const k = await kernelDownload(10 * MB);
-    const o = await oursDownload(ours.net, 10 * MB);
-    return line("10 MB, 1 % loss", 10 * MB, o, k);
+  const lines = [
+    await compare(
+      "50 MB down, no loss",
+      50 * MB,
+      () => oursDownload(ours.net, 50 * MB),
+      () => kernelDownload(50 * MB),
+    ),
+    await compare(
+      "10 MB up, no loss",
+      10 * MB,
+      () => oursUpload(ours.net, 10 * MB),
+      () => kernelUpload(10 * MB),
+    ),
+  ];
+  await withLoss(1, async () => {
+    lines.push(
+      await compare(
+        "10 MB down, 1 % loss",
+        10 * MB,
+        () => oursDownload(ours.net, 10 * MB),
+        () => kernelDownload(10 * MB),
+      ),
+      await compare(
+        "10 MB up, 1 % loss",
+        10 * MB,
+        () => oursUpload(ours.net, 10 * MB),
+        () => kernelUpload(10 * MB),
+      ),
+    );
   });
-  lines.push(lossy);
   console.log(
-    `\n${lines.join("\n")}\n(ratio = our throughput / the kernel's; target ≥ 0.5× without loss)`,
+    `\n${lines.join("\n")}\n(ratio = our throughput / the kernel's in the same round; target ≥ 0.5× without loss)`,
   );
 });
