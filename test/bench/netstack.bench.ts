@@ -4,7 +4,8 @@
  *   kernel: kernel TCP → wireguard-go [client ns] → wireguard-go [server ns] → kernel HTTP server
  * Rounds alternate kernel and ours, so both see the same load on a shared machine: 50 MB
  * downloads and 10 MB uploads without loss, then 10 MB down and up with 1 % random loss each way
- * on the server's wg interface. Prints each round's ratio ours / kernel (throughput: higher is better for us) and
+ * on the server's wg interface; the lossy upload also with our stack on NewReno instead of SACK
+ * recovery (a second peer), to show what SACK on the send side pays. Prints each round's ratio ours / kernel (throughput: higher is better for us) and
  * the median and range of each measure. BENCH_ROUNDS sets the rounds (default 5).
  */
 import { createHash } from "node:crypto";
@@ -20,12 +21,14 @@ import { type NetstackPeer, startNetstackPeer } from "../helpers/netstack-peer.j
 const SERVER = { v4: "10.86.0.1", v6: "fd86::1" };
 const OURS = { v4: "10.86.0.2", v6: "fd86::2" };
 const KERNEL = { v4: "10.86.0.3", v6: "fd86::3" };
+const RENO = { v4: "10.86.0.4", v6: "fd86::4" }; // our stack with NewReno instead of SACK recovery
 const PORT = 8080;
 const MB = 1024 * 1024;
 
 let server: WireGuardPeer;
 let client: WireGuardPeer;
 let ours: NetstackPeer;
+let reno: NetstackPeer;
 let directory: string;
 
 beforeAll(async () => {
@@ -52,10 +55,14 @@ beforeAll(async () => {
     endpoint: client.endpoint,
   });
   ours = await startNetstackPeer(server, { ...(await generateKeyPair()), ...OURS }, SERVER);
+  reno = await startNetstackPeer(server, { ...(await generateKeyPair()), ...RENO }, SERVER, 1420, {
+    sackRecovery: false,
+  });
 });
 
 afterAll(async () => {
   await ours?.close();
+  await reno?.close();
   await client?.stop();
   await server?.stop();
   rmSync(directory, { recursive: true, force: true });
@@ -203,7 +210,8 @@ async function compare(
 }
 
 it("netstack vs kernel TCP over wireguard-go", async () => {
-  await oursDownload(ours.net, MB); // handshake and warm-up, both paths
+  await oursDownload(ours.net, MB); // handshake and warm-up, every path
+  await oursDownload(reno.net, MB);
   await kernelDownload(MB);
   const lines = [
     await compare(
@@ -231,6 +239,12 @@ it("netstack vs kernel TCP over wireguard-go", async () => {
         "10 MB up, 1 % loss",
         10 * MB,
         () => oursUpload(ours.net, 10 * MB),
+        () => kernelUpload(10 * MB),
+      ),
+      await compare(
+        "10 MB up, 1 % loss, NewReno",
+        10 * MB,
+        () => oursUpload(reno.net, 10 * MB),
         () => kernelUpload(10 * MB),
       ),
     );

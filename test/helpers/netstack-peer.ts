@@ -4,7 +4,7 @@
  */
 import { keyFromBase64 } from "@wiregate/core";
 import { UdpDevice } from "@wiregate/core/node";
-import { Netstack } from "@wiregate/netstack";
+import { Netstack, type TcpConfig } from "@wiregate/netstack";
 import type { WireGuardPeer } from "./wireguard-peer.js";
 
 export interface NetstackPeer {
@@ -19,6 +19,7 @@ export async function startNetstackPeer(
   us: { privateKey: string; publicKey: string; v4: string; v6: string },
   them: { v4: string; v6: string },
   mtu = 1420,
+  tcp: Partial<TcpConfig> = {},
 ): Promise<NetstackPeer> {
   let net: Netstack | undefined;
   const udp = await UdpDevice.start({
@@ -33,7 +34,7 @@ export async function startNetstackPeer(
     ],
     onPacket: (packet) => net?.receive(packet),
   });
-  net = new Netstack({ addresses: [us.v4, us.v6], mtu, send: (p) => udp.send(p) });
+  net = new Netstack({ addresses: [us.v4, us.v6], mtu, tcp, send: (p) => udp.send(p) });
   await wg.setPeer({
     publicKey: us.publicKey,
     allowedIPs: [`${us.v4}/32`, `${us.v6}/128`],

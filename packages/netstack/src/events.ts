@@ -39,6 +39,8 @@ export interface StackStats {
   tableFull: number;
   pawsRejected: number;
   retransmissions: number;
+  /** Retransmission timer expirations (RFC 6298 §5.4): losses not repaired by fast recovery. */
+  timeouts: number;
   /** ACKs sent because the delayed-ACK timer ran out (RFC 9293 §3.8.6.3). */
   delayedAcks: number;
   udpQueueFull: number;
@@ -62,6 +64,7 @@ export function emptyStats(): StackStats {
     tableFull: 0,
     pawsRejected: 0,
     retransmissions: 0,
+    timeouts: 0,
     delayedAcks: 0,
     udpQueueFull: 0,
   };

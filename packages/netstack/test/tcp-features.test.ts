@@ -1,40 +1,10 @@
 /** Each TCP feature of the issue, observed on the wire between two stacks in virtual time. */
 import { describe, expect, it } from "vitest";
-import { parseIpPacket } from "../src/ip.js";
 import type { Connection } from "../src/tcp/connection.js";
-import { ACK, FIN, parseSegment, type Segment, SYN } from "../src/tcp/segment.js";
-import { B4, type LinkOptions, Pair, type Side } from "./pair.js";
+import { ACK, FIN, SYN } from "../src/tcp/segment.js";
+import { B4, Pair } from "./pair.js";
+import { tapped } from "./tap.js";
 import { concat, firstDifference, pattern, startTransfer } from "./transfer.js";
-
-interface Seen {
-  at: number;
-  from: Side;
-  seg: Segment;
-  packet: Uint8Array;
-}
-
-/** A pair whose link records every TCP segment (and may drop some by a rule). */
-function tapped(link: LinkOptions = {}, drop?: (s: Seen, index: number) => boolean, tcp = {}) {
-  const seen: Seen[] = [];
-  let pair!: Pair;
-  pair = new Pair(
-    {
-      ...link,
-      tamper: (p, from) => {
-        const d = parseIpPacket(p);
-        if (!d.ok) return p;
-        const s = parseSegment(d.datagram.packet, d.datagram.offset);
-        if (!s.ok) return p;
-        const entry = { at: pair.now, from, seg: s.segment, packet: p };
-        seen.push(entry);
-        return drop?.(entry, seen.length - 1) ? undefined : p;
-      },
-    },
-    { tcp },
-    { tcp },
-  );
-  return { pair, seen };
-}
 
 function connected(pair: Pair) {
   pair.b.listen(80);
@@ -95,7 +65,7 @@ describe("TCP features", () => {
     expect(concat(got).length).toBe(received);
   });
 
-  it("reports out-of-order data in SACK blocks and recovers by fast retransmit (NewReno), not by timeout", () => {
+  it("reports out-of-order data in SACK blocks and recovers by fast retransmit, not by timeout", () => {
     // Drop the client's 3rd data segment once.
     let dataSeen = 0;
     const { pair, seen } = tapped(

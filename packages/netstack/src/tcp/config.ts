@@ -18,6 +18,8 @@ export interface TcpConfig {
   maxRetransmissions: number;
   /** Challenge ACKs sent per connection per second at most (RFC 5961 §7). */
   challengeAckLimit: number;
+  /** Loss recovery from the peer's SACK blocks (RFC 6675) when it permits SACK; else NewReno. */
+  sackRecovery: boolean;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -30,6 +32,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   synAckRetries: 5,
   maxRetransmissions: 15,
   challengeAckLimit: 10,
+  sackRecovery: true,
 };
 
 /** Keepalive (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6): off unless asked for. */

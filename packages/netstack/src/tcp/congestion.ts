@@ -1,6 +1,9 @@
 /**
  * NewReno congestion control (RFC 5681 §3, RFC 6582 §3.2), counted in bytes. The connection tells
  * it about ACKs, duplicate ACKs and timeouts; it answers with the window and what to retransmit.
+ * With SACK (`sack`), loss recovery follows RFC 6675 instead: the window is set to ssthresh once,
+ * neither inflated per duplicate nor deflated per partial ACK, and the connection sends what the
+ * pipe estimate allows (see scoreboard.ts).
  */
 import { type Seq, seqGe } from "../seq.js";
 
@@ -13,6 +16,8 @@ export class NewReno {
   dupAcks = 0;
   /** RFC 6582 "recover": the highest sequence sent when fast recovery began. */
   recover: Seq | undefined;
+  /** Loss recovery by the SACK scoreboard (RFC 6675) instead of NewReno's. */
+  sack = false;
   #mss: number;
   #acked = 0;
 
@@ -37,6 +42,10 @@ export class NewReno {
   onAck(acked: number, ack: Seq, flight: number): "retransmit" | undefined {
     this.dupAcks = 0;
     if (this.recover !== undefined) {
+      if (this.sack) {
+        if (seqGe(ack, this.recover)) this.recover = undefined; // RFC 6675 §5 step (A)
+        return undefined;
+      }
       if (seqGe(ack, this.recover)) {
         // Full acknowledgment: deflate the window (RFC 6582 §3.2 step 3, option 1).
         this.cwnd = Math.min(this.ssthresh, Math.max(flight, this.#mss) + this.#mss);
@@ -66,16 +75,21 @@ export class NewReno {
   onDuplicateAck(flight: number, highestSent: Seq): "fast-retransmit" | undefined {
     this.dupAcks++;
     if (this.recover !== undefined) {
-      this.cwnd += this.#mss; // inflate per extra duplicate (RFC 5681 §3.2 step 4)
+      if (!this.sack) this.cwnd += this.#mss; // inflate per extra duplicate (RFC 5681 §3.2 step 4)
       return undefined;
     }
     if (this.dupAcks === DUP_ACK_THRESHOLD) {
-      this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.#mss);
-      this.cwnd = this.ssthresh + DUP_ACK_THRESHOLD * this.#mss;
-      this.recover = highestSent;
+      this.enterRecovery(flight, highestSent);
       return "fast-retransmit";
     }
     return undefined;
+  }
+
+  /** Fast recovery begins (RFC 5681 §3.2 steps 2–3; RFC 6675 §5 step (4.2) with SACK). */
+  enterRecovery(flight: number, highestSent: Seq): void {
+    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.#mss);
+    this.cwnd = this.sack ? this.ssthresh : this.ssthresh + DUP_ACK_THRESHOLD * this.#mss;
+    this.recover = highestSent;
   }
 
   /** The retransmission timer expired (RFC 5681 §3.1 eq. 4; loss window of one segment). */

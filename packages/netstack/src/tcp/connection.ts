@@ -11,6 +11,7 @@ import type { KeepAlive, TcpConfig } from "./config.js";
 import { NewReno } from "./congestion.js";
 import { Reassembly } from "./reassembly.js";
 import { RttEstimator } from "./rtt.js";
+import { Scoreboard } from "./scoreboard.js";
 import type { TcpSocket, TcpState } from "./socket.js";
 
 /** Timers in a fixed table; the connection's deadline is the earliest armed one. */
@@ -85,6 +86,8 @@ export class Connection implements TcpSocket {
   readonly sendQueue: ByteQueue;
   readonly receiveQueue: ByteQueue;
   readonly outOfOrder: Reassembly;
+  /** What the peer's SACK blocks say it holds (used when `cc.sack`). */
+  readonly scoreboard = new Scoreboard();
   finQueued = false;
   /** Sequence number of our FIN once first sent. */
   ourFinSeq: Seq | undefined;

@@ -19,6 +19,7 @@ function negotiate(c: Connection, now: number, seg: Segment): void {
   c.useScale = o.windowScale !== undefined;
   c.sndScale = c.useScale ? Math.min(o.windowScale!, 14) : 0;
   c.sackPermitted = o.sackPermitted === true;
+  c.cc.sack = c.sackPermitted && c.config.sackRecovery;
   c.useTimestamps = o.timestamp !== undefined; // we offer them on every SYN we send
   if (o.timestamp) c.tsRecent = o.timestamp.value;
   const peerMss = o.mss ?? defaultPeerMss(c.family);
@@ -159,6 +160,7 @@ function processAck(c: Connection, now: number, seg: Segment): boolean {
     return false;
   }
   const window = seg.window << c.sndScale;
+  if (c.cc.sack && seg.options.sack) c.scoreboard.update(seg.options.sack, c.sndUna, c.sndMax);
   if (seqGt(seg.ack, c.sndUna)) {
     newlyAcked(c, now, seg);
   } else if (
@@ -168,11 +170,7 @@ function processAck(c: Connection, now: number, seg: Segment): boolean {
     window === c.sndWnd &&
     seqGt(c.sndMax, c.sndUna)
   ) {
-    // A duplicate ACK (RFC 5681 §2): the third starts fast retransmit (RFC 6582 §3.2).
-    if (c.cc.onDuplicateAck(c.flight(), c.sndMax) === "fast-retransmit") {
-      c.rttSeq = undefined;
-      sendData(c, now, c.sndUna, c.mss);
-    }
+    duplicateAck(c, now);
   }
   // Send window update (RFC 9293 §3.10.7.4): only from a segment newer than the last one used.
   if (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqLe(c.sndWl2, seg.ack))) {
@@ -200,6 +198,22 @@ function processAck(c: Connection, now: number, seg: Segment): boolean {
   return true;
 }
 
+/**
+ * A duplicate ACK (RFC 5681 §2): the third starts fast retransmit (RFC 6582 §3.2); with SACK, so
+ * does a first segment the scoreboard already counts as lost (RFC 6675 §5 step (4)).
+ */
+function duplicateAck(c: Connection, now: number): void {
+  let retransmit = c.cc.onDuplicateAck(c.flight(), c.sndMax) === "fast-retransmit";
+  if (c.cc.sack && !c.cc.inRecovery && seqGt(c.scoreboard.lostBelow(c.sndUna, c.mss), c.sndUna)) {
+    c.cc.enterRecovery(c.flight(), c.sndMax);
+    retransmit = true;
+  }
+  if (!retransmit) return;
+  c.rttSeq = undefined;
+  const sent = sendData(c, now, c.sndUna, c.mss);
+  c.scoreboard.highRxt = seqAdd(c.sndUna, sent);
+}
+
 function newlyAcked(c: Connection, now: number, seg: Segment): void {
   const acked = seqDiff(seg.ack, c.sndUna);
   const flight = c.flight();
@@ -209,6 +223,7 @@ function newlyAcked(c: Connection, now: number, seg: Segment): void {
   c.sendQueue.drop(acked - synAcked - finAcked);
   c.sndUna = seg.ack;
   if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;
+  c.scoreboard.advance(c.sndUna);
   // RTT (RFC 7323 §4.1 from the echoed timestamp; else RFC 6298 §3 with Karn's rule).
   const ts = seg.options.timestamp;
   if (c.useTimestamps && ts && ts.echo !== 0) {

@@ -130,27 +130,30 @@ export function dispatch(c: Connection, now: number): void {
     c.state === "fin-wait-1" ||
     c.state === "closing" ||
     c.state === "last-ack";
-  while (canSend) {
-    const offset = seqDiff(c.sndNxt, c.sndUna);
-    const unsent = c.sendQueue.length - offset;
-    const finPending = c.finQueued && (c.ourFinSeq === undefined || !seqGt(c.sndNxt, c.ourFinSeq));
-    if (unsent <= 0 && !finPending) break;
-    const window = Math.min(c.sndWnd, c.cc.cwnd);
-    const room = window - offset;
-    if (unsent > 0) {
-      const len = Math.min(c.mss, unsent, Math.max(0, room));
-      if (len <= 0) break;
-      if (len < c.mss && len < unsent) {
-        // Window-limited small segment: wait unless it is half the peer's largest window.
-        if (len < c.maxSndWnd / 2 || offset > 0) break;
+  if (canSend && c.cc.sack && c.cc.inRecovery) sendInRecovery(c, now);
+  else
+    while (canSend) {
+      const offset = seqDiff(c.sndNxt, c.sndUna);
+      const unsent = c.sendQueue.length - offset;
+      const finPending =
+        c.finQueued && (c.ourFinSeq === undefined || !seqGt(c.sndNxt, c.ourFinSeq));
+      if (unsent <= 0 && !finPending) break;
+      const window = Math.min(c.sndWnd, c.cc.cwnd);
+      const room = window - offset;
+      if (unsent > 0) {
+        const len = Math.min(c.mss, unsent, Math.max(0, room));
+        if (len <= 0) break;
+        if (len < c.mss && len < unsent) {
+          // Window-limited small segment: wait unless it is half the peer's largest window.
+          if (len < c.maxSndWnd / 2 || offset > 0) break;
+        }
+        const last = len === unsent;
+        if (len < c.mss && last && !c.noDelay && offset > 0 && !c.finQueued) break;
       }
-      const last = len === unsent;
-      if (len < c.mss && last && !c.noDelay && offset > 0 && !c.finQueued) break;
+      const sent = sendData(c, now, c.sndNxt, Math.max(0, room));
+      if (sent === 0) break;
+      c.sndNxt = seqAdd(c.sndNxt, sent);
     }
-    const sent = sendData(c, now, c.sndNxt, Math.max(0, room));
-    if (sent === 0) break;
-    c.sndNxt = seqAdd(c.sndNxt, sent);
-  }
   // A pure ACK carries SND.MAX, not a rewound SND.NXT, so the peer finds it in its window
   // even while we go back to retransmit (BSD does the same).
   if (c.ackNow) emit(c, now, c.sndMax, ACK);
@@ -164,6 +167,30 @@ export function dispatch(c: Connection, now: number): void {
   if (c.wantWritable && c.sendQueue.free > 0) {
     c.wantWritable = false;
     c.sink.events.push({ type: "tcp-writable", socket: c });
+  }
+}
+
+/**
+ * SACK loss recovery (RFC 6675 §5 step (C)): while the pipe leaves room for a segment, resend the
+ * next lost hole (NextSeg rule 1), else send new data within the peer's window (rule 2).
+ */
+function sendInRecovery(c: Connection, now: number): void {
+  for (;;) {
+    if (c.cc.cwnd - c.scoreboard.pipe(c.sndUna, c.sndMax, c.mss) < c.mss) return;
+    const hole = c.scoreboard.nextHole(c.sndUna, c.mss);
+    if (hole) {
+      const sent = sendData(c, now, hole.seq, hole.length);
+      if (sent === 0) return;
+      c.scoreboard.highRxt = seqAdd(hole.seq, sent);
+      continue;
+    }
+    const offset = seqDiff(c.sndNxt, c.sndUna);
+    const unsent = c.sendQueue.length - offset;
+    const room = c.sndWnd - offset;
+    if (unsent <= 0 || room < Math.min(c.mss, unsent)) return;
+    const sent = sendData(c, now, c.sndNxt, room);
+    if (sent === 0) return;
+    c.sndNxt = seqAdd(c.sndNxt, sent);
   }
 }
 

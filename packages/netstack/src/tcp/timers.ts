@@ -41,10 +41,14 @@ function retransmit(c: Connection, now: number): void {
     c.finish("timed-out");
     return;
   }
+  c.sink.stats.timeouts++;
   c.rtt.backoff++;
   c.rttSeq = undefined; // Karn's rule: never time a retransmitted segment
   c.tsAtTimeout = c.tsValue(now);
   if (!handshake) c.cc.onTimeout(c.flight());
+  // The receiver may have reneged: forget what it SACKed (RFC 2018 §8).
+  c.scoreboard.clear();
+  c.scoreboard.highRxt = c.sndUna;
   c.sndNxt = handshake ? c.iss : c.sndUna;
   c.sink.stats.retransmissions++;
   c.timers.retransmit = now + c.rtt.current;
