@@ -3,7 +3,7 @@
  * relay session; the page only renders what it is told and forwards what the user asks for.
  */
 import type { PeerStatus, TraceEvent } from "@wiregate/core";
-import type { StatsFrame } from "@wiregate/relay-protocol";
+import type { RelayTransport, StatsFrame } from "@wiregate/relay-protocol";
 
 export interface PeerSettings {
   publicKey: Uint8Array;
@@ -117,26 +117,38 @@ export interface UdpListenStatus {
   from?: string;
 }
 
-export type ConnectionPhase = "idle" | "connecting" | "connected" | "reconnecting" | "failed";
-
-export interface ConnectionState {
-  phase: ConnectionPhase;
+/** The relay session while connected: what the relay and the page agreed on. */
+export interface OpenSession {
   /** Transport the relay reports for the session. */
-  transport?: "http3" | "http2" | "websocket";
+  transport: RelayTransport;
   /** What the page uses: native WebTransport (HTTP/3), or the WebSocket mapping as fallback. */
-  polyfill?: "native" | "websocket";
+  polyfill: "native" | "websocket";
   /** Why: native worked, or what made it fail. */
-  transportReason?: string;
-  sessionId?: string;
+  transportReason: string;
+  sessionId: string;
   /** Largest WireGuard message per datagram (the relay's and the transport's limits). */
-  datagramSize?: number;
-  /** Inner MTU: datagramSize minus the 32 bytes of WireGuard transport overhead. */
-  mtu?: number;
-  attempt?: number;
-  retryInMs?: number;
-  detail?: string;
-  publicKey?: string;
+  datagramSize: number;
+  /** Inner MTU: the largest message minus the 32 bytes of WireGuard transport overhead. */
+  mtu: number;
 }
+
+/** The tunnel's connection as the page shows it; each phase carries only what is true in it. */
+export type ConnectionState =
+  | { phase: "idle" }
+  | { phase: "connecting"; attempt: number; publicKey: string }
+  | {
+      phase: "reconnecting";
+      attempt: number;
+      publicKey?: string;
+      /** Set while waiting before the next attempt. */
+      retryInMs?: number;
+      /** What ended the last attempt. */
+      detail?: string;
+    }
+  | { phase: "connected"; publicKey: string; session: OpenSession }
+  | { phase: "failed"; detail: string };
+
+export type ConnectionPhase = ConnectionState["phase"];
 
 /** A trace event with the wall-clock time it happened (ms since the epoch). */
 export interface TimedEvent extends TraceEvent {

@@ -83,17 +83,22 @@ interface PingRun {
   lastSentAt: number;
 }
 
+/** The WireGuard device and its driver; kept across reconnects while the MTU stays the same. */
+interface Engine {
+  device: Device;
+  /** Drives the device on real time: every call at `now`, `tick` at its deadlines. */
+  runner: DeviceRunner<Output>;
+  mtu: number;
+}
+
 class Tunnel {
   #settings: ConnectSettings | undefined;
-  #device: Device | undefined;
-  #mtu = 0;
+  #engine: Engine | undefined;
   #conn: RelayConnection | undefined;
   #state: ConnectionState = { phase: "idle" };
   #wanted = false;
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Drives the device on real time: every call at `now`, `tick` at its deadlines. */
-  #runner: DeviceRunner<Output> | undefined;
   #statusTimer: ReturnType<typeof setInterval> | undefined;
   #events: TimedEvent[] = [];
   #eventTimer: ReturnType<typeof setTimeout> | undefined;
@@ -112,7 +117,7 @@ class Tunnel {
     this.#attempt = 0;
     this.#relayErrors = [];
     this.#statusTimer = setInterval(() => void this.#postStatus(), 1000);
-    void this.#connectOnce();
+    void this.#connectOnce(settings);
   }
 
   disconnect(): void {
@@ -124,20 +129,19 @@ class Tunnel {
     const conn = this.#conn;
     this.#conn = undefined;
     conn?.close();
-    this.#device = undefined;
-    this.#runner?.stop();
-    this.#runner = undefined;
+    this.#engine?.runner.stop();
+    this.#engine = undefined;
     this.#setState({ phase: "idle" });
   }
 
   handshake(): void {
-    const device = this.#device;
-    if (!device || !this.#settings) {
+    const engine = this.#engine;
+    const settings = this.#settings;
+    if (!engine || !settings) {
       post({ type: "error", message: "not connected" });
       return;
     }
-    const peer = this.#settings.peer.publicKey;
-    this.#runner?.run((t) => device.initiateHandshake(t, peer));
+    engine.runner.run((t) => engine.device.initiateHandshake(t, settings.peer.publicKey));
   }
 
   #setState(state: ConnectionState): void {
@@ -145,8 +149,7 @@ class Tunnel {
     post({ type: "state", state });
   }
 
-  async #connectOnce(): Promise<void> {
-    const settings = this.#settings!;
+  async #connectOnce(settings: ConnectSettings): Promise<void> {
     const publicKey = keyToBase64(publicKeyOf(nobleCrypto, settings.privateKey));
     this.#setState({
       phase: this.#attempt === 0 ? "connecting" : "reconnecting",
@@ -182,22 +185,23 @@ class Tunnel {
     const mtu = Math.max(datagramSize, conn.welcome.messageSize ?? 0) - TRANSPORT_OVERHEAD;
     this.#conn = conn;
     this.#attempt = 0;
-    const fresh = !this.#device || mtu !== this.#mtu;
-    if (fresh) {
+    let engine = this.#engine;
+    const fresh = !engine || mtu !== engine.mtu;
+    if (!engine || fresh) {
       // A new device only on first connect or when the MTU changed; keys are kept either way.
-      this.#mtu = mtu;
+      engine?.runner.stop();
       const device = new Device({ privateKey: settings.privateKey, random, wallClock, mtu });
-      this.#device = device;
-      this.#runner?.stop();
-      this.#runner = new DeviceRunner({
+      const runner = new DeviceRunner({
         scheduler: realTime,
         tick: (t) => device.tick(t),
         output: (out) => this.#handle(out),
       });
+      engine = { device, runner, mtu };
+      this.#engine = engine;
       this.udpClose();
       this.tcp = new TunnelTcp(settings.addresses, mtu, (packet) => this.#send(packet));
       const peer = settings.peer;
-      this.#runner.run((t) =>
+      runner.run((t) =>
         device.addPeer(t, {
           publicKey: peer.publicKey,
           allowedIps: peer.allowedIps,
@@ -211,17 +215,19 @@ class Tunnel {
     }
     this.#setState({
       phase: "connected",
-      transport: conn.welcome.transport,
-      polyfill: opened.kind,
-      transportReason: opened.reason,
-      sessionId: conn.welcome.sessionId,
-      datagramSize,
-      mtu,
       publicKey,
+      session: {
+        transport: conn.welcome.transport,
+        polyfill: opened.kind,
+        transportReason: opened.reason,
+        sessionId: conn.welcome.sessionId,
+        datagramSize,
+        mtu,
+      },
     });
     if (fresh) {
-      const device = this.#device!;
-      this.#runner?.run((t) => device.initiateHandshake(t, settings.peer.publicKey));
+      const { device, runner } = engine;
+      runner.run((t) => device.initiateHandshake(t, settings.peer.publicKey));
     }
     void this.#postStatus();
     void conn.closed.then(({ error }) => {
@@ -249,15 +255,19 @@ class Tunnel {
       attempt: this.#attempt,
       retryInMs: Math.round(delay),
       detail,
-      ...(this.#state.publicKey ? { publicKey: this.#state.publicKey } : {}),
+      ...("publicKey" in this.#state && this.#state.publicKey
+        ? { publicKey: this.#state.publicKey }
+        : {}),
     });
     clearTimeout(this.#retryTimer);
-    this.#retryTimer = setTimeout(() => void this.#connectOnce(), delay);
+    this.#retryTimer = setTimeout(() => {
+      if (this.#settings) void this.#connectOnce(this.#settings);
+    }, delay);
   }
 
   #onDatagram(datagram: Uint8Array): void {
-    const device = this.#device;
-    if (device) this.#runner?.run((t) => device.receive(t, datagram, RELAY_ENDPOINT));
+    const engine = this.#engine;
+    engine?.runner.run((t) => engine.device.receive(t, datagram, RELAY_ENDPOINT));
   }
 
   #handle(output: Output): void {
@@ -275,7 +285,7 @@ class Tunnel {
   }
 
   async #postStatus(): Promise<void> {
-    const device = this.#device;
+    const device = this.#engine?.device;
     const settings = this.#settings;
     if (!settings) return;
     const conn = this.#conn;
@@ -293,16 +303,16 @@ class Tunnel {
 
   /** Sends one plaintext packet into the tunnel; refuses (never drops silently) beyond the MTU. */
   #send(packet: Uint8Array): boolean {
-    const device = this.#device;
-    if (!device) return false;
-    if (packet.length > this.#mtu) {
+    const engine = this.#engine;
+    if (!engine) return false;
+    if (packet.length > engine.mtu) {
       post({
         type: "error",
-        message: `packet of ${packet.length} bytes exceeds the tunnel MTU of ${this.#mtu}`,
+        message: `packet of ${packet.length} bytes exceeds the tunnel MTU of ${engine.mtu}`,
       });
       return false;
     }
-    this.#runner?.run((t) => device.send(t, packet));
+    engine.runner.run((t) => engine.device.send(t, packet));
     return true;
   }
 
@@ -316,10 +326,10 @@ class Tunnel {
   ping(request: PingRequest): void {
     this.stopPing();
     const source = this.#source(request.destination);
-    if (!this.#device || !source) {
+    if (!this.#engine || !source) {
       post({
         type: "error",
-        message: this.#device
+        message: this.#engine
           ? `no interface address of the same family as ${request.destination}`
           : "not connected",
       });
@@ -456,13 +466,14 @@ class Tunnel {
   async flood(request: FloodRequest): Promise<void> {
     const settings = this.#settings;
     const source = this.#source(request.destination);
-    if (!settings || !this.#device || !source) {
+    const engine = this.#engine;
+    if (!settings || !engine || !source) {
       post({ type: "error", message: "flood: not connected" });
       return;
     }
     const payload = new Uint8Array(request.payload);
     const inner = (request.destination.includes(":") ? 48 : 28) + payload.length;
-    const datagramBytes = TRANSPORT_OVERHEAD + Math.min(this.#mtu, Math.ceil(inner / 16) * 16);
+    const datagramBytes = TRANSPORT_OVERHEAD + Math.min(engine.mtu, Math.ceil(inner / 16) * 16);
     let raw: RelayConnection | undefined;
     let send: () => void;
     if (request.mode === "raw") {

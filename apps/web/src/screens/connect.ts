@@ -308,7 +308,7 @@ export function describeState(client: TunnelClient, target: HTMLElement): void {
     const s = client.state;
     const text =
       s.phase === "connected"
-        ? `Connected · ${s.polyfill === "native" ? "WebTransport (HTTP/3)" : "WebSocket"} · MTU ${s.mtu}`
+        ? `Connected · ${s.session.polyfill === "native" ? "WebTransport (HTTP/3)" : "WebSocket"} · MTU ${s.session.mtu}`
         : s.phase === "reconnecting"
           ? `Reconnecting${s.retryInMs ? ` in ${(s.retryInMs / 1000).toFixed(1)} s` : ""}…`
           : s.phase === "connecting"

@@ -57,22 +57,23 @@ export function statusScreen(client: TunnelClient): HTMLElement {
 
   const renderSession = () => {
     const s = client.state;
+    const open = s.phase === "connected" ? s.session : undefined;
     replace(
       session,
       fact("State", PHASE[s.phase]),
       fact(
         "Transport",
-        s.transport
-          ? `${s.polyfill === "native" ? "native WebTransport" : "WebSocket (fallback)"} — relay reports ${s.transport}`
+        open
+          ? `${open.polyfill === "native" ? "native WebTransport" : "WebSocket (fallback)"} — relay reports ${open.transport}`
           : undefined,
       ),
-      fact("Why this transport", s.phase === "connected" ? s.transportReason : undefined),
-      fact("Datagram limit", s.datagramSize ? `${s.datagramSize} bytes` : undefined),
-      fact("Tunnel MTU", s.mtu ? `${s.mtu} bytes` : undefined),
-      fact("Session", s.sessionId),
-      fact("Your public key", s.publicKey),
+      fact("Why this transport", open?.transportReason),
+      fact("Datagram limit", open ? `${open.datagramSize} bytes` : undefined),
+      fact("Tunnel MTU", open ? `${open.mtu} bytes` : undefined),
+      fact("Session", open?.sessionId),
+      fact("Your public key", "publicKey" in s ? s.publicKey : undefined),
       fact("Reconnect attempt", s.phase === "reconnecting" ? s.attempt : undefined),
-      fact("Last problem", s.phase !== "connected" ? s.detail : undefined),
+      fact("Last problem", "detail" in s ? s.detail : undefined),
     );
   };
 
