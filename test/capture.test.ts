@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { startCapture, tsharkFields } from "./helpers/capture.js";
+import { startCapture } from "./helpers/capture.js";
 import { generateKeyPair, startWireGuardPeer } from "./helpers/netns.js";
+import { tsharkFields } from "./helpers/tshark.js";
 
 describe("packet capture", () => {
   it("records the handshake (types 1, 2) and transport data (type 4) of a ping", async () => {

@@ -10,7 +10,7 @@ import { buildUdpPacket, LINKTYPE_RAW, PcapngWriter } from "@wiregate/capture";
 import { Device, deterministicRandom, generatePrivateKey, type Output } from "@wiregate/core";
 import { buildEcho } from "@wiregate/packets";
 import { afterAll, describe, expect, it } from "vitest";
-import { tsharkFields } from "./helpers/capture.js";
+import { tsharkFields } from "./helpers/tshark.js";
 
 const dirs: string[] = [];
 afterAll(async () => {

@@ -45,7 +45,7 @@ import {
   type WebTransportConstructor,
 } from "@wiregate/relay-protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { tsharkFields } from "./helpers/capture.js";
+import { tsharkFields } from "./helpers/tshark.js";
 import { startWireGuardPeer, type WireGuardPeer } from "./helpers/wireguard-peer.js";
 
 const TOKEN = "relay-e2e-token-0123456789abcdef";

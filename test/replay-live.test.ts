@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { startCapture, tsharkFields } from "./helpers/capture.js";
+import { startCapture } from "./helpers/capture.js";
+import { tsharkFields } from "./helpers/tshark.js";
 import { replayCli, wireguardGoPair } from "./helpers/wireguard-go-pair.js";
 
 const dir = mkdtempSync(join(tmpdir(), "wiregate-replay-live-"));

@@ -2,7 +2,7 @@ import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exited, runCommand, signal, sleep } from "./command.js";
+import { exited, signal, sleep } from "./command.js";
 import type { Namespace } from "./namespace.js";
 import { register } from "./registry.js";
 
@@ -75,37 +75,6 @@ export async function startCapture(options: CaptureOptions): Promise<Capture> {
       return stopping;
     },
   };
-}
-
-export interface FieldOptions {
-  /** WireGuard key log (wg.keylog_file) so tshark can decrypt. */
-  readonly keylog?: string;
-  /** Display filter, e.g. "wg". */
-  readonly displayFilter?: string;
-}
-
-/**
- * Reads a capture with `tshark -T fields`: one row per packet, keyed by field name. A field that
- * occurs several times in a packet has its values joined with ","; an absent field is "".
- */
-export async function tsharkFields(
-  file: string,
-  fields: readonly string[],
-  options: FieldOptions = {},
-): Promise<Record<string, string>[]> {
-  if (fields.length === 0) throw new TypeError("tsharkFields: give at least one field");
-  const args = ["-r", file, "-n", "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a"];
-  if (options.keylog !== undefined) args.push("-o", `wg.keylog_file:${options.keylog}`);
-  if (options.displayFilter !== undefined) args.push("-Y", options.displayFilter);
-  for (const field of fields) args.push("-e", field);
-  const { stdout } = await runCommand("tshark", args);
-  return stdout
-    .split("\n")
-    .filter((line) => line.length > 0)
-    .map((line) => {
-      const values = line.split("\t");
-      return Object.fromEntries(fields.map((field, index) => [field, values[index] ?? ""]));
-    });
 }
 
 function temporaryCaptureFile(): string {

@@ -16,7 +16,7 @@ import {
   loopback,
   packets,
   scratchDir,
-  tsharkFields,
+  tsharkRows,
   udp4,
   udp6,
   withIPv6Extensions,
@@ -80,12 +80,11 @@ describe("decoding frames to UDP", () => {
       );
     });
     const path = writeTemp(scratch.dir, "links.pcapng", chunks);
-    const rows = await tsharkFields(path, "frame", [
-      "frame.number",
-      "udp.srcport",
-      "udp.dstport",
-      "udp.length",
-    ]);
+    const rows = await tsharkRows(
+      path,
+      ["frame.number", "udp.srcport", "udp.dstport", "udp.length"],
+      { displayFilter: "frame" },
+    );
     expect(rows).toEqual(
       cases.map((_, i) => [String(i + 1), "51820", "51821", String(8 + payload.length)]),
     );
@@ -208,7 +207,7 @@ describe("decoding frames to UDP", () => {
       chunks.push(writer.writePacket({ timestampNs: BigInt(i), data }));
     }
     const path = writeTemp(scratch.dir, "fragments.pcapng", chunks);
-    const rows = await tsharkFields(path, "udp", ["frame.number", "udp.length"]);
+    const rows = await tsharkRows(path, ["frame.number", "udp.length"], { displayFilter: "udp" });
     const ours = new UdpDecoder();
     const complete = packets([...readCaptureBytes(concat(chunks))]).flatMap((r) => {
       const d = ours.decodeRecord(r);

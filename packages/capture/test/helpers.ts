@@ -1,45 +1,15 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { buildUdpPacket } from "../src/build.js";
 import type { CaptureRecord, PacketRecord } from "../src/records.js";
-
-const run = promisify(execFile);
 
 /** The shared captures live in `shared/captures` beside the repository root. */
 export const CAPTURES_DIR = fileURLToPath(new URL("../../../../shared/captures/", import.meta.url));
 
-/** Runs the real tshark; a missing tshark fails the test. */
-export async function tshark(args: string[]): Promise<string> {
-  const { stdout } = await run("tshark", args, { maxBuffer: 64 << 20 });
-  return stdout;
-}
-
-/** tshark -T fields rows as arrays of strings. */
-export async function tsharkFields(
-  file: string,
-  filter: string,
-  fields: string[],
-  extra: string[] = [],
-) {
-  const out = await tshark([
-    "-r",
-    file,
-    ...extra,
-    "-Y",
-    filter,
-    "-T",
-    "fields",
-    ...fields.flatMap((f) => ["-e", f]),
-  ]);
-  return out
-    .split("\n")
-    .filter((line) => line.length > 0)
-    .map((line) => line.split("\t"));
-}
+/** tshark, the reference: the repository's one wrapper (a missing tshark fails the test). */
+export { tshark, tsharkRows } from "../../../test/helpers/tshark.js";
 
 /** A scratch directory removed by the returned cleanup. */
 export function scratchDir(): { dir: string; cleanup: () => void } {

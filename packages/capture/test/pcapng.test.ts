@@ -8,7 +8,7 @@ import {
   linuxSll2,
   packets,
   scratchDir,
-  tsharkFields,
+  tsharkRows,
   udp4,
   udp6,
   writeTemp,
@@ -184,11 +184,9 @@ describe("pcapng", () => {
 
     // tshark agrees on frame numbers, times (but for the timestamp-less SPB) and lengths.
     const path = writeTemp(scratch.dir, "multi.pcapng", [bytes]);
-    const rows = await tsharkFields(path, "frame.cap_len > 0", [
-      "frame.number",
-      "frame.time_epoch",
-      "frame.cap_len",
-    ]);
+    const rows = await tsharkRows(path, ["frame.number", "frame.time_epoch", "frame.cap_len"], {
+      displayFilter: "frame.cap_len > 0",
+    });
     expect(rows.map((r) => Number(r[0]))).toEqual(p.map((r) => r.index));
     const ours = p.map(
       (r) =>

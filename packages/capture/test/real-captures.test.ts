@@ -5,7 +5,7 @@ import { UdpDecoder } from "../src/decoder.js";
 import { readCaptureFile } from "../src/node.js";
 import type { CaptureRecord } from "../src/records.js";
 import { extractWireGuard, type WireGuardMessage } from "../src/wireguard.js";
-import { CAPTURES_DIR, tsharkFields } from "./helpers.js";
+import { CAPTURES_DIR, tsharkRows } from "./helpers.js";
 
 const captureFiles = readdirSync(CAPTURES_DIR, { withFileTypes: true })
   .filter((entry) => entry.isDirectory())
@@ -62,7 +62,7 @@ describe("shared real captures", () => {
       // One tshark run per file: all frames, WireGuard columns empty where tshark saw none.
       const [{ records, messages }, rows] = await Promise.all([
         messagesOf(path),
-        tsharkFields(path, "frame", [...wgFields, ...frameFields]),
+        tsharkRows(path, [...wgFields, ...frameFields], { displayFilter: "frame" }),
       ]);
       expect(records.filter((r) => r.kind === "error")).toEqual([]);
       const expectedWireGuard = rows.filter((row) => row[1] !== "").map((row) => row.slice(0, 5));

@@ -12,7 +12,7 @@ import {
   packets,
   scratchDir,
   tshark,
-  tsharkFields,
+  tsharkRows,
   udp4,
   udp6,
   wgInitiation,
@@ -60,13 +60,11 @@ describe("PcapngWriter", () => {
         m.src.address,
       ];
     });
-    const rows = await tsharkFields(path, "wg", [
-      "frame.number",
-      "frame.time_epoch",
-      "wg.type",
-      "ip.src",
-      "ipv6.src",
-    ]);
+    const rows = await tsharkRows(
+      path,
+      ["frame.number", "frame.time_epoch", "wg.type", "ip.src", "ipv6.src"],
+      { displayFilter: "wg" },
+    );
     expect(rows.map((r) => [r[0], r[1], r[2], r[3] || r[4]])).toEqual(ours);
     expect(ours.map((r) => r[3])).toEqual(["10.0.0.1", "fd00::1"]);
     const comment = await tshark([
@@ -97,14 +95,16 @@ describe("PcapngWriter", () => {
       chunks.push(writer.writePacket({ timestampNs: record.timestampNs, data: record.data }));
     const path = writeTemp(scratch.dir, "decryptable.pcapng", chunks);
 
-    const decrypted = await tsharkFields(path, "wg.type == 2", ["frame.number", "wg.handshake_ok"]);
+    const decrypted = await tsharkRows(path, ["frame.number", "wg.handshake_ok"], {
+      displayFilter: "wg.type == 2",
+    });
     // The crossed responses (frames 3–4) were valid, just dropped by wireguard-go: they decrypt.
     expect(decrypted.length).toBeGreaterThanOrEqual(2);
     expect(decrypted.every((row) => row[1] === "1")).toBe(true);
-    const without = await tsharkFields(
+    const without = await tsharkRows(
       join(dir, "full-sim-nopsk-crossed-run02.pcapng"),
-      "wg.type == 2",
       ["wg.handshake_ok"],
+      { displayFilter: "wg.type == 2" },
     );
     expect(without.every((row) => row[0] !== "1")).toBe(true);
   });

@@ -3,6 +3,7 @@ import { readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { tsharkRows } from "../../../test/helpers/tshark.js";
 import { run } from "../src/commands.js";
 
 export const execFileAsync = promisify(execFile);
@@ -57,14 +58,6 @@ export async function runCli(
 }
 
 /** tshark's view: one row of the given fields per WireGuard frame. */
-export async function tshark(file: string, fields: string[], keylog?: string): Promise<string[][]> {
-  const args = ["-r", file];
-  if (keylog) args.push("-o", `wg.keylog_file:${keylog}`);
-  args.push("-Y", "wg", "-T", "fields");
-  for (const f of fields) args.push("-e", f);
-  const { stdout } = await execFileAsync("tshark", args, { maxBuffer: 1 << 28 });
-  return stdout
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => l.split("\t"));
+export function tshark(file: string, fields: string[], keylog?: string): Promise<string[][]> {
+  return tsharkRows(file, fields, { displayFilter: "wg", ...(keylog ? { keylog } : {}) });
 }
