@@ -104,6 +104,43 @@ const OPTIONS: OptionSpec[] = [
     help: "where the development certificate is kept",
   },
   {
+    flag: "acme-domain",
+    env: "ACME_DOMAINS",
+    key: "acmeDomains",
+    kind: "list",
+    help: "get and renew the certificate for this name from an ACME CA (repeatable; env: comma-separated)",
+  },
+  {
+    flag: "acme-email",
+    key: "acmeEmail",
+    kind: "string",
+    help: "contact address for the ACME account",
+  },
+  {
+    flag: "acme-directory",
+    key: "acmeDirectory",
+    kind: "string",
+    help: "ACME directory URL (default: Let's Encrypt production)",
+  },
+  {
+    flag: "acme-ca-file",
+    key: "acmeCaFile",
+    kind: "string",
+    help: "PEM roots trusted for the ACME directory's HTTPS (a test CA)",
+  },
+  {
+    flag: "acme-http-port",
+    key: "acmeHttpPort",
+    kind: "nullable-int",
+    help: "answer HTTP-01 challenges on this port (80); default: TLS-ALPN-01 on --port",
+  },
+  {
+    flag: "acme-dir",
+    key: "acmeDir",
+    kind: "string",
+    help: "where the ACME account key and certificates are kept (mode 0600)",
+  },
+  {
     flag: "capture",
     key: "capture",
     kind: "string",

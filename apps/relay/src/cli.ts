@@ -2,6 +2,7 @@
 /** wiregate-relay: loads the configuration, starts the relay, drains on SIGTERM/SIGINT. */
 
 import { format } from "node:util";
+import { pinnedHash } from "./certificates.js";
 import { helpText, loadConfig } from "./cli-options.js";
 import { hexHash } from "./dev-cert.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -35,19 +36,31 @@ async function main(): Promise<number> {
     ? await openCapture(config.capture, config.captureRotateBytes, log, config.captureKeepFiles)
     : undefined;
   const relay = new Relay({ config, logger: log, capture });
+  // From the start: a SIGHUP's default action would end the relay.
+  process.on("SIGHUP", () => {
+    log.info("SIGHUP: reloading the certificate");
+    relay.certificates
+      ?.reload()
+      .catch((error: unknown) =>
+        log.error("certificate reload failed", { error: (error as Error).message }),
+      );
+  });
   const demo = config.demo ? await startDemo(relay, log, config.certDir) : undefined;
   const address = await relay.start();
   // Defaults for the web client served from this origin (it reads ./wiregate.json if present).
-  relay.publish("/wiregate.json", {
-    relay: address.url,
-    upstream: demo ? "demo" : (relay.upstreams.names()[0] ?? ""),
-    peerPublicKey: demo?.publicKey ?? "",
-    certificateSha256: hexHash(address.certificateSha256),
-    // For a page served by the loopback plain-HTTP listener: its WebSocket fallback (ws://).
-    ...(address.localHttpUrl
-      ? { websocket: new URL(config.path, address.localHttpUrl.replace(/^http/, "ws")).href }
-      : {}),
-  });
+  const publishDefaults = () =>
+    relay.publish("/wiregate.json", {
+      relay: address.url,
+      upstream: demo ? "demo" : (relay.upstreams.names()[0] ?? ""),
+      peerPublicKey: demo?.publicKey ?? "",
+      certificateSha256: relay.certificates ? pinnedHash(relay.certificates) : "",
+      // For a page served by the loopback plain-HTTP listener: its WebSocket fallback (ws://).
+      ...(address.localHttpUrl
+        ? { websocket: new URL(config.path, address.localHttpUrl.replace(/^http/, "ws")).href }
+        : {}),
+    });
+  publishDefaults();
+  relay.certificates?.onChange(publishDefaults);
   if (relay.openMode) {
     log.warn("open mode: no tokens configured, any local client may connect", {
       host: config.host,

@@ -67,6 +67,18 @@ export interface RelayConfig {
   certFile: string | null;
   keyFile: string | null;
   certDir: string;
+  /** Names to get a certificate for from an ACME CA (RFC 8555); empty: no ACME. */
+  acmeDomains: string[];
+  /** Contact address given to the CA (optional). */
+  acmeEmail: string | null;
+  /** The CA's ACME directory URL. */
+  acmeDirectory: string;
+  /** PEM file of CA roots to trust for the directory's HTTPS (e.g. a test CA); null: the system's. */
+  acmeCaFile: string | null;
+  /** Serve HTTP-01 challenges on this port (80 for a public CA); null: TLS-ALPN-01 on `port`. */
+  acmeHttpPort: number | null;
+  /** Where the ACME account key and certificates are kept (mode 0600). */
+  acmeDir: string;
   capture: string | null;
   captureRotateBytes: number;
   /** Newest capture files kept on disk (older ones of the series are deleted). */
@@ -81,6 +93,9 @@ export interface RelayConfig {
   logLevel: "debug" | "info" | "warn" | "error";
   limits: Limits;
 }
+
+/** Let's Encrypt's production ACME directory. */
+export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
 
 export const DEFAULT_CONFIG: RelayConfig = {
   host: "127.0.0.1",
@@ -98,6 +113,12 @@ export const DEFAULT_CONFIG: RelayConfig = {
   certFile: null,
   keyFile: null,
   certDir: ".wiregate/dev-cert",
+  acmeDomains: [],
+  acmeEmail: null,
+  acmeDirectory: LETS_ENCRYPT_DIRECTORY,
+  acmeCaFile: null,
+  acmeHttpPort: null,
+  acmeDir: ".wiregate/acme",
   capture: null,
   captureRotateBytes: 64 * 1024 * 1024,
   captureKeepFiles: 16,
@@ -162,6 +183,27 @@ const isPath: Check = (v) =>
     ? undefined
     : "must be a URL path like /wiregate";
 
+/** A DNS name a public CA can issue for: letters, digits and hyphens in dot-separated labels. */
+const isDomain: Check = (v) =>
+  typeof v === "string" &&
+  v.length <= 253 &&
+  isIP(v) === 0 &&
+  /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$/.test(v)
+    ? undefined
+    : "must be a DNS name like relay.example.org";
+const isHttpsUrl: Check = (v) => {
+  if (typeof v !== "string" || v.length > 2048) return "must be an https:// URL";
+  try {
+    return new URL(v).protocol === "https:" ? undefined : "must be an https:// URL";
+  } catch {
+    return "must be an https:// URL";
+  }
+};
+const isEmail: Check = (v) =>
+  typeof v === "string" && v.length <= 254 && /^[^\s@:,]+@[^\s@:,]+$/.test(v)
+    ? undefined
+    : "must be an e-mail address";
+
 /** "*" or exactly what a browser sends as Origin: scheme, host and non-default port. */
 function isOrigin(v: unknown): boolean {
   if (v === "*") return true;
@@ -187,6 +229,11 @@ const TOP_LEVEL: Record<string, Check> = {
   tokenFile: orNull(isString),
   keyFile: orNull(isString),
   certDir: isString,
+  acmeEmail: orNull(isEmail),
+  acmeDirectory: isHttpsUrl,
+  acmeCaFile: orNull(isString),
+  acmeHttpPort: orNull(isInt(1, 65535)),
+  acmeDir: isString,
   capture: orNull(isString),
   captureRotateBytes: isInt(4096, 2 ** 40),
   captureKeepFiles: isInt(1, 1_000_000),
@@ -289,6 +336,16 @@ export function parseRelayConfig(value: unknown): RelayConfigParseResult {
         });
         config.allowedOrigins = field;
       }
+    } else if (key === "acmeDomains") {
+      if (!Array.isArray(field) || field.length > 100)
+        errors.push("acmeDomains: must be an array of at most 100 DNS names");
+      else {
+        field.forEach((domain, i) => {
+          const error = isDomain(domain);
+          if (error) errors.push(`acmeDomains[${i}]: ${error}`);
+        });
+        config.acmeDomains = field;
+      }
     } else if (key === "upstreams") {
       if (typeof field !== "object" || field === null || Array.isArray(field)) {
         errors.push('upstreams: must be an object { "name": { host, port, publicKey? } }');
@@ -378,6 +435,9 @@ export function checkFinalConfig(config: RelayConfig): string[] {
   }
   if ((config.certFile === null) !== (config.keyFile === null)) {
     errors.push("certFile/keyFile: give both or neither");
+  }
+  if (config.acmeDomains.length > 0 && config.certFile !== null) {
+    errors.push("acmeDomains: the certificate comes from ACME or from certFile/keyFile, not both");
   }
   return errors;
 }

@@ -27,6 +27,7 @@ export interface CertificateMaterial {
   keyPem: string;
   /** SHA-256 of the leaf certificate's DER, for `serverCertificateHashes`. */
   sha256: Uint8Array;
+  validFrom: Date;
   validTo: Date;
   generated: boolean;
 }
@@ -146,12 +147,14 @@ export function generateDevCertificate(names: string[], now = new Date()): Certi
   return describe(certPem, keyPem, true);
 }
 
-function describe(certPem: string, keyPem: string, generated: boolean): CertificateMaterial {
+/** The leaf (first) certificate of a PEM chain and its key, described. */
+export function describe(certPem: string, keyPem: string, generated: boolean): CertificateMaterial {
   const cert = new X509Certificate(certPem);
   return {
     certPem,
     keyPem,
     sha256: new Uint8Array(createHash("sha256").update(cert.raw).digest()),
+    validFrom: new Date(cert.validFrom),
     validTo: new Date(cert.validTo),
     generated,
   };

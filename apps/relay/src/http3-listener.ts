@@ -6,6 +6,10 @@
  * them. The relay takes over the request instead (`setRequestCallback`): it answers 404 for
  * other paths, and accepts the rest with their headers attached to the session, where the same
  * checks as for HTTP/2 run.
+ *
+ * The add-on takes its certificate only when created, and the library's `updateCert` does nothing
+ * for it, so a new certificate means a new server: the old one closes its QUIC connections
+ * (clients reconnect), and a new one binds the same port.
  */
 
 import { Http3Server } from "@fails-components/webtransport";
@@ -34,8 +38,7 @@ export function answerRequest(
   return { status: 200, path, header };
 }
 
-/** The running server, or the reason HTTP/3 cannot run. */
-export async function startHttp3(options: {
+export interface Http3Options {
   /** The one path sessions are accepted on. */
   path: string;
   port: number;
@@ -43,7 +46,10 @@ export async function startHttp3(options: {
   secret: string;
   cert: string;
   privKey: string;
-}): Promise<Http3Server | string> {
+}
+
+/** The running server, or the reason HTTP/3 cannot run. */
+export async function startHttp3(options: Http3Options): Promise<Http3Server | string> {
   const missing = await loadHttp3Addon();
   if (missing) return missing;
   try {
@@ -60,13 +66,19 @@ export async function startHttp3(options: {
       new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref()),
     ]);
     if (!ok) {
-      try {
-        http3.stopServer();
-      } catch {}
+      stopHttp3(http3);
       return `HTTP/3 server did not start on UDP port ${options.port}`;
     }
     return http3;
   } catch (error) {
     return `HTTP/3 server failed: ${(error as Error).message}`;
+  }
+}
+
+export function stopHttp3(server: Http3Server): void {
+  try {
+    server.stopServer();
+  } catch {
+    // Already stopped, or never started.
   }
 }

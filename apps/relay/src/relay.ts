@@ -11,10 +11,11 @@ import { Http2Server, type Http3Server } from "@fails-components/webtransport";
 import type { Registry } from "prom-client";
 import { peerAddressGroup } from "./address-group.js";
 import { Admission } from "./admission.js";
+import { CertificateKeeper } from "./certificates.js";
 import { isLoopback, isLoopbackAddress, type RelayConfig } from "./config.js";
 import { guardConnections } from "./connection-guard.js";
-import { type CertificateMaterial, ensureDevCertificate, loadCertificate } from "./dev-cert.js";
-import { startHttp3 } from "./http3-listener.js";
+import type { CertificateMaterial } from "./dev-cert.js";
+import { type Http3Options, startHttp3, stopHttp3 } from "./http3-listener.js";
 import { checkKeyFileMode } from "./key-file-mode.js";
 import type { KeyedBudget } from "./keyed-budget.js";
 import { startLocalHttp, type UpgradeListener } from "./local-http.js";
@@ -53,6 +54,9 @@ export interface RelayAddress {
   localHttpUrl?: string;
 }
 
+/** Before an HTTP/3 restart, how long the sessions' close frames have to leave. */
+const HTTP3_CLOSE_GRACE_MS = 100;
+
 /** How often refusals that were not logged are summed up in one line. */
 const REFUSAL_SUMMARY_MS = 1_000;
 
@@ -76,7 +80,11 @@ export class Relay {
   #sessionIndex = 0;
   #idleSweep: ReturnType<typeof setInterval> | undefined;
   #refusalSummary: ReturnType<typeof setInterval> | undefined;
-  certificate: CertificateMaterial | undefined;
+  #certificates: CertificateKeeper | undefined;
+  /** How HTTP/3 was started, to start it again with a new certificate. */
+  #http3Options: Http3Options | undefined;
+  /** Certificate swaps, one after the other. */
+  #swapping: Promise<void> = Promise.resolve();
 
   /** JSON documents served on the TLS port at exact paths (see `publish`). */
   readonly #published = new Map<string, string>();
@@ -100,6 +108,16 @@ export class Relay {
     );
   }
 
+  /** The certificate being served. */
+  get certificate(): CertificateMaterial | undefined {
+    return this.#certificates?.current;
+  }
+
+  /** Where the certificate comes from; `reload()` and `renewNow()` bring a new one in. */
+  get certificates(): CertificateKeeper | undefined {
+    return this.#certificates;
+  }
+
   get openMode(): boolean {
     return this.#admission.openMode;
   }
@@ -121,11 +139,10 @@ export class Relay {
     const names = [...new Set(["localhost", "127.0.0.1", "::1", config.host])].filter(
       (n) => !["0.0.0.0", "::"].includes(n),
     );
-    if (config.certFile && config.keyFile) {
-      await checkKeyFileMode(config.keyFile);
-      this.certificate = await loadCertificate(config.certFile, config.keyFile);
-    } else this.certificate = await ensureDevCertificate(config.certDir, names);
-    const tls = { cert: this.certificate.certPem, privKey: this.certificate.keyPem };
+    if (config.certFile && config.keyFile) await checkKeyFileMode(config.keyFile);
+    const certificates = await CertificateKeeper.open({ config, names, log: this.#log });
+    this.#certificates = certificates;
+    const tls = { cert: certificates.current.certPem, privKey: certificates.current.keyPem };
     const secret = randomBytes(32).toString("hex");
 
     const http2 = new Http2Server({ port: config.port, host: config.host, secret, ...tls });
@@ -157,8 +174,9 @@ export class Relay {
       );
     }
 
+    this.#http3Options = { path: config.path, port, host: config.host, secret, ...tls };
     const http3 = config.http3
-      ? await startHttp3({ path: config.path, port, host: config.host, secret, ...tls })
+      ? await startHttp3(this.#http3Options)
       : "disabled by configuration (--no-http3)";
     if (typeof http3 === "string") this.#http3Missing = http3;
     else this.#servers.push({ kind: "http3", server: http3 });
@@ -172,6 +190,12 @@ export class Relay {
     this.#idleSweep.unref();
     this.#refusalSummary = setInterval(() => this.#audit.flush(), REFUSAL_SUMMARY_MS);
     this.#refusalSummary.unref();
+    certificates.registerMetrics(this.metrics);
+    certificates.onChange((material) => {
+      this.#swapping = this.#swapping.then(() => this.#useCertificate(material));
+      return this.#swapping;
+    });
+    await certificates.start(libraryHttp2Server(http2));
 
     let opsPort: number | null = null;
     if (config.opsPort !== null) {
@@ -215,7 +239,7 @@ export class Relay {
       host: config.host,
       port,
       url: `https://${host}:${port}${config.path}`,
-      certificateSha256: this.certificate.sha256,
+      certificateSha256: certificates.current.sha256,
       opsPort,
       transports: this.transports,
       ...(this.#http3Missing ? { http3Missing: this.#http3Missing } : {}),
@@ -226,6 +250,44 @@ export class Relay {
   /** The transports being served, HTTP/2 first. */
   get transports(): ("http2" | "http3")[] {
     return this.#servers.map((s) => s.kind);
+  }
+
+  /**
+   * Serves `material` from now on. HTTP/2 takes it for new connections and keeps the open ones;
+   * HTTP/3 cannot swap (see http3-listener.ts): its sessions are closed, and clients reconnect to
+   * a new server on the same port.
+   */
+  async #useCertificate(material: CertificateMaterial): Promise<void> {
+    const tls = { cert: material.certPem, privKey: material.keyPem };
+    for (const { kind, server } of this.#servers)
+      if (kind === "http2") server.updateCert(tls.cert, tls.privKey, true);
+    const old = this.#servers.find((s) => s.kind === "http3");
+    const options = this.#http3Options;
+    if (!old || this.#draining || !options) return;
+    let closed = 0;
+    for (const session of [...this.sessions]) {
+      if (session.ctx.transport !== "http3") continue;
+      session.close("certificate-changed");
+      closed++;
+    }
+    // The close frames leave through the old server's socket: give them a moment to go.
+    if (closed > 0) await new Promise((resolve) => setTimeout(resolve, HTTP3_CLOSE_GRACE_MS));
+    const stoppedAt = performance.now();
+    this.#servers = this.#servers.filter((s) => s !== old);
+    stopHttp3(old.server as Http3Server);
+    this.#http3Options = { ...options, ...tls };
+    const fresh = await startHttp3(this.#http3Options);
+    if (typeof fresh === "string") this.#http3Missing = fresh;
+    else {
+      this.#http3Missing = undefined;
+      this.#servers.push({ kind: "http3", server: fresh });
+      void this.#accept("http3", fresh);
+    }
+    this.#log.info("HTTP/3 restarted with the new certificate", {
+      closedSessions: closed,
+      downMs: Math.round(performance.now() - stoppedAt),
+      ...(typeof fresh === "string" ? { http3Missing: fresh } : {}),
+    });
   }
 
   async #accept(kind: "http2" | "http3", server: Http2Server | Http3Server): Promise<void> {
@@ -305,6 +367,7 @@ export class Relay {
     this.#draining = true;
     clearInterval(this.#idleSweep);
     clearInterval(this.#refusalSummary);
+    await this.#certificates?.stop();
     this.#audit.flush();
     for (const { server } of this.#servers) {
       try {
