@@ -6,6 +6,7 @@
 
 import {
   createHash,
+  createPrivateKey,
   generateKeyPairSync,
   type KeyObject,
   randomBytes,
@@ -169,6 +170,9 @@ export async function loadCertificate(
     readFile(certFile, "utf8"),
     readFile(keyFile, "utf8"),
   ]);
+  // Files replaced one after the other may not match for a moment.
+  if (!new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem)))
+    throw new Error(`${keyFile} is not the key of ${certFile}`);
   return describe(certPem, keyPem, false);
 }
 

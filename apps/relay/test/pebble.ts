@@ -11,7 +11,7 @@ import { get } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateDevCertificate } from "@wiregate/relay";
+import { generateDevCertificate } from "../src/dev-cert.js";
 
 export const PEBBLE_PATH = "/usr/bin/pebble";
 
