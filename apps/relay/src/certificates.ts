@@ -25,7 +25,7 @@ type AcmeIssuer = import("./acme.js").AcmeIssuer;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** How often `--cert/--key` are checked for changes. */
-const FILE_POLL_MS = 5_000;
+const FILE_POLL_MS = 2_000;
 
 /** Chromium accepts `serverCertificateHashes` only for certificates valid at most 14 days. */
 const PINNABLE_MS = 14 * DAY_MS;

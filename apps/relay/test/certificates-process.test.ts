@@ -148,5 +148,5 @@ describe("certificate files, as a process", () => {
     const third = writePair();
     expect((await certificateInUse(relay)).why).toBe("reloaded from files");
     expect(await verifiedSerial(port, third)).toBe(new X509Certificate(third).serialNumber);
-  });
+  }, 60_000);
 });
