@@ -9,26 +9,10 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { quicheLoaded, WebTransport } from "@fails-components/webtransport";
 import { toWiresharkFields, WireGuardDecoder } from "@wiregate/analysis";
 import { readCapture } from "@wiregate/capture";
-import {
-  Device,
-  DeviceRunner,
-  generatePrivateKey,
-  keyFromBase64,
-  type Output,
-  realTime,
-  type TraceEvent,
-} from "@wiregate/core";
-import { nodeCrypto } from "@wiregate/core/node";
-import {
-  buildEcho,
-  DEMO_SERVER_V4,
-  DEMO_SERVER_V6,
-  demoClientAddresses,
-  parsePacket,
-} from "@wiregate/packets";
+import { keyFromBase64 } from "@wiregate/core";
+import { DEMO_SERVER_V4, DEMO_SERVER_V6, demoClientAddresses } from "@wiregate/packets";
 import {
   DEFAULT_CONFIG,
   DemoPeer,
@@ -39,12 +23,8 @@ import {
   type RelayConfig,
   silentLogger,
 } from "@wiregate/relay";
-import {
-  connectRelay,
-  type RelayConnection,
-  type WebTransportConstructor,
-} from "@wiregate/relay-protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { RelayClient } from "./helpers/relay-client.js";
 import { tsharkFields } from "./helpers/tshark.js";
 import { startWireGuardPeer, type WireGuardPeer } from "./helpers/wireguard-peer.js";
 
@@ -53,111 +33,6 @@ const WG_V4 = "10.78.0.1";
 const WG_V6 = "fd78::1";
 const CLIENT_V4 = "10.78.0.2";
 const CLIENT_V6 = "fd78::2";
-/** The Device never sees a real address: everything it sends goes into the relay session. */
-const RELAY_ENDPOINT = { address: "relay", port: 1 };
-
-const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
-const wallClock = () => BigInt(Date.now()) * 1_000_000n;
-
-/** Our engine as a relay client: one Device, real time, datagrams through the current session. */
-class RelayClient {
-  readonly device = new Device({
-    privateKey: generatePrivateKey(random),
-    random,
-    wallClock,
-    crypto: nodeCrypto,
-  });
-  readonly events: TraceEvent[] = [];
-  connection: RelayConnection | undefined;
-  /** Datagrams the device wanted to send while no session was open (dropped, like lost UDP). */
-  lost = 0;
-  sent = 0;
-  received = 0;
-  readonly #runner = new DeviceRunner<Output>({
-    scheduler: realTime,
-    tick: (now) => this.device.tick(now),
-    output: (out) => this.#handle(out),
-  });
-  #id = Math.floor(Math.random() * 0xffff);
-  #sequence = 0;
-  readonly #waiting = new Map<string, () => void>();
-
-  addPeer(publicKey: string, allowedIps: string[]): void {
-    this.#runner.run((now) =>
-      this.device.addPeer(now, {
-        publicKey: keyFromBase64(publicKey),
-        allowedIps,
-        endpoint: RELAY_ENDPOINT,
-      }),
-    );
-  }
-
-  async connect(address: RelayAddress, upstream: string): Promise<RelayConnection> {
-    await quicheLoaded;
-    const connection = await connectRelay({
-      WebTransport: WebTransport as unknown as WebTransportConstructor,
-      url: address.url,
-      token: TOKEN,
-      upstream,
-      serverCertificateHashes: [{ algorithm: "sha-256", value: address.certificateSha256 }],
-      transportOptions: { forceReliable: true },
-      onDatagram: (datagram) => {
-        this.received++;
-        this.#runner.run((now) => this.device.receive(now, datagram, RELAY_ENDPOINT));
-      },
-    });
-    this.connection = connection;
-    void connection.closed.then(() => {
-      if (this.connection === connection) this.connection = undefined;
-    });
-    return connection;
-  }
-
-  /** One echo request through the tunnel; resolves when its reply arrives. */
-  ping(source: string, destination: string, timeoutMs = 5_000): Promise<void> {
-    const sequence = ++this.#sequence;
-    const key = `${destination}/${sequence}`;
-    const reply = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(key);
-        reject(new Error(`no echo reply from ${destination} (seq ${sequence}) in ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiting.set(key, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-    const packet = buildEcho({ source, destination, id: this.#id, sequence });
-    this.#runner.run((now) => this.device.send(now, packet));
-    return reply;
-  }
-
-  count(kind: TraceEvent["kind"]): number {
-    return this.events.filter((e) => e.kind === kind).length;
-  }
-
-  close(): void {
-    this.#runner.stop();
-    this.connection?.close();
-  }
-
-  #handle(out: Output): void {
-    this.events.push(...out.events);
-    for (const datagram of out.datagrams) {
-      if (this.connection) {
-        this.connection.send(datagram.data);
-        this.sent++;
-      } else this.lost++;
-    }
-    for (const packet of out.packets) {
-      const parsed = parsePacket(packet.data);
-      if (parsed?.echo?.type === "reply" && parsed.echo.id === this.#id) {
-        this.#waiting.get(`${parsed.source}/${parsed.echo.sequence}`)?.();
-      }
-    }
-  }
-}
-
 let certDir: string;
 let workDir: string;
 let wg: WireGuardPeer | undefined;
@@ -235,7 +110,7 @@ describe("relay end to end, our core as the client", () => {
     const capture = await openCapture(capturePath, 64 * 1024 * 1024, silentLogger);
     const { relay, address } = await startRelay(relayConfig([wgUpstream(peer)]), capture);
     try {
-      const connection = await client.connect(address, "wg");
+      const connection = await client.connect(address, "wg", TOKEN);
       expect(connection.welcome.type).toBe("welcome");
 
       for (let i = 0; i < 3; i++) await client.ping(CLIENT_V4, WG_V4);
@@ -269,16 +144,16 @@ describe("relay end to end, our core as the client", () => {
   it("core → relay → demo peer: 5 pings answered", async () => {
     demo = await DemoPeer.start();
     const { relay, address } = await startRelay(relayConfig([]));
-    relay.upstreams.register({
-      name: "demo",
-      host: demo.host,
-      port: demo.port,
-      publicKey: demo.publicKey,
-    });
+    relay.upstreams.register(
+      { name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey },
+      demo,
+    );
     const client = newClient();
     client.addPeer(demo.publicKey, [`${DEMO_SERVER_V4}/32`, `${DEMO_SERVER_V6}/128`]);
-    await client.connect(address, "demo");
+    const { welcome } = await client.connect(address, "demo", TOKEN);
+    // The addresses the demo peer gave this key, in the welcome: with no collision, the derived ones.
     const { v4, v6 } = demoClientAddresses(client.device.publicKey);
+    expect(welcome.addresses).toEqual([`${v4}/32`, `${v6}/128`]);
     for (let i = 0; i < 5; i++) await client.ping(v4, DEMO_SERVER_V4);
     await client.ping(v6, DEMO_SERVER_V6);
     expect(client.count("initiation-sent")).toBe(1);
@@ -298,7 +173,7 @@ describe("relay end to end, our core as the client", () => {
 
     const first = await startRelay(relayConfig([wgUpstream(peer)]));
     const config = relayConfig([wgUpstream(peer)], first.address.port);
-    const before = await client.connect(first.address, "wg");
+    const before = await client.connect(first.address, "wg", TOKEN);
     await client.ping(CLIENT_V4, WG_V4);
     const keypair = client.device.currentKeypair(peerKey);
     expect(keypair).toBeDefined();
@@ -314,7 +189,7 @@ describe("relay end to end, our core as the client", () => {
 
     const second = await startRelay(config);
     expect(second.address.port).toBe(first.address.port);
-    await client.connect(second.address, "wg");
+    await client.connect(second.address, "wg", TOKEN);
     for (let i = 0; i < 3; i++) await client.ping(CLIENT_V4, WG_V4);
     await client.ping(CLIENT_V6, WG_V6);
 

@@ -6,9 +6,10 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import { type ErrorCode, type HelloFrame, PROTOCOL_VERSION } from "@wiregate/relay-protocol";
-import type { Limits, UpstreamEntry } from "./config.js";
+import type { Limits } from "./config.js";
 import { KeyedBudget } from "./keyed-budget.js";
 import { type OriginPolicy, originRefusal } from "./origin-check.js";
+import type { Admitted } from "./session.js";
 import type { UpstreamRegistry } from "./upstreams.js";
 
 function digest(token: string): Buffer {
@@ -80,11 +81,11 @@ export class Admission {
     return undefined;
   }
 
-  /** The hello's verdict: an error to send, or the upstream it may use. Takes no slot. */
-  hello(
-    hello: HelloFrame,
-    clientAddress: string,
-  ): { code: ErrorCode; message: string } | UpstreamEntry {
+  /**
+   * The hello's verdict: an error to send, or the upstream it may use (with the tunnel addresses
+   * that upstream gives the hello's key, if it gives any). Takes no session slot.
+   */
+  hello(hello: HelloFrame, clientAddress: string): { code: ErrorCode; message: string } | Admitted {
     if (hello.version !== PROTOCOL_VERSION) {
       return { code: "version", message: `relay speaks version ${PROTOCOL_VERSION}` };
     }
@@ -105,6 +106,11 @@ export class Admission {
         code: "limit",
         message: `${this.limits.maxSessionsPerAddress} sessions per address`,
       };
-    return upstream;
+    const assigner = this.upstreams.assigner(upstream.name);
+    if (!assigner || hello.publicKey === undefined) return { upstream };
+    const addresses = assigner.addressesFor(Buffer.from(hello.publicKey, "base64"));
+    if (!addresses)
+      return { code: "limit", message: `upstream ${upstream.name} has no free client slot` };
+    return { upstream, addresses };
   }
 }

@@ -110,12 +110,10 @@ async function startDemo(relay: import("./relay.js").Relay, log: Logger, dir: st
     // time field, so `at` is what makes these lines readable by `wiregate-replay --log`.
     onEvent: (event) => log.debug("demo peer", { ...event, at: Date.now() }),
   });
-  relay.upstreams.register({
-    name: "demo",
-    host: demo.host,
-    port: demo.port,
-    publicKey: demo.publicKey,
-  });
+  relay.upstreams.register(
+    { name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey },
+    demo,
+  );
   // A throwaway client key pair, so a ready configuration exists (the demo peer admits any key;
   // the web client generates its own). It holds a private key: written to an owner-only file,
   // never to the log.

@@ -8,13 +8,7 @@ import { randomBytes } from "node:crypto";
 import { generatePrivateKey, keyToBase64, type TraceEvent } from "@wiregate/core";
 import { UdpDevice } from "@wiregate/core/node";
 import { Netstack, serveHttp } from "@wiregate/netstack";
-import {
-  DEMO_SERVER_V4,
-  DEMO_SERVER_V6,
-  demoClientAddresses,
-  echoReply,
-  parsePacket,
-} from "@wiregate/packets";
+import { DEMO_SERVER_V4, DEMO_SERVER_V6, echoReply, parsePacket } from "@wiregate/packets";
 import { DemoClients } from "./demo-clients.js";
 import { demoHttp } from "./demo-http.js";
 
@@ -30,16 +24,20 @@ export interface DemoPeerOptions {
   maxClients?: number;
   /** A client with no handshake for this long may lose its slot to a newcomer (default 180 s). */
   idleMs?: number;
+  /** A key given addresses but with no handshake yet may lose them after this (default 30 s). */
+  reservationMs?: number;
   onEvent?: (event: TraceEvent) => void;
 }
 
 export class DemoPeer {
   readonly #udp: UdpDevice;
+  readonly #clients: DemoClients;
   /** TCP inside the tunnel (the web site); ICMP and UDP echo stay with `answer`. */
   readonly net: Netstack;
 
-  private constructor(udp: UdpDevice) {
+  private constructor(udp: UdpDevice, clients: DemoClients) {
     this.#udp = udp;
+    this.#clients = clients;
     // Bounded for a public demo: connections (TIME-WAIT included) and per-connection buffers;
     // a client that sends no request head within 10 s is dropped.
     this.net = new Netstack({
@@ -61,8 +59,9 @@ export class DemoPeer {
 
   static async start(options: DemoPeerOptions = {}): Promise<DemoPeer> {
     const clients = new DemoClients({
-      maxClients: options.maxClients ?? 256,
+      maxClients: options.maxClients ?? 1024,
       idleMs: options.idleMs ?? 180_000,
+      reservationMs: options.reservationMs ?? 30_000,
     });
     let peer: DemoPeer | undefined;
     const udp = await UdpDevice.start({
@@ -73,25 +72,34 @@ export class DemoPeer {
       // Every relay session reaches the demo peer from the relay's address on a UDP socket of its
       // own: under load, one handshake token bucket per session, not one shared by all clients.
       rateLimitBy: "endpoint",
-      admitPeer: (publicKey) => peer?.admit(clients, publicKey),
+      admitPeer: (publicKey) => peer?.admit(publicKey),
       onPacket: (packet, from) => peer?.answer(packet, from),
     });
-    peer = new DemoPeer(udp);
+    peer = new DemoPeer(udp, clients);
     return peer;
   }
 
-  /** A new client key: a slot and its addresses, or undefined (its handshake goes unanswered). */
-  private admit(clients: DemoClients, publicKey: Uint8Array): { allowedIps: string[] } | undefined {
+  /**
+   * The tunnel addresses (CIDR) of a client key, given to it now if it holds none; undefined when
+   * every slot is held by an active client. The relay answers a hello's key hint with these.
+   */
+  addressesFor(publicKey: Uint8Array): string[] | undefined {
     const device = this.#udp.device;
     const now = performance.now();
-    const admission = clients.admit(
+    const admission = this.#clients.admit(
       publicKey,
       now,
       (key) => device.peerStatus(key)?.lastHandshakeAt,
     );
     if (!admission.ok) return undefined;
     if (admission.evicted) device.removePeer(now, admission.evicted);
-    return { allowedIps: admission.allowedIps };
+    return admission.allowedIps;
+  }
+
+  /** A handshake from a new client key: its slot and addresses, or undefined (left unanswered). */
+  private admit(publicKey: Uint8Array): { allowedIps: string[] } | undefined {
+    const allowedIps = this.addressesFor(publicKey);
+    return allowedIps ? { allowedIps } : undefined;
   }
 
   get publicKey(): string {
@@ -110,13 +118,17 @@ export class DemoPeer {
     return this.#udp.device.peerCount;
   }
 
-  /** A wg-quick configuration for a client with the given key pair (the key never leaves it). */
+  /**
+   * A wg-quick configuration for a client with the given key pair (the key never leaves it), with
+   * the addresses given to that key now. Throws when every slot is held by an active client.
+   */
   clientConfig(client: { privateKey: string; publicKey: Uint8Array }, endpoint = "demo"): string {
-    const { v4, v6 } = demoClientAddresses(client.publicKey);
+    const addresses = this.addressesFor(client.publicKey);
+    if (!addresses) throw new Error("DemoPeer.clientConfig: every client slot is in use");
     return [
       "[Interface]",
       `PrivateKey = ${client.privateKey}`,
-      `Address = ${v4}/32, ${v6}/128`,
+      `Address = ${addresses.join(", ")}`,
       "",
       "[Peer]",
       `PublicKey = ${this.publicKey}`,

@@ -8,4 +8,4 @@ export { RelayCounters } from "./metrics.js";
 export { Relay, type RelayAddress, type RelayOptions } from "./relay.js";
 export type { CaptureSink } from "./session.js";
 export { CONTENT_SECURITY_POLICY } from "./static-files.js";
-export { UpstreamRegistry } from "./upstreams.js";
+export { type AddressAssigner, UpstreamRegistry } from "./upstreams.js";

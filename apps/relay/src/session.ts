@@ -36,6 +36,12 @@ export interface ServerSessionLike {
   close(info?: { closeCode?: number; reason?: string }): void;
 }
 
+/** What an admitted hello gets: its upstream, and the tunnel addresses that upstream gave its key. */
+export interface Admitted {
+  upstream: UpstreamEntry;
+  addresses?: string[];
+}
+
 /** Records forwarded WireGuard messages (the pcapng capture). */
 export interface CaptureSink {
   record(event: {
@@ -58,8 +64,8 @@ export interface SessionContext {
   capture: CaptureSink | undefined;
   /** Monotonic milliseconds for idleness (the relay's clock; virtual in tests). */
   now(): number;
-  /** Decides whether the hello may open a session: an error to send, or the upstream to use. */
-  admit(hello: HelloFrame): { code: ErrorCode; message: string } | UpstreamEntry;
+  /** Decides whether the hello may open a session: an error to send, or what the session gets. */
+  admit(hello: HelloFrame): { code: ErrorCode; message: string } | Admitted;
   /** The welcome went out: the session leaves the pre-authentication budget. */
   onOpen?(session: RelaySession): void;
   onClosed(session: RelaySession): void;
@@ -164,7 +170,7 @@ export class RelaySession {
       hello.cancel();
     }
     if (!admitted) return;
-    if (!(await this.#open(admitted.upstream))) return;
+    if (!(await this.#open(admitted))) return;
 
     // Control loop: stats requests until the client goes away.
     for (;;) {
@@ -184,7 +190,7 @@ export class RelaySession {
   /** Reads the hello within the deadline; the admitted upstream and the control reader, or nothing. */
   private async untilHello(
     expired: Promise<"timeout">,
-  ): Promise<{ upstream: UpstreamEntry; next: () => Promise<ControlFrame | string> } | undefined> {
+  ): Promise<(Admitted & { next: () => Promise<ControlFrame | string> }) | undefined> {
     const withTimeout = <T>(promise: Promise<T>) => Promise.race([promise, expired]);
     const ready = await withTimeout(this.wt.ready);
     if (ready === "timeout" || this.isClosed()) {
@@ -221,11 +227,11 @@ export class RelaySession {
       this.refuse(admitted.code, admitted.message);
       return undefined;
     }
-    return { upstream: admitted, next: readFrame };
+    return { ...admitted, next: readFrame };
   }
 
   /** Opens the way to the upstream and sends the welcome; whether the session is now open. */
-  async #open(upstream: UpstreamEntry): Promise<boolean> {
+  async #open({ upstream, addresses }: Admitted): Promise<boolean> {
     const forwarder = await Forwarder.open(this.wt, this.#forwarderHost(), upstream);
     if (!(forwarder instanceof Forwarder)) {
       this.refuse(forwarder.code, forwarder.message);
@@ -245,6 +251,7 @@ export class RelaySession {
       datagramSize,
       ...(messageSize > datagramSize ? { messageSize } : {}),
       ...(upstream.publicKey ? { upstreamPublicKey: upstream.publicKey } : {}),
+      ...(addresses ? { addresses } : {}),
     });
     this.ctx.onOpen?.(this);
     this.#log.info("session open", {

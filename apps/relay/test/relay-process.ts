@@ -59,7 +59,7 @@ export interface RelayProcess {
   stop(): void;
 }
 
-/** Starts `dist/cli.js` (HTTP/2 and HTTP/3) with a token, a fresh certificate directory, no demo peer and the given flags. */
+/** Starts `dist/cli.js` (HTTP/2 and HTTP/3) with a token, a fresh certificate directory, no demo peer unless `--demo`, and the given flags. */
 export async function spawnRelay(
   flags: string[],
   env: Record<string, string> = { WIREGATE_RELAY_TOKENS: TOKEN },
@@ -72,7 +72,7 @@ export async function spawnRelay(
       "--port=0",
       "--ops-port=0",
       `--cert-dir=${certDir}`,
-      "--no-demo",
+      ...(flags.includes("--demo") ? [] : ["--no-demo"]),
       ...flags,
     ],
     { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] },

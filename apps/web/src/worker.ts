@@ -62,6 +62,8 @@ function openRelay(
   return openRelaySession({
     url: settings.url,
     upstream,
+    // An upstream that hands out tunnel addresses (the demo peer) answers in the welcome.
+    publicKey: keyToBase64(publicKeyOf(nobleCrypto, settings.privateKey)),
     onDatagram,
     ...(settings.token ? { token: settings.token } : {}),
     ...(onError ? { onError } : {}),
@@ -109,6 +111,8 @@ class Tunnel {
   #udp: UdpListener | undefined;
   /** TCP inside the tunnel (Browse screen, TCP console); one per device. */
   tcp: TunnelTcp | undefined;
+  /** Interface addresses: the welcome's when the upstream assigned some, else the config's. */
+  #addresses: string[] = [];
 
   connect(settings: ConnectSettings): void {
     this.disconnect();
@@ -185,10 +189,13 @@ class Tunnel {
     const mtu = Math.max(datagramSize, conn.welcome.messageSize ?? 0) - TRANSPORT_OVERHEAD;
     this.#conn = conn;
     this.#attempt = 0;
+    const addresses = conn.welcome.addresses?.map((a) => a.split("/")[0]!) ?? settings.addresses;
+    const moved = addresses.join() !== this.#addresses.join();
+    this.#addresses = addresses;
     let engine = this.#engine;
-    const fresh = !engine || mtu !== engine.mtu;
+    const fresh = !engine || mtu !== engine.mtu || moved;
     if (!engine || fresh) {
-      // A new device only on first connect or when the MTU changed; keys are kept either way.
+      // A new device only on first connect or when the MTU or the addresses changed; keys are kept.
       engine?.runner.stop();
       const device = new Device({ privateKey: settings.privateKey, random, wallClock, mtu });
       const runner = new DeviceRunner({
@@ -199,7 +206,7 @@ class Tunnel {
       engine = { device, runner, mtu };
       this.#engine = engine;
       this.udpClose();
-      this.tcp = new TunnelTcp(settings.addresses, mtu, (packet) => this.#send(packet));
+      this.tcp = new TunnelTcp(addresses, mtu, (packet) => this.#send(packet));
       const peer = settings.peer;
       runner.run((t) =>
         device.addPeer(t, {
@@ -318,7 +325,7 @@ class Tunnel {
 
   #source(destination: string): string | undefined {
     const v6 = destination.includes(":");
-    return this.#settings?.addresses.find((a) => a.includes(":") === v6);
+    return this.#addresses.find((a) => a.includes(":") === v6);
   }
 
   // ---------------------------------------------------------------- ping

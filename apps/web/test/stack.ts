@@ -3,11 +3,13 @@
  * embedded demo peer behind a small UDP proxy that can hold one initiation (to make two
  * handshakes cross), and headless Chromium with loopback-only name resolution.
  */
+import { randomBytes } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { demoClientAddresses } from "@wiregate/packets";
 import {
   DEFAULT_CONFIG,
   DemoPeer,
@@ -158,6 +160,31 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/** A random key whose derived demo IPv4 address is that of `publicKey` (tens of thousands of tries). */
+export function keyWithSameIpv4(publicKey: Uint8Array): Uint8Array {
+  const { v4 } = demoClientAddresses(publicKey);
+  for (;;) {
+    const key = new Uint8Array(randomBytes(32));
+    if (demoClientAddresses(key).v4 === v4) return key;
+  }
+}
+
+/**
+ * Lets the demo peer give each client its tunnel addresses through the relay (in the welcome), as
+ * the relay's CLI does; the demo upstream is reached through the holding proxy at `port`.
+ */
+export function assignDemoAddresses(
+  running: RunningRelay,
+  demo: DemoPeer,
+  port: number,
+): RunningRelay {
+  running.relay.upstreams.register(
+    { name: "demo", host: "127.0.0.1", port, publicKey: demo.publicKey },
+    demo,
+  );
+  return running;
+}
+
 export async function startStack(
   extra: UpstreamEntry[] = [],
   http3 = false,
@@ -175,7 +202,7 @@ export async function startStack(
     proxy,
     upstreams,
     http3,
-    relay: await startRelay(upstreams, 0, http3, localHttp),
+    relay: assignDemoAddresses(await startRelay(upstreams, 0, http3, localHttp), demo, proxy.port),
     async close() {
       await stack.relay.stop();
       proxy.close();

@@ -67,6 +67,11 @@ export interface ConnectRelayOptions {
   url: string;
   token?: string;
   upstream: string;
+  /**
+   * This client's WireGuard public key (base64), sent in the hello so an upstream that hands out
+   * tunnel addresses (the demo peer) can answer with them (`welcome.addresses`).
+   */
+  publicKey?: string;
   serverCertificateHashes?: CertificateHash[];
   /** Extra options passed to the WebTransport constructor as they are. */
   transportOptions?: Record<string, unknown>;
@@ -237,6 +242,7 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
     version: PROTOCOL_VERSION,
     upstream: options.upstream,
     ...(options.token !== undefined ? { token: options.token } : {}),
+    ...(options.publicKey !== undefined ? { publicKey: options.publicKey } : {}),
   };
   void controlWriter.write(encodeFrame(hello)).catch(() => {});
 

@@ -43,6 +43,12 @@ export interface HelloFrame {
   version: number;
   token?: string;
   upstream: string;
+  /**
+   * The client's WireGuard public key (base64): a hint for an upstream that hands out tunnel
+   * addresses (the demo peer), answered in the welcome's `addresses`. Nothing is trusted on it:
+   * the WireGuard handshake, not this, proves the key.
+   */
+  publicKey?: string;
 }
 
 /** Relay → client: the session is open. */
@@ -60,6 +66,11 @@ export interface WelcomeFrame {
   messageSize?: number;
   /** The upstream's WireGuard public key (base64), when the relay's configuration names it. */
   upstreamPublicKey?: string;
+  /**
+   * Tunnel addresses (CIDR, like "10.99.0.7/32") the upstream assigned to the hello's
+   * `publicKey`: the client's interface addresses. Absent when the upstream assigns none.
+   */
+  addresses?: string[];
 }
 
 /** Relay → client: something went wrong; fatal unless the code is `oversized` or `limit`. */
@@ -131,6 +142,10 @@ function isShortString(value: unknown, max: number): value is string {
 }
 
 const UPSTREAM_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const WIREGUARD_KEY = /^[A-Za-z0-9+/]{43}=$/;
+/** An IPv4 or IPv6 prefix as text; clients parse it properly before use. */
+const ADDRESS = /^[0-9A-Fa-f.:]{2,45}\/\d{1,3}$/;
+const MAX_ADDRESSES = 8;
 const DROP_REASON = /^[a-z0-9-]{1,64}$/;
 
 function checkDirection(value: unknown, field: string): string | DirectionStats {
@@ -157,8 +172,15 @@ export function validateFrame(value: unknown): FrameResult {
       if (typeof f.upstream !== "string" || !UPSTREAM_NAME.test(f.upstream)) {
         return bad("upstream must be 1-64 characters of A-Z a-z 0-9 . _ -");
       }
+      if (
+        f.publicKey !== undefined &&
+        !(typeof f.publicKey === "string" && WIREGUARD_KEY.test(f.publicKey))
+      ) {
+        return bad("publicKey must be a base64 WireGuard key");
+      }
       const frame: HelloFrame = { type: "hello", version: f.version, upstream: f.upstream };
       if (f.token !== undefined) frame.token = f.token;
+      if (f.publicKey !== undefined) frame.publicKey = f.publicKey;
       return { ok: true, frame };
     }
     case "welcome": {
@@ -179,12 +201,19 @@ export function validateFrame(value: unknown): FrameResult {
       }
       if (
         f.upstreamPublicKey !== undefined &&
-        !(
-          typeof f.upstreamPublicKey === "string" &&
-          /^[A-Za-z0-9+/]{43}=$/.test(f.upstreamPublicKey)
-        )
+        !(typeof f.upstreamPublicKey === "string" && WIREGUARD_KEY.test(f.upstreamPublicKey))
       ) {
         return bad("upstreamPublicKey must be a base64 WireGuard key");
+      }
+      if (
+        f.addresses !== undefined &&
+        !(
+          Array.isArray(f.addresses) &&
+          f.addresses.length <= MAX_ADDRESSES &&
+          f.addresses.every((a) => typeof a === "string" && ADDRESS.test(a))
+        )
+      ) {
+        return bad(`addresses must be at most ${MAX_ADDRESSES} prefixes like 10.99.0.7/32`);
       }
       const frame: WelcomeFrame = {
         type: "welcome",
@@ -194,6 +223,7 @@ export function validateFrame(value: unknown): FrameResult {
       };
       if (f.messageSize !== undefined) frame.messageSize = f.messageSize;
       if (f.upstreamPublicKey !== undefined) frame.upstreamPublicKey = f.upstreamPublicKey;
+      if (f.addresses !== undefined) frame.addresses = [...(f.addresses as string[])];
       return { ok: true, frame };
     }
     case "error": {

@@ -22,8 +22,16 @@ function frameBytes(body: string | Uint8Array): Uint8Array {
 const samples: ControlFrame[] = [
   { type: "hello", version: 1, token: "secret", upstream: "demo" },
   { type: "hello", version: 1, upstream: "wg-1.example" },
+  { type: "hello", version: 1, upstream: "demo", publicKey: `${"A".repeat(43)}=` },
   { type: "welcome", sessionId: "abc", transport: "http2", datagramSize: 1452 },
   { type: "welcome", sessionId: "q", transport: "http3", datagramSize: 1211, messageSize: 1452 },
+  {
+    type: "welcome",
+    sessionId: "d",
+    transport: "http3",
+    datagramSize: 1211,
+    addresses: ["10.99.0.7/32", "fd99::2:0:0:7/128"],
+  },
   { type: "error", code: "oversized", message: "too big", limit: 1452 },
   { type: "error", code: "unauthorized", message: "bad token" },
   { type: "stats-request" },
@@ -91,6 +99,24 @@ describe("control frames", () => {
       ok: false,
       detail: "welcome: messageSize must be an integer in datagramSize..65535",
     });
+    expect(
+      validateFrame({ type: "hello", version: 1, upstream: "demo", publicKey: "short=" }),
+    ).toMatchObject({ ok: false, detail: "hello: publicKey must be a base64 WireGuard key" });
+    for (const addresses of [
+      "10.0.0.1/32",
+      ["10.0.0.1"],
+      ["x".repeat(50)],
+      Array(9).fill("::1/128"),
+    ])
+      expect(
+        validateFrame({
+          type: "welcome",
+          sessionId: "x",
+          transport: "http3",
+          datagramSize: 1,
+          addresses,
+        }),
+      ).toMatchObject({ ok: false, detail: expect.stringContaining("addresses") });
     expect(
       validateFrame({ type: "error", code: "oversized", message: "m", limit: -1 }),
     ).toMatchObject({ ok: false, detail: expect.stringContaining("limit") });
