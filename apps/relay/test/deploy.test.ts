@@ -92,6 +92,12 @@ describe("docs/deploy.md", () => {
     expect(config.tokens).toEqual([readFileSync(join(etc, "tokens"), "utf8").trim()]);
     expect(config.localHttpPort).toBeNull();
     expect(config.upstreams.map((u) => u.name)).toEqual(["office"]);
+    // Certificates from Let's Encrypt, kept in the unit's state directory.
+    expect(config).toMatchObject({
+      acmeDomains: ["relay.example.org"],
+      acmeDir: "/var/lib/wiregate-relay/acme",
+    });
+    expect(readFileSync(unitFile, "utf8")).toMatch(/^StateDirectory=wiregate-relay$/m);
   });
 
   it("checks the unit with systemd-analyze: it verifies and its hardening rates OK", () => {
