@@ -12,7 +12,13 @@
 import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { generatePrivateKey, keyFromBase64, keyToBase64, publicKey } from "@wiregate/core";
+import {
+  formatTraceEvent,
+  generatePrivateKey,
+  keyFromBase64,
+  keyToBase64,
+  publicKey,
+} from "@wiregate/core";
 import { nodeCrypto } from "@wiregate/core/node";
 import { buildUdp, parsePacket } from "@wiregate/packets";
 import { describe, expect, it } from "vitest";
@@ -49,9 +55,7 @@ interface Run {
 
 const warningsOf = (...peers: CorePeer[]) =>
   peers.flatMap((p) =>
-    p.events
-      .filter((e) => e.level === "warn" || e.level === "error")
-      .map((e) => `${e.kind}: ${e.reason}`),
+    p.events.filter((e) => e.level === "warn" || e.level === "error").map(formatTraceEvent),
   );
 
 const keyPair = () => {

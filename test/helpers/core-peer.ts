@@ -2,7 +2,7 @@
  * Our own WireGuard peer for interop tests: a `UdpDevice` of @wiregate/core over real UDP, with an
  * ICMP/ICMPv6 echo responder for its tunnel addresses, a pinger, and every trace event recorded.
  */
-import { keyFromBase64, type PeerOptions, type TraceEvent } from "@wiregate/core";
+import { formatTraceEvent, keyFromBase64, type PeerOptions, type TraceEvent } from "@wiregate/core";
 import { UdpDevice } from "@wiregate/core/node";
 import { buildEcho, echoReply, parsePacket } from "@wiregate/packets";
 
@@ -113,9 +113,7 @@ export async function startCorePeer(options: CorePeerOptions): Promise<CorePeer>
   };
 }
 
-/** Event kinds in order, for assertion messages. */
+/** The events in order, one line each, for assertion messages. */
 export function eventSummary(events: readonly TraceEvent[]): string {
-  return events
-    .map((e) => `${e.kind}${e.role ? `(${e.role})` : ""}${e.reason ? `: ${e.reason}` : ""}`)
-    .join("\n");
+  return events.map(formatTraceEvent).join("\n");
 }

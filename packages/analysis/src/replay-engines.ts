@@ -8,12 +8,11 @@ import {
   Device,
   DeviceRunner,
   deterministicRandom,
+  formatTraceEvent,
   type Output,
   type Scheduler,
-  type TraceEvent,
   type UdpEndpoint,
 } from "@wiregate/core";
-import { hex32 } from "./decode.js";
 import { other, type Script, type Side } from "./replay-setup.js";
 import { WireGuardGoPeer } from "./wireguard-go-model.js";
 
@@ -56,16 +55,6 @@ export function createEngine(model: ReplayModel, o: EngineOptions): ReplayEngine
   return model === "wireguard-go" ? wireguardGoEngine(o) : wiregateEngine(o);
 }
 
-/** One line of the replay's timeline for a trace event of side `s`. */
-function traceLine(s: Side, e: TraceEvent): string {
-  const local = e.localIndex !== undefined ? ` local ${hex32(e.localIndex)}` : "";
-  const remote = e.remoteIndex !== undefined ? ` remote ${hex32(e.remoteIndex)}` : "";
-  const states = e.from ? ` ${e.from}→${e.to ?? ""}` : e.to ? ` →${e.to}` : "";
-  const reason = e.reason ? ` (${e.reason})` : "";
-  const level = e.level === "error" || e.level === "warn" ? ` [${e.level}]` : "";
-  return `${s}: ${e.kind}${local}${remote}${states}${reason}${level}`;
-}
-
 function wiregateEngine(o: EngineOptions): ReplayEngine {
   const s = o.side;
   const from = ENDPOINT[other(s)];
@@ -87,7 +76,9 @@ function wiregateEngine(o: EngineOptions): ReplayEngine {
     output: (out) =>
       o.emit({
         datagrams: out.datagrams.map((dg) => dg.data),
-        lines: out.events.filter((e) => e.kind !== "peer-added").map((e) => traceLine(s, e)),
+        lines: out.events
+          .filter((e) => e.kind !== "peer-added")
+          .map((e) => `${s}: ${formatTraceEvent(e)}`),
         errors: out.events
           .filter((e) => e.level === "error")
           .map((e) => `${s}: ${e.kind} ${e.reason ?? ""}`),

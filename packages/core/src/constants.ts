@@ -24,6 +24,6 @@ export const UNDER_LOAD_STICKY = 1_000;
 /** Per source address under load: handshake packets per second and burst. */
 export const HANDSHAKE_RATE_PER_SECOND = 20;
 export const HANDSHAKE_RATE_BURST = 5;
-/** Packets kept per peer while no session exists; the oldest are dropped beyond it. */
+/** Packets kept per peer while no keypair exists; the oldest are dropped beyond it. */
 export const MAX_STAGED_PACKETS = 128;
 export const DEFAULT_MTU = 1420;

@@ -9,7 +9,7 @@ import type { RandomSource } from "./crypto/types.js";
 export interface Entropy {
   /** 32 bytes: the private key of a fresh handshake ephemeral. */
   ephemeral(): Uint8Array;
-  /** A local session index (0..2^32-1); asked again while it collides with one in use. */
+  /** A local index (names a handshake or keypair) (0..2^32-1); asked again while it collides with one in use. */
   index(): number;
   /** Retransmit jitter in ms, 0..REKEY_TIMEOUT_JITTER_MAX. */
   jitter(): number;

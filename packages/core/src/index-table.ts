@@ -1,5 +1,5 @@
 /**
- * Local session indices: the receiver field of every message addressed to us. Each names a
+ * Local indices: the receiver field of every message addressed to us. Each names a
  * pending initiation or a keypair of one peer; a collision with an index in use is drawn again.
  */
 import type { Entropy } from "./entropy.js";

@@ -47,7 +47,7 @@ export class Peer implements Scheduled {
   deadline = Number.POSITIVE_INFINITY;
   heapIndex = -1;
 
-  /** Plaintext waiting for a session; an empty array is a keepalive. */
+  /** Plaintext waiting for a keypair; an empty array is a keepalive. */
   staged: Uint8Array[] = [];
   txBytes = 0;
   rxBytes = 0;

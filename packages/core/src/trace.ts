@@ -45,3 +45,19 @@ export interface TraceEvent {
   /** Why it happened, in a few words ("retransmit", "replayed timestamp", …). */
   reason?: string;
 }
+
+const hex32 = (value: number) => `0x${(value >>> 0).toString(16).padStart(8, "0")}`;
+
+/**
+ * One line for an event, the one text form every log, test message and replay timeline uses:
+ * `initiation-sent local 0x1a2b3c4d (retransmit)`, `handshake-state idle→initiation-sent (…)`,
+ * with `[warn]` or `[error]` at the end at those levels.
+ */
+export function formatTraceEvent(e: TraceEvent): string {
+  const local = e.localIndex !== undefined ? ` local ${hex32(e.localIndex)}` : "";
+  const remote = e.remoteIndex !== undefined ? ` remote ${hex32(e.remoteIndex)}` : "";
+  const states = e.from ? ` ${e.from}→${e.to ?? ""}` : e.to ? ` →${e.to}` : "";
+  const reason = e.reason ? ` (${e.reason})` : "";
+  const level = e.level === "error" || e.level === "warn" ? ` [${e.level}]` : "";
+  return `${e.kind}${local}${remote}${states}${reason}${level}`;
+}

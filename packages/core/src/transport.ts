@@ -83,10 +83,10 @@ export function onTransportData(ctx: Context, m: TransportData, from: UdpEndpoin
   ctx.out.packets.push({ peer: peer.id, data: plaintext.subarray(0, addresses.totalLength) });
 }
 
-/** Sends `packet` to `peer`: at once if nothing is queued and a session is up, else staged. */
+/** Sends `packet` to `peer`: at once if nothing is queued and a keypair is up, else staged. */
 export function sendPacket(ctx: Context, peer: Peer, packet: Uint8Array): void {
   if (peer.staged.length === 0 && usable(ctx.now, peer.current)) {
-    // Fast path: nothing queued ahead of it and a session is up, so seal the caller's bytes
+    // Fast path: nothing queued ahead of it and a keypair is up, so seal the caller's bytes
     // directly instead of copying them into the queue first.
     sendTransport(ctx, peer, peer.current, packet);
     keepFreshSending(ctx, peer);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { REKEY_TIMEOUT } from "../src/constants.js";
+import { formatTraceEvent } from "../src/trace.js";
 import { explore, memoizedCrypto } from "./explore.js";
 import { Pair, type PairOptions, type Side } from "./sim.js";
 
@@ -16,7 +17,7 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b.subarray(28));
 function checkConverged(pair: Pair, extraHops = 0): string[] {
   const maxDepth = (pair.overtaken ? 4 : 3) + extraHops;
   const problems: string[] = [];
-  for (const e of pair.errors()) problems.push(`${e.side}: ${e.level} ${e.kind} ${e.reason ?? ""}`);
+  for (const e of pair.errors()) problems.push(`${e.side}: ${formatTraceEvent(e)}`);
   for (const side of ["a", "b"] as Side[]) {
     const got = pair.delivered[side];
     if (got.length === 0) problems.push(`${side} received no data`);
