@@ -18,12 +18,12 @@ import {
   DemoPeer,
   mergeConfig,
   openCapture,
-  Relay,
   type RelayAddress,
   type RelayConfig,
   silentLogger,
 } from "@wiregate/relay";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startRelayWith } from "../apps/relay/test/helpers.js";
 import { RelayClient } from "./helpers/relay-client.js";
 import { tsharkFields } from "./helpers/tshark.js";
 import { startWireGuardPeer, type WireGuardPeer } from "./helpers/wireguard-peer.js";
@@ -38,7 +38,8 @@ let workDir: string;
 let wg: WireGuardPeer | undefined;
 let demo: DemoPeer | undefined;
 let capturePath: string | undefined;
-const relays: Relay[] = [];
+type TestRelay = Awaited<ReturnType<typeof startRelayWith>>["relay"];
+const relays: TestRelay[] = [];
 const clients: RelayClient[] = [];
 
 function relayConfig(upstreams: RelayConfig["upstreams"], port = 0): RelayConfig {
@@ -57,11 +58,10 @@ function relayConfig(upstreams: RelayConfig["upstreams"], port = 0): RelayConfig
 async function startRelay(
   config: RelayConfig,
   capture?: Awaited<ReturnType<typeof openCapture>>,
-): Promise<{ relay: Relay; address: RelayAddress }> {
-  const relay = new Relay({ config, ...(capture ? { capture } : {}) });
-  relays.push(relay);
-  const address = await relay.start();
-  return { relay, address };
+): Promise<{ relay: TestRelay; address: RelayAddress }> {
+  const started = await startRelayWith(config, capture ? { capture } : {});
+  relays.push(started.relay);
+  return started;
 }
 
 function newClient(): RelayClient {

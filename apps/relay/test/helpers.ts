@@ -12,7 +12,7 @@ import {
 } from "@wiregate/relay-protocol";
 import { DEFAULT_CONFIG, type Limits, mergeConfig, type RelayConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
-import { Relay, type RelayAddress } from "../src/relay.js";
+import { Relay, type RelayAddress, type RelayOptions } from "../src/relay.js";
 
 export const TOKEN = "test-token-0123456789abcdef";
 
@@ -48,6 +48,28 @@ export async function startEcho(port = 0): Promise<Echo> {
   return echo;
 }
 
+/**
+ * Starts a relay with `config`. One asked for HTTP/3 that did not get it fails loudly, never skips
+ * (a missing add-on). DBG=1 in the environment logs at debug level.
+ */
+export async function startRelayWith(
+  config: RelayConfig,
+  options: Omit<RelayOptions, "config"> = {},
+): Promise<{ relay: Relay; address: RelayAddress }> {
+  const relay = new Relay({
+    config,
+    ...(process.env.DBG ? { logger: createLogger("debug") } : {}),
+    ...options,
+  });
+  const address = await relay.start();
+  if (config.http3 && !address.transports.includes("http3")) {
+    await relay.stop(0);
+    throw new Error(`HTTP/3 did not come up: ${address.http3Missing}`);
+  }
+  return { relay, address };
+}
+
+/** A relay on loopback with the test token, forwarding the upstream "echo" to `upstreamPort`. */
 export async function startRelay(
   upstreamPort: number,
   overrides: Partial<Omit<RelayConfig, "limits">> & { limits?: Partial<Limits> } = {},
@@ -62,18 +84,7 @@ export async function startRelay(
     upstreams: [{ name: "echo", host: "127.0.0.1", port: upstreamPort }],
     ...overrides,
   });
-  const relay = new Relay({
-    config,
-    ...options,
-    ...(process.env.DBG ? { logger: createLogger("debug") } : {}),
-  });
-  const address = await relay.start();
-  // HTTP/3 must come up wherever it was asked for: a missing add-on fails loudly, never skips.
-  if (config.http3 && !address.transports.includes("http3")) {
-    await relay.stop(0);
-    throw new Error(`HTTP/3 did not come up: ${address.http3Missing}`);
-  }
-  return { relay, address };
+  return startRelayWith(config, options);
 }
 
 export async function connect(

@@ -14,12 +14,12 @@ import {
   DEFAULT_CONFIG,
   DemoPeer,
   mergeConfig,
-  Relay,
   type RelayAddress,
   type UpstreamEntry,
 } from "@wiregate/relay";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchBrowser } from "../../../test/helpers/browser.js";
+import { startRelayWith } from "../../relay/test/helpers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const DIST = join(here, "..", "dist");
@@ -35,7 +35,7 @@ export function requireBuild(): void {
 const certDir = mkdtempSync(join(tmpdir(), "wiregate-web-test-"));
 
 export interface RunningRelay {
-  relay: Relay;
+  relay: Awaited<ReturnType<typeof startRelayWith>>["relay"];
   address: RelayAddress;
   stop(): Promise<void>;
 }
@@ -61,8 +61,7 @@ export async function startRelay(
     upstreams,
     localHttpPort: localHttp ? 0 : null,
   });
-  const relay = new Relay({ config });
-  const address = await relay.start();
+  const { relay, address } = await startRelayWith(config);
   // What the relay's CLI publishes beside the page, ws:// fallback included.
   relay.publish("/wiregate.json", {
     relay: address.url,
@@ -70,10 +69,6 @@ export async function startRelay(
       ? { websocket: new URL("/wiregate", address.localHttpUrl.replace(/^http/, "ws")).href }
       : {}),
   });
-  if (http3 && !address.transports.includes("http3")) {
-    await relay.stop(0);
-    throw new Error(`HTTP/3 did not come up: ${address.http3Missing}`);
-  }
   return { relay, address, stop: () => relay.stop(500) };
 }
 
