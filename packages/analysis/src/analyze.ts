@@ -16,6 +16,7 @@ export interface PeerInfo {
   staticKey?: string;
 }
 
+/** Times are capture seconds (frame.time_relative), as in the NDJSON output. */
 export interface HandshakeRecord {
   initiationFrame: number;
   initiationTime: number;
@@ -34,6 +35,7 @@ export interface HandshakeRecord {
 }
 
 export interface Collision {
+  /** Capture seconds. */
   time: number;
   first: number;
   second: number;
@@ -55,8 +57,9 @@ export interface PairAnalysis {
   rekeys: number;
   cookieReplies: number[];
   transport: { AtoB: number; BtoA: number; keepalivesAtoB: number; keepalivesBtoA: number };
+  /** Capture seconds. */
   firstInitiationTime?: number;
-  /** Capture time at which data had flowed in both directions on one handshake. */
+  /** Capture time (seconds) at which data had flowed in both directions on one handshake. */
   workingAt?: number;
   timeToWorkingSeconds?: number;
   verdicts: string[];

@@ -13,7 +13,8 @@ const seconds = (t: number) => `${t.toFixed(4)} s`;
 const duration = (t: number) => (t < 1 ? `${(t * 1000).toFixed(2)} ms` : `${t.toFixed(2)} s`);
 
 interface Row {
-  time: number;
+  /** Capture seconds. */
+  timeSeconds: number;
   frame: number;
   from: "A" | "B";
   kind: "initiation" | "response" | "data";
@@ -26,7 +27,7 @@ function rowsOf(pair: PairAnalysis): Row[] {
   for (const hs of pair.handshakes) {
     const other = hs.initiator === "A" ? "B" : "A";
     rows.push({
-      time: hs.initiationTime,
+      timeSeconds: hs.initiationTime,
       frame: hs.initiationFrame,
       from: hs.initiator,
       kind: "initiation",
@@ -39,7 +40,7 @@ function rowsOf(pair: PairAnalysis): Row[] {
     if (hs.response) {
       const unused = !hs.initiatorDataAt && !hs.responderDataAt;
       rows.push({
-        time: hs.response.time,
+        timeSeconds: hs.response.time,
         frame: hs.response.frame,
         from: other,
         kind: "response",
@@ -49,7 +50,7 @@ function rowsOf(pair: PairAnalysis): Row[] {
     }
     if (hs.initiatorDataAt) {
       rows.push({
-        time: hs.initiatorDataAt.time,
+        timeSeconds: hs.initiatorDataAt.time,
         frame: hs.initiatorDataAt.frame,
         from: hs.initiator,
         kind: "data",
@@ -59,7 +60,7 @@ function rowsOf(pair: PairAnalysis): Row[] {
     }
     if (hs.responderDataAt) {
       rows.push({
-        time: hs.responderDataAt.time,
+        timeSeconds: hs.responderDataAt.time,
         frame: hs.responderDataAt.frame,
         from: other,
         kind: "data",
@@ -68,7 +69,7 @@ function rowsOf(pair: PairAnalysis): Row[] {
       });
     }
   }
-  return rows.sort((a, b) => a.time - b.time || a.frame - b.frame);
+  return rows.sort((a, b) => a.timeSeconds - b.timeSeconds || a.frame - b.frame);
 }
 
 /** One peer pair as an SVG sequence diagram (rows in time order, not to scale). */
@@ -155,7 +156,7 @@ export function sequenceDiagram(
       "data-frame": row.frame,
     });
     g.append(
-      s("text", { x: 4, y: y + 4, class: "time" }, seconds(row.time)),
+      s("text", { x: 4, y: y + 4, class: "time" }, seconds(row.timeSeconds)),
       s("line", {
         x1,
         y1: y,
