@@ -1,7 +1,7 @@
 /**
- * In-page tunnel throughput over native HTTP/3 through the relay to the demo peer (UDP echo flood
- * inside WireGuard), next to the raw datagram echo throughput over HTTP/3 and over the WebSocket
- * fallback in the same run (WireGuard-shaped datagrams of the same size to a raw UDP echo
+ * In-page tunnel throughput through the relay to the demo peer (UDP echo flood inside WireGuard)
+ * over native HTTP/3 and over the WebSocket fallback, each next to the raw datagram echo throughput
+ * of the same transport in the same run (WireGuard-shaped datagrams of the same size to a raw UDP echo
  * upstream), and the main thread's longest task. Writes test-results/bench.json.
  */
 import { createSocket } from "node:dgram";
@@ -94,19 +94,21 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
     results.push(await run("raw"));
     results.push(await run("tunnel"));
     wsResults.push(await run("raw", wsPage));
+    wsResults.push(await run("tunnel", wsPage));
   }
   const probe = await page.evaluate(() => {
     const w = window as unknown as { lag: number; wiregateLongTasks: number[] };
     return { lag: w.lag, longTasks: w.wiregateLongTasks };
   });
   const longTasks = probe.longTasks.slice(longBefore);
-  const mean = (mode: string) => {
-    const r = results.filter((x) => x.mode === mode);
+  const mean = (mode: string, of = results) => {
+    const r = of.filter((x) => x.mode === mode);
     return r.reduce((a, x) => a + x.datagramsPerSecond, 0) / r.length;
   };
   const raw = mean("raw");
   const tunnel = mean("tunnel");
-  const wsRaw = wsResults.reduce((a, x) => a + x.datagramsPerSecond, 0) / wsResults.length;
+  const wsRaw = mean("raw", wsResults);
+  const wsTunnel = mean("tunnel", wsResults);
   /** Losses of one mode, summed over its runs: the flood's own count and the transport's. */
   const losses = (runs: FloodResult[]) => ({
     lost: runs.reduce((a, x) => a + x.lost, 0),
@@ -125,12 +127,15 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
     rawHttp3DatagramsPerSecond: Math.round(raw),
     tunnelHttp3DatagramsPerSecond: Math.round(tunnel),
     rawWebSocketDatagramsPerSecond: Math.round(wsRaw),
+    tunnelWebSocketDatagramsPerSecond: Math.round(wsTunnel),
     tunnelPayloadMbitPerSecond: Number(((tunnel * PAYLOAD * 8) / 1e6).toFixed(1)),
     tunnelVsRawHttp3: Number((tunnel / raw).toFixed(2)),
+    tunnelVsRawWebSocket: Number((wsTunnel / wsRaw).toFixed(2)),
     rawHttp3VsRawWebSocket: Number((raw / wsRaw).toFixed(2)),
     lossesRawHttp3: losses(results.filter((x) => x.mode === "raw")),
     lossesTunnelHttp3: losses(results.filter((x) => x.mode === "tunnel")),
-    lossesRawWebSocket: losses(wsResults),
+    lossesRawWebSocket: losses(wsResults.filter((x) => x.mode === "raw")),
+    lossesTunnelWebSocket: losses(wsResults.filter((x) => x.mode === "tunnel")),
     longTasksOver50ms: longTasks.length,
     longestTaskMs: longTasks.length ? Math.max(...longTasks) : 0,
     maxTimerLagMs: Number(probe.lag.toFixed(1)),
