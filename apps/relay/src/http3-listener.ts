@@ -16,6 +16,14 @@ import { Http3Server } from "@fails-components/webtransport";
 
 const HTTP3_ADDON = "@fails-components/webtransport-transport-http3-quiche";
 
+/**
+ * Receive and send buffers of the one UDP socket every HTTP/3 client shares. With the kernel's
+ * default (~208 KiB) a stall of the event loop of a few milliseconds under 200 sessions overflowed
+ * it, and the clients' QUIC declared the dropped packets lost (29 % of datagrams measured, see
+ * docs/performance.md). The kernel caps the request at net.core.rmem_max / wmem_max.
+ */
+export const HTTP3_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Loads the optional quiche add-on; the reason it is unusable, or undefined when it loaded. */
 async function loadHttp3Addon(): Promise<string | undefined> {
   try {
@@ -54,7 +62,13 @@ export async function startHttp3(options: Http3Options): Promise<Http3Server | s
   if (missing) return missing;
   try {
     const { path, ...serverOptions } = options;
-    const http3 = new Http3Server(serverOptions);
+    const http3 = new Http3Server({
+      ...serverOptions,
+      quicheNodeSocketOptions: {
+        recvBufferSize: HTTP3_SOCKET_BUFFER_BYTES,
+        sendBufferSize: HTTP3_SOCKET_BUFFER_BYTES,
+      },
+    });
     // The library waits for this promise; one that rejected would leave the request hanging.
     http3.setRequestCallback(async ({ header }: { header: Headers }) =>
       answerRequest(header ?? {}, path),

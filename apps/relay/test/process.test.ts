@@ -1,7 +1,7 @@
 /** Tests with real processes: the built CLI, and clients that vanish or flood. */
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RelayConnection } from "@wiregate/relay-protocol";
@@ -156,6 +156,16 @@ describe("relay process", () => {
   it("says at start which transports it serves", () => {
     expect(listening.transports).toEqual(["http2", "http3"]);
     expect(listening.http3).toBe("on");
+  });
+
+  it("gives the HTTP/3 UDP socket 4 MiB buffers (as far as the kernel allows)", () => {
+    // `ss` shows the kernel's view: twice the granted size, which net.core.rmem_max caps.
+    const shown = execFileSync("ss", ["-uamnH", `sport = :${address.port}`]).toString();
+    const rb = Number(/rb(\d+)/.exec(shown)?.[1]);
+    const tb = Number(/tb(\d+)/.exec(shown)?.[1]);
+    const cap = (file: string) => Number(readFileSync(`/proc/sys/net/core/${file}`, "utf8"));
+    expect(rb).toBe(2 * Math.min(4 * 1024 * 1024, cap("rmem_max")));
+    expect(tb).toBe(2 * Math.min(4 * 1024 * 1024, cap("wmem_max")));
   });
 
   // Over HTTP/2 the kernel closes the TCP connection. A vanished QUIC client says nothing: its
