@@ -272,6 +272,13 @@ async function measure(transport) {
     (await metric('wiregate_relay_datagrams_total{direction="to_client"')) - relayToClientBefore;
   const echoedByUpstream = (await echoCount()) - echoBefore;
   phaseRtts.sort((a, b) => a - b);
+  // Where HTTP/3's losses happen on the clients' side: QUIC's own counters (undefined over HTTP/2).
+  const clientLosses = { expiredOutgoing: 0, lostOutgoing: 0 };
+  for (const conn of connections) {
+    const losses = await conn.datagramLosses();
+    clientLosses.expiredOutgoing += losses?.expiredOutgoing ?? 0;
+    clientLosses.lostOutgoing += losses?.lostOutgoing ?? 0;
+  }
   progress(`throughput phase done: ${echoedInPhase} echoed, ${lost} lost`);
 
   // --- phase 2: latency at moderate load ---------------------------------------------------
@@ -312,7 +319,8 @@ async function measure(transport) {
   print(
     `round trip under full load: p50 ${fmt(percentile(phaseRtts, 50))} ms, p99 ${fmt(percentile(phaseRtts, 99))} ms; ` +
       `sent ${sent}, lost ${lost} (relay→upstream ${relayToUpstream}, echoed by upstream ${echoedByUpstream}, ` +
-      `relay→client ${relayToClient})`,
+      `relay→client ${relayToClient}); clients' QUIC: expired in the send queue ${clientLosses.expiredOutgoing}, ` +
+      `declared lost ${clientLosses.lostOutgoing}`,
   );
   print(
     `CPU per round trip: relay ${fmt((relayCpu * 1000) / echoedInPhase, 1)} µs, load process ` +
