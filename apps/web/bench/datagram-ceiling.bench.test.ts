@@ -1,0 +1,310 @@
+/**
+ * The raw HTTP/3 datagram ceiling from Chromium, without the relay or WireGuard: a page floods
+ * 1,168-byte datagrams (the size of a tunnel message that stays a datagram) at a bare echo
+ * `Http3Server` in this process, keeping `window` in flight. Each case runs twice, interleaved, and
+ * is reported with the browser's own loss counters (`getStats().datagrams`), so what limits the rate
+ * shows: datagrams the page never read (incoming queue), datagrams expired in a sender's QUIC queue,
+ * or neither (CPU, shown per process). Cases: Chromium's default datagram queues and larger ones,
+ * at two window sizes. Writes test-results/datagram-ceiling.json.
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { Http3Server, quicheLoaded } from "@fails-components/webtransport";
+import { generateDevCertificate } from "@wiregate/relay";
+import { afterAll, expect, it } from "vitest";
+import { browser, RESULTS } from "../test/stack.js";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const BYTES = 1168;
+/** Larger queues than Chromium's defaults (1 unread incoming datagram; ~4 ms in the QUIC queue). */
+const INCOMING_HIGH_WATER_MARK = 1024;
+const OUTGOING_MAX_AGE_MS = 100;
+
+/**
+ * Per process kind (this process, the echo server, and Chromium's processes below it): time on a
+ * CPU and time runnable but waiting for one (the scheduler's run queue), in ns, from
+ * /proc/PID/task/TID/schedstat. On a loaded machine the second says who is starved.
+ */
+function schedTimes(): Map<string, { run: number; wait: number }> {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, "utf8");
+      parent.set(Number(name), Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {}
+  }
+  const below = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p))
+      if (p === process.pid) return true;
+    return false;
+  };
+  const times = new Map<string, { run: number; wait: number }>();
+  for (const pid of parent.keys()) {
+    let kind = "echo server (node)";
+    try {
+      if (pid !== process.pid) {
+        if (!below(pid)) continue;
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        if (!cmdline.includes("chrom")) continue;
+        const type = /--type=([a-z-]+)/.exec(cmdline)?.[1];
+        const service = /--utility-sub-type=([\w.]+)/.exec(cmdline)?.[1];
+        kind = `chromium ${type ? (service ? (service.split(".").at(-1) ?? type) : type) : "browser"}`;
+      }
+      const entry = times.get(kind) ?? { run: 0, wait: 0 };
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ");
+        entry.run += Number(run);
+        entry.wait += Number(wait);
+      }
+      times.set(kind, entry);
+    } catch {}
+  }
+  return times;
+}
+const closers: (() => Promise<unknown> | unknown)[] = [];
+afterAll(async () => {
+  for (const close of closers.reverse()) await close();
+});
+
+interface CaseResult {
+  queues: "browser defaults" | "larger";
+  window: number;
+  perSecond: number;
+  sent: number;
+  lost: number;
+  droppedIncoming: number;
+  expiredOutgoing: number;
+  lostOutgoing: number;
+  /** Per process kind: share of a core on CPU, and share of the time runnable but not running. */
+  cpu: Record<string, { onCpu: number; waitingForCpu: number }>;
+  hasStats: boolean;
+  offers: string;
+  /** The echo server's QUIC: datagrams expired in its send queue, declared lost; its RTT. */
+  serverExpiredOutgoing: number;
+  serverLostOutgoing: number;
+  serverSmoothedRttMs: number;
+}
+
+interface ServerStats {
+  datagrams: { expiredOutgoing: number; lostOutgoing: number };
+  smoothedRtt: number;
+  minRtt: number;
+}
+
+/** A WebTransport server that sends every datagram back; nothing else. */
+async function echoServer(): Promise<{
+  port: number;
+  hash: Uint8Array;
+  /** The QUIC counters of the latest session, as the add-on reports them. */
+  stats: () => Promise<ServerStats>;
+}> {
+  await quicheLoaded;
+  const cert = generateDevCertificate(["127.0.0.1"]);
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const server = new Http3Server({
+    port,
+    host: "127.0.0.1",
+    secret: "datagram-ceiling-bench",
+    cert: cert.certPem,
+    privKey: cert.keyPem,
+    // As the relay's: the kernel's default buffer overflows under a burst and reads as loss.
+    quicheNodeSocketOptions: { recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 },
+  });
+  server.startServer();
+  await server.ready;
+  closers.push(() => server.stopServer());
+  let latest: { getStats(): Promise<unknown> } | undefined;
+  void (async () => {
+    const sessions = server.sessionStream("/echo").getReader();
+    for (;;) {
+      const { value: session, done } = await sessions.read();
+      if (done) return;
+      latest = session;
+      void (async () => {
+        await session.ready;
+        const writer = session.datagrams.createWritable().getWriter();
+        const reader = session.datagrams.readable.getReader();
+        try {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) return;
+            writer.write(value).catch(() => {});
+          }
+        } catch {}
+      })();
+    }
+  })();
+  return {
+    port,
+    hash: cert.sha256,
+    stats: async () => (await latest!.getStats()) as ServerStats,
+  };
+}
+
+it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
+  const { port, hash, stats: serverStats } = await echoServer();
+  // A loopback http:// origin is a secure context, as WebTransport requires.
+  const page_ = createServer((_, res) => res.end("<!doctype html><title>ceiling</title>"));
+  await new Promise<void>((resolve) => page_.listen(0, "127.0.0.1", resolve));
+  closers.push(() => page_.close());
+  const chromium = await browser();
+  closers.push(() => chromium.close());
+  const page = await chromium.newPage();
+  await page.goto(`http://127.0.0.1:${(page_.address() as AddressInfo).port}/`);
+
+  const runCase = async (tuned: boolean, window: number): Promise<CaseResult> => {
+    const before = schedTimes();
+    const started = performance.now();
+    const result = await page.evaluate(
+      async ({ url, hash, tuned, window, seconds, bytes, highWaterMark, maxAge }) => {
+        const wt = new WebTransport(url, {
+          serverCertificateHashes: [{ algorithm: "sha-256", value: new Uint8Array(hash) }],
+        });
+        await wt.ready;
+        if (tuned) {
+          wt.datagrams.incomingHighWaterMark = highWaterMark;
+          wt.datagrams.outgoingMaxAge = maxAge;
+        }
+        // getStats() is recent in Chromium: without it the flood's own loss count remains.
+        const withStats = wt as unknown as {
+          getStats?: () => Promise<{ datagrams?: Record<string, number> }>;
+        };
+        const stats = async () => (await withStats.getStats?.())?.datagrams ?? {};
+        const duplex = wt.datagrams as unknown as Record<string, unknown>;
+        const offers = ["incomingHighWaterMark", "outgoingMaxAge"].filter((k) => k in duplex);
+        const before = await stats();
+        const writer = wt.datagrams.writable.getWriter();
+        const reader = wt.datagrams.readable.getReader();
+        const datagram = new Uint8Array(bytes);
+        const sentAt: number[] = [];
+        let head = 0;
+        let sent = 0;
+        let received = 0;
+        let lost = 0;
+        const start = performance.now();
+        const end = start + seconds * 1000;
+        const fill = () => {
+          const now = performance.now();
+          while (sentAt.length - head < window && now < end) {
+            sentAt.push(now);
+            sent++;
+            writer.write(datagram).catch(() => {});
+          }
+        };
+        const sweep = setInterval(() => {
+          const now = performance.now();
+          while (head < sentAt.length && now - sentAt[head]! > 250) {
+            head++;
+            lost++;
+          }
+          fill();
+        }, 50);
+        const reading = (async () => {
+          for (;;) {
+            const { done } = await reader.read();
+            if (done) return;
+            received++;
+            if (head < sentAt.length) head++;
+            fill();
+          }
+        })();
+        fill();
+        await new Promise((resolve) => setTimeout(resolve, seconds * 1000 + 300));
+        clearInterval(sweep);
+        const after = await stats();
+        const diff = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+        // Closed by the next call, once the server's counters are read.
+        (globalThis as unknown as { close_: () => void }).close_ = () => {
+          wt.close();
+          void reading.catch(() => {});
+        };
+        return {
+          perSecond: received / seconds,
+          sent,
+          lost,
+          droppedIncoming: diff("droppedIncoming"),
+          expiredOutgoing: diff("expiredOutgoing"),
+          lostOutgoing: diff("lostOutgoing"),
+          hasStats: typeof withStats.getStats === "function",
+          offers: offers.join(","),
+        };
+      },
+      {
+        url: `https://127.0.0.1:${port}/echo`,
+        hash: [...hash],
+        tuned,
+        window,
+        seconds: SECONDS,
+        bytes: BYTES,
+        highWaterMark: INCOMING_HIGH_WATER_MARK,
+        maxAge: OUTGOING_MAX_AGE_MS,
+      },
+    );
+    const wall = (performance.now() - started) * 1e6;
+    const cpu: CaseResult["cpu"] = {};
+    for (const [kind, now] of schedTimes()) {
+      const then = before.get(kind) ?? { run: 0, wait: 0 };
+      const onCpu = (now.run - then.run) / wall;
+      if (onCpu < 0.01) continue;
+      cpu[kind] = {
+        onCpu: Number(onCpu.toFixed(2)),
+        waitingForCpu: Number(((now.wait - then.wait) / wall).toFixed(2)),
+      };
+    }
+    const server = await serverStats();
+    await page.evaluate(() => (globalThis as unknown as { close_: () => void }).close_());
+    return {
+      queues: tuned ? "larger" : "browser defaults",
+      window,
+      ...result,
+      serverExpiredOutgoing: server.datagrams.expiredOutgoing,
+      serverLostOutgoing: server.datagrams.lostOutgoing,
+      serverSmoothedRttMs: Number(server.smoothedRtt.toFixed(2)),
+      cpu,
+    };
+  };
+
+  const cases = [
+    [false, 32],
+    [true, 32],
+    [false, 256],
+    [true, 256],
+  ] as const;
+  const runs: CaseResult[] = [];
+  for (let round = 0; round < ROUNDS; round++)
+    for (const [tuned, window] of cases) runs.push(await runCase(tuned, window));
+  const summary = cases.map(([tuned, window]) => {
+    const mine = runs.filter((r) => r.window === window && (r.queues === "larger") === tuned);
+    const sum = (key: keyof CaseResult) => mine.reduce((a, r) => a + (r[key] as number), 0);
+    return {
+      queues: mine[0]!.queues,
+      window,
+      perSecond: Math.round(sum("perSecond") / mine.length),
+      sent: sum("sent"),
+      lost: sum("lost"),
+      droppedIncoming: sum("droppedIncoming"),
+      expiredOutgoing: sum("expiredOutgoing"),
+      lostOutgoing: sum("lostOutgoing"),
+      serverExpiredOutgoing: sum("serverExpiredOutgoing"),
+      serverLostOutgoing: sum("serverLostOutgoing"),
+      serverSmoothedRttMs: Number((sum("serverSmoothedRttMs") / mine.length).toFixed(2)),
+      cpu: mine.at(-1)!.cpu,
+    };
+  });
+  const base = summary[0]!.perSecond;
+  const report = summary.map((s) => ({
+    ...s,
+    vsDefaultsWindow32: Number((s.perSecond / base).toFixed(2)),
+  }));
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(
+    join(RESULTS, "datagram-ceiling.json"),
+    `${JSON.stringify({ seconds: SECONDS, rounds: ROUNDS, bytes: BYTES, report, runs }, null, 2)}\n`,
+  );
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  expect(runs.every((r) => r.perSecond > 0)).toBe(true);
+});
