@@ -7,7 +7,7 @@
  * or neither (CPU, shown per process). Cases: Chromium's default datagram queues and larger ones,
  * at two window sizes. Writes test-results/datagram-ceiling.json.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -15,6 +15,7 @@ import { Http3Server, quicheLoaded } from "@fails-components/webtransport";
 import { generateDevCertificate } from "@wiregate/relay";
 import { afterAll, expect, it } from "vitest";
 import { browser, RESULTS } from "../test/stack.js";
+import { cpuShares, schedTimes } from "./sched.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -23,48 +24,6 @@ const BYTES = 1168;
 const INCOMING_HIGH_WATER_MARK = 1024;
 const OUTGOING_MAX_AGE_MS = 100;
 
-/**
- * Per process kind (this process, the echo server, and Chromium's processes below it): time on a
- * CPU and time runnable but waiting for one (the scheduler's run queue), in ns, from
- * /proc/PID/task/TID/schedstat. On a loaded machine the second says who is starved.
- */
-function schedTimes(): Map<string, { run: number; wait: number }> {
-  const parent = new Map<number, number>();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const text = readFileSync(`/proc/${name}/stat`, "utf8");
-      parent.set(Number(name), Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1]));
-    } catch {}
-  }
-  const below = (pid: number): boolean => {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p))
-      if (p === process.pid) return true;
-    return false;
-  };
-  const times = new Map<string, { run: number; wait: number }>();
-  for (const pid of parent.keys()) {
-    let kind = "echo server (node)";
-    try {
-      if (pid !== process.pid) {
-        if (!below(pid)) continue;
-        const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-        if (!cmdline.includes("chrom")) continue;
-        const type = /--type=([a-z-]+)/.exec(cmdline)?.[1];
-        const service = /--utility-sub-type=([\w.]+)/.exec(cmdline)?.[1];
-        kind = `chromium ${type ? (service ? (service.split(".").at(-1) ?? type) : type) : "browser"}`;
-      }
-      const entry = times.get(kind) ?? { run: 0, wait: 0 };
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
-        const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ");
-        entry.run += Number(run);
-        entry.wait += Number(wait);
-      }
-      times.set(kind, entry);
-    } catch {}
-  }
-  return times;
-}
 const closers: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
@@ -244,17 +203,7 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
         maxAge: OUTGOING_MAX_AGE_MS,
       },
     );
-    const wall = (performance.now() - started) * 1e6;
-    const cpu: CaseResult["cpu"] = {};
-    for (const [kind, now] of schedTimes()) {
-      const then = before.get(kind) ?? { run: 0, wait: 0 };
-      const onCpu = (now.run - then.run) / wall;
-      if (onCpu < 0.01) continue;
-      cpu[kind] = {
-        onCpu: Number(onCpu.toFixed(2)),
-        waitingForCpu: Number(((now.wait - then.wait) / wall).toFixed(2)),
-      };
-    }
+    const cpu = cpuShares(before, schedTimes(), performance.now() - started);
     const server = await serverStats();
     await page.evaluate(() => (globalThis as unknown as { close_: () => void }).close_());
     return {

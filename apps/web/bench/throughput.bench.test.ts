@@ -21,6 +21,7 @@ import {
   requireBuild,
   startRelay,
 } from "../test/stack.js";
+import { type SchedTimes, schedTimes } from "./sched.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -77,19 +78,31 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
     () => (window as unknown as { wiregateLongTasks: number[] }).wiregateLongTasks.length,
   );
 
-  const run = async (mode: "tunnel" | "raw", on = page): Promise<FloodResult> => {
+  /** µs on a CPU per echoed datagram, by process (this one runs the relay and the demo peer). */
+  const cpuPerDatagram = (before: SchedTimes, received: number) => {
+    const per: Record<string, number> = {};
+    for (const [kind, now] of schedTimes()) {
+      const us = (now.run - (before.get(kind)?.run ?? 0)) / 1000 / Math.max(1, received);
+      if (us >= 1) per[kind] = Math.round(us);
+    }
+    return per;
+  };
+  type Run = FloodResult & { cpuUsPerDatagram: Record<string, number> };
+  const run = async (mode: "tunnel" | "raw", on = page): Promise<Run> => {
     const page = on;
+    const before = schedTimes();
     await page.getByLabel("Mode").selectOption(mode);
     await page.getByLabel("Seconds").fill(String(SECONDS));
     await page.getByLabel("Datagram payload (bytes)").fill(String(PAYLOAD));
     await page.getByRole("button", { name: "Run" }).click();
     const result = page.locator('[data-testid="flood-result"][data-result]');
     await result.waitFor({ state: "attached", timeout: SECONDS * 1000 + 15_000 });
-    return JSON.parse((await result.getAttribute("data-result")) ?? "{}") as FloodResult;
+    const flood = JSON.parse((await result.getAttribute("data-result")) ?? "{}") as FloodResult;
+    return { ...flood, cpuUsPerDatagram: cpuPerDatagram(before, flood.received) };
   };
 
-  const results: FloodResult[] = [];
-  const wsResults: FloodResult[] = [];
+  const results: Run[] = [];
+  const wsResults: Run[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     results.push(await run("raw"));
     results.push(await run("tunnel"));
@@ -136,6 +149,14 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
     lossesTunnelHttp3: losses(results.filter((x) => x.mode === "tunnel")),
     lossesRawWebSocket: losses(wsResults.filter((x) => x.mode === "raw")),
     lossesTunnelWebSocket: losses(wsResults.filter((x) => x.mode === "tunnel")),
+    cpuUsPerDatagram: Object.fromEntries(
+      [
+        ["rawHttp3", results.filter((x) => x.mode === "raw")],
+        ["tunnelHttp3", results.filter((x) => x.mode === "tunnel")],
+        ["rawWebSocket", wsResults.filter((x) => x.mode === "raw")],
+        ["tunnelWebSocket", wsResults.filter((x) => x.mode === "tunnel")],
+      ].map(([name, runs]) => [name, (runs as Run[]).at(-1)?.cpuUsPerDatagram]),
+    ),
     longTasksOver50ms: longTasks.length,
     longestTaskMs: longTasks.length ? Math.max(...longTasks) : 0,
     maxTimerLagMs: Number(probe.lag.toFixed(1)),

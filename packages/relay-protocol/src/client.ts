@@ -100,7 +100,7 @@ export interface RelayConnection {
   stats(): Promise<StatsFrame>;
   /** Datagrams dropped locally because the iterable was not read fast enough. */
   readonly receiveDrops: number;
-  /** The transport's own datagram loss counters; undefined when it reports none. */
+  /** The transport's own datagram loss counters; undefined when it reports none within 1 s. */
   datagramLosses(): Promise<DatagramLosses | undefined>;
   /** Resolves when the session ends, with the relay's fatal error if it sent one. */
   closed: Promise<{ error?: ErrorFrame }>;
@@ -118,6 +118,9 @@ export class RelayError extends Error {
     this.frame = frame;
   }
 }
+
+/** How long `datagramLosses()` waits for the transport's counters. */
+const STATS_TIMEOUT_MS = 1_000;
 
 /** Error codes after which an open session continues. */
 const NON_FATAL: ReadonlySet<ErrorCode> = new Set(["oversized", "limit"]);
@@ -363,7 +366,15 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
       return queue.drops;
     },
     async datagramLosses() {
-      const stats = await wt.getStats?.().catch(() => undefined);
+      // The library's WebSocket mapping may never answer: a second is plenty for a local read.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stats = await Promise.race([
+        wt.getStats?.().catch(() => undefined),
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), STATS_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
       const d = stats?.datagrams;
       if (!d) return undefined;
       return {

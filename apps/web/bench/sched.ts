@@ -1,0 +1,70 @@
+/**
+ * Where the CPU goes during a browser bench, read from the kernel's scheduler statistics: each
+ * process's time on a CPU and time runnable but waiting for one. On a loaded machine the second
+ * says who is starved; per datagram, the first says what a path costs in each process.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+
+export type SchedTimes = Map<string, { run: number; wait: number }>;
+
+/**
+ * Per process kind (this process, and Chromium's processes below it): time on a
+ * CPU and time runnable but waiting for one (the scheduler's run queue), in ns, from
+ * /proc/PID/task/TID/schedstat. On a loaded machine the second says who is starved.
+ */
+export function schedTimes(): SchedTimes {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, "utf8");
+      parent.set(Number(name), Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {}
+  }
+  const below = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p))
+      if (p === process.pid) return true;
+    return false;
+  };
+  const times = new Map<string, { run: number; wait: number }>();
+  for (const pid of parent.keys()) {
+    let kind = "this process (node)";
+    try {
+      if (pid !== process.pid) {
+        if (!below(pid)) continue;
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        if (!cmdline.includes("chrom")) continue;
+        const type = /--type=([a-z-]+)/.exec(cmdline)?.[1];
+        const service = /--utility-sub-type=([\w.]+)/.exec(cmdline)?.[1];
+        kind = `chromium ${type ? (service ? (service.split(".").at(-1) ?? type) : type) : "browser"}`;
+      }
+      const entry = times.get(kind) ?? { run: 0, wait: 0 };
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ");
+        entry.run += Number(run);
+        entry.wait += Number(wait);
+      }
+      times.set(kind, entry);
+    } catch {}
+  }
+  return times;
+}
+
+/** Share of `wallMs` each process kind spent on a CPU and waiting for one (kinds under 1 % left out). */
+export function cpuShares(
+  before: SchedTimes,
+  after: SchedTimes,
+  wallMs: number,
+): Record<string, { onCpu: number; waitingForCpu: number }> {
+  const shares: Record<string, { onCpu: number; waitingForCpu: number }> = {};
+  for (const [kind, now] of after) {
+    const then = before.get(kind) ?? { run: 0, wait: 0 };
+    const onCpu = (now.run - then.run) / (wallMs * 1e6);
+    if (onCpu < 0.01) continue;
+    shares[kind] = {
+      onCpu: Number(onCpu.toFixed(2)),
+      waitingForCpu: Number(((now.wait - then.wait) / (wallMs * 1e6)).toFixed(2)),
+    };
+  }
+  return shares;
+}
