@@ -18,6 +18,7 @@ import {
   hexHash,
   loadCertificate,
 } from "./dev-cert.js";
+import { checkKeyFileMode } from "./key-file-mode.js";
 import type { Logger } from "./logger.js";
 import { RenewalSchedule, realTimers, renewalTime, type Timers } from "./renewal-schedule.js";
 
@@ -144,6 +145,8 @@ export class CertificateKeeper {
   /** SIGHUP: reread the certificate from disk (the files, or the stored ACME certificate). */
   async reload(): Promise<void> {
     if (this.source === "files") {
+      // The same rule as at start: a key open to others is not taken.
+      await checkKeyFileMode(this.#config.keyFile!);
       const material = await loadCertificate(this.#config.certFile!, this.#config.keyFile!);
       await this.#use(material, "reloaded from files");
     } else if (this.source === "acme") {

@@ -5,7 +5,7 @@
  */
 
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
@@ -26,9 +26,10 @@ const dir = mkdtempSync(join(tmpdir(), "wiregate-reload-"));
 const certFile = join(dir, "cert.pem");
 const keyFile = join(dir, "key.pem");
 
-function writePair(): X509Certificate {
+function writePair(keyMode = 0o600): X509Certificate {
   const material = generateDevCertificate(["localhost", "127.0.0.1"]);
-  writeFileSync(keyFile, material.keyPem, { mode: 0o600 });
+  writeFileSync(keyFile, material.keyPem);
+  chmodSync(keyFile, keyMode);
   writeFileSync(certFile, material.certPem);
   return new X509Certificate(material.certPem);
 }
@@ -79,6 +80,11 @@ describe("certificate reload under open sessions", () => {
       await roundTrip(again, iterator, 3);
       again.close();
       overHttp2.close();
+      // A key replaced by one open to others is refused, as at start; the old pair stays.
+      const served = relay.certificate!.sha256;
+      writePair(0o644);
+      await expect(relay.certificates!.reload()).rejects.toThrow(/chmod 600/);
+      expect(relay.certificate!.sha256).toEqual(served);
       const metrics = await metricsText(address);
       expect(sample(metrics, "wiregate_relay_certificate_expiry_days")).toBeGreaterThan(12);
     } finally {
