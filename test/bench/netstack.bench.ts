@@ -17,6 +17,7 @@ import { afterAll, beforeAll, it } from "vitest";
 import { startHttpServer } from "../helpers/http-server.js";
 import { generateKeyPair, startWireGuardPeer, type WireGuardPeer } from "../helpers/netns.js";
 import { type NetstackPeer, startNetstackPeer } from "../helpers/netstack-peer.js";
+import { addRandomLoss, type LossCount } from "../helpers/random-loss.js";
 
 const SERVER = { v4: "10.86.0.1", v6: "fd86::1" };
 const OURS = { v4: "10.86.0.2", v6: "fd86::2" };
@@ -146,43 +147,17 @@ with urllib.request.urlopen(req, timeout=600) as r:
     assert len(r.read()) == 64
 print(time.monotonic() - t)`);
 
-async function withLoss<T>(percent: number, run: () => Promise<T>): Promise<T> {
-  const table = "wiregate_bench_loss";
-  const ns = server.ns;
-  await ns.exec("nft", ["add", "table", "inet", table]);
-  for (const [chain, hook, dir] of [
-    ["in", "input", "iifname"],
-    ["out", "output", "oifname"],
-  ] as const) {
-    await ns.exec("nft", [
-      "add",
-      "chain",
-      "inet",
-      table,
-      chain,
-      `{ type filter hook ${hook} priority 0; }`,
-    ]);
-    await ns.exec("nft", [
-      "add",
-      "rule",
-      "inet",
-      table,
-      chain,
-      dir,
-      server.ifname,
-      "numgen",
-      "random",
-      "mod",
-      "100",
-      "<",
-      String(percent),
-      "drop",
-    ]);
-  }
+/** Runs `run` with `percent` % random loss each way on the server's wg interface, per segment. */
+async function withLoss(percent: number, run: () => Promise<void>): Promise<string> {
+  const loss = await addRandomLoss(server.ns, server.ifname, percent);
   try {
-    return await run();
+    await run();
+    const { input, output } = await loss.counts();
+    const rate = (c: LossCount) =>
+      `${((100 * c.dropped) / c.seen).toFixed(2)} % of ${c.seen} (${c.oversized} larger than the MTU)`;
+    return `loss on the server's wg: in ${rate(input)}, out ${rate(output)}`;
   } finally {
-    await ns.exec("nft", ["delete", "table", "inet", table]);
+    await loss.remove();
   }
 }
 
@@ -227,7 +202,7 @@ it("netstack vs kernel TCP over wireguard-go", async () => {
       () => kernelUpload(10 * MB),
     ),
   ];
-  await withLoss(1, async () => {
+  const lossLine = await withLoss(1, async () => {
     lines.push(
       await compare(
         "10 MB down, 1 % loss",
@@ -250,6 +225,6 @@ it("netstack vs kernel TCP over wireguard-go", async () => {
     );
   });
   console.log(
-    `\n${lines.join("\n")}\n(ratio = our throughput / the kernel's in the same round; target ≥ 0.5× without loss)`,
+    `\n${lines.join("\n")}\n${lossLine}\n(ratio = our throughput / the kernel's in the same round; target ≥ 0.5× without loss)`,
   );
 });
