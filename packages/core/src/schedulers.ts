@@ -18,13 +18,22 @@ interface Pending {
   time: number;
   order: number;
   fn: () => void;
+  cancelled: boolean;
 }
 
-/** Time that moves only in `advanceTo`, running each timer at exactly its time, in order. */
+const before = (x: Pending, y: Pending) =>
+  x.time < y.time || (x.time === y.time && x.order < y.order);
+
+/**
+ * Time that moves only in `advanceTo`, running each timer at exactly its time; timers due at the
+ * same time run in the order they were set. Pending timers sit in a binary heap, so a replay of
+ * thousands of scheduled messages costs O(log n) per timer; a cancelled one is dropped when it
+ * reaches the top.
+ */
 export class VirtualScheduler implements Scheduler {
   #now: number;
   #order = 0;
-  #pending: Pending[] = [];
+  readonly #heap: Pending[] = [];
 
   constructor(start = 0) {
     this.#now = start;
@@ -35,37 +44,65 @@ export class VirtualScheduler implements Scheduler {
   }
 
   at(time: number, fn: () => void): () => void {
-    const entry = { time: Math.max(time, this.#now), order: this.#order++, fn };
-    this.#pending.push(entry);
+    const entry: Pending = {
+      time: Math.max(time, this.#now),
+      order: this.#order++,
+      fn,
+      cancelled: false,
+    };
+    this.#push(entry);
     return () => {
-      this.#pending = this.#pending.filter((p) => p !== entry);
+      entry.cancelled = true;
     };
   }
 
   /** The time of the earliest timer, if any. */
   next(): number | undefined {
-    let min: number | undefined;
-    for (const p of this.#pending) if (min === undefined || p.time < min) min = p.time;
-    return min;
+    return this.#top()?.time;
   }
 
   /** Runs every timer due up to `time` (including ones they set), then sets the clock to `time`. */
   advanceTo(time: number): void {
-    for (;;) {
-      let first: Pending | undefined;
-      for (const p of this.#pending) {
-        if (
-          p.time <= time &&
-          (!first || p.time < first.time || (p.time === first.time && p.order < first.order))
-        ) {
-          first = p;
-        }
-      }
-      if (!first) break;
-      this.#pending = this.#pending.filter((p) => p !== first);
+    for (let first = this.#top(); first && first.time <= time; first = this.#top()) {
+      this.#pop();
       this.#now = first.time;
       first.fn();
     }
     this.#now = Math.max(this.#now, time);
+  }
+
+  /** The earliest timer not cancelled (cancelled ones on top are dropped on the way). */
+  #top(): Pending | undefined {
+    while (this.#heap[0]?.cancelled) this.#pop();
+    return this.#heap[0];
+  }
+
+  #push(entry: Pending): void {
+    const h = this.#heap;
+    let i = h.push(entry) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(entry, h[parent]!)) break;
+      h[i] = h[parent]!;
+      i = parent;
+    }
+    h[i] = entry;
+  }
+
+  #pop(): void {
+    const h = this.#heap;
+    const last = h.pop();
+    if (last === undefined || h.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= h.length) break;
+      const right = left + 1;
+      const child = right < h.length && before(h[right]!, h[left]!) ? right : left;
+      if (!before(h[child]!, last)) break;
+      h[i] = h[child]!;
+      i = child;
+    }
+    h[i] = last;
   }
 }
