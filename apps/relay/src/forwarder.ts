@@ -30,7 +30,11 @@ export interface ForwarderHost {
   drop(direction: Direction, reason: string): void;
   /** A rate-limited error frame toward the client. */
   sendError(code: ErrorCode, message: string, limit?: number): void;
-  /** Something moved between client and upstream: the session is not idle. */
+  /**
+   * The client sent something: the session is not idle. Only the client's side counts: over HTTP/3
+   * what is written toward a client that stopped reading vanishes in quiche's queue unseen, and a
+   * live WireGuard client that only receives still sends a keepalive within 10 s.
+   */
   touch(): void;
 }
 
@@ -181,13 +185,12 @@ export class Forwarder {
     const { stats, ctx } = this.host;
     const backlog = bufferedTowardClient(this.wt, this.datagramSize);
     if (backlog + datagram.length > ctx.limits.clientBufferBytes) {
-      // The client does not read: drop, and do not count it as activity (it may idle out).
+      // The client does not read: drop (it idles out, as it sends nothing either).
       this.host.drop("to_client", "client-backlog");
       return;
     }
     if (datagram.length <= this.datagramSize) this.#datagramWriter.write(datagram).catch(ignore);
     else if (!this.#sendOnMessageStream(datagram)) return;
-    this.host.touch();
     stats.toClient.datagrams++;
     stats.toClient.bytes += datagram.length;
     ctx.counters.datagrams.to_client++;
