@@ -15,6 +15,13 @@ import { demoHttp } from "./demo-http.js";
 const PROTO_TCP = 6;
 /** TCP connections the demo peer's web site holds at most. */
 export const DEMO_MAX_CONNECTIONS = 256;
+/**
+ * Send and receive buffer per connection: a 1 MiB window, as the netstack's default receive
+ * window, so page downloads are not capped on long round trips (64 KiB were).
+ */
+export const DEMO_BUFFER = 1024 * 1024;
+/** Full-size buffers for 16 connections at once; the others get 64 KiB each way. */
+export const DEMO_BUFFER_BUDGET = { total: 32 * 1024 * 1024, fallback: 64 * 1024 };
 
 export interface DemoPeerOptions {
   privateKey?: Uint8Array;
@@ -38,13 +45,14 @@ export class DemoPeer {
   private constructor(udp: UdpDevice, clients: DemoClients) {
     this.#udp = udp;
     this.#clients = clients;
-    // Bounded for a public demo: connections (TIME-WAIT included) and per-connection buffers;
-    // a client that sends no request head within 10 s is dropped.
+    // Bounded for a public demo: connections (TIME-WAIT included), buffers per connection and in
+    // total; a client that sends no request head within 10 s is dropped.
     this.net = new Netstack({
       addresses: [DEMO_SERVER_V4, DEMO_SERVER_V6],
       send: (packet) => udp.send(packet),
       maxConnections: DEMO_MAX_CONNECTIONS,
-      tcp: { sendBuffer: 64 * 1024, receiveBuffer: 64 * 1024, timeWait: 10_000 },
+      tcp: { sendBuffer: DEMO_BUFFER, receiveBuffer: DEMO_BUFFER, timeWait: 10_000 },
+      bufferBudget: DEMO_BUFFER_BUDGET,
     });
     const started = performance.now();
     void serveHttp(

@@ -12,7 +12,12 @@ import {
   parsePacket,
 } from "@wiregate/packets";
 import { afterAll, describe, expect, it } from "vitest";
-import { DEMO_MAX_CONNECTIONS, DemoPeer } from "../src/demo-peer.js";
+import {
+  DEMO_BUFFER,
+  DEMO_BUFFER_BUDGET,
+  DEMO_MAX_CONNECTIONS,
+  DemoPeer,
+} from "../src/demo-peer.js";
 
 const closers: (() => Promise<void>)[] = [];
 
@@ -170,7 +175,7 @@ describe("the demo peer's web site inside the tunnel (netstack TCP over real UDP
 });
 
 describe("the demo peer's web site under a connection flood", () => {
-  it("holds at most DEMO_MAX_CONNECTIONS, counts the refusals and still serves afterwards", {
+  it("holds at most DEMO_MAX_CONNECTIONS within the buffer budget, counts the refusals and still serves afterwards", {
     timeout: 60_000,
   }, async () => {
     const demo = await DemoPeer.start();
@@ -198,6 +203,15 @@ describe("the demo peer's web site under a connection flood", () => {
     );
     await expect.poll(() => demo.net.stack.stats.tableFull, { timeout: 20_000 }).toBeGreaterThan(0);
     expect(demo.net.stack.tcp.connectionCount).toBe(DEMO_MAX_CONNECTIONS);
+    // Buffers in total: full-size for the budget's share of connections, 64 KiB for the others.
+    const { total, fallback } = DEMO_BUFFER_BUDGET;
+    const full = Math.floor(total / (2 * DEMO_BUFFER));
+    expect(demo.net.stack.tcp.bufferCapacity).toBe(
+      full * 2 * DEMO_BUFFER + (DEMO_MAX_CONNECTIONS - full) * 2 * fallback,
+    );
+    expect(demo.net.stack.tcp.bufferCapacity).toBeLessThanOrEqual(
+      total + DEMO_MAX_CONNECTIONS * 2 * fallback,
+    );
     // The head timeout (10 s) frees the table; then a real request is answered.
     await expect
       .poll(() => demo.net.stack.tcp.connectionCount, { timeout: 30_000 })

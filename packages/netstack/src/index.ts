@@ -22,3 +22,4 @@ export {
 export { type ConnectRequest, Stack, type StackOptions, type StackOutput } from "./stack.js";
 export { DEFAULT_TCP_CONFIG, type KeepAlive, mssForMtu, type TcpConfig } from "./tcp/config.js";
 export type { TcpSocket, TcpState } from "./tcp/socket.js";
+export type { BufferBudget } from "./tcp/tcp-layer.js";

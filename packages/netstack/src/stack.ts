@@ -17,7 +17,7 @@ import {
 } from "./ip.js";
 import type { KeepAlive, TcpConfig } from "./tcp/config.js";
 import type { TcpSocket } from "./tcp/socket.js";
-import { TcpLayer } from "./tcp/tcp-layer.js";
+import { type BufferBudget, TcpLayer } from "./tcp/tcp-layer.js";
 import { UdpLayer } from "./udp.js";
 
 export interface StackOptions {
@@ -29,6 +29,7 @@ export interface StackOptions {
   random: (n: number) => Uint8Array;
   tcp?: Partial<TcpConfig>;
   maxConnections?: number;
+  bufferBudget?: BufferBudget;
 }
 
 export interface StackOutput {
@@ -68,6 +69,7 @@ export class Stack {
         random: options.random,
         config: options.tcp,
         maxConnections: options.maxConnections,
+        bufferBudget: options.bufferBudget,
       },
       this.#sink,
     );

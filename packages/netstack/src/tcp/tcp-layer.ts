@@ -28,6 +28,18 @@ export interface TcpLayerOptions {
   config?: Partial<TcpConfig>;
   /** Connections in the table at most, TIME-WAIT included. */
   maxConnections?: number;
+  /** A bound on the buffers of all connections together (default: none). */
+  bufferBudget?: BufferBudget;
+}
+
+/**
+ * Full-size send and receive buffers (the config's) are given while their sum over all
+ * connections stays within `total` bytes; a connection that finds too little left gets `fallback`
+ * bytes each way. So all buffers together hold at most total + 2 × fallback × maxConnections.
+ */
+export interface BufferBudget {
+  total: number;
+  fallback: number;
 }
 
 export interface ConnectOptions {
@@ -47,6 +59,9 @@ export class TcpLayer {
   readonly #random: (n: number) => Uint8Array;
   readonly #isn: IsnGenerator;
   readonly #maxConnections: number;
+  readonly #budget: BufferBudget | undefined;
+  /** Connections holding full-size buffers from the budget. */
+  readonly #budgeted = new Set<Connection>();
   readonly #connections = new Map<string, Connection>();
   readonly #listeners = new Map<number, Backlog>();
   readonly #sink: Sink;
@@ -58,11 +73,19 @@ export class TcpLayer {
     this.#random = options.random;
     this.#isn = new IsnGenerator(options.random);
     this.#maxConnections = options.maxConnections ?? 4096;
+    this.#budget = options.bufferBudget;
     this.#sink = sink;
   }
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** Bytes the send and receive buffers of all connections may hold together. */
+  get bufferCapacity(): number {
+    let n = 0;
+    for (const c of this.#connections.values()) n += c.sendQueue.capacity + c.receiveQueue.capacity;
+    return n;
   }
 
   listen(port: number, backlog = 128): void {
@@ -123,6 +146,7 @@ export class TcpLayer {
       dispatch(c, now);
       if (c.state === "closed") {
         this.#connections.delete(key);
+        this.#budgeted.delete(c);
         continue;
       }
       const d = c.deadline();
@@ -176,7 +200,15 @@ export class TcpLayer {
     const r = this.#random(4);
     const tsOffset = ((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 0;
     const mss = mssForMtu(this.#mtu, ends.family);
-    return new Connection(this.#nextId++, ends, iss, mss, this.config, this.#sink, tsOffset, state);
+    const budget = this.#budget;
+    const full = this.config.sendBuffer + this.config.receiveBuffer;
+    const fits = !budget || (this.#budgeted.size + 1) * full <= budget.total;
+    const config = fits
+      ? this.config
+      : { ...this.config, sendBuffer: budget.fallback, receiveBuffer: budget.fallback };
+    const c = new Connection(this.#nextId++, ends, iss, mss, config, this.#sink, tsOffset, state);
+    if (budget && fits) this.#budgeted.add(c);
+    return c;
   }
 
   #reset(d: IpDatagram, seg: Segment): void {
