@@ -9,6 +9,6 @@ export default defineProject({
     exclude: ["**/node_modules/**", "collision-real.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    globalSetup: ["./global-setup.ts"],
+    globalSetup: ["./global-setup.ts", "../apps/relay/test/build-relay.ts"],
   },
 });

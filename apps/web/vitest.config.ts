@@ -13,6 +13,6 @@ export default defineConfig({
     sequence: { groupOrder: 1 },
     // The relay's WebTransport library reports the (expected) absence of the HTTP/3 add-on.
     onConsoleLog: (log) => !/http3|quiche/i.test(log),
-    globalSetup: ["../../test/global-setup.ts"],
+    globalSetup: ["../../test/global-setup.ts", "../relay/test/build-relay.ts"],
   },
 });

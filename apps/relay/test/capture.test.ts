@@ -15,7 +15,7 @@ import { DEFAULT_CONFIG, mergeConfig } from "../src/config.js";
 import { silentLogger } from "../src/logger.js";
 import { Relay } from "../src/relay.js";
 import { connect, roundTrip, startEcho, TOKEN, TRANSPORTS } from "./helpers.js";
-import { buildRelay, spawnRelay } from "./relay-process.js";
+import { spawnRelay } from "./relay-process.js";
 
 async function messagesOf(file: string): Promise<WireGuardMessage[]> {
   const out: WireGuardMessage[] = [];
@@ -74,7 +74,6 @@ describe("capture", () => {
 
 describe("capture files of a relay process", () => {
   it("are created 0600, never overwrite an earlier file, and only the newest --capture-keep-files stay", async () => {
-    buildRelay();
     const dir = mkdtempSync(join(tmpdir(), "wiregate-capture-proc-"));
     const file = join(dir, "relay.pcapng");
     writeFileSync(file, "an earlier run");

@@ -16,12 +16,11 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { generateDevCertificate } from "../src/dev-cert.js";
 import { metricsText, sample } from "./helpers.js";
 import { freeTcpUdpPort, type Pebble, startPebble } from "./pebble.js";
-import { buildRelay, lineMatching, type RelayProcess, spawnRelay } from "./relay-process.js";
+import { lineMatching, type RelayProcess, spawnRelay } from "./relay-process.js";
 
 const modeOf = (file: string) => statSync(file).mode & 0o777;
 const cleanup: (() => unknown)[] = [];
 
-beforeAll(() => buildRelay());
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });

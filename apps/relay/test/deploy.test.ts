@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/cli-options.js";
-import { buildRelay, root, spawnRelay } from "./relay-process.js";
+import { root, spawnRelay } from "./relay-process.js";
 
 const repo = join(root, "../..");
 const deployDoc = readFileSync(join(repo, "docs/deploy.md"), "utf8");
@@ -58,8 +58,6 @@ function execStart(unit: string): string[] {
   if (/["'\\]/.test(line)) throw new Error("ExecStart= with quotes: split it properly here");
   return line.trim().split(/\s+/);
 }
-
-beforeAll(() => buildRelay());
 
 describe("docs/deploy.md", () => {
   it("runs every shell block or says why not", () => {

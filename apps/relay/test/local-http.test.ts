@@ -11,14 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONTENT_SECURITY_POLICY } from "../src/static-files.js";
-import { buildRelay, type RelayProcess, spawnRelay } from "./relay-process.js";
+import { type RelayProcess, spawnRelay } from "./relay-process.js";
 
 const site = mkdtempSync(join(tmpdir(), "wiregate-local-site-"));
 let relay: RelayProcess;
 let port: number;
 
 beforeAll(async () => {
-  buildRelay();
   writeFileSync(join(site, "index.html"), "<!doctype html><title>site</title>\n");
   relay = await spawnRelay([`--static=${site}`, "--local-http-port=0"]);
   port = Number(new URL(relay.address.localHttpUrl!).port);

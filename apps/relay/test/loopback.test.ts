@@ -10,9 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TOKEN } from "./helpers.js";
-import { buildRelay, root } from "./relay-process.js";
-
-beforeAll(() => buildRelay());
+import { root } from "./relay-process.js";
 
 interface Outcome {
   code: number | null;

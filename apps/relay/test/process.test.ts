@@ -20,7 +20,7 @@ import {
   transportMessage,
   waitFor,
 } from "./helpers.js";
-import { buildRelay, lineMatching, lines, root } from "./relay-process.js";
+import { lineMatching, lines, root } from "./relay-process.js";
 
 const fixture = join(root, "test/fixtures/client.mjs");
 const children: ChildProcess[] = [];
@@ -39,7 +39,6 @@ let listening: {
 };
 
 beforeAll(async () => {
-  buildRelay();
   echo = await startEcho();
   const certDir = mkdtempSync(join(tmpdir(), "wiregate-relay-cli-"));
   relayProcess = spawn(

@@ -1,6 +1,6 @@
 /** The built relay CLI in a child process, for tests that attack it from outside. */
 
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,14 +10,6 @@ import type { RelayAddress } from "../src/relay.js";
 import { type Echo, startEcho, TOKEN } from "./helpers.js";
 
 export const root = fileURLToPath(new URL("..", import.meta.url));
-
-/** Compiles the relay once per test file (the CLI runs from dist/). */
-export function buildRelay(): void {
-  execFileSync(join(root, "../../node_modules/.bin/tsc"), [
-    "-p",
-    join(root, "tsconfig.build.json"),
-  ]);
-}
 
 /** Lines of a child's stdout, one at a time. */
 export function lines(child: ChildProcess): AsyncIterator<string> {
@@ -114,7 +106,7 @@ export const MiB = 1024 * 1024;
 
 /**
  * Relay processes forwarding to one UDP echo upstream named "echo", for a test file: registers the
- * hooks that build the relay and start the echo, and stops each file's relays after every test.
+ * hooks that start the echo, and stops each file's relays after every test.
  */
 export function relayProcesses(): {
   relayWith(flags: string[]): Promise<RelayProcess>;
@@ -125,7 +117,6 @@ export function relayProcesses(): {
   const running: { stop(): void }[] = [];
   let echo: Echo | undefined;
   beforeAll(async () => {
-    buildRelay();
     echo = await startEcho();
   });
   afterEach(() => {

@@ -8,13 +8,12 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ensureDevCertificate, generateDevCertificate, hexHash } from "../src/dev-cert.js";
 import { keyModeRefusal } from "../src/key-file-mode.js";
 import { TOKEN } from "./helpers.js";
-import { buildRelay, lineMatching, lines, root } from "./relay-process.js";
+import { lineMatching, lines, root } from "./relay-process.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const modeOf = (file: string) => statSync(file).mode & 0o777;
 const children: ChildProcess[] = [];
 
-beforeAll(() => buildRelay());
 afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
 });

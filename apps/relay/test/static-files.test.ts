@@ -7,14 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONTENT_SECURITY_POLICY } from "../src/static-files.js";
-import { buildRelay, type RelayProcess, spawnRelay } from "./relay-process.js";
+import { type RelayProcess, spawnRelay } from "./relay-process.js";
 
 const outside = mkdtempSync(join(tmpdir(), "wiregate-outside-"));
 const site = mkdtempSync(join(tmpdir(), "wiregate-site-"));
 let relay: RelayProcess;
 
 beforeAll(async () => {
-  buildRelay();
   writeFileSync(join(outside, "secret.txt"), "outside the site\n");
   writeFileSync(join(site, "index.html"), "<!doctype html><title>site</title>\n");
   writeFileSync(join(site, ".env"), "TOKEN=leaked\n");

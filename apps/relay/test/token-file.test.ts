@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/cli-options.js";
 import { connect, type Echo, roundTrip, startEcho } from "./helpers.js";
-import { buildRelay, type RelayProcess, spawnRelay } from "./relay-process.js";
+import { type RelayProcess, spawnRelay } from "./relay-process.js";
 
 const SECRET = "file-token-4f6c2a9e0b7d1385";
 const dir = mkdtempSync(join(tmpdir(), "wiregate-token-file-"));
@@ -15,7 +15,6 @@ let echo: Echo;
 let relay: RelayProcess;
 
 beforeAll(async () => {
-  buildRelay();
   echo = await startEcho();
   writeFileSync(tokenFile, `# relay tokens\n\n${SECRET}\n`, { mode: 0o600 });
   relay = await spawnRelay(
