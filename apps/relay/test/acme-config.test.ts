@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { helpText, loadConfig } from "../src/cli-options.js";
-import { LETS_ENCRYPT_DIRECTORY, parseRelayConfig } from "../src/config.js";
+import { LETS_ENCRYPT_DIRECTORY } from "../src/config.js";
+import { parseRelayConfig } from "../src/relay-config-parser.js";
 
 const TOKEN = "--token=0123456789abcdef0123";
 

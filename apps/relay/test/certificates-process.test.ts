@@ -12,7 +12,7 @@ import { get } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { generateDevCertificate } from "../src/dev-cert.js";
 import { metricsText, sample } from "./helpers.js";
 import { freeTcpUdpPort, type Pebble, startPebble } from "./pebble.js";

@@ -5,12 +5,13 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { helpText, loadConfig } from "../src/cli-options.js";
-import { DEFAULT_CONFIG, isLoopback, isLoopbackAddress, parseRelayConfig } from "../src/config.js";
+import { DEFAULT_CONFIG, isLoopback, isLoopbackAddress } from "../src/config.js";
 import {
   DEV_CERT_VALIDITY_MS,
   ensureDevCertificate,
   generateDevCertificate,
 } from "../src/dev-cert.js";
+import { parseRelayConfig } from "../src/relay-config-parser.js";
 
 describe("configuration", () => {
   it("accepts a full file and names every bad field", () => {

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { ensureDevCertificate, generateDevCertificate, hexHash } from "../src/dev-cert.js";
 import { keyModeRefusal } from "../src/key-file-mode.js";
 import { TOKEN } from "./helpers.js";
