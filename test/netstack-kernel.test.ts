@@ -11,7 +11,7 @@ import { httpRequest, type Netstack } from "@wiregate/netstack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpServer } from "./helpers/http-server.js";
 import { generateKeyPair, startWireGuardPeer, type WireGuardPeer } from "./helpers/netns.js";
-import { type NetstackPeer, startNetstackPeer } from "./helpers/netstack-peer.js";
+import { type NetstackPeer, repeatingBody, startNetstackPeer } from "./helpers/netstack-peer.js";
 import { addRandomLoss } from "./helpers/random-loss.js";
 
 const THEM = { v4: "10.87.0.1", v6: "fd87::1" };
@@ -45,15 +45,7 @@ async function download(
 }
 
 async function upload(net: Netstack, host: string, n: number): Promise<string> {
-  let sent = 0;
-  const body = new ReadableStream<Uint8Array>({
-    pull: (c) => {
-      if (sent >= n) return c.close();
-      const k = Math.min(BLOCK.length, n - sent);
-      c.enqueue(BLOCK.slice(0, k));
-      sent += k;
-    },
-  });
+  const body = repeatingBody(BLOCK, n);
   const response = await httpRequest(net, {
     host,
     port: PORT,

@@ -16,7 +16,7 @@ import { httpRequest, type Netstack } from "@wiregate/netstack";
 import { afterAll, beforeAll, it } from "vitest";
 import { startHttpServer } from "../helpers/http-server.js";
 import { generateKeyPair, startWireGuardPeer, type WireGuardPeer } from "../helpers/netns.js";
-import { type NetstackPeer, startNetstackPeer } from "../helpers/netstack-peer.js";
+import { type NetstackPeer, repeatingBody, startNetstackPeer } from "../helpers/netstack-peer.js";
 import { addRandomLoss, type LossCount } from "../helpers/random-loss.js";
 
 const SERVER = { v4: "10.86.0.1", v6: "fd86::1" };
@@ -92,15 +92,7 @@ async function oursDownload(net: Netstack, n: number): Promise<number> {
 
 async function oursUpload(net: Netstack, n: number): Promise<number> {
   return timed(async () => {
-    let sent = 0;
-    const body = new ReadableStream<Uint8Array>({
-      pull: (c) => {
-        if (sent >= n) return c.close();
-        const k = Math.min(BLOCK.length, n - sent);
-        c.enqueue(BLOCK.slice(0, k));
-        sent += k;
-      },
-    });
+    const body = repeatingBody(BLOCK, n);
     const response = await httpRequest(net, {
       host: SERVER.v4,
       port: PORT,

@@ -42,3 +42,16 @@ export async function startNetstackPeer(
   });
   return { udp, net, close: () => udp.close() };
 }
+
+/** An HTTP request body of `length` bytes: `block` repeated, read chunk by chunk as the stack pulls. */
+export function repeatingBody(block: Uint8Array, length: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull: (controller) => {
+      if (sent >= length) return controller.close();
+      const chunk = Math.min(block.length, length - sent);
+      controller.enqueue(block.slice(0, chunk));
+      sent += chunk;
+    },
+  });
+}

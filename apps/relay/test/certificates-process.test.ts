@@ -11,11 +11,10 @@ import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { get } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect as tlsConnect } from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateDevCertificate } from "../src/dev-cert.js";
 import { metricsText, sample } from "./helpers.js";
-import { freeTcpUdpPort, type Pebble, startPebble } from "./pebble.js";
+import { freeTcpUdpPort, type Pebble, servedSerial, startPebble } from "./pebble.js";
 import { lineMatching, type RelayProcess, spawnRelay } from "./relay-process.js";
 
 const modeOf = (file: string) => statSync(file).mode & 0o777;
@@ -51,20 +50,6 @@ async function certificateInUse(relay: RelayProcess): Promise<Record<string, str
   return JSON.parse(line);
 }
 
-/** The served certificate's serial, verified against `root` for the name localhost. */
-function verifiedSerial(port: number, root: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect(
-      { port, host: "127.0.0.1", servername: "localhost", ca: root },
-      () => {
-        resolve(socket.getPeerX509Certificate()!.serialNumber);
-        socket.destroy();
-      },
-    );
-    socket.on("error", reject);
-  });
-}
-
 /** GET over HTTPS to the relay, trusting only `root`, for the name localhost. */
 function fetchTrusted(port: number, path: string, root: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -88,7 +73,7 @@ describe("ACME against Pebble, as a process", () => {
     const issued = await certificateInUse(relay);
     expect(issued.why).toBe("issued by the ACME CA");
     const root = await pebble.root();
-    const serial = await verifiedSerial(port, root);
+    const serial = await servedSerial(port, root);
 
     expect(modeOf(acmeDir)).toBe(0o700);
     for (const file of ["account.key", "key.pem", "cert.pem"])
@@ -106,7 +91,7 @@ describe("ACME against Pebble, as a process", () => {
     await new Promise((resolve) => relay.child.once("exit", resolve));
     const again = await acmeRelay(port, pebble, acmeDir);
     // Served from the start, before any request to the CA.
-    expect(await verifiedSerial(port, root)).toBe(serial);
+    expect(await servedSerial(port, root)).toBe(serial);
     const restarted = await metricsText(again.address);
     expect(sample(restarted, 'wiregate_relay_certificate_renewals_total{result="success"}')).toBe(
       0,
@@ -119,7 +104,7 @@ describe("ACME against Pebble, as a process", () => {
     const acmeDir = mkdtempSync(join(tmpdir(), "wiregate-acme-"));
     const relay = await acmeRelay(port, pebble, acmeDir, [`--acme-http-port=${httpPort}`]);
     expect((await certificateInUse(relay)).why).toBe("issued by the ACME CA");
-    await verifiedSerial(port, await pebble.root());
+    await servedSerial(port, await pebble.root());
   });
 });
 
@@ -141,11 +126,11 @@ describe("certificate files, as a process", () => {
     const second = writePair();
     relay.child.kill("SIGHUP");
     expect((await certificateInUse(relay)).why).toBe("reloaded from files");
-    expect(await verifiedSerial(port, second)).toBe(new X509Certificate(second).serialNumber);
+    expect(await servedSerial(port, second)).toBe(new X509Certificate(second).serialNumber);
 
     // No signal: the relay notices the files changed (it checks every few seconds).
     const third = writePair();
     expect((await certificateInUse(relay)).why).toBe("reloaded from files");
-    expect(await verifiedSerial(port, third)).toBe(new X509Certificate(third).serialNumber);
+    expect(await servedSerial(port, third)).toBe(new X509Certificate(third).serialNumber);
   }, 60_000);
 });

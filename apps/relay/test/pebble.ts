@@ -11,6 +11,7 @@ import { get } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import { generateDevCertificate } from "../src/dev-cert.js";
 
 export const PEBBLE_PATH = "/usr/bin/pebble";
@@ -125,4 +126,18 @@ export async function startPebble(options: { tlsPort: number; httpPort: number }
       await exited;
     },
   };
+}
+
+/** The served certificate's serial, verified against `root` for the name localhost. */
+export function servedSerial(port: number, root: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect(
+      { port, host: "127.0.0.1", servername: "localhost", ca: root },
+      () => {
+        resolve(socket.getPeerX509Certificate()!.serialNumber);
+        socket.destroy();
+      },
+    );
+    socket.on("error", reject);
+  });
 }

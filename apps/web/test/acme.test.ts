@@ -10,12 +10,11 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect as tlsConnect } from "node:tls";
 import { DEFAULT_CONFIG, DemoPeer, mergeConfig, Relay } from "@wiregate/relay";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser } from "../../../test/helpers/browser.js";
-import { freeTcpUdpPort, type Pebble, startPebble } from "../../relay/test/pebble.js";
+import { freeTcpUdpPort, type Pebble, servedSerial, startPebble } from "../../relay/test/pebble.js";
 import { DIST, open, openTab, requireBuild, TOKEN, watchErrors } from "./stack.js";
 
 /** A HOME whose NSS database (what Chromium on Linux trusts) holds `rootPem` as a CA. */
@@ -38,20 +37,6 @@ function homeTrusting(rootPem: string): string {
     rootFile,
   ]);
   return home;
-}
-
-/** The serial of the certificate the relay serves now, verified against `root`. */
-function servedSerial(port: number, root: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect(
-      { port, host: "127.0.0.1", servername: "localhost", ca: root },
-      () => {
-        resolve(socket.getPeerX509Certificate()!.serialNumber);
-        socket.destroy();
-      },
-    );
-    socket.on("error", reject);
-  });
 }
 
 const CASES = [
