@@ -334,15 +334,20 @@ describe.each(TRANSPORTS)("relay over %s", (transport) => {
   });
 });
 
+/** A library WebTransport session to the relay and its control stream, before any frame. */
+async function rawSession() {
+  await quicheLoaded;
+  const wt = new WebTransport(address.url, {
+    serverCertificateHashes: [{ algorithm: "sha-256", value: address.certificateSha256 }],
+    requireUnreliable: true,
+  });
+  await wt.ready;
+  return { wt, control: await wt.createBidirectionalStream() };
+}
+
 describe("message stream toward a client that does not read it", () => {
   it("sends every echoed message, or counts it as dropped (stream-backlog)", async () => {
-    await quicheLoaded;
-    const wt = new WebTransport(address.url, {
-      serverCertificateHashes: [{ algorithm: "sha-256", value: address.certificateSha256 }],
-      requireUnreliable: true,
-    });
-    await wt.ready;
-    const control = await wt.createBidirectionalStream();
+    const { wt, control } = await rawSession();
     await control.writable
       .getWriter()
       .write(encodeFrame({ type: "hello", version: 1, token: TOKEN, upstream: "echo" }));
@@ -368,13 +373,7 @@ describe("message stream toward a client that does not read it", () => {
 
 describe("control frames written together", () => {
   it("answers a stats request sent in the same write as the hello", async () => {
-    await quicheLoaded;
-    const wt = new WebTransport(address.url, {
-      serverCertificateHashes: [{ algorithm: "sha-256", value: address.certificateSha256 }],
-      requireUnreliable: true,
-    });
-    await wt.ready;
-    const control = await wt.createBidirectionalStream();
+    const { wt, control } = await rawSession();
     const hello = encodeFrame({ type: "hello", version: 1, token: TOKEN, upstream: "echo" });
     await control.writable
       .getWriter()
