@@ -77,6 +77,19 @@ function cpuMsOf(pid) {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
+/**
+ * The network namespace's UDP datagrams and TCP segments sent so far (`/proc/net/snmp`): every
+ * process on loopback counts, so read it on a machine with nothing else on the network.
+ */
+function packetsSent() {
+  const lines = readFileSync("/proc/net/snmp", "utf8").split("\n");
+  const field = (proto, name) => {
+    const [head, values] = lines.filter((l) => l.startsWith(`${proto}:`));
+    return Number(values.split(/\s+/)[head.split(/\s+/).indexOf(name)]);
+  };
+  return { udp: field("Udp", "OutDatagrams"), tcp: field("Tcp", "OutSegs") };
+}
+
 function cpuMsSelf() {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
@@ -255,6 +268,7 @@ async function measure(transport) {
   }, 100);
   const relayCpuBefore = cpuMsOf(relay.pid);
   const selfCpuBefore = cpuMsSelf();
+  const packetsBefore = packetsSent();
   const throughputStart = performance.now();
   for (let i = 0; i < SESSIONS; i++) for (let w = 0; w < WINDOW; w++) sendOne(i);
   await sleep(SECONDS * 1000);
@@ -262,6 +276,7 @@ async function measure(transport) {
   const echoedInPhase = echoed;
   const relayCpu = cpuMsOf(relay.pid) - relayCpuBefore;
   const selfCpu = cpuMsSelf() - selfCpuBefore;
+  const packetsAfter = packetsSent();
   running = false;
   await sleep(LOSS_MS + 200);
   clearInterval(lossSweep);
@@ -327,6 +342,13 @@ async function measure(transport) {
       `${fmt((selfCpu * 1000) / echoedInPhase, 1)} µs (relay ${fmt((100 * relayCpu) / (throughputSeconds * 1000), 0)} % ` +
       `of a core, load process ${fmt((100 * selfCpu) / (throughputSeconds * 1000), 0)} %)`,
   );
+  const perRoundTrip = (n) => n / echoedInPhase;
+  const udpPerRoundTrip = perRoundTrip(packetsAfter.udp - packetsBefore.udp);
+  const tcpPerRoundTrip = perRoundTrip(packetsAfter.tcp - packetsBefore.tcp);
+  print(
+    `packets sent per round trip (all of loopback, /proc/net/snmp; the upstream hop is 2 of the UDP ` +
+      `ones): UDP ${fmt(udpPerRoundTrip, 2)}, TCP segments ${fmt(tcpPerRoundTrip, 2)}`,
+  );
   print(
     `direct UDP echo RTT: p50 ${fmt(percentile(direct, 50))} ms, p99 ${fmt(percentile(direct, 99))} ms`,
   );
@@ -373,6 +395,8 @@ async function measure(transport) {
     addedP50: percentile(rtts, 50) - percentile(direct, 50),
     addedP99: percentile(rtts, 99) - percentile(direct, 99),
     perSessionKiB: (idleRss - baselineRss) / SESSIONS,
+    cpuUsPerRoundTrip: ((relayCpu + selfCpu) * 1000) / echoedInPhase,
+    packetsPerRoundTrip: udpPerRoundTrip + tcpPerRoundTrip,
     lost,
     probeLost,
   };
@@ -387,6 +411,9 @@ if (results.http3 && results.http2) {
   print(
     `HTTP/3 vs HTTP/2 (${SESSIONS} sessions, same run): datagrams/s ${Math.round(http3.datagramsPerSecond)} vs ` +
       `${Math.round(http2.datagramsPerSecond)} (× ${fmt(http3.datagramsPerSecond / http2.datagramsPerSecond, 2)}); ` +
+      `CPU per round trip, relay + clients ${fmt(http3.cpuUsPerRoundTrip, 0)} vs ${fmt(http2.cpuUsPerRoundTrip, 0)} µs ` +
+      `(× ${fmt(http3.cpuUsPerRoundTrip / http2.cpuUsPerRoundTrip, 2)}); packets per round trip ` +
+      `${fmt(http3.packetsPerRoundTrip, 2)} vs ${fmt(http2.packetsPerRoundTrip, 2)}; ` +
       `added latency p50 ${fmt(http3.addedP50)} vs ${fmt(http2.addedP50)} ms, p99 ${fmt(http3.addedP99)} vs ` +
       `${fmt(http2.addedP99)} ms; memory per idle session ${Math.round(http3.perSessionKiB)} vs ` +
       `${Math.round(http2.perSessionKiB)} KiB (× ${fmt(http3.perSessionKiB / http2.perSessionKiB, 2)}); lost ${http3.lost} vs ${http2.lost}, ` +
