@@ -4,7 +4,8 @@
  * replies, and a plain-language verdict per incident. Streaming: `add()` each decoded message in
  * capture order, then `finish()`.
  */
-import { type DecodedMessage, hex32 } from "./decode.js";
+import type { DecodedMessage } from "./decoded-message.js";
+import { hex32 } from "./message-fields.js";
 
 const REKEY_TIMEOUT_S = 5;
 

@@ -7,72 +7,16 @@
 
 import type { CaptureRecord, PacketRecord } from "@wiregate/capture";
 import { UdpDecoder, type UdpDecoderOptions } from "@wiregate/capture";
-import {
-  type CryptoBackend,
-  initialState,
-  kdf1,
-  kdf2,
-  kdf3,
-  type MessageType,
-} from "@wiregate/core";
+import type { CryptoBackend, MessageType } from "@wiregate/core";
 import { summarizePacket } from "@wiregate/packets";
-import { base64Key, type EphemeralKey, type KeyMaterial, type StaticKey } from "./keys.js";
-
-export type { MessageType };
-export const TYPE_NAMES: Record<MessageType, string> = {
-  1: "initiation",
-  2: "response",
-  3: "cookie-reply",
-  4: "transport",
-};
-
-/** One WireGuard message as decoded (and, with keys, decrypted). */
-export interface DecodedMessage {
-  /** frame.number */
-  frame: number;
-  /** Capture timestamp, ns since the Unix epoch. */
-  timestampNs: bigint;
-  /** Seconds since the first frame of the capture (frame.time_relative). */
-  time: number;
-  ipVersion: 4 | 6;
-  srcAddress: string;
-  srcPort: number;
-  dstAddress: string;
-  dstPort: number;
-  /** "addr:port" ("[v6]:port"). */
-  src: string;
-  dst: string;
-  type: MessageType;
-  /** Length of the WireGuard message (the UDP payload). */
-  length: number;
-  sender?: number;
-  receiver?: number;
-  counter?: bigint;
-  /** wg.ephemeral (base64), initiations and responses. */
-  ephemeral?: string;
-  /** wg.static: the initiator's static public key, decrypted from an initiation. */
-  static?: string;
-  /** Decrypted TAI64N timestamp of an initiation. */
-  timestamp?: { tai64Label: bigint; nanoseconds: number };
-  /** wg.handshake_ok: on responses whose initiation had decryptable key material. */
-  handshakeOk?: boolean;
-  /** wg.receiver_pubkey: the receiver's static key, found by mac1. */
-  receiverPubkey?: string;
-  /** wg.stream: the session this message belongs to. */
-  stream?: number;
-  /** wg.response_to: frame of the initiation a response or cookie reply answers. */
-  responseTo?: number;
-  /** Transport data of exactly 32 bytes (wg.keepalive). */
-  keepalive?: boolean;
-  /** Transport: true decrypted, false decryption failed (wg.decryption_error), absent: no keys. */
-  decrypted?: boolean;
-  /** One-line summary of the decrypted inner packet ("keepalive" for an empty one). */
-  inner?: string;
-  /** Decrypted inner packet (only with `keepPlaintext`). */
-  plaintext?: Uint8Array;
-  /** The WireGuard message bytes (only with `keepPayload`). */
-  payload?: Uint8Array;
-}
+import { Decoded, type DecodedMessage, endpointText } from "./decoded-message.js";
+import {
+  type Handshake,
+  prepareHandshake,
+  processInitiation,
+  processResponse,
+} from "./handshake-decryption.js";
+import { base64Key, type KeyMaterial } from "./keys.js";
 
 export interface DecoderOptions extends UdpDecoderOptions {
   keys?: KeyMaterial;
@@ -82,19 +26,6 @@ export interface DecoderOptions extends UdpDecoderOptions {
   keepPayload?: boolean;
   /** Add secrets embedded in the capture (pcapng DSB) to `keys` (default true). */
   useEmbeddedSecrets?: boolean;
-}
-
-interface Handshake {
-  responderSkey: StaticKey;
-  initiatorEkey: EphemeralKey;
-  initiatorSkey: StaticKey | { publicKey: Uint8Array; privateKey: Uint8Array | null } | null;
-  timestamp: Uint8Array | null;
-  emptyOk: boolean;
-  hash: Uint8Array;
-  chainKey: Uint8Array;
-  initiatorRecv: Uint8Array | null;
-  responderRecv: Uint8Array | null;
-  responded: boolean;
 }
 
 interface Session {
@@ -109,65 +40,6 @@ interface Session {
 }
 
 const EMPTY = new Uint8Array(0);
-const ZERO32 = new Uint8Array(32);
-
-/** A decoded message; `src` / `dst` text is built only when asked for (not on the hot path). */
-class Decoded implements DecodedMessage {
-  declare sender?: number;
-  declare receiver?: number;
-  declare ephemeral?: string;
-  declare static?: string;
-  declare timestamp?: { tai64Label: bigint; nanoseconds: number };
-  declare handshakeOk?: boolean;
-  declare receiverPubkey?: string;
-  declare stream?: number;
-  declare responseTo?: number;
-  declare keepalive?: boolean;
-  declare decrypted?: boolean;
-  declare inner?: string;
-  declare plaintext?: Uint8Array;
-  declare payload?: Uint8Array;
-  /** Transport counter halves (-1: not transport); the bigint is made only when asked for. */
-  counterLow = -1;
-  counterHigh = 0;
-  #src: string | undefined;
-  #dst: string | undefined;
-  constructor(
-    readonly frame: number,
-    readonly timestampNs: bigint,
-    readonly time: number,
-    readonly ipVersion: 4 | 6,
-    readonly srcAddress: string,
-    readonly srcPort: number,
-    readonly dstAddress: string,
-    readonly dstPort: number,
-    readonly type: MessageType,
-    readonly length: number,
-  ) {}
-  get counter(): bigint | undefined {
-    if (this.counterLow < 0) return undefined;
-    return this.counterHigh === 0
-      ? BigInt(this.counterLow)
-      : (BigInt(this.counterHigh) << 32n) | BigInt(this.counterLow);
-  }
-  /** The counter as decimal text, without a bigint when it fits in 32 bits. */
-  counterText(): string {
-    if (this.counterLow < 0) return "";
-    return this.counterHigh === 0 ? String(this.counterLow) : this.counter!.toString();
-  }
-  get src(): string {
-    this.#src ??= endpointText(this.srcAddress, this.srcPort);
-    return this.#src;
-  }
-  get dst(): string {
-    this.#dst ??= endpointText(this.dstAddress, this.dstPort);
-    return this.#dst;
-  }
-}
-
-function endpointText(address: string, port: number): string {
-  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 function u32(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
@@ -347,8 +219,8 @@ export class WireGuardDecoder {
       const skeyR = keys.probeMac1(p);
       if (skeyR) {
         m.receiverPubkey = base64Key(skeyR.publicKey);
-        hs = this.#prepareHandshake(skeyR, p);
-        if (hs) this.#processInitiation(hs, p);
+        hs = prepareHandshake(keys, skeyR, p);
+        if (hs) processInitiation(keys, hs, p);
       }
     }
     if (hs?.initiatorSkey) m.static = base64Key(hs.initiatorSkey.publicKey);
@@ -373,60 +245,6 @@ export class WireGuardDecoder {
     m.stream = session.stream;
   }
 
-  #prepareHandshake(skeyR: StaticKey, p: Uint8Array): Handshake | null {
-    const keys = this.#keys!;
-    const ephemeralPublic = p.subarray(8, 40);
-    let ekeyI = keys.ephemeral(ephemeralPublic);
-    if (!skeyR.privateKey && !ekeyI) return null;
-    if (!ekeyI) ekeyI = { publicKey: ephemeralPublic.slice(), privateKey: null, psks: [] };
-    return {
-      responderSkey: skeyR,
-      initiatorEkey: ekeyI,
-      initiatorSkey: null,
-      timestamp: null,
-      emptyOk: false,
-      hash: ZERO32,
-      chainKey: ZERO32,
-      initiatorRecv: null,
-      responderRecv: null,
-      responded: false,
-    };
-  }
-
-  #processInitiation(hs: Handshake, p: Uint8Array): void {
-    const c = this.#c!;
-    const hasSprivR = hs.responderSkey.privateKey !== null;
-    const hasEprivI = hs.initiatorEkey.privateKey !== null;
-    if (!hasSprivR && !hasEprivI) return;
-    const ephemeral = p.subarray(8, 40);
-    const encryptedStatic = p.subarray(40, 88);
-    const encryptedTimestamp = p.subarray(88, 116);
-    let { chainKey, hash } = initialState(c, hs.responderSkey.publicKey);
-    chainKey = kdf1(c, chainKey, ephemeral);
-    hash = c.hash(hash, ephemeral);
-    const dh1 = hasSprivR
-      ? c.x25519(hs.responderSkey.privateKey!, ephemeral)
-      : c.x25519(hs.initiatorEkey.privateKey!, hs.responderSkey.publicKey);
-    let key: Uint8Array;
-    [chainKey, key] = kdf2(c, chainKey, dh1);
-    const staticPublic = c.open(key, 0n, encryptedStatic, hash);
-    if (!staticPublic) return;
-    const known = this.#keys!.statics.get(hexKey(staticPublic));
-    hs.initiatorSkey = known ?? { publicKey: staticPublic, privateKey: null };
-    if (!hasSprivR && !hs.initiatorSkey.privateKey) return;
-    hash = c.hash(hash, encryptedStatic);
-    const dh2 = hasSprivR
-      ? c.x25519(hs.responderSkey.privateKey!, hs.initiatorSkey.publicKey)
-      : c.x25519(hs.initiatorSkey.privateKey!, hs.responderSkey.publicKey);
-    [chainKey, key] = kdf2(c, chainKey, dh2);
-    const timestamp = c.open(key, 0n, encryptedTimestamp, hash);
-    if (!timestamp) return;
-    hs.timestamp = timestamp;
-    hash = c.hash(hash, encryptedTimestamp);
-    hs.hash = hash;
-    hs.chainKey = chainKey;
-  }
-
   #response(m: DecodedMessage, p: Uint8Array): void {
     const sender = u32(p, 4);
     const receiver = u32(p, 8);
@@ -443,7 +261,7 @@ export class WireGuardDecoder {
       // Wireshark asserts the initiator's static key is known here; without it the dissection of
       // this frame stops before handshake_ok and before the response is linked.
       if (!session.hs.initiatorSkey) return;
-      this.#processResponse(session.hs, p);
+      processResponse(this.#keys!, session.hs, p);
       m.handshakeOk = session.hs.emptyOk;
     }
     if (session) {
@@ -453,47 +271,6 @@ export class WireGuardDecoder {
       this.#insert(sender, session);
       m.stream = session.stream;
       m.responseTo = session.initiatorFrame;
-    }
-  }
-
-  #processResponse(hs: Handshake, p: Uint8Array): void {
-    if (hs.responded) return; // "multiple responses linked to a single session"
-    const c = this.#c!;
-    const keys = this.#keys!;
-    const ephemeral = p.subarray(12, 44);
-    const encryptedEmpty = p.subarray(44, 60);
-    const ekeyR = keys.ephemeral(ephemeral) ?? {
-      publicKey: ephemeral.slice(),
-      privateKey: null,
-      psks: [],
-    };
-    const skeyI = hs.initiatorSkey!;
-    const hasEprivI = hs.initiatorEkey.privateKey !== null;
-    const hasSprivI = skeyI.privateKey !== null;
-    const hasEprivR = ekeyR.privateKey !== null;
-    if (!(hasEprivI && hasSprivI) && !hasEprivR) return;
-    let chainKey = kdf1(c, hs.chainKey, ephemeral);
-    const hashBase = c.hash(hs.hash, ephemeral);
-    const asInitiator = hasEprivI && hasSprivI;
-    const dh1 = asInitiator
-      ? c.x25519(hs.initiatorEkey.privateKey!, ephemeral)
-      : c.x25519(ekeyR.privateKey!, hs.initiatorEkey.publicKey);
-    chainKey = kdf1(c, chainKey, dh1);
-    const dh2 = asInitiator
-      ? c.x25519(skeyI.privateKey!, ephemeral)
-      : c.x25519(ekeyR.privateKey!, skeyI.publicKey);
-    chainKey = kdf1(c, chainKey, dh2);
-    const candidates = [...hs.initiatorEkey.psks, ...ekeyR.psks, ZERO32];
-    for (const psk of candidates) {
-      const [ck, tau, key] = kdf3(c, chainKey, psk);
-      const hash = c.hash(hashBase, tau);
-      if (c.open(key, 0n, encryptedEmpty, hash) === null) continue;
-      hs.emptyOk = true;
-      const [initiatorToResponder, responderToInitiator] = kdf2(c, ck, EMPTY);
-      hs.initiatorRecv = responderToInitiator;
-      hs.responderRecv = initiatorToResponder;
-      hs.responded = true;
-      return;
     }
   }
 
@@ -553,195 +330,4 @@ export class WireGuardDecoder {
     m.inner = summarizePacket(plain);
     if (this.#keepPlaintext) m.plaintext = plain;
   }
-}
-
-function hexKey(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i++) out += (bytes[i]! + 0x100).toString(16).slice(1);
-  return out;
-}
-
-const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/** 0x-prefixed 8-digit lowercase hex, as tshark prints wg.sender / wg.receiver. */
-export function hex32(value: number): string {
-  return (
-    "0x" +
-    HEX_BYTE[(value >>> 24) & 0xff]! +
-    HEX_BYTE[(value >>> 16) & 0xff]! +
-    HEX_BYTE[(value >>> 8) & 0xff]! +
-    HEX_BYTE[value & 0xff]!
-  );
-}
-
-/** Fields `fieldValue` can print, tshark-style (`-T fields -e …`). */
-export const FIELD_NAMES = [
-  "frame.number",
-  "frame.time_epoch",
-  "frame.time_relative",
-  "ip.src",
-  "ip.dst",
-  "udp.srcport",
-  "udp.dstport",
-  "wg.type",
-  "wg.sender",
-  "wg.receiver",
-  "wg.counter",
-  "wg.ephemeral",
-  "wg.static",
-  "wg.timestamp.value",
-  "wg.handshake_ok",
-  "wg.receiver_pubkey",
-  "wg.stream",
-  "wg.response_to",
-  "wg.keepalive",
-  "inner",
-] as const;
-
-/** One field as tshark -T fields prints it ("" when absent; booleans as 1/0). */
-export function fieldValue(m: DecodedMessage, name: string): string {
-  switch (name) {
-    case "frame.number":
-      return String(m.frame);
-    case "frame.time_epoch":
-      return epochText(m.timestampNs);
-    case "frame.time_relative":
-      return m.time.toFixed(6);
-    case "ip.src":
-      return m.srcAddress;
-    case "ip.dst":
-      return m.dstAddress;
-    case "udp.srcport":
-      return String(m.srcPort);
-    case "udp.dstport":
-      return String(m.dstPort);
-    case "wg.type":
-      return TYPE_DIGITS[m.type]!;
-    case "wg.sender":
-      return m.sender === undefined ? "" : hex32(m.sender);
-    case "wg.receiver":
-      return m.receiver === undefined ? "" : hex32(m.receiver);
-    case "wg.counter":
-      return m.counter === undefined ? "" : m.counter.toString();
-    case "wg.ephemeral":
-      return m.ephemeral ?? "";
-    case "wg.static":
-      return m.static ?? "";
-    case "wg.timestamp.value":
-      return m.timestamp ? (tai64nToIso(m.timestamp) ?? "") : "";
-    case "wg.handshake_ok":
-      return m.handshakeOk === undefined ? "" : m.handshakeOk ? "1" : "0";
-    case "wg.receiver_pubkey":
-      return m.receiverPubkey ?? "";
-    case "wg.stream":
-      return m.stream === undefined ? "" : String(m.stream);
-    case "wg.response_to":
-      return m.responseTo === undefined ? "" : String(m.responseTo);
-    case "wg.keepalive":
-      return m.keepalive ? "1" : "";
-    case "inner":
-      return m.inner ?? "";
-    default:
-      return "";
-  }
-}
-
-const TYPE_DIGITS = ["", "1", "2", "3", "4"];
-
-/** A field printer bound once (no name dispatch per message), for tshark-style output. */
-export function fieldGetter(name: string): (m: DecodedMessage) => string {
-  switch (name) {
-    case "wg.type":
-      return (m) => TYPE_DIGITS[m.type]!;
-    case "wg.sender":
-      return (m) => (m.sender === undefined ? "" : hex32(m.sender));
-    case "wg.receiver":
-      return (m) => (m.receiver === undefined ? "" : hex32(m.receiver));
-    case "wg.counter":
-      return (m) =>
-        m instanceof Decoded
-          ? m.counterText()
-          : m.counter === undefined
-            ? ""
-            : m.counter.toString();
-    default:
-      return (m) => fieldValue(m, name);
-  }
-}
-
-/** TAI64N label + nanoseconds → ISO 8601 UTC with nanoseconds; undefined when out of range. */
-export function tai64nToIso(t: { tai64Label: bigint; nanoseconds: number }): string | undefined {
-  const base = 1n << 62n;
-  if (t.tai64Label < base || t.tai64Label >= 1n << 63n || t.nanoseconds > 999_999_999)
-    return undefined;
-  const seconds = t.tai64Label - base;
-  const date = new Date(Number(seconds) * 1000);
-  if (Number.isNaN(date.getTime())) return undefined;
-  return `${date.toISOString().slice(0, 19)}.${String(t.nanoseconds).padStart(9, "0")}Z`;
-}
-
-/** The record as an object keyed by Wireshark field names (what `--json` prints, one per line). */
-export function toWiresharkFields(m: DecodedMessage): Record<string, unknown> {
-  const ip = m.ipVersion === 4 ? "ip" : "ipv6";
-  const o: Record<string, unknown> = {
-    "frame.number": m.frame,
-    "frame.time_epoch": epochText(m.timestampNs),
-    "frame.time_relative": Number(m.time.toFixed(6)),
-    [`${ip}.src`]: m.srcAddress,
-    "udp.srcport": m.srcPort,
-    [`${ip}.dst`]: m.dstAddress,
-    "udp.dstport": m.dstPort,
-    "wg.type": m.type,
-    "wg.type.name": TYPE_NAMES[m.type],
-    "udp.length": m.length + 8,
-  };
-  if (m.sender !== undefined) o["wg.sender"] = hex32(m.sender);
-  if (m.receiver !== undefined) o["wg.receiver"] = hex32(m.receiver);
-  if (m.counter !== undefined) {
-    o["wg.counter"] =
-      m.counter <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(m.counter) : m.counter.toString();
-  }
-  if (m.ephemeral !== undefined) o["wg.ephemeral"] = m.ephemeral;
-  if (m.static !== undefined) o["wg.static"] = m.static;
-  if (m.timestamp !== undefined) {
-    const iso = tai64nToIso(m.timestamp);
-    if (iso) o["wg.timestamp.value"] = iso;
-    o["wg.timestamp.tai64_label"] = m.timestamp.tai64Label.toString();
-    o["wg.timestamp.nanoseconds"] = m.timestamp.nanoseconds;
-  }
-  if (m.handshakeOk !== undefined) o["wg.handshake_ok"] = m.handshakeOk;
-  if (m.receiverPubkey !== undefined) o["wg.receiver_pubkey"] = m.receiverPubkey;
-  if (m.stream !== undefined) o["wg.stream"] = m.stream;
-  if (m.responseTo !== undefined) o["wg.response_to"] = m.responseTo;
-  if (m.keepalive) o["wg.keepalive"] = true;
-  if (m.decrypted === false) o["wg.decryption_error"] = true;
-  if (m.inner !== undefined) o.inner = m.inner;
-  return o;
-}
-
-function epochText(ns: bigint): string {
-  const s = ns / 1_000_000_000n;
-  const frac = ns % 1_000_000_000n;
-  return `${s}.${frac.toString().padStart(9, "0")}`;
-}
-
-function shortKey(key: string): string {
-  return `${key.slice(0, 4)}…${key.slice(39, 43)}`;
-}
-
-/** One human-readable line per message. */
-export function formatMessageLine(m: DecodedMessage): string {
-  let line = `${String(m.frame).padStart(6)} ${m.time.toFixed(6).padStart(11)}  ${m.src} → ${m.dst}  ${TYPE_NAMES[m.type]}`;
-  if (m.sender !== undefined) line += ` sender=${hex32(m.sender)}`;
-  if (m.receiver !== undefined) line += ` receiver=${hex32(m.receiver)}`;
-  if (m.counter !== undefined) line += ` counter=${m.counter}`;
-  line += ` len=${m.length}`;
-  if (m.static !== undefined) line += ` static=${shortKey(m.static)}`;
-  if (m.timestamp !== undefined) line += ` ts=${tai64nToIso(m.timestamp) ?? "invalid"}`;
-  if (m.handshakeOk !== undefined) line += ` handshake_ok=${m.handshakeOk ? 1 : 0}`;
-  if (m.responseTo !== undefined && m.type !== 4) line += ` response_to=${m.responseTo}`;
-  if (m.decrypted === false) line += " (decryption failed)";
-  if (m.inner !== undefined) line += `  ${m.inner}`;
-  else if (m.keepalive) line += "  keepalive";
-  return line;
 }

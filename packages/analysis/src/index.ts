@@ -9,20 +9,11 @@ export {
   renderAnalysis,
 } from "./analyze.js";
 export {
-  type DecodedMessage,
   type DecoderOptions,
-  FIELD_NAMES,
-  fieldGetter,
-  fieldValue,
-  formatMessageLine,
-  hex32,
-  type MessageType,
-  TYPE_NAMES,
-  tai64nToIso,
-  toWiresharkFields,
   WireGuardDecoder,
   wiresharkMessageType,
 } from "./decode.js";
+export { type DecodedMessage, type MessageType, TYPE_NAMES } from "./decoded-message.js";
 export {
   enumerateWireGuardGoCrossing,
   enumerateWiregateCrossing,
@@ -59,6 +50,15 @@ export {
   type ModelLogLine,
 } from "./logs/wireguard-go-format.js";
 export { goPeerName } from "./logs/wireguard-go-log.js";
+export {
+  FIELD_NAMES,
+  fieldGetter,
+  fieldValue,
+  formatMessageLine,
+  hex32,
+  tai64nToIso,
+  toWiresharkFields,
+} from "./message-fields.js";
 export {
   type ReplayedMessage,
   type ReplayModel,

@@ -13,7 +13,7 @@ import {
   generatePrivateKey,
   TAI64_LABEL_BASE,
 } from "@wiregate/core";
-import type { DecodedMessage } from "./decode.js";
+import type { DecodedMessage } from "./decoded-message.js";
 import type { KeyMaterial } from "./keys.js";
 
 export type Side = "A" | "B";

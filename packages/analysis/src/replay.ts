@@ -15,8 +15,9 @@ import {
   nobleCrypto,
   VirtualScheduler,
 } from "@wiregate/core";
-import { type DecodedMessage, hex32, TYPE_NAMES } from "./decode.js";
+import { type DecodedMessage, TYPE_NAMES } from "./decoded-message.js";
 import type { KeyMaterial } from "./keys.js";
+import { hex32 } from "./message-fields.js";
 import {
   createEngine,
   type EngineOutput,

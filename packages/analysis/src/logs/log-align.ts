@@ -8,7 +8,7 @@
  * whole-second stamp is truncated (Go's log writes the second the line was written in), so its line
  * is matched against frames in [stamp, stamp + 1 s) after the offset, give or take `ALIGN_SLACK_S`.
  */
-import type { DecodedMessage } from "../decode.js";
+import type { DecodedMessage } from "../decoded-message.js";
 import type { LogEvent, LogEventKind } from "./log-event.js";
 import type { ParsedLog } from "./log-reader.js";
 import { goPeerName } from "./wireguard-go-log.js";
