@@ -1,7 +1,7 @@
 /**
  * The tunnel worker: owns the WireGuard device (noble crypto) and the relay session, so the page
  * never waits on crypto or on the network. Clocks: a DeviceRunner on real time drives the engine; the wall
- * clock (µs resolution) for TAI64N timestamps; randomness: crypto.getRandomValues.
+ * clock (µs resolution) for TAI64N timestamps; randomness: crypto.getRandomValues, through a pool.
  */
 import {
   Device,
@@ -9,6 +9,7 @@ import {
   keyToBase64,
   nobleCrypto,
   type Output,
+  pooledRandom,
   publicKey as publicKeyOf,
   realTime,
 } from "@wiregate/core";
@@ -49,7 +50,8 @@ const FATAL: ReadonlySet<string> = new Set<ErrorCode>([
 ]);
 
 const now = () => performance.now();
-const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+/** One getRandomValues call per 4 KiB: the device asks for 2 bytes of jitter per packet. */
+const random = pooledRandom((bytes) => crypto.getRandomValues(bytes));
 const wallClock = () =>
   BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 

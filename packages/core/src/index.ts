@@ -18,6 +18,7 @@ export { compareRank, Keypair, type Rank } from "./keypair.js";
 export * from "./keys.js";
 export * from "./messages.js";
 export * from "./noise.js";
+export * from "./random-pool.js";
 export * from "./runner.js";
 export * from "./schedulers.js";
 export * from "./tai64n.js";

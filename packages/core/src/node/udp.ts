@@ -3,14 +3,15 @@
  * driving a sans-IO Device. Everything protocol-related stays in the Device; this file only moves
  * bytes.
  */
+import { randomFillSync } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
 import { nodeCrypto } from "../crypto/node.js";
 import type { CryptoBackend } from "../crypto/types.js";
 import { Device, type DeviceOptions, type Output, type PeerOptions } from "../device.js";
+import { pooledRandom } from "../random-pool.js";
 import { DeviceRunner } from "../runner.js";
 import { realTime } from "../schedulers.js";
 import type { TraceEvent } from "../trace.js";
-import { pooledRandom } from "./random-pool.js";
 
 export interface UdpDeviceOptions
   extends Omit<DeviceOptions, "random" | "wallClock" | "crypto" | "keyLog"> {
@@ -59,7 +60,7 @@ export class UdpDevice {
     this.device = new Device({
       ...options,
       crypto: options.crypto ?? nodeCrypto,
-      random: pooledRandom(),
+      random: pooledRandom(randomFillSync),
       wallClock: wallClockNs,
       keyLog: options.onKeyLog !== undefined,
     });
