@@ -3,6 +3,7 @@
  * datagram costs no label lookup.
  */
 
+import type { RelayTransportLosses } from "@wiregate/relay-protocol";
 import { Counter, Gauge, Registry } from "prom-client";
 
 export type Direction = "to_upstream" | "to_client";
@@ -17,6 +18,18 @@ export class RelayCounters {
   /** Index = WireGuard message type - 1. */
   messages: Record<Direction, number[]> = { to_upstream: [0, 0, 0, 0], to_client: [0, 0, 0, 0] };
   refusals = new Map<string, number>();
+  /** What the sessions' QUIC lost after the relay handed it over (see transport-losses.ts). */
+  transportLosses: RelayTransportLosses = {
+    expiredToClient: 0,
+    lostToClient: 0,
+    droppedFromClient: 0,
+  };
+
+  addTransportLosses(delta: RelayTransportLosses): void {
+    this.transportLosses.expiredToClient += delta.expiredToClient;
+    this.transportLosses.lostToClient += delta.lostToClient;
+    this.transportLosses.droppedFromClient += delta.droppedFromClient;
+  }
 
   drop(direction: Direction, reason: string): void {
     const key = `${direction}|${reason}`;
@@ -36,13 +49,17 @@ export class RelayCounters {
   }
 }
 
-/** A counter whose value lives elsewhere: each scrape adds what changed since the last one. */
+/**
+ * A counter whose value lives elsewhere: each scrape adds what changed since the last one, after
+ * `refresh` (when given) brought the value up to date.
+ */
 function mirroredCounter(
   registry: Registry,
   name: string,
   help: string,
   labelNames: string[],
   read: () => [Record<string, string>, number][],
+  refresh?: () => Promise<void>,
 ): void {
   const reported = new Map<string, number>();
   new Counter({
@@ -50,7 +67,8 @@ function mirroredCounter(
     help,
     labelNames,
     registers: [registry],
-    collect() {
+    async collect() {
+      await refresh?.();
       for (const [labels, value] of read()) {
         const key = JSON.stringify(labels);
         const delta = value - (reported.get(key) ?? 0);
@@ -62,9 +80,32 @@ function mirroredCounter(
   });
 }
 
+const TRANSPORT_LOSS_METRICS: [keyof RelayTransportLosses, string, string][] = [
+  [
+    "expiredToClient",
+    "wiregate_relay_datagrams_expired_toward_client_total",
+    "Datagrams toward clients that expired in the relay's QUIC send queue (HTTP/3; 0 on HTTP/2)",
+  ],
+  [
+    "lostToClient",
+    "wiregate_relay_datagrams_lost_toward_client_total",
+    "Datagrams toward clients that the relay's QUIC declared lost (HTTP/3; 0 on HTTP/2)",
+  ],
+  [
+    "droppedFromClient",
+    "wiregate_relay_datagrams_dropped_incoming_total",
+    "Datagrams from clients dropped on arrival by the relay's transport before the relay read them",
+  ],
+];
+
+/**
+ * `refreshTransportLosses` reads the open sessions' transport counters; it runs once per scrape
+ * (the three loss counters share one refresh) before they are reported.
+ */
 export function createMetrics(
   counters: RelayCounters,
   liveTransports: () => readonly string[],
+  refreshTransportLosses?: () => Promise<void>,
 ): Registry {
   const registry = new Registry();
   new Gauge({
@@ -135,5 +176,14 @@ export function createMetrics(
     ["code"],
     () => [...counters.refusals].map(([code, value]) => [{ code }, value]),
   );
+  for (const [key, name, help] of TRANSPORT_LOSS_METRICS)
+    mirroredCounter(
+      registry,
+      name,
+      help,
+      [],
+      () => [[{}, counters.transportLosses[key]]],
+      refreshTransportLosses,
+    );
   return registry;
 }

@@ -26,6 +26,7 @@ import { ownOrigins } from "./origin-check.js";
 import { RefusalAudit } from "./refusal-audit.js";
 import { type CaptureSink, RelaySession, type ServerSessionLike, transportOf } from "./session.js";
 import { attachTlsPort, libraryHttp2Server } from "./tls-port.js";
+import { readAll, shared } from "./transport-losses.js";
 import { UpstreamRegistry } from "./upstreams.js";
 
 export interface RelayOptions {
@@ -57,6 +58,9 @@ export interface RelayAddress {
 /** Before an HTTP/3 restart, how long the sessions' close frames have to leave. */
 const HTTP3_CLOSE_GRACE_MS = 100;
 
+/** How long a scrape waits for the sessions' transport counters before reporting what it has. */
+const TRANSPORT_LOSS_READ_MS = 1_000;
+
 /** How often refusals that were not logged are summed up in one line. */
 const REFUSAL_SUMMARY_MS = 1_000;
 
@@ -85,6 +89,17 @@ export class Relay {
   #http3Options: Http3Options | undefined;
   /** Certificate swaps, one after the other. */
   #swapping: Promise<void> = Promise.resolve();
+  /**
+   * Reads the HTTP/3 sessions' QUIC loss counters into `counters` (HTTP/2 and WebSocket are
+   * reliable): at each scrape, and on the idle sweep, since a session its client closed no longer
+   * answers (see transport-losses.ts).
+   */
+  readonly #readLosses = shared(() =>
+    readAll(
+      [...this.sessions].flatMap((s) => (s.ctx.transport === "http3" ? [s.transportLosses] : [])),
+      TRANSPORT_LOSS_READ_MS,
+    ),
+  );
 
   /** JSON documents served on the TLS port at exact paths (see `publish`). */
   readonly #published = new Map<string, string>();
@@ -98,7 +113,7 @@ export class Relay {
     this.upstreams = options.upstreams ?? new UpstreamRegistry(options.config.upstreams);
     if (options.upstreams)
       for (const entry of options.config.upstreams) this.upstreams.register(entry);
-    this.metrics = createMetrics(this.counters, () => this.transports);
+    this.metrics = createMetrics(this.counters, () => this.transports, this.#readLosses);
     this.#admission = new Admission(
       options.config.tokens,
       options.config.limits,
@@ -186,7 +201,10 @@ export class Relay {
       });
     for (const { kind, server } of this.#servers) void this.#accept(kind, server);
     const idleCheck = Math.max(50, Math.min(5_000, config.limits.idleTimeoutMs / 4));
-    this.#idleSweep = setInterval(() => this.sweepIdle(), idleCheck);
+    this.#idleSweep = setInterval(() => {
+      this.sweepIdle();
+      void this.#readLosses();
+    }, idleCheck);
     this.#idleSweep.unref();
     this.#refusalSummary = setInterval(() => this.#audit.flush(), REFUSAL_SUMMARY_MS);
     this.#refusalSummary.unref();

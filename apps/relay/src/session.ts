@@ -18,11 +18,12 @@ import { ControlReader } from "./control-reader.js";
 import { Forwarder, type ForwarderHost, type SessionStats } from "./forwarder.js";
 import type { Logger } from "./logger.js";
 import type { Direction, RelayCounters } from "./metrics.js";
+import { type StatsSource, TransportLossReader, withDeadline } from "./transport-losses.js";
 
 type ByteStream = { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
 
 /** What the relay uses of the library's server-side session. */
-export interface ServerSessionLike {
+export interface ServerSessionLike extends StatsSource {
   ready: Promise<unknown>;
   closed: Promise<unknown>;
   header?: Record<string, unknown>;
@@ -75,6 +76,9 @@ export interface SessionContext {
 
 const ERROR_FRAMES_PER_SECOND = 10;
 
+/** How long a stats answer or the close log waits for the transport's counters. */
+const TRANSPORT_STATS_MS = 1_000;
+
 /** The transport a session really uses: the header tells WebSocket apart; HTTP/2 vs 3 is the server. */
 export function transportOf(
   header: Record<string, unknown> | undefined,
@@ -113,6 +117,8 @@ export class RelaySession {
     drops: {},
   };
   #state: SessionState = { kind: "hello" };
+  /** What this session's QUIC lost after the relay handed it over; feeds the relay's counters. */
+  readonly transportLosses: TransportLossReader;
 
   /** Largest WireGuard message sent as one datagram of this session (0 until it is open). */
   get datagramSize(): number {
@@ -142,6 +148,9 @@ export class RelaySession {
   ) {
     this.#log = ctx.logger.child({ session: ctx.id });
     this.#lastActive = ctx.now();
+    this.transportLosses = new TransportLossReader(wt, (delta) =>
+      ctx.counters.addTransportLosses(delta),
+    );
   }
 
   /** Runs the session to its end; never throws. */
@@ -183,7 +192,10 @@ export class RelaySession {
       if (this.isClosed()) return;
       if (typeof frame === "string")
         return this.close(frame === "control stream ended" ? "client-closed" : frame);
-      if (frame.type === "stats-request") this.#sendControl(this.statsFrame());
+      if (frame.type === "stats-request") {
+        await withDeadline(this.transportLosses.read(), TRANSPORT_STATS_MS);
+        this.#sendControl(this.statsFrame());
+      }
     }
   }
 
@@ -305,6 +317,7 @@ export class RelaySession {
     if (this.#state.kind !== "open") return false;
     if (this.#closingIdle || now - this.#lastActive <= this.ctx.limits.idleTimeoutMs) return false;
     this.#closingIdle = true;
+    this.#readLastLosses();
     this.#sendControl({ type: "error", code: "idle", message: "session idle" });
     this.ctx.onClosed(this);
     setTimeout(() => this.close("idle"), 50).unref();
@@ -339,6 +352,7 @@ export class RelaySession {
       toUpstream: { ...this.stats.toUpstream },
       toClient: { ...this.stats.toClient },
       drops: { ...this.stats.drops },
+      transportLosses: this.transportLosses.latest,
     };
   }
 
@@ -359,20 +373,32 @@ export class RelaySession {
     if (was.kind === "closed") return;
     this.#state = { kind: "closed" };
     if (was.kind === "open") was.forwarder.close();
+    const lastLosses = was.kind === "open" ? this.#readLastLosses() : undefined;
     try {
       this.wt.close({ closeCode: 0, reason: reason.slice(0, 100) });
     } catch {
       // Already closed by the peer.
     }
-    if (was.kind === "open") {
+    if (lastLosses) {
       this.ctx.counters.sessionClosed(this.ctx.transport);
-      this.#log.info("session closed", { reason, ...this.statsFrame(), type: undefined });
+      void withDeadline(lastLosses, TRANSPORT_STATS_MS).then(() =>
+        this.#log.info("session closed", { reason, ...this.statsFrame(), type: undefined }),
+      );
     }
     this.ctx.onClosed(this);
   }
 
+  /**
+   * Reads the transport's loss counters while it still answers: before the relay tells the client
+   * it ends the session, since a client that closes first takes the counters with it.
+   */
+  #readLastLosses(): Promise<unknown> {
+    return this.transportLosses.read();
+  }
+
   /** For graceful shutdown: say why, then close. */
   shutdown(): void {
+    if (this.#state.kind === "open") this.#readLastLosses();
     this.#sendControl({ type: "error", code: "shutdown", message: "relay shutting down" });
     setTimeout(() => this.close("shutdown"), 50).unref();
   }

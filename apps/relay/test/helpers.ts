@@ -93,6 +93,8 @@ export async function connect(
     token?: string | undefined;
     upstream?: string;
     onError?: Parameters<typeof connectRelay>[0]["onError"];
+    /** Takes every datagram as it arrives, instead of the connection's bounded iterable. */
+    onDatagram?: (datagram: Uint8Array) => void;
     /** HTTP/3 uses the add-on's native client; HTTP/2 forces the library's reliable mode. */
     transport?: TestTransport;
   } = {},
@@ -109,6 +111,7 @@ export async function connect(
         ? { forceReliable: true }
         : { requireUnreliable: true },
     ...(options.onError ? { onError: options.onError } : {}),
+    ...(options.onDatagram ? { onDatagram: options.onDatagram } : {}),
   });
 }
 

@@ -92,6 +92,19 @@ export interface DirectionStats {
   bytes: number;
 }
 
+/**
+ * Datagrams the relay's own transport lost, read from its WebTransport session's `getStats()`:
+ * after the relay handed them over, out of the relay's sight. Zero over HTTP/2 (reliable).
+ */
+export interface RelayTransportLosses {
+  /** Toward the client: waited too long in the relay's QUIC send queue and were discarded. */
+  expiredToClient: number;
+  /** Toward the client: sent, and declared lost by the relay's QUIC. */
+  lostToClient: number;
+  /** From the client: dropped on arrival at the relay before it read them. */
+  droppedFromClient: number;
+}
+
 /** Relay → client: counters of this session. */
 export interface StatsFrame {
   type: "stats";
@@ -101,6 +114,8 @@ export interface StatsFrame {
   toClient: DirectionStats;
   /** Dropped datagrams by reason (both directions). */
   drops: Record<string, number>;
+  /** The relay transport's own losses; absent from a relay that does not read them. */
+  transportLosses?: RelayTransportLosses;
 }
 
 export type ControlFrame = HelloFrame | WelcomeFrame | ErrorFrame | StatsRequestFrame | StatsFrame;
@@ -154,6 +169,21 @@ function checkDirection(value: unknown, field: string): string | DirectionStats 
   if (!isCount(d.datagrams)) return `${field}.datagrams must be a non-negative integer`;
   if (!isCount(d.bytes)) return `${field}.bytes must be a non-negative integer`;
   return { datagrams: d.datagrams, bytes: d.bytes };
+}
+
+const TRANSPORT_LOSSES = ["expiredToClient", "lostToClient", "droppedFromClient"] as const;
+
+function checkTransportLosses(value: unknown): string | RelayTransportLosses {
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return "transportLosses must be an object";
+  const l = value as Fields;
+  for (const key of TRANSPORT_LOSSES)
+    if (!isCount(l[key])) return `transportLosses.${key} must be a non-negative integer`;
+  return {
+    expiredToClient: l.expiredToClient as number,
+    lostToClient: l.lostToClient as number,
+    droppedFromClient: l.droppedFromClient as number,
+  };
 }
 
 /** Validates a parsed JSON value as a control frame, copying only the known fields. */
@@ -259,7 +289,13 @@ export function validateFrame(value: unknown): FrameResult {
         if (!isCount(count)) return bad(`drops.${reason} must be a non-negative integer`);
         drops[reason] = count;
       }
-      return { ok: true, frame: { type: "stats", toUpstream, toClient, drops } };
+      const frame: StatsFrame = { type: "stats", toUpstream, toClient, drops };
+      if (f.transportLosses !== undefined) {
+        const losses = checkTransportLosses(f.transportLosses);
+        if (typeof losses === "string") return bad(losses);
+        frame.transportLosses = losses;
+      }
+      return { ok: true, frame };
     }
     default:
       return fail("unknown-type", `unknown frame type ${JSON.stringify(f.type)?.slice(0, 40)}`);

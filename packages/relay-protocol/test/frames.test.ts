@@ -41,6 +41,13 @@ const samples: ControlFrame[] = [
     toClient: { datagrams: 2, bytes: 300 },
     drops: { malformed: 1, rate: 0 },
   },
+  {
+    type: "stats",
+    toUpstream: { datagrams: 3, bytes: 444 },
+    toClient: { datagrams: 2, bytes: 300 },
+    drops: {},
+    transportLosses: { expiredToClient: 2817, lostToClient: 4, droppedFromClient: 0 },
+  },
 ];
 
 describe("control frames", () => {
@@ -128,6 +135,42 @@ describe("control frames", () => {
         drops: {},
       }),
     ).toMatchObject({ ok: false, detail: expect.stringContaining("toClient.datagrams") });
+    const stats = {
+      type: "stats",
+      toUpstream: { datagrams: 0, bytes: 0 },
+      toClient: { datagrams: 0, bytes: 0 },
+      drops: {},
+    };
+    const counts = { expiredToClient: 1, lostToClient: 2, droppedFromClient: 3 };
+    for (const [transportLosses, detail] of [
+      [null, "stats: transportLosses must be an object"],
+      [[1, 2, 3], "stats: transportLosses must be an object"],
+      [
+        { ...counts, expiredToClient: -1 },
+        "stats: transportLosses.expiredToClient must be a non-negative integer",
+      ],
+      [
+        { ...counts, lostToClient: 1.5 },
+        "stats: transportLosses.lostToClient must be a non-negative integer",
+      ],
+      [
+        { expiredToClient: 1, lostToClient: 2 },
+        "stats: transportLosses.droppedFromClient must be a non-negative integer",
+      ],
+      [
+        { ...counts, droppedFromClient: 2 ** 53 },
+        "stats: transportLosses.droppedFromClient must be a non-negative integer",
+      ],
+    ] as const)
+      expect(validateFrame({ ...stats, transportLosses })).toEqual({
+        ok: false,
+        reason: "bad-field",
+        detail,
+      });
+    expect(validateFrame({ ...stats, transportLosses: { ...counts, extra: 9 } })).toEqual({
+      ok: true,
+      frame: { ...stats, transportLosses: counts },
+    });
   });
 
   it("refuses an announced length over the cap without buffering it", () => {
@@ -176,6 +219,17 @@ describe("control frames", () => {
         toUpstream: fc.anything(),
         toClient: fc.anything(),
         drops: fc.anything(),
+        transportLosses: fc.oneof(
+          fc.anything(),
+          fc.record(
+            {
+              expiredToClient: fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.anything()),
+              lostToClient: fc.oneof(fc.nat(), fc.anything()),
+              droppedFromClient: fc.oneof(fc.nat(), fc.anything()),
+            },
+            { requiredKeys: [] },
+          ),
+        ),
       },
       { requiredKeys: ["type"] },
     );
@@ -187,6 +241,9 @@ describe("control frames", () => {
           // An accepted frame re-encodes to an equal frame.
           const again = new FrameReader().push(encodeFrame(result.frame));
           expect(again).toEqual([{ ok: true, frame: result.frame }]);
+          if (result.frame.type === "stats" && result.frame.transportLosses)
+            for (const count of Object.values(result.frame.transportLosses))
+              expect(Number.isSafeInteger(count) && count >= 0).toBe(true);
         } else {
           expect(result.detail).toMatch(/\S/);
         }
