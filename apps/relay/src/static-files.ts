@@ -25,10 +25,12 @@ type Answer = { status: number; file?: string; size?: number; type: string; body
 /**
  * What the web client needs and nothing more: its own scripts, styles and workers; relays on any
  * https/wss origin (the user may enter one); no inline code, no framing, no plugins.
+ * 'wasm-unsafe-eval' lets the tunnel worker compile libsodium's WebAssembly (its AEAD); it allows
+ * no JavaScript eval.
  */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
-  "script-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
   "worker-src 'self'",
   "frame-src 'self'",
   "style-src 'self'",

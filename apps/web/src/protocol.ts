@@ -130,6 +130,8 @@ export interface OpenSession {
   datagramSize: number;
   /** Inner MTU: the largest message minus the 32 bytes of WireGuard transport overhead. */
   mtu: number;
+  /** What runs the tunnel's crypto (libsodium's WebAssembly, or noble alone and why). */
+  crypto: string;
 }
 
 /** The tunnel's connection as the page shows it; each phase carries only what is true in it. */

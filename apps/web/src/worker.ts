@@ -1,5 +1,6 @@
 /**
- * The tunnel worker: owns the WireGuard device (noble crypto) and the relay session, so the page
+ * The tunnel worker: owns the WireGuard device (noble, with libsodium's WebAssembly for the
+ * per-packet AEAD when it loads; see tunnel-crypto.ts) and the relay session, so the page
  * never waits on crypto or on the network. Clocks: a DeviceRunner on real time drives the engine; the wall
  * clock (µs resolution) for TAI64N timestamps; randomness: crypto.getRandomValues, through a pool.
  */
@@ -31,6 +32,7 @@ import type {
   ToWorker,
 } from "./protocol.js";
 import { type OpenedRelay, openRelaySession } from "./relay-transport.js";
+import { loadTunnelCrypto } from "./tunnel-crypto.js";
 import { TunnelTcp } from "./tunnel-tcp.js";
 import { UdpListener } from "./udp-listener.js";
 
@@ -52,6 +54,8 @@ const FATAL: ReadonlySet<string> = new Set<ErrorCode>([
 const now = () => performance.now();
 /** One getRandomValues call per 4 KiB: the device asks for 2 bytes of jitter per packet. */
 const random = pooledRandom((bytes) => crypto.getRandomValues(bytes));
+/** Loading starts with the worker; the first connect waits for it (the device is built with it). */
+const tunnelCrypto = loadTunnelCrypto();
 const wallClock = () =>
   BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 
@@ -162,6 +166,7 @@ class Tunnel {
       attempt: this.#attempt,
       publicKey,
     });
+    const { backend, detail: cryptoDetail } = await tunnelCrypto;
     let opened: OpenedRelay;
     try {
       opened = await openRelay(
@@ -199,7 +204,13 @@ class Tunnel {
     if (!engine || fresh) {
       // A new device only on first connect or when the MTU or the addresses changed; keys are kept.
       engine?.runner.stop();
-      const device = new Device({ privateKey: settings.privateKey, random, wallClock, mtu });
+      const device = new Device({
+        privateKey: settings.privateKey,
+        random,
+        wallClock,
+        mtu,
+        crypto: backend,
+      });
       const runner = new DeviceRunner({
         scheduler: realTime,
         tick: (t) => device.tick(t),
@@ -232,6 +243,7 @@ class Tunnel {
         sessionId: conn.welcome.sessionId,
         datagramSize,
         mtu,
+        crypto: cryptoDetail,
       },
     });
     if (fresh) {

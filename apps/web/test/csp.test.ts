@@ -2,6 +2,8 @@
  * The page obeys the Content-Security-Policy the relay serves it with: connecting (the tunnel
  * worker), pinging through the tunnel and switching screens raise no violation in real Chromium.
  * (browse.test.ts runs the Service Worker and the sandboxed frame under the same policy.)
+ * Where the tunnel worker cannot load libsodium's WebAssembly, it falls back to noble, says so,
+ * and works.
  */
 
 import { CONTENT_SECURITY_POLICY } from "@wiregate/relay";
@@ -61,5 +63,34 @@ describe("Content-Security-Policy", () => {
     );
     expect(violations).toEqual([]);
     expect(errors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
+    await expect
+      .poll(() => page.getByTestId("session").textContent())
+      .toContain("libsodium (WebAssembly) for ChaCha20-Poly1305");
+  });
+
+  it("when libsodium does not load, the tunnel falls back to noble, says why, and pings", async () => {
+    const context = await newContext(chromium);
+    // The worker's request for the libsodium chunk fails, as a broken proxy or cache may make it.
+    let refused = 0;
+    await context.route(/\/assets\/libsodium-wrappers-[^/]+\.js$/, (route) => {
+      refused++;
+      return route.abort("failed");
+    });
+    const strictPage = await context.newPage();
+    await strictPage.goto(pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
+    await strictPage.getByRole("button", { name: "Generate key pair" }).click();
+    await strictPage.getByRole("button", { name: "Connect", exact: true }).click();
+    await expect
+      .poll(() => strictPage.getByTestId("badge").textContent(), { timeout: 15_000 })
+      .toMatch(/^Connected/);
+    expect(refused).toBeGreaterThan(0);
+    expect(
+      (await ping(strictPage, { destination: "10.99.0.1", count: 3, intervalMs: 50 })).received,
+    ).toBe(3);
+    await openTab(strictPage, "Status");
+    expect(await strictPage.getByTestId("session").textContent()).toContain(
+      "noble (JavaScript) only: libsodium's WebAssembly did not load",
+    );
+    await context.close();
   });
 });

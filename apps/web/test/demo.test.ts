@@ -97,6 +97,9 @@ describe.each(TRANSPORT_CASES)("browser client ⇄ relay ⇄ demo peer over $nam
       transport.http3 ? "HTTP/3 reached the relay" : "HTTP/3 failed (WebTransport failed",
     );
     expect(session).toContain(publicKey);
+    // The tunnel's AEAD is libsodium's WebAssembly (allowed by the relay's policy), against the
+    // demo peer's OpenSSL: the pings below prove them byte-compatible.
+    expect(session).toContain("libsodium (WebAssembly) for ChaCha20-Poly1305");
   });
 
   it("sends 20 pings through the tunnel and gets 20 replies", async () => {

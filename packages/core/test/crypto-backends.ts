@@ -1,8 +1,13 @@
 import { nobleCrypto, nobleOpenWithNonce, nobleSealWithNonce } from "../src/crypto/noble.js";
 import { nodeCrypto, nodeOpenWithNonce, nodeSealWithNonce } from "../src/crypto/node.js";
+import { sodiumOpenWithNonce, sodiumSealWithNonce, withSodiumAead } from "../src/crypto/sodium.js";
 import type { CryptoBackend } from "../src/crypto/types.js";
 
-/** Both backends with their raw-nonce AEAD helpers, for `describe.each`. */
+/** libsodium's WebAssembly, loaded once (the web worker loads it the same way before its engine). */
+export const sodium = (await import("libsodium-wrappers")).default;
+await sodium.ready;
+
+/** Every backend with its raw-nonce AEAD helpers, for `describe.each`. */
 export interface BackendUnderTest {
   name: string;
   backend: CryptoBackend;
@@ -22,6 +27,12 @@ export const backendsUnderTest: BackendUnderTest[] = [
     backend: nodeCrypto,
     sealWithNonce: nodeSealWithNonce,
     openWithNonce: nodeOpenWithNonce,
+  },
+  {
+    name: "noble+libsodium",
+    backend: withSodiumAead(sodium),
+    sealWithNonce: (...args) => sodiumSealWithNonce(sodium, ...args),
+    openWithNonce: (...args) => sodiumOpenWithNonce(sodium, ...args),
   },
 ];
 

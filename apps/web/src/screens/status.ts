@@ -70,6 +70,7 @@ export function statusScreen(client: TunnelClient): HTMLElement {
       fact("Why this transport", open?.transportReason),
       fact("Datagram limit", open ? `${open.datagramSize} bytes` : undefined),
       fact("Tunnel MTU", open ? `${open.mtu} bytes` : undefined),
+      fact("Crypto", open?.crypto),
       fact("Session", open?.sessionId),
       fact("Your public key", "publicKey" in s ? s.publicKey : undefined),
       fact("Reconnect attempt", s.phase === "reconnecting" ? s.attempt : undefined),
