@@ -100,6 +100,15 @@ describe.each(TRANSPORT_CASES)("browser client ⇄ relay ⇄ demo peer over $nam
     // The tunnel's AEAD is libsodium's WebAssembly (allowed by the relay's policy), against the
     // demo peer's OpenSSL: the pings below prove them byte-compatible.
     expect(session).toContain("libsodium (WebAssembly) for ChaCha20-Poly1305");
+    // The relay's stats frame says what its own QUIC dropped toward the page: nothing over
+    // WebSocket (reliable), a count (perhaps none) over HTTP/3.
+    await expect
+      .poll(() => page.getByTestId("relay-stats").textContent())
+      .toMatch(
+        transport.http3
+          ? /Relay's QUIC dropped toward you(none|\d+ \(\d+ expired in its queue, \d+ lost\))/
+          : /Relay's QUIC dropped toward younone/,
+      );
   });
 
   it("sends 20 pings through the tunnel and gets 20 replies", async () => {

@@ -1,4 +1,5 @@
 /** Status: the session, each peer's handshake state and counters, and the live trace timeline. */
+import type { StatsFrame } from "@wiregate/relay-protocol";
 import type { TunnelClient } from "../client.js";
 import { formatAge, formatBytes, h, replace, shortKey } from "../dom.js";
 import type { TimedEvent } from "../protocol.js";
@@ -34,6 +35,19 @@ function describe(event: TimedEvent): string {
   if (event.reason) parts.push(event.reason);
   if (event.localIndex !== undefined) parts.push(`local ${event.localIndex}`);
   return parts.join(" · ");
+}
+
+/**
+ * What the relay's own QUIC lost of the datagrams it sent this page (expired in its send queue, or
+ * declared lost): undefined from a relay that does not report it. Always none over WebSocket.
+ */
+function transportLosses(relay: StatsFrame): string | undefined {
+  const losses = relay.transportLosses;
+  if (!losses) return undefined;
+  const { expiredToClient: expired, lostToClient: lost } = losses;
+  return expired + lost === 0
+    ? "none"
+    : `${expired + lost} (${expired} expired in its queue, ${lost} lost)`;
 }
 
 export function statusScreen(client: TunnelClient): HTMLElement {
@@ -155,6 +169,7 @@ export function statusScreen(client: TunnelClient): HTMLElement {
         "Relay drops",
         r ? (drops.length ? drops.map(([k, n]) => `${k} ${n}`).join(", ") : "none") : undefined,
       ),
+      fact("Relay's QUIC dropped toward you", r ? transportLosses(r) : undefined),
       fact("Dropped in this page", status.receiveDrops || undefined),
       fact("Relay errors", status.relayErrors.join("; ")),
     );
