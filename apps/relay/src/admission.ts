@@ -83,9 +83,14 @@ export class Admission {
 
   /**
    * The hello's verdict: an error to send, or the upstream it may use (with the tunnel addresses
-   * that upstream gives the hello's key, if it gives any). Takes no session slot.
+   * that upstream gives the hello's key, if it gives any). Takes no session slot: the caller takes
+   * it, checking again, since another hello may have taken the last one while this one awaited
+   * its addresses.
    */
-  hello(hello: HelloFrame, clientAddress: string): { code: ErrorCode; message: string } | Admitted {
+  async hello(
+    hello: HelloFrame,
+    clientAddress: string,
+  ): Promise<{ code: ErrorCode; message: string } | Admitted> {
     if (hello.version !== PROTOCOL_VERSION) {
       return { code: "version", message: `relay speaks version ${PROTOCOL_VERSION}` };
     }
@@ -98,6 +103,24 @@ export class Admission {
     const upstream = this.upstreams.get(hello.upstream);
     if (!upstream)
       return { code: "unknown-upstream", message: `no upstream named ${hello.upstream}` };
+    const full = this.slotRefusal(clientAddress);
+    if (full) return full;
+    const assigner = this.upstreams.assigner(upstream.name);
+    if (!assigner || hello.publicKey === undefined) return { upstream };
+    let addresses: string[] | undefined;
+    try {
+      addresses = await assigner.addressesFor(Buffer.from(hello.publicKey, "base64"));
+    } catch (error) {
+      const why = (error as Error)?.message ?? String(error);
+      return { code: "upstream-unreachable", message: `upstream ${upstream.name}: ${why}` };
+    }
+    if (!addresses)
+      return { code: "limit", message: `upstream ${upstream.name} has no free client slot` };
+    return { upstream, addresses };
+  }
+
+  /** Why no admitted slot is free for `clientAddress` now, if none is. */
+  slotRefusal(clientAddress: string): { code: ErrorCode; message: string } | undefined {
     const full = this.admitted.check(clientAddress);
     if (full === "total")
       return { code: "limit", message: `relay has ${this.limits.maxSessions} sessions` };
@@ -106,11 +129,6 @@ export class Admission {
         code: "limit",
         message: `${this.limits.maxSessionsPerAddress} sessions per address`,
       };
-    const assigner = this.upstreams.assigner(upstream.name);
-    if (!assigner || hello.publicKey === undefined) return { upstream };
-    const addresses = assigner.addressesFor(Buffer.from(hello.publicKey, "base64"));
-    if (!addresses)
-      return { code: "limit", message: `upstream ${upstream.name} has no free client slot` };
-    return { upstream, addresses };
+    return undefined;
   }
 }

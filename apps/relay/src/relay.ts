@@ -347,14 +347,17 @@ export class Relay {
       logger: this.#log,
       capture: this.#capture,
       now: this.#clock,
-      admit: (hello) => {
-        const decision = this.#admission.hello(hello, clientAddress);
-        if (!("code" in decision)) {
-          // The admitted slot was checked with the hello; the pending one is given back.
-          pending.release(clientAddress);
-          admitted.tryTake(clientAddress);
-          holds = admitted;
-        }
+      admit: async (hello) => {
+        const decision = await this.#admission.hello(hello, clientAddress);
+        if ("code" in decision) return decision;
+        // Closed while its addresses were asked for: it holds nothing any more.
+        if (holds !== pending) return { code: "internal", message: "session closed" };
+        // Checked with the hello, but another hello may have taken the last slot meanwhile.
+        const full = this.#admission.slotRefusal(clientAddress);
+        if (full) return full;
+        admitted.tryTake(clientAddress);
+        pending.release(clientAddress);
+        holds = admitted;
         return decision;
       },
       refused: (code, message) => this.#audit.refuse(code, { client: clientAddress, why: message }),

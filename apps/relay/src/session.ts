@@ -66,7 +66,7 @@ export interface SessionContext {
   /** Monotonic milliseconds for idleness (the relay's clock; virtual in tests). */
   now(): number;
   /** Decides whether the hello may open a session: an error to send, or what the session gets. */
-  admit(hello: HelloFrame): { code: ErrorCode; message: string } | Admitted;
+  admit(hello: HelloFrame): Promise<{ code: ErrorCode; message: string } | Admitted>;
   /** The welcome went out: the session leaves the pre-authentication budget. */
   onOpen?(session: RelaySession): void;
   onClosed(session: RelaySession): void;
@@ -234,7 +234,13 @@ export class RelaySession {
       );
       return undefined;
     }
-    const admitted = this.ctx.admit(hello);
+    // Within the hello's deadline too: an upstream's address assigner may answer late.
+    const admitted = await withTimeout(this.ctx.admit(hello));
+    if (admitted === "timeout") {
+      this.refuse("bad-hello", "no hello in time");
+      return undefined;
+    }
+    if (this.isClosed()) return undefined;
     if ("code" in admitted) {
       this.refuse(admitted.code, admitted.message);
       return undefined;

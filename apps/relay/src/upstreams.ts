@@ -7,8 +7,11 @@ import type { UpstreamEntry } from "./config.js";
 
 /** An upstream that hands out tunnel addresses by client key (the demo peer). */
 export interface AddressAssigner {
-  /** The key's addresses (CIDR), or undefined when the upstream has none to give. */
-  addressesFor(publicKey: Uint8Array): string[] | undefined;
+  /**
+   * The key's addresses (CIDR), or undefined when the upstream has none to give. An assigner on
+   * another thread (`DemoPeerThread`) answers with a promise, which rejects when it is gone.
+   */
+  addressesFor(publicKey: Uint8Array): string[] | undefined | Promise<string[] | undefined>;
 }
 
 export class UpstreamRegistry {
