@@ -5,7 +5,7 @@ import { format } from "node:util";
 import { pinnedHash } from "./certificates.js";
 import { helpText, loadConfig } from "./cli-options.js";
 import { hexHash } from "./dev-cert.js";
-import { createLogger, type Logger } from "./logger.js";
+import { createLogger } from "./logger.js";
 
 async function main(): Promise<number> {
   const loaded = await loadConfig(process.argv.slice(2), process.env);
@@ -45,7 +45,8 @@ async function main(): Promise<number> {
         log.error("certificate reload failed", { error: (error as Error).message }),
       );
   });
-  const demo = config.demo ? await startDemo(relay, log, config.certDir) : undefined;
+  const { startDemoUpstream } = await import("./demo-upstream.js");
+  const demo = config.demo ? await startDemoUpstream(relay, log, config.certDir) : undefined;
   const address = await relay.start();
   // Defaults for the web client served from this origin (it reads ./wiregate.json if present).
   const publishDefaults = () =>
@@ -78,6 +79,8 @@ async function main(): Promise<number> {
     localHttp: address.localHttpUrl ?? null,
     upstreams: relay.upstreams.names(),
     demoPeerPublicKey: demo?.publicKey,
+    // The demo peer's worker thread (the relay's own is 0).
+    demoPeerThread: demo?.threadId,
     staticDir: config.staticDir,
     capture: config.capture,
   });
@@ -100,40 +103,6 @@ async function main(): Promise<number> {
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
   });
-}
-
-/** The embedded demo peer on loopback, registered as the upstream "demo". */
-async function startDemo(relay: import("./relay.js").Relay, log: Logger, dir: string) {
-  const { DemoPeer } = await import("./demo-peer.js");
-  const demo = await DemoPeer.start({
-    // `at` (ms since the epoch): the engine's `time` is monotonic and replaces the log line's own
-    // time field, so `at` is what makes these lines readable by `wiregate-replay --log`.
-    onEvent: (event) => log.debug("demo peer", { ...event, at: Date.now() }),
-  });
-  relay.upstreams.register(
-    { name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey },
-    demo,
-  );
-  // A throwaway client key pair, so a ready configuration exists (the demo peer admits any key;
-  // the web client generates its own). It holds a private key: written to an owner-only file,
-  // never to the log.
-  const { generatePrivateKey, keyToBase64, nobleCrypto } = await import("@wiregate/core");
-  const { randomBytes } = await import("node:crypto");
-  const { mkdir } = await import("node:fs/promises");
-  const { writeSecret } = await import("./dev-cert.js");
-  const { join, resolve } = await import("node:path");
-  const clientKey = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
-  const clientConfigFile = resolve(join(dir, "demo-client.conf"));
-  await mkdir(dir, { recursive: true });
-  await writeSecret(
-    clientConfigFile,
-    demo.clientConfig({
-      privateKey: keyToBase64(clientKey),
-      publicKey: nobleCrypto.x25519Public(clientKey),
-    }),
-  );
-  log.info("demo peer ready", { upstream: "demo", publicKey: demo.publicKey, clientConfigFile });
-  return demo;
 }
 
 main().then(

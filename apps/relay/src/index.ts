@@ -2,6 +2,11 @@ export { openCapture, rotatedName } from "./capture.js";
 export { ENV_PREFIX, helpText, loadConfig } from "./cli-options.js";
 export * from "./config.js";
 export { DemoPeer, type DemoPeerOptions } from "./demo-peer.js";
+export {
+  DemoPeerThread,
+  type DemoPeerThreadOptions,
+  type DemoTraceEvent,
+} from "./demo-peer-thread.js";
 export { ensureDevCertificate, generateDevCertificate, hexHash } from "./dev-cert.js";
 export { createLogger, type Logger, silentLogger } from "./logger.js";
 export { RelayCounters } from "./metrics.js";

@@ -46,6 +46,8 @@ export interface RelayProcess {
   address: RelayAddress;
   hashHex: string;
   lines: AsyncIterator<string>;
+  /** The "relay listening" line. */
+  listening: Record<string, unknown>;
   /** Resident set size of the relay process, in bytes (from /proc). */
   rss(): number;
   stop(): void;
@@ -81,6 +83,7 @@ export async function spawnRelay(
     child,
     hashHex,
     lines: output,
+    listening,
     address: {
       host: "127.0.0.1",
       port: Number(new URL(listening.url).port),

@@ -1,0 +1,106 @@
+/**
+ * The demo peer on its own worker thread: it answers while the relay's thread is blocked, the
+ * relay CLI runs it there, and when the thread dies the relay drops the "demo" upstream, says why,
+ * and goes on relaying for the others.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { quicheLoaded, WebTransport } from "@fails-components/webtransport";
+import { generatePrivateKey, keyToBase64, nobleCrypto } from "@wiregate/core";
+import { connectRelay, type WebTransportConstructor } from "@wiregate/relay-protocol";
+import { afterEach, describe, expect, it } from "vitest";
+import { DemoPeerThread } from "../src/demo-peer-thread.js";
+import { startDemoUpstream } from "../src/demo-upstream.js";
+import { createLogger } from "../src/logger.js";
+import type { RelayAddress } from "../src/relay.js";
+import { connect, type Echo, roundTrip, startEcho, startRelay, TOKEN } from "./helpers.js";
+import { relayProcesses } from "./relay-process.js";
+
+const WORKER = new URL("../dist/demo-peer-worker.js", import.meta.url);
+const closers: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+const { relayWith } = relayProcesses();
+
+/** A hello naming `upstream` with a fresh key hint: the welcome, or the relay's refusal. */
+async function helloWithKey(address: RelayAddress, upstream: string) {
+  await quicheLoaded;
+  const key = generatePrivateKey((n) => crypto.getRandomValues(new Uint8Array(n)));
+  const conn = await connectRelay({
+    WebTransport: WebTransport as unknown as WebTransportConstructor,
+    url: address.url,
+    token: TOKEN,
+    upstream,
+    publicKey: keyToBase64(nobleCrypto.x25519Public(key)),
+    serverCertificateHashes: [{ algorithm: "sha-256", value: address.certificateSha256 }],
+    transportOptions: { forceReliable: true },
+  });
+  conn.close();
+  return conn.welcome;
+}
+
+describe("demo peer on a worker thread", () => {
+  it("answers a ping inside the tunnel while this thread is blocked", async () => {
+    const demo = await DemoPeerThread.start({ entry: WORKER });
+    closers.push(() => demo.close());
+    expect(demo.threadId).toBeGreaterThan(0);
+    // The client runs on a thread of its own too; this thread blocks until it has the reply.
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const client = new Worker(new URL("./fixtures/ping-demo-worker.mjs", import.meta.url), {
+      workerData: { flag, peerPublicKey: demo.publicKey, host: demo.host, port: demo.port },
+    });
+    closers.push(() => client.terminate());
+    await new Promise((resolve, reject) => {
+      client.once("message", resolve);
+      client.once("error", reject);
+    });
+    // From "go" on this thread runs nothing until woken: the handshake, the echo and its
+    // encryption must all happen elsewhere. In-process, the wait would end "timed-out".
+    client.postMessage("go");
+    expect(Atomics.wait(flag, 0, 0, 30_000)).toBe("ok");
+    expect(await demo.clientCount()).toBe(1);
+  });
+
+  it("is where the relay CLI runs its demo peer", async () => {
+    const relay = await relayWith(["--demo"]);
+    expect(relay.listening.demoPeerThread).toBeGreaterThan(0);
+    const welcome = await helloWithKey(relay.address, "demo");
+    expect(welcome.addresses).toHaveLength(2);
+  });
+
+  it("taken down by an uncaught error: the demo upstream goes, the log says why, the others relay on", async () => {
+    const echo: Echo = await startEcho();
+    closers.push(() => echo.close());
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger("debug", (line) => lines.push(JSON.parse(line)));
+    const { relay, address } = await startRelay(echo.port, {}, {});
+    closers.push(() => relay.stop(0));
+    const dir = mkdtempSync(join(tmpdir(), "wiregate-demo-thread-"));
+    // The worker entry with one defect: its first question for addresses throws there.
+    const failing = new URL("./fixtures/failing-demo-worker.mjs", import.meta.url);
+    const demo = await startDemoUpstream(relay, logger, dir, failing);
+    closers.push(() => demo.close());
+    expect(relay.upstreams.names()).toContain("demo");
+
+    await expect(helloWithKey(address, "demo")).rejects.toMatchObject({
+      code: "upstream-unreachable",
+      message: expect.stringContaining("deliberate failure in the demo peer's thread"),
+    });
+    expect(lines.find((line) => line.msg === "demo peer failed: upstream removed")).toMatchObject({
+      level: "error",
+      upstream: "demo",
+      error: expect.stringContaining("deliberate failure"),
+    });
+    expect(relay.upstreams.names()).toEqual(["echo"]);
+    await expect(helloWithKey(address, "demo")).rejects.toMatchObject({ code: "unknown-upstream" });
+    await expect(demo.addressesFor(new Uint8Array(32))).rejects.toThrow(/demo peer thread failed/);
+
+    const conn = await connect(address, { upstream: "echo" });
+    closers.push(() => conn.close());
+    const iterator = conn.datagrams[Symbol.asyncIterator]();
+    expect(await roundTrip(conn, iterator, 1)).toBeGreaterThan(0);
+  });
+});
