@@ -10,7 +10,9 @@ export type SchedTimes = Map<string, { run: number; wait: number }>;
 /**
  * Per process kind (this process, and Chromium's processes below it): time on a
  * CPU and time runnable but waiting for one (the scheduler's run queue), in ns, from
- * /proc/PID/task/TID/schedstat. On a loaded machine the second says who is starved.
+ * /proc/PID/task/TID/schedstat. On a loaded machine the second says who is starved. This process
+ * is split in its main thread (the relay's JavaScript) and its other threads (worker threads such
+ * as a demo peer's, libuv's pool, V8's helpers).
  */
 export function schedTimes(): SchedTimes {
   const parent = new Map<number, number>();
@@ -38,13 +40,15 @@ export function schedTimes(): SchedTimes {
         const service = /--utility-sub-type=([\w.]+)/.exec(cmdline)?.[1];
         kind = `chromium ${type ? (service ? (service.split(".").at(-1) ?? type) : type) : "browser"}`;
       }
-      const entry = times.get(kind) ?? { run: 0, wait: 0 };
       for (const tid of readdirSync(`/proc/${pid}/task`)) {
         const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ");
+        const of =
+          pid !== process.pid ? kind : Number(tid) === pid ? `${kind}: main` : `${kind}: others`;
+        const entry = times.get(of) ?? { run: 0, wait: 0 };
         entry.run += Number(run);
         entry.wait += Number(wait);
+        times.set(of, entry);
       }
-      times.set(kind, entry);
     } catch {}
   }
   return times;

@@ -2,12 +2,16 @@
  * In-page tunnel throughput through the relay to the demo peer (UDP echo flood inside WireGuard)
  * over native HTTP/3 and over the WebSocket fallback, each next to the raw datagram echo throughput
  * of the same transport in the same run (WireGuard-shaped datagrams of the same size to a raw UDP echo
- * upstream), and the main thread's longest task. Writes test-results/bench.json.
+ * upstream), and the main thread's longest task. The demo peer runs in this process's thread
+ * ("inline", the library's `DemoPeer`) or on a worker thread ("thread", `DemoPeerThread`, what the
+ * relay's CLI runs): BENCH_DEMO=both (default) measures the two alternately in one run.
+ * Writes test-results/bench.json.
  */
 import { createSocket } from "node:dgram";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DemoPeer } from "@wiregate/relay";
+import { DemoPeer, DemoPeerThread } from "@wiregate/relay";
+import type { Page } from "playwright-core";
 import { afterAll, expect, it } from "vitest";
 import type { FloodResult } from "../src/protocol.js";
 import {
@@ -28,6 +32,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 /** Inner UDP payload: 1200 makes 1264-byte WireGuard messages, above Chromium's HTTP/3 datagram
  * limit (~1211), so over HTTP/3 they take the message stream; 1100 (1168 bytes) stays datagrams. */
 const PAYLOAD = Number(process.env.BENCH_PAYLOAD ?? 1200);
+type DemoKind = "inline" | "thread";
+const DEMOS: DemoKind[] =
+  process.env.BENCH_DEMO === "inline" || process.env.BENCH_DEMO === "thread"
+    ? [process.env.BENCH_DEMO]
+    : ["inline", "thread"];
 const closers: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
@@ -35,24 +44,39 @@ afterAll(async () => {
 
 it("tunnel vs raw transport throughput, and main-thread long tasks", async () => {
   requireBuild();
-  const demo = await DemoPeer.start();
-  closers.push(() => demo.close());
+  const demos = new Map<DemoKind, { publicKey: string; host: string; port: number }>();
+  for (const kind of DEMOS) {
+    const demo = kind === "inline" ? await DemoPeer.start() : await DemoPeerThread.start();
+    closers.push(() => demo.close());
+    demos.set(kind, demo);
+  }
   const echo = createSocket("udp4");
   echo.on("message", (message, from) => echo.send(message, from.port, from.address));
   await new Promise<void>((resolve) => echo.bind(0, "127.0.0.1", () => resolve()));
   closers.push(() => echo.close());
   const upstreams = [
-    { name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey },
+    ...[...demos].map(([kind, demo]) => ({
+      name: `demo-${kind}`,
+      host: demo.host,
+      port: demo.port,
+      publicKey: demo.publicKey,
+    })),
     { name: "echo", host: "127.0.0.1", port: echo.address().port },
   ];
   const chromium = await browser();
   closers.push(() => chromium.close());
-  /** A page connected to the demo peer through a relay with HTTP/3 on (native) or off (WebSocket). */
-  const connectedPage = async (http3: boolean, badge: string) => {
-    const relay: RunningRelay = await startRelay(upstreams, 0, http3);
+  const relays = new Map<boolean, RunningRelay>();
+  for (const http3 of [true, false]) {
+    const relay = await startRelay(upstreams, 0, http3);
     closers.push(() => relay.stop());
+    relays.set(http3, relay);
+  }
+  /** A page connected to a demo peer through a relay with HTTP/3 on (native) or off (WebSocket). */
+  const connectedPage = async (http3: boolean, badge: string, kind: DemoKind) => {
+    const relay = relays.get(http3)!;
     const page = await (await newContext(chromium)).newPage();
-    await open(page, pageUrl(relay.address, { peer: demo.publicKey }));
+    const peer = demos.get(kind)!.publicKey;
+    await open(page, pageUrl(relay.address, { peer, upstream: `demo-${kind}` }));
     await page.getByRole("button", { name: "Generate key pair" }).click();
     await page.getByRole("button", { name: "Connect", exact: true }).click();
     await expect
@@ -61,8 +85,12 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
     await openTab(page, "Tools");
     return page;
   };
-  const page = await connectedPage(true, "WebTransport \\(HTTP/3\\)");
-  const wsPage = await connectedPage(false, "WebSocket");
+  const pages = new Map<string, Page>();
+  for (const kind of DEMOS) {
+    pages.set(`http3 ${kind}`, await connectedPage(true, "WebTransport \\(HTTP/3\\)", kind));
+    pages.set(`websocket ${kind}`, await connectedPage(false, "WebSocket", kind));
+  }
+  const page = pages.get(`http3 ${DEMOS[0]}`)!;
   // A main-thread responsiveness probe beside the longtask observer (which only sees > 50 ms).
   await page.evaluate(() => {
     const w = window as unknown as { lag: number; longTasks: number[] };
@@ -87,42 +115,54 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
     }
     return per;
   };
-  type Run = FloodResult & { cpuUsPerDatagram: Record<string, number> };
-  const run = async (mode: "tunnel" | "raw", on = page): Promise<Run> => {
-    const page = on;
+  type Transport = "http3" | "websocket";
+  /** "raw", or the tunnel with the demo peer inline or on its thread. */
+  type Path = "raw" | `tunnel ${DemoKind}`;
+  type Run = FloodResult & {
+    transport: Transport;
+    path: Path;
+    cpuUsPerDatagram: Record<string, number>;
+  };
+  const run = async (transport: Transport, path: Path): Promise<Run> => {
+    const kind = path === "raw" ? DEMOS[0] : path.slice("tunnel ".length);
+    const page = pages.get(`${transport} ${kind}`)!;
     const before = schedTimes();
-    await page.getByLabel("Mode").selectOption(mode);
+    await page.getByLabel("Mode").selectOption(path === "raw" ? "raw" : "tunnel");
     await page.getByLabel("Seconds").fill(String(SECONDS));
     await page.getByLabel("Datagram payload (bytes)").fill(String(PAYLOAD));
     await page.getByRole("button", { name: "Run" }).click();
     const result = page.locator('[data-testid="flood-result"][data-result]');
     await result.waitFor({ state: "attached", timeout: SECONDS * 1000 + 15_000 });
     const flood = JSON.parse((await result.getAttribute("data-result")) ?? "{}") as FloodResult;
-    return { ...flood, cpuUsPerDatagram: cpuPerDatagram(before, flood.received) };
+    return {
+      ...flood,
+      transport,
+      path,
+      cpuUsPerDatagram: cpuPerDatagram(before, flood.received),
+    };
   };
 
-  const results: Run[] = [];
-  const wsResults: Run[] = [];
+  // Alternating, so a change in the machine's load falls on every path alike; the two demo peers
+  // take turns going first.
+  const runs: Run[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    results.push(await run("raw"));
-    results.push(await run("tunnel"));
-    wsResults.push(await run("raw", wsPage));
-    wsResults.push(await run("tunnel", wsPage));
+    const kinds = round % 2 === 0 ? DEMOS : [...DEMOS].reverse();
+    const paths: Path[] = ["raw", ...kinds.map((kind) => `tunnel ${kind}` as const)];
+    for (const transport of ["http3", "websocket"] as const)
+      for (const path of paths) runs.push(await run(transport, path));
   }
   const probe = await page.evaluate(() => {
     const w = window as unknown as { lag: number; wiregateLongTasks: number[] };
     return { lag: w.lag, longTasks: w.wiregateLongTasks };
   });
   const longTasks = probe.longTasks.slice(longBefore);
-  const mean = (mode: string, of = results) => {
-    const r = of.filter((x) => x.mode === mode);
+  const of = (transport: Transport, path: Path) =>
+    runs.filter((x) => x.transport === transport && x.path === path);
+  const mean = (transport: Transport, path: Path) => {
+    const r = of(transport, path);
     return r.reduce((a, x) => a + x.datagramsPerSecond, 0) / r.length;
   };
-  const raw = mean("raw");
-  const tunnel = mean("tunnel");
-  const wsRaw = mean("raw", wsResults);
-  const wsTunnel = mean("tunnel", wsResults);
-  /** Losses of one mode, summed over its runs: the flood's own count and the transport's. */
+  /** Losses of one path, summed over its runs: the flood's own count and the transport's. */
   const losses = (runs: FloodResult[]) => ({
     lost: runs.reduce((a, x) => a + x.lost, 0),
     sent: runs.reduce((a, x) => a + x.sent, 0),
@@ -133,37 +173,41 @@ it("tunnel vs raw transport throughput, and main-thread long tasks", async () =>
       ]),
     ),
   });
+  /** Per transport and path: datagrams/s, against raw, losses, CPU per datagram (last run). */
+  const byPath = Object.fromEntries(
+    (["http3", "websocket"] as const).map((transport) => {
+      const raw = mean(transport, "raw");
+      const paths: Path[] = ["raw", ...DEMOS.map((kind) => `tunnel ${kind}` as const)];
+      return [
+        transport,
+        Object.fromEntries(
+          paths.map((path) => [
+            path,
+            {
+              datagramsPerSecond: Math.round(mean(transport, path)),
+              vsRaw: Number((mean(transport, path) / raw).toFixed(2)),
+              losses: losses(of(transport, path)),
+              cpuUsPerDatagram: of(transport, path).at(-1)?.cpuUsPerDatagram,
+            },
+          ]),
+        ),
+      ];
+    }),
+  );
   const summary = {
     seconds: SECONDS,
     rounds: ROUNDS,
-    datagramBytes: results[0]?.datagramBytes,
-    rawHttp3DatagramsPerSecond: Math.round(raw),
-    tunnelHttp3DatagramsPerSecond: Math.round(tunnel),
-    rawWebSocketDatagramsPerSecond: Math.round(wsRaw),
-    tunnelWebSocketDatagramsPerSecond: Math.round(wsTunnel),
-    tunnelPayloadMbitPerSecond: Number(((tunnel * PAYLOAD * 8) / 1e6).toFixed(1)),
-    tunnelVsRawHttp3: Number((tunnel / raw).toFixed(2)),
-    tunnelVsRawWebSocket: Number((wsTunnel / wsRaw).toFixed(2)),
-    rawHttp3VsRawWebSocket: Number((raw / wsRaw).toFixed(2)),
-    lossesRawHttp3: losses(results.filter((x) => x.mode === "raw")),
-    lossesTunnelHttp3: losses(results.filter((x) => x.mode === "tunnel")),
-    lossesRawWebSocket: losses(wsResults.filter((x) => x.mode === "raw")),
-    lossesTunnelWebSocket: losses(wsResults.filter((x) => x.mode === "tunnel")),
-    cpuUsPerDatagram: Object.fromEntries(
-      [
-        ["rawHttp3", results.filter((x) => x.mode === "raw")],
-        ["tunnelHttp3", results.filter((x) => x.mode === "tunnel")],
-        ["rawWebSocket", wsResults.filter((x) => x.mode === "raw")],
-        ["tunnelWebSocket", wsResults.filter((x) => x.mode === "tunnel")],
-      ].map(([name, runs]) => [name, (runs as Run[]).at(-1)?.cpuUsPerDatagram]),
-    ),
+    datagramBytes: runs[0]?.datagramBytes,
+    demoPeers: DEMOS,
+    rawHttp3VsRawWebSocket: Number((mean("http3", "raw") / mean("websocket", "raw")).toFixed(2)),
+    ...byPath,
     longTasksOver50ms: longTasks.length,
     longestTaskMs: longTasks.length ? Math.max(...longTasks) : 0,
     maxTimerLagMs: Number(probe.lag.toFixed(1)),
-    runs: [...results, ...wsResults],
+    runs,
   };
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, "bench.json"), `${JSON.stringify(summary, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify({ ...summary, runs: undefined }, null, 2)}\n`);
-  expect([...results, ...wsResults].every((r) => r.received > 0)).toBe(true);
+  expect(runs.every((r) => r.received > 0)).toBe(true);
 });

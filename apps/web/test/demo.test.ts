@@ -78,7 +78,7 @@ describe.each(TRANSPORT_CASES)("browser client ⇄ relay ⇄ demo peer over $nam
     // Another key already holds the IPv4 address derived from the page's key: the demo peer gives
     // the page the next free one in the welcome, and the pings below only work from that one.
     expect(
-      stack.demo.addressesFor(keyWithSameIpv4(Buffer.from(publicKey, "base64"))),
+      await stack.demo.addressesFor(keyWithSameIpv4(Buffer.from(publicKey, "base64"))),
     ).toBeDefined();
     expect(await page.getByTestId("config").inputValue()).toContain(
       `PublicKey = ${stack.demo.publicKey}`,
@@ -133,7 +133,7 @@ describe.each(TRANSPORT_CASES)("browser client ⇄ relay ⇄ demo peer over $nam
     stack.proxy.holdNextClientInitiation((release) => {
       held = true;
       const crossing = stack.proxy.nextServerInitiation();
-      stack.demo.initiateHandshake(publicKey);
+      void stack.demo.initiateHandshake(publicKey);
       void crossing.then(release);
     });
     await openTab(page, "Status");

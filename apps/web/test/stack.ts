@@ -1,6 +1,6 @@
 /**
  * The stack the browser tests run against: the relay (in-process, serving the built page), the
- * embedded demo peer behind a small UDP proxy that can hold one initiation (to make two
+ * embedded demo peer (on its own worker thread, as the relay's CLI runs it) behind a small UDP proxy that can hold one initiation (to make two
  * handshakes cross), and headless Chromium with loopback-only name resolution.
  */
 import { randomBytes } from "node:crypto";
@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { demoClientAddresses } from "@wiregate/packets";
 import {
   DEFAULT_CONFIG,
-  DemoPeer,
+  DemoPeerThread,
   mergeConfig,
   type RelayAddress,
   type UpstreamEntry,
@@ -147,7 +147,7 @@ export class HoldingProxy {
 }
 
 export interface Stack {
-  demo: DemoPeer;
+  demo: DemoPeerThread;
   proxy: HoldingProxy;
   relay: RunningRelay;
   upstreams: UpstreamEntry[];
@@ -170,7 +170,7 @@ export function keyWithSameIpv4(publicKey: Uint8Array): Uint8Array {
  */
 export function assignDemoAddresses(
   running: RunningRelay,
-  demo: DemoPeer,
+  demo: DemoPeerThread,
   port: number,
 ): RunningRelay {
   running.relay.upstreams.register(
@@ -186,7 +186,7 @@ export async function startStack(
   localHttp = false,
 ): Promise<Stack> {
   requireBuild();
-  const demo = await DemoPeer.start();
+  const demo = await DemoPeerThread.start();
   const proxy = await HoldingProxy.start({ host: demo.host, port: demo.port });
   const upstreams = [
     { name: "demo", host: "127.0.0.1", port: proxy.port, publicKey: demo.publicKey },
