@@ -76,7 +76,7 @@ export interface SessionContext {
 
 const ERROR_FRAMES_PER_SECOND = 10;
 
-/** How long a stats answer or the close log waits for the transport's counters. */
+/** How long a stats answer waits for the transport's counters. */
 const TRANSPORT_STATS_MS = 1_000;
 
 /** The transport a session really uses: the header tells WebSocket apart; HTTP/2 vs 3 is the server. */
@@ -323,7 +323,7 @@ export class RelaySession {
     if (this.#state.kind !== "open") return false;
     if (this.#closingIdle || now - this.#lastActive <= this.ctx.limits.idleTimeoutMs) return false;
     this.#closingIdle = true;
-    this.#readLastLosses();
+    void this.#readLastLosses();
     this.#sendControl({ type: "error", code: "idle", message: "session idle" });
     this.ctx.onClosed(this);
     setTimeout(() => this.close("idle"), 50).unref();
@@ -378,18 +378,19 @@ export class RelaySession {
     const was = this.#state;
     if (was.kind === "closed") return;
     this.#state = { kind: "closed" };
-    if (was.kind === "open") was.forwarder.close();
-    const lastLosses = was.kind === "open" ? this.#readLastLosses() : undefined;
+    if (was.kind === "open") {
+      was.forwarder.close();
+      void this.#readLastLosses();
+    }
     try {
       this.wt.close({ closeCode: 0, reason: reason.slice(0, 100) });
     } catch {
       // Already closed by the peer.
     }
-    if (lastLosses) {
+    if (was.kind === "open") {
       this.ctx.counters.sessionClosed(this.ctx.transport);
-      void withDeadline(lastLosses, TRANSPORT_STATS_MS).then(() =>
-        this.#log.info("session closed", { reason, ...this.statsFrame(), type: undefined }),
-      );
+      // Transport losses as last read: an idle or shutdown close read them just before.
+      this.#log.info("session closed", { reason, ...this.statsFrame(), type: undefined });
     }
     this.ctx.onClosed(this);
   }
@@ -404,7 +405,7 @@ export class RelaySession {
 
   /** For graceful shutdown: say why, then close. */
   shutdown(): void {
-    if (this.#state.kind === "open") this.#readLastLosses();
+    if (this.#state.kind === "open") void this.#readLastLosses();
     this.#sendControl({ type: "error", code: "shutdown", message: "relay shutting down" });
     setTimeout(() => this.close("shutdown"), 50).unref();
   }
