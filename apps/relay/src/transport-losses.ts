@@ -110,24 +110,22 @@ export async function withDeadline(work: Promise<unknown>, ms: number): Promise<
   }
 }
 
-/** Sessions read at once during a scrape; the next batch starts when this one answered. */
-export const SCRAPE_BATCH = 512;
+/** Sessions a scrape asks at once: each answered one lets the next be asked. */
+export const SCRAPE_CONCURRENCY = 512;
 
 /**
- * Reads every reader, `SCRAPE_BATCH` at a time, within `ms` in all: a scrape costs one native call
- * per open session and never waits on a session that does not answer.
+ * Reads every reader, at most `SCRAPE_CONCURRENCY` at once, and returns within `ms` at most: a
+ * scrape costs one native call per open session, and a session that does not answer holds up
+ * one slot, not the scrape.
  */
 export async function readAll(readers: Iterable<TransportLossReader>, ms: number): Promise<void> {
   const all = [...readers];
-  const deadline = performance.now() + ms;
-  for (let start = 0; start < all.length; start += SCRAPE_BATCH) {
-    const left = deadline - performance.now();
-    if (left <= 0) return;
-    await withDeadline(
-      Promise.all(all.slice(start, start + SCRAPE_BATCH).map((r) => r.read())),
-      left,
-    );
-  }
+  let next = 0;
+  const askInTurn = async () => {
+    while (next < all.length) await all[next++]?.read();
+  };
+  const slots = Math.min(SCRAPE_CONCURRENCY, all.length);
+  await withDeadline(Promise.all(Array.from({ length: slots }, askInTurn)), ms);
 }
 
 /** `work`, run once at a time: callers while it runs share the running one. */
