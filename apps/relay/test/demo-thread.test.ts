@@ -42,6 +42,16 @@ async function helloWithKey(address: RelayAddress, upstream: string) {
   return conn.welcome;
 }
 
+/** A WireGuard client of `demo` on a thread of its own; it pings on "go" (fixtures/ping-demo-worker.mjs). */
+function pingClient(
+  demo: { publicKey: string; host: string; port: number },
+  flag = new Int32Array(new SharedArrayBuffer(4)),
+): Worker {
+  return new Worker(new URL("./fixtures/ping-demo-worker.mjs", import.meta.url), {
+    workerData: { flag, peerPublicKey: demo.publicKey, host: demo.host, port: demo.port },
+  });
+}
+
 describe("demo peer on a worker thread", () => {
   it("answers a ping inside the tunnel while this thread is blocked", async () => {
     const demo = await DemoPeerThread.start({ entry: WORKER });
@@ -49,9 +59,7 @@ describe("demo peer on a worker thread", () => {
     expect(demo.threadId).toBeGreaterThan(0);
     // The client runs on a thread of its own too; this thread blocks until it has the reply.
     const flag = new Int32Array(new SharedArrayBuffer(4));
-    const client = new Worker(new URL("./fixtures/ping-demo-worker.mjs", import.meta.url), {
-      workerData: { flag, peerPublicKey: demo.publicKey, host: demo.host, port: demo.port },
-    });
+    const client = pingClient(demo, flag);
     closers.push(() => client.terminate());
     await new Promise((resolve, reject) => {
       client.once("message", resolve);
@@ -62,6 +70,33 @@ describe("demo peer on a worker thread", () => {
     client.postMessage("go");
     expect(Atomics.wait(flag, 0, 0, 30_000)).toBe("ok");
     expect(await demo.clientCount()).toBe(1);
+  });
+
+  it("forwards the demo peer's trace events to the relay's log, at debug level with `at`", async () => {
+    const echo: Echo = await startEcho();
+    closers.push(() => echo.close());
+    const { relay } = await startRelay(echo.port);
+    closers.push(() => relay.stop(0));
+    let answered: (line: Record<string, unknown>) => void = () => {};
+    const response = new Promise<Record<string, unknown>>((resolve) => {
+      answered = resolve;
+    });
+    const logger = createLogger("debug", (text) => {
+      const line = JSON.parse(text);
+      if (line.msg === "demo peer" && line.kind === "response-sent") answered(line);
+    });
+    const dir = mkdtempSync(join(tmpdir(), "wiregate-demo-thread-"));
+    const demo = await startDemoUpstream(relay, logger, dir, WORKER);
+    closers.push(() => demo.close());
+    const client = pingClient(demo);
+    closers.push(() => client.terminate());
+    await new Promise((resolve) => client.once("message", resolve));
+    const before = Date.now();
+    client.postMessage("go");
+    const line = await response;
+    expect(line).toMatchObject({ level: "debug", role: "responder" });
+    expect(line.at).toBeGreaterThanOrEqual(before);
+    expect(line.at).toBeLessThanOrEqual(Date.now());
   });
 
   it("is where the relay CLI runs its demo peer", async () => {
