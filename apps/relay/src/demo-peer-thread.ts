@@ -146,12 +146,17 @@ export class DemoPeerThread implements AddressAssigner {
     return this.#ask({ op: "clientCount" }) as Promise<number>;
   }
 
-  /** Closes the demo peer's socket, then ends its thread. */
-  async close(): Promise<void> {
+  /**
+   * Closes the demo peer's socket, then ends its thread; a thread that does not answer within
+   * `graceMs` (stuck in a loop) is ended all the same.
+   */
+  async close(graceMs = 1000): Promise<void> {
     if (this.#gone || this.#closing) return;
     const closed = this.#ask({ op: "close" }).catch(() => {});
     this.#closing = true;
-    await closed;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
     // Its exit refuses whatever is still pending.
     await this.#worker.terminate();
   }

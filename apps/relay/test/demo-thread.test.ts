@@ -138,4 +138,12 @@ describe("demo peer on a worker thread", () => {
     const iterator = conn.datagrams[Symbol.asyncIterator]();
     expect(await roundTrip(conn, iterator, 1)).toBeGreaterThan(0);
   });
+
+  it("ends a thread that does not answer the close", async () => {
+    const stuck = new URL("./fixtures/stuck-demo-worker.mjs", import.meta.url);
+    const demo = await DemoPeerThread.start({ entry: stuck });
+    expect(await demo.addressesFor(new Uint8Array(32))).toHaveLength(2);
+    await demo.close(100);
+    await expect(demo.addressesFor(new Uint8Array(32))).rejects.toThrow(/closed|exited/);
+  });
 });
