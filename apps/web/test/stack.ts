@@ -49,6 +49,7 @@ export async function startRelay(
   port = 0,
   http3 = false,
   localHttp = false,
+  staticDir = DIST,
 ): Promise<RunningRelay> {
   const config = mergeConfig(DEFAULT_CONFIG, {
     host: "127.0.0.1",
@@ -57,7 +58,7 @@ export async function startRelay(
     http3,
     certDir,
     tokens: [TOKEN],
-    staticDir: DIST,
+    staticDir,
     upstreams,
     localHttpPort: localHttp ? 0 : null,
   });

@@ -1,0 +1,108 @@
+/**
+ * Where the tunnel worker's CPU goes per echoed datagram over HTTP/3: a CDP profile of the page's
+ * workers during a tunnel flood and a raw flood, summarised by source (bench/worker-profile.ts).
+ * With BENCH_BASELINE_DIST, another build of the page is profiled the same way, alternating.
+ * Writes test-results/worker-profile.json.
+ */
+import { createSocket } from "node:dgram";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DemoPeer } from "@wiregate/relay";
+import { afterAll, expect, it } from "vitest";
+import { browser, DIST, RESULTS, requireBuild } from "../test/stack.js";
+import { connectedPage, flood } from "./flood-page.js";
+import { summarise, WorkerProfiler } from "./worker-profile.js";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+/** 1,100 bytes: 1,168-byte WireGuard messages, which stay HTTP/3 datagrams. */
+const PAYLOAD = Number(process.env.BENCH_PAYLOAD ?? 1100);
+const BASELINE = process.env.BENCH_BASELINE_DIST;
+/** Setup, then 2 floods a round per build, each with up to 15 s to report. */
+const TIMEOUT_MS = 60_000 + (BASELINE ? 2 : 1) * ROUNDS * 2 * (SECONDS + 15) * 1000;
+const closers: (() => Promise<unknown> | unknown)[] = [];
+afterAll(async () => {
+  for (const close of closers.reverse()) await close();
+});
+
+it(
+  "the tunnel worker's CPU per datagram, by source",
+  async () => {
+    requireBuild();
+    const demo = await DemoPeer.start();
+    closers.push(() => demo.close());
+    const echo = createSocket("udp4");
+    echo.on("message", (message, from) => echo.send(message, from.port, from.address));
+    await new Promise<void>((resolve) => echo.bind(0, "127.0.0.1", () => resolve()));
+    closers.push(() => echo.close());
+    const upstreams = [
+      { name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey },
+      { name: "echo", host: "127.0.0.1", port: echo.address().port },
+    ];
+    const chromium = await browser();
+    closers.push(() => chromium.close());
+    const builds = [];
+    for (const dist of [DIST, ...(BASELINE ? [BASELINE] : [])]) {
+      const page = await connectedPage({
+        chromium,
+        upstreams,
+        demoPublicKey: demo.publicKey,
+        closers,
+        dist,
+        http3: true,
+        badge: "WebTransport \\(HTTP/3\\)",
+      });
+      builds.push({
+        dist,
+        page,
+        profiler: await WorkerProfiler.attach(page),
+        totals: {} as Totals,
+      });
+    }
+    type Totals = Record<string, { received: number; us: Map<string, number> }>;
+
+    for (let round = 0; round < ROUNDS; round++) {
+      // Which build goes first alternates: the first of a round measured consistently differently.
+      for (const build of round % 2 ? [...builds].reverse() : builds) {
+        for (const mode of ["tunnel", "raw"] as const) {
+          await build.profiler.start();
+          const result = await flood(build.page, mode, SECONDS, PAYLOAD);
+          build.totals[mode] ??= { received: 0, us: new Map() };
+          const total = build.totals[mode];
+          total.received += result.received;
+          for (const profile of await build.profiler.stop()) {
+            for (const [kind, us] of summarise(profile, join(build.dist, "assets"))) {
+              total.us.set(kind, (total.us.get(kind) ?? 0) + us);
+            }
+          }
+        }
+      }
+    }
+
+    /** Busy µs per datagram, and each source's share of the busy time (the larger ones). */
+    const report = ({ received, us }: Totals[string]) => {
+      const busy = [...us].filter(([kind]) => kind !== "idle").reduce((a, [, t]) => a + t, 0);
+      const shares = [...us]
+        .filter(([kind]) => kind !== "idle")
+        .sort((a, b) => b[1] - a[1])
+        .filter(([, t]) => t / busy >= 0.01)
+        .map(([kind, t]) => [kind, `${((100 * t) / busy).toFixed(1)} %`]);
+      return {
+        received,
+        busyUsPerDatagram: Math.round(busy / Math.max(1, received)),
+        shares: Object.fromEntries(shares),
+      };
+    };
+    const summary = Object.fromEntries(
+      builds.map((b, i) => [
+        i === 0 ? "this" : `baseline (${b.dist})`,
+        Object.fromEntries(Object.entries(b.totals).map(([mode, t]) => [mode, report(t)])),
+      ]),
+    );
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(join(RESULTS, "worker-profile.json"), `${JSON.stringify(summary, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    expect(builds.every((b) => (b.totals.tunnel?.received ?? 0) > 0)).toBe(true);
+  },
+  TIMEOUT_MS,
+);
