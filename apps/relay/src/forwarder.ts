@@ -15,6 +15,7 @@ import { MessageLane } from "./message-lane.js";
 import type { Direction } from "./metrics.js";
 import { PacedQueue } from "./paced-queue.js";
 import type { ServerSessionLike, SessionContext } from "./session.js";
+import { type UdpDrops, udpKey } from "./socket-drops.js";
 
 /** Counters of one session, both directions. */
 export interface SessionStats {
@@ -27,7 +28,7 @@ export interface SessionStats {
 export interface ForwarderHost {
   readonly ctx: SessionContext;
   readonly stats: SessionStats;
-  drop(direction: Direction, reason: string): void;
+  drop(direction: Direction, reason: string, count?: number): void;
   /** A rate-limited error frame toward the client. */
   sendError(code: ErrorCode, message: string, limit?: number): void;
   /**
@@ -50,6 +51,8 @@ export class Forwarder {
   readonly #toClient: PacedQueue;
   readonly #datagramWriter: WritableStreamDefaultWriter<Uint8Array>;
   readonly #lane: MessageLane | undefined;
+  /** What the kernel had dropped on the upstream socket at the last reading. */
+  #socketDrops = 0;
 
   /**
    * Resolves the upstream and binds the socket; the refusal to send when either fails. The caller
@@ -222,6 +225,24 @@ export class Forwarder {
       datagram,
       timeMs: Date.now(),
     });
+  }
+
+  /**
+   * Counts what the kernel dropped on the upstream socket since the last reading (its receive
+   * buffer overflowed: see socket-drops.ts) as drops toward the client.
+   */
+  countSocketDrops(table: UdpDrops): void {
+    let key: string;
+    try {
+      const local = this.udp.address();
+      key = udpKey(local.family === "IPv6" ? 6 : 4, local.port);
+    } catch {
+      return; // Closed.
+    }
+    const now = table.get(key);
+    if (now === undefined || now <= this.#socketDrops) return;
+    this.host.drop("to_client", "socket-overflow", now - this.#socketDrops);
+    this.#socketDrops = now;
   }
 
   /** Frees the socket, the queues and the lane. */

@@ -31,9 +31,9 @@ export class RelayCounters {
     this.transportLosses.droppedFromClient += delta.droppedFromClient;
   }
 
-  drop(direction: Direction, reason: string): void {
+  drop(direction: Direction, reason: string, count = 1): void {
     const key = `${direction}|${reason}`;
-    this.drops.set(key, (this.drops.get(key) ?? 0) + 1);
+    this.drops.set(key, (this.drops.get(key) ?? 0) + count);
   }
 
   refuse(code: string): void {
@@ -99,13 +99,14 @@ const TRANSPORT_LOSS_METRICS: [keyof RelayTransportLosses, string, string][] = [
 ];
 
 /**
- * `refreshTransportLosses` reads the open sessions' transport counters; it runs once per scrape
- * (the three loss counters share one refresh) before they are reported.
+ * `refresh` reads what the sessions' transports and sockets lost (QUIC's counters, the kernel's
+ * socket drops); every counter of one scrape waits for the same run of it, so they are all read
+ * at one moment (what was forwarded next to what was lost of it).
  */
 export function createMetrics(
   counters: RelayCounters,
   liveTransports: () => readonly string[],
-  refreshTransportLosses?: () => Promise<void>,
+  refresh?: () => Promise<void>,
 ): Registry {
   const registry = new Registry();
   new Gauge({
@@ -138,9 +139,15 @@ export function createMetrics(
     "Forwarded datagrams",
     ["direction"],
     () => DIRECTIONS.map((direction) => [{ direction }, counters.datagrams[direction]]),
+    refresh,
   );
-  mirroredCounter(registry, "wiregate_relay_bytes_total", "Forwarded bytes", ["direction"], () =>
-    DIRECTIONS.map((direction) => [{ direction }, counters.bytes[direction]]),
+  mirroredCounter(
+    registry,
+    "wiregate_relay_bytes_total",
+    "Forwarded bytes",
+    ["direction"],
+    () => DIRECTIONS.map((direction) => [{ direction }, counters.bytes[direction]]),
+    refresh,
   );
   mirroredCounter(
     registry,
@@ -152,6 +159,7 @@ export function createMetrics(
         const [direction = "", reason = ""] = key.split("|");
         return [{ direction, reason }, value];
       }),
+    refresh,
   );
   mirroredCounter(
     registry,
@@ -168,6 +176,7 @@ export function createMetrics(
             ],
         ),
       ),
+    refresh,
   );
   mirroredCounter(
     registry,
@@ -175,15 +184,9 @@ export function createMetrics(
     "Sessions refused, by error code",
     ["code"],
     () => [...counters.refusals].map(([code, value]) => [{ code }, value]),
+    refresh,
   );
   for (const [key, name, help] of TRANSPORT_LOSS_METRICS)
-    mirroredCounter(
-      registry,
-      name,
-      help,
-      [],
-      () => [[{}, counters.transportLosses[key]]],
-      refreshTransportLosses,
-    );
+    mirroredCounter(registry, name, help, [], () => [[{}, counters.transportLosses[key]]], refresh);
   return registry;
 }

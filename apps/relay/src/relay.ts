@@ -26,7 +26,7 @@ import { ownOrigins } from "./origin-check.js";
 import { RefusalAudit } from "./refusal-audit.js";
 import { type CaptureSink, RelaySession, type ServerSessionLike, transportOf } from "./session.js";
 import { attachTlsPort, libraryHttp2Server } from "./tls-port.js";
-import { readAll, shared } from "./transport-losses.js";
+import { unseenLossReader } from "./unseen-losses.js";
 import { UpstreamRegistry } from "./upstreams.js";
 
 export interface RelayOptions {
@@ -58,9 +58,6 @@ export interface RelayAddress {
 /** Before an HTTP/3 restart, how long the sessions' close frames have to leave. */
 const HTTP3_CLOSE_GRACE_MS = 100;
 
-/** How long a scrape waits for the sessions' transport counters before reporting what it has. */
-const TRANSPORT_LOSS_READ_MS = 1_000;
-
 /** How often refusals that were not logged are summed up in one line. */
 const REFUSAL_SUMMARY_MS = 1_000;
 
@@ -89,17 +86,8 @@ export class Relay {
   #http3Options: Http3Options | undefined;
   /** Certificate swaps, one after the other. */
   #swapping: Promise<void> = Promise.resolve();
-  /**
-   * Reads the HTTP/3 sessions' QUIC loss counters into `counters` (HTTP/2 and WebSocket are
-   * reliable): at each scrape, and on the idle sweep, since a session its client closed no longer
-   * answers (see transport-losses.ts).
-   */
-  readonly #readLosses = shared(() =>
-    readAll(
-      [...this.sessions].flatMap((s) => (s.ctx.transport === "http3" ? [s.transportLosses] : [])),
-      TRANSPORT_LOSS_READ_MS,
-    ),
-  );
+  /** Reads what the sessions lost out of the relay's sight (unseen-losses.ts). */
+  readonly #readLosses = unseenLossReader(() => this.sessions);
 
   /** JSON documents served on the TLS port at exact paths (see `publish`). */
   readonly #published = new Map<string, string>();

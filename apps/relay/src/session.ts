@@ -18,6 +18,7 @@ import { ControlReader } from "./control-reader.js";
 import { Forwarder, type ForwarderHost, type SessionStats } from "./forwarder.js";
 import type { Logger } from "./logger.js";
 import type { Direction, RelayCounters } from "./metrics.js";
+import type { UdpDrops } from "./socket-drops.js";
 import { type StatsSource, TransportLossReader, withDeadline } from "./transport-losses.js";
 
 type ByteStream = { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
@@ -288,7 +289,7 @@ export class RelaySession {
     return {
       ctx: this.ctx,
       stats: this.stats,
-      drop: (direction, reason) => this.#drop(direction, reason),
+      drop: (direction, reason, count) => this.#drop(direction, reason, count),
       sendError: (code, message, limit) => this.#sendError(code, message, limit),
       touch: () => {
         this.#lastActive = this.ctx.now();
@@ -323,16 +324,23 @@ export class RelaySession {
     if (this.#state.kind !== "open") return false;
     if (this.#closingIdle || now - this.#lastActive <= this.ctx.limits.idleTimeoutMs) return false;
     this.#closingIdle = true;
-    void this.#readLastLosses();
+    // The last reading of the transport's losses, before the client hears of the end: a client
+    // that closes first takes them with it (transport-losses.ts).
+    void this.transportLosses.read();
     this.#sendControl({ type: "error", code: "idle", message: "session idle" });
     this.ctx.onClosed(this);
     setTimeout(() => this.close("idle"), 50).unref();
     return true;
   }
 
-  #drop(direction: Direction, reason: string): void {
-    this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
-    this.ctx.counters.drop(direction, reason);
+  #drop(direction: Direction, reason: string, count = 1): void {
+    this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + count;
+    this.ctx.counters.drop(direction, reason, count);
+  }
+
+  /** Counts what the kernel dropped on the upstream socket since the last reading. */
+  countSocketDrops(table: UdpDrops): void {
+    if (this.#state.kind === "open") this.#state.forwarder.countSocketDrops(table);
   }
 
   /** Non-fatal errors are rate-limited; every occurrence is still counted in the drops. */
@@ -380,7 +388,7 @@ export class RelaySession {
     this.#state = { kind: "closed" };
     if (was.kind === "open") {
       was.forwarder.close();
-      void this.#readLastLosses();
+      void this.transportLosses.read();
     }
     try {
       this.wt.close({ closeCode: 0, reason: reason.slice(0, 100) });
@@ -395,17 +403,9 @@ export class RelaySession {
     this.ctx.onClosed(this);
   }
 
-  /**
-   * Reads the transport's loss counters while it still answers: before the relay tells the client
-   * it ends the session, since a client that closes first takes the counters with it.
-   */
-  #readLastLosses(): Promise<unknown> {
-    return this.transportLosses.read();
-  }
-
   /** For graceful shutdown: say why, then close. */
   shutdown(): void {
-    if (this.#state.kind === "open") void this.#readLastLosses();
+    if (this.#state.kind === "open") void this.transportLosses.read(); // As in checkIdle.
     this.#sendControl({ type: "error", code: "shutdown", message: "relay shutting down" });
     setTimeout(() => this.close("shutdown"), 50).unref();
   }
