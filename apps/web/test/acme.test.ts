@@ -129,7 +129,7 @@ describe.each(CASES)("trusted ACME certificate, page over $name", (transport) =>
     await page.getByLabel("Interval (ms)").fill("150");
     await page.getByRole("button", { name: "Start ping" }).click();
     const replies = page.locator('[data-testid="ping-log"] li.reply');
-    await expect.poll(() => replies.count()).toBeGreaterThanOrEqual(4);
+    await expect.poll(() => replies.count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(4);
 
     await relay.certificates!.renewNow();
     const summary = page.locator('[data-testid="ping-summary"][data-done="true"]');
