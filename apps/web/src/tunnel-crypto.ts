@@ -12,11 +12,26 @@ export interface TunnelCrypto {
   detail: string;
 }
 
+/** The first connect waits for the load; a chunk that never arrives must not hold it forever. */
+const LOAD_TIMEOUT_MS = 10_000;
+
+async function loadSodium() {
+  // Its own chunk, fetched by the worker only: the page's first load does not wait for it.
+  const sodium = (await import("libsodium-wrappers")).default;
+  await sodium.ready;
+  return sodium;
+}
+
 export async function loadTunnelCrypto(): Promise<TunnelCrypto> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`not loaded within ${LOAD_TIMEOUT_MS / 1000} s`)),
+      LOAD_TIMEOUT_MS,
+    );
+  });
   try {
-    // Its own chunk, fetched by the worker only: the page's first load does not wait for it.
-    const sodium = (await import("libsodium-wrappers")).default;
-    await sodium.ready;
+    const sodium = await Promise.race([loadSodium(), timeout]);
     return {
       backend: withSodiumAead(sodium),
       detail: "libsodium (WebAssembly) for ChaCha20-Poly1305, noble for X25519 and BLAKE2s",
@@ -26,5 +41,7 @@ export async function loadTunnelCrypto(): Promise<TunnelCrypto> {
       backend: nobleCrypto,
       detail: `noble (JavaScript) only: libsodium's WebAssembly did not load (${(error as Error).message})`,
     };
+  } finally {
+    clearTimeout(timer);
   }
 }
