@@ -46,7 +46,9 @@ async function main(): Promise<number> {
       );
   });
   const { startDemoUpstream } = await import("./demo-upstream.js");
-  const demo = config.demo ? await startDemoUpstream(relay, log, config.certDir) : undefined;
+  const demo = config.demo
+    ? await startDemoUpstream(relay, log, config.certDir, { thread: config.demoThread })
+    : undefined;
   const address = await relay.start();
   // Defaults for the web client served from this origin (it reads ./wiregate.json if present).
   const publishDefaults = () =>
@@ -79,7 +81,7 @@ async function main(): Promise<number> {
     localHttp: address.localHttpUrl ?? null,
     upstreams: relay.upstreams.names(),
     demoPeerPublicKey: demo?.publicKey,
-    // The demo peer's worker thread (the relay's own is 0).
+    // The thread the demo peer runs on (0: the relay's own, the default; see --demo-thread).
     demoPeerThread: demo?.threadId,
     staticDir: config.staticDir,
     capture: config.capture,

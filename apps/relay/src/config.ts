@@ -86,6 +86,11 @@ export interface RelayConfig {
   http3: boolean;
   /** Start the embedded demo peer and offer it as the upstream "demo". */
   demo: boolean;
+  /**
+   * Run the demo peer on a worker thread of its own instead of the relay's: its work then never
+   * delays relaying for other clients, at a cost in tunnel throughput (docs/performance.md).
+   */
+  demoThread: boolean;
   /** Web origins let in besides the relay's own ("*": any); see origin-check.ts. */
   allowedOrigins: string[];
   /** Refuse sessions that carry no Origin header, i.e. every client but a browser. */
@@ -124,6 +129,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   captureKeepFiles: 16,
   http3: true,
   demo: true,
+  demoThread: false,
   allowedOrigins: [],
   requireOrigin: false,
   logLevel: "info",

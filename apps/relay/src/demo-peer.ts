@@ -5,6 +5,7 @@
  * other WireGuard software.
  */
 import { randomBytes } from "node:crypto";
+import { threadId } from "node:worker_threads";
 import { generatePrivateKey, keyToBase64, type TraceEvent } from "@wiregate/core";
 import { UdpDevice } from "@wiregate/core/node";
 import { Netstack, serveHttp } from "@wiregate/netstack";
@@ -120,6 +121,11 @@ export class DemoPeer {
 
   get port(): number {
     return this.#udp.port;
+  }
+
+  /** The thread the peer runs on (0: a process's main thread). */
+  get threadId(): number {
+    return threadId;
   }
 
   get clientCount(): number {

@@ -1,12 +1,15 @@
 /**
- * The relay CLI's embedded demo peer: on a worker thread of its own (demo-peer-thread.ts), on
- * loopback, registered as the upstream "demo" with itself as the address assigner. Should the
- * thread die, the upstream goes away with it and the relay goes on relaying for the others.
+ * The relay CLI's embedded demo peer, on loopback, registered as the upstream "demo" with itself as
+ * the address assigner. It runs on the relay's thread (the default: the fastest tunnel on a machine
+ * with few cores, docs/performance.md) or on a worker thread of its own (demo-peer-thread.ts), where
+ * its work never delays relaying; should that thread die, the upstream goes away with it and the
+ * relay goes on relaying for the others.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { generatePrivateKey, keyToBase64, nobleCrypto } from "@wiregate/core";
+import { DemoPeer } from "./demo-peer.js";
 import { DemoPeerThread } from "./demo-peer-thread.js";
 import { writeSecret } from "./dev-cert.js";
 import type { Logger } from "./logger.js";
@@ -14,29 +17,45 @@ import type { Relay } from "./relay.js";
 
 export const DEMO_UPSTREAM = "demo";
 
+export interface DemoUpstreamOptions {
+  /** On a worker thread of its own rather than the relay's (`--demo-thread`). */
+  thread?: boolean;
+  /** Replaces the worker script (tests); implies `thread`. */
+  entry?: URL;
+}
+
+/** The demo peer as the CLI holds it, wherever it runs. */
+export type DemoUpstream = DemoPeer | DemoPeerThread;
+
 /**
- * Starts the demo peer's thread, registers it, and writes a ready client configuration to
- * `demo-client.conf` in `dir`. `entry` replaces the worker script (tests).
+ * Starts the demo peer, registers it, and writes a ready client configuration to
+ * `demo-client.conf` in `dir`.
  */
 export async function startDemoUpstream(
   relay: Relay,
   log: Logger,
   dir: string,
-  entry?: URL,
-): Promise<DemoPeerThread> {
-  const demo = await DemoPeerThread.start({
-    // `at` (ms since the epoch): the engine's `time` is monotonic and replaces the log line's own
-    // time field, so `at` is what makes these lines readable by `wiregate-replay --log`.
-    onEvent: (event) => log.debug("demo peer", { ...event }),
-    onExit: (error) => {
-      relay.upstreams.unregister(DEMO_UPSTREAM);
-      log.error("demo peer failed: upstream removed", {
-        upstream: DEMO_UPSTREAM,
-        error: error.message,
-      });
-    },
-    ...(entry ? { entry } : {}),
-  });
+  options: DemoUpstreamOptions = {},
+): Promise<DemoUpstream> {
+  // The trace events carry `at` (ms since the epoch): the engine's `time` is monotonic and
+  // replaces the log line's own time field, so `at` is what makes these lines readable by
+  // `wiregate-replay --log`.
+  const demo: DemoUpstream =
+    options.thread || options.entry
+      ? await DemoPeerThread.start({
+          onEvent: (event) => log.debug("demo peer", { ...event }),
+          onExit: (error) => {
+            relay.upstreams.unregister(DEMO_UPSTREAM);
+            log.error("demo peer failed: upstream removed", {
+              upstream: DEMO_UPSTREAM,
+              error: error.message,
+            });
+          },
+          ...(options.entry ? { entry: options.entry } : {}),
+        })
+      : await DemoPeer.start({
+          onEvent: (event) => log.debug("demo peer", { ...event, at: Date.now() }),
+        });
   relay.upstreams.register(
     { name: DEMO_UPSTREAM, host: demo.host, port: demo.port, publicKey: demo.publicKey },
     demo,

@@ -159,6 +159,12 @@ export const OPTIONS: OptionSpec[] = [
     kind: "bool",
     help: "start the embedded demo peer as the upstream 'demo' (--no-demo to skip)",
   },
+  {
+    flag: "demo-thread",
+    key: "demoThread",
+    kind: "bool",
+    help: "run the demo peer on a worker thread of its own, so its work never delays relaying",
+  },
   { flag: "log-level", key: "logLevel", kind: "string", help: "debug, info, warn or error" },
   { flag: "max-sessions", key: "limits.maxSessions", kind: "int", help: "sessions in total" },
   {

@@ -97,6 +97,7 @@ const TOP_LEVEL: Record<string, Check> = {
   captureKeepFiles: isInt(1, 1_000_000),
   http3: isBool,
   demo: isBool,
+  demoThread: isBool,
   requireOrigin: isBool,
   logLevel: oneOf("debug", "info", "warn", "error"),
 };

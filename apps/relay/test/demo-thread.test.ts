@@ -86,7 +86,7 @@ describe("demo peer on a worker thread", () => {
       if (line.msg === "demo peer" && line.kind === "response-sent") answered(line);
     });
     const dir = mkdtempSync(join(tmpdir(), "wiregate-demo-thread-"));
-    const demo = await startDemoUpstream(relay, logger, dir, WORKER);
+    const demo = await startDemoUpstream(relay, logger, dir, { entry: WORKER });
     closers.push(() => demo.close());
     const client = pingClient(demo);
     closers.push(() => client.terminate());
@@ -99,11 +99,13 @@ describe("demo peer on a worker thread", () => {
     expect(line.at).toBeLessThanOrEqual(Date.now());
   });
 
-  it("is where the relay CLI runs its demo peer", async () => {
-    const relay = await relayWith(["--demo"]);
-    expect(relay.listening.demoPeerThread).toBeGreaterThan(0);
-    const welcome = await helloWithKey(relay.address, "demo");
-    expect(welcome.addresses).toHaveLength(2);
+  it("is where the relay CLI runs its demo peer with --demo-thread (the relay's own thread without)", async () => {
+    const threaded = await relayWith(["--demo", "--demo-thread"]);
+    expect(threaded.listening.demoPeerThread).toBeGreaterThan(0);
+    expect((await helloWithKey(threaded.address, "demo")).addresses).toHaveLength(2);
+    const inline = await relayWith(["--demo"]);
+    expect(inline.listening.demoPeerThread).toBe(0);
+    expect((await helloWithKey(inline.address, "demo")).addresses).toHaveLength(2);
   });
 
   it("taken down by an uncaught error: the demo upstream goes, the log says why, the others relay on", async () => {
@@ -116,7 +118,7 @@ describe("demo peer on a worker thread", () => {
     const dir = mkdtempSync(join(tmpdir(), "wiregate-demo-thread-"));
     // The worker entry with one defect: its first question for addresses throws there.
     const failing = new URL("./fixtures/failing-demo-worker.mjs", import.meta.url);
-    const demo = await startDemoUpstream(relay, logger, dir, failing);
+    const demo = await startDemoUpstream(relay, logger, dir, { entry: failing });
     closers.push(() => demo.close());
     expect(relay.upstreams.names()).toContain("demo");
 
