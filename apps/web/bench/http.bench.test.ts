@@ -4,7 +4,6 @@
  * raw datagram goodput of the same transport in the same run, and the main thread's long tasks; on
  * both transports (native HTTP/3, and the WebSocket fallback). Writes test-results/http-bench.json.
  */
-import { createSocket } from "node:dgram";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DemoPeer } from "@wiregate/relay";
@@ -20,6 +19,7 @@ import {
   requireBuild,
   startRelay,
 } from "../test/stack.js";
+import { startUdpEcho } from "./udp-echo.js";
 
 const BYTES = Number(process.env.BENCH_HTTP_BYTES ?? 10 * 1024 * 1024);
 const closers: (() => Promise<unknown> | unknown)[] = [];
@@ -31,10 +31,7 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
   requireBuild();
   const demo = await DemoPeer.start();
   closers.push(() => demo.close());
-  const echo = createSocket("udp4");
-  echo.on("message", (message, from) => echo.send(message, from.port, from.address));
-  await new Promise<void>((resolve) => echo.bind(0, "127.0.0.1", () => resolve()));
-  closers.push(() => echo.close());
+  const echo = await startUdpEcho(closers);
   const chromium = await browser();
   closers.push(() => chromium.close());
 
@@ -42,10 +39,7 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
    * plain-HTTP listener (a secure context for the Service Worker, no certificate to trust). */
   const measure = async (http3: boolean) => {
     const relay = await startRelay(
-      [
-        { name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey },
-        { name: "echo", host: "127.0.0.1", port: echo.address().port },
-      ],
+      [{ name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey }, echo],
       0,
       http3,
       true,

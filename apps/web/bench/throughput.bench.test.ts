@@ -9,7 +9,6 @@
  * run the same floods too, alternating with this build's, for a before/after in one run.
  * Writes test-results/bench.json.
  */
-import { createSocket } from "node:dgram";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DemoPeer, DemoPeerThread } from "@wiregate/relay";
@@ -29,6 +28,7 @@ import {
   startRelay,
 } from "../test/stack.js";
 import { type SchedTimes, schedTimes } from "./sched.js";
+import { startUdpEcho } from "./udp-echo.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -62,10 +62,7 @@ it(
       closers.push(() => demo.close());
       demos.set(kind, demo);
     }
-    const echo = createSocket("udp4");
-    echo.on("message", (message, from) => echo.send(message, from.port, from.address));
-    await new Promise<void>((resolve) => echo.bind(0, "127.0.0.1", () => resolve()));
-    closers.push(() => echo.close());
+    const echo = await startUdpEcho(closers);
     const upstreams = [
       ...[...demos].map(([kind, demo]) => ({
         name: `demo-${kind}`,
@@ -73,7 +70,7 @@ it(
         port: demo.port,
         publicKey: demo.publicKey,
       })),
-      { name: "echo", host: "127.0.0.1", port: echo.address().port },
+      echo,
     ];
     const chromium = await browser();
     closers.push(() => chromium.close());

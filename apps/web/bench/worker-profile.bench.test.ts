@@ -4,13 +4,13 @@
  * With BENCH_BASELINE_DIST, another build of the page is profiled the same way, alternating.
  * Writes test-results/worker-profile.json.
  */
-import { createSocket } from "node:dgram";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DemoPeer } from "@wiregate/relay";
 import { afterAll, expect, it } from "vitest";
 import { browser, DIST, RESULTS, requireBuild } from "../test/stack.js";
 import { connectedPage, flood } from "./flood-page.js";
+import { startUdpEcho } from "./udp-echo.js";
 import { summarise, WorkerProfiler } from "./worker-profile.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -31,13 +31,10 @@ it(
     requireBuild();
     const demo = await DemoPeer.start();
     closers.push(() => demo.close());
-    const echo = createSocket("udp4");
-    echo.on("message", (message, from) => echo.send(message, from.port, from.address));
-    await new Promise<void>((resolve) => echo.bind(0, "127.0.0.1", () => resolve()));
-    closers.push(() => echo.close());
+    const echo = await startUdpEcho(closers);
     const upstreams = [
       { name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey },
-      { name: "echo", host: "127.0.0.1", port: echo.address().port },
+      echo,
     ];
     const chromium = await browser();
     closers.push(() => chromium.close());
