@@ -14,7 +14,7 @@ import {
   publicKey as publicKeyOf,
   realTime,
 } from "@wiregate/core";
-import { buildEcho, buildUdp, parsePacket } from "@wiregate/packets";
+import { buildUdp, parsePacket } from "@wiregate/packets";
 import {
   type ConnectRelayOptions,
   type ErrorCode,
@@ -22,6 +22,7 @@ import {
   RelayError,
 } from "@wiregate/relay-protocol";
 import { Flood } from "./flood.js";
+import { Ping } from "./ping.js";
 import type {
   ConnectionState,
   ConnectSettings,
@@ -80,17 +81,6 @@ function openRelay(
   });
 }
 
-interface PingRun {
-  id: number;
-  request: PingRequest;
-  source: string;
-  next: number;
-  sentAt: Map<number, number>;
-  rtts: number[];
-  timer: ReturnType<typeof setTimeout> | undefined;
-  lastSentAt: number;
-}
-
 /** The WireGuard device and its driver; kept across reconnects while the MTU stays the same. */
 interface Engine {
   device: Device;
@@ -111,7 +101,7 @@ class Tunnel {
   #events: TimedEvent[] = [];
   #eventTimer: ReturnType<typeof setTimeout> | undefined;
   #relayErrors: string[] = [];
-  #ping: PingRun | undefined;
+  #ping: Ping | undefined;
   #flood: Flood | undefined;
   /** The Tools screen's UDP port inside the tunnel, on the netstack of `tcp`. */
   #udp: UdpListener | undefined;
@@ -356,87 +346,23 @@ class Tunnel {
       });
       return;
     }
-    const run: PingRun = {
-      id: random(2).reduce((a, b) => (a << 8) | b, 0),
+    const run: Ping = new Ping({
       request,
       source,
-      next: 1,
-      sentAt: new Map(),
-      rtts: [],
-      timer: undefined,
-      lastSentAt: now(),
-    };
-    this.#ping = run;
-    this.#pingStep(run);
-  }
-
-  #pingStep(run: PingRun): void {
-    if (this.#ping !== run) return;
-    const { request } = run;
-    if (run.next <= request.count) {
-      const sequence = run.next++;
-      const data = new Uint8Array(Math.max(0, request.size));
-      for (let i = 0; i < data.length; i++) data[i] = i & 0xff;
-      let packet: Uint8Array;
-      try {
-        packet = buildEcho({
-          source: run.source,
-          destination: request.destination,
-          id: run.id,
-          sequence,
-          data,
-        });
-      } catch (error) {
-        post({ type: "error", message: (error as Error).message });
-        this.stopPing();
-        return;
-      }
-      run.sentAt.set(sequence, now());
-      run.lastSentAt = now();
-      this.#send(packet);
-      const last = sequence === request.count;
-      run.timer = setTimeout(
-        () => this.#pingStep(run),
-        last ? Math.max(2000, request.intervalMs) : request.intervalMs,
-      );
-      return;
-    }
-    this.#finishPing(run);
-  }
-
-  #onPing(run: PingRun, sequence: number, from: string, bytes: number): void {
-    const sentAt = run.sentAt.get(sequence);
-    if (sentAt === undefined) return;
-    run.sentAt.delete(sequence);
-    const rttMs = now() - sentAt;
-    run.rtts.push(rttMs);
-    post({ type: "ping-reply", reply: { sequence, rttMs, bytes, from } });
-    if (run.next > run.request.count && run.sentAt.size === 0) this.#finishPing(run);
-  }
-
-  #finishPing(run: PingRun): void {
-    clearTimeout(run.timer);
-    if (this.#ping !== run) return;
-    this.#ping = undefined;
-    for (const sequence of run.sentAt.keys()) post({ type: "ping-lost", sequence });
-    const transmitted = run.next - 1;
-    const received = run.rtts.length;
-    const sum = run.rtts.reduce((a, b) => a + b, 0);
-    post({
-      type: "ping-done",
-      summary: {
-        transmitted,
-        received,
-        lossPercent: transmitted ? (100 * (transmitted - received)) / transmitted : 0,
-        ...(received
-          ? { min: Math.min(...run.rtts), avg: sum / received, max: Math.max(...run.rtts) }
-          : {}),
+      id: random(2).reduce((a, b) => (a << 8) | b, 0),
+      send: (packet) => void this.#send(packet),
+      post,
+      done: () => {
+        if (this.#ping === run) this.#ping = undefined;
       },
+      now,
     });
+    this.#ping = run;
+    run.start();
   }
 
   stopPing(): void {
-    if (this.#ping) this.#finishPing(this.#ping);
+    this.#ping?.stop();
   }
 
   #onPacket(data: Uint8Array): void {
@@ -449,9 +375,9 @@ class Tunnel {
       this.tcp?.receive(data);
       return;
     }
-    const run = this.#ping;
-    if (run && parsed.echo?.type === "reply" && parsed.echo.id === run.id) {
-      this.#onPing(run, parsed.echo.sequence, parsed.source, data.length);
+    const ping = this.#ping;
+    if (ping && parsed.echo?.type === "reply" && parsed.echo.id === ping.id) {
+      ping.reply(parsed.echo.sequence, parsed.source, data.length);
       return;
     }
     const flood = this.#flood;
