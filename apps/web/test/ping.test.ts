@@ -66,7 +66,10 @@ describe("Ping", () => {
     const { sent, posted, done } = run(2, "not an address");
     expect(sent).toHaveLength(0);
     expect(posted[0]).toMatchObject({ type: "error" });
-    expect(posted.at(-1)).toMatchObject({ type: "ping-done", summary: { transmitted: 0, received: 0 } });
+    expect(posted.at(-1)).toMatchObject({
+      type: "ping-done",
+      summary: { transmitted: 0, received: 0 },
+    });
     expect(done).toHaveBeenCalledTimes(1);
   });
 });

@@ -41,9 +41,11 @@ function describe(event: TimedEvent): string {
  * What the relay's own QUIC lost of the datagrams it sent this page (expired in its send queue, or
  * declared lost): undefined from a relay that does not report it. Always none over WebSocket.
  */
-function transportLosses(relay: StatsFrame): string | undefined {
+function transportLosses(relay: StatsFrame, http3: boolean): string | undefined {
   const losses = relay.transportLosses;
   if (!losses) return undefined;
+  // Over WebSocket the relay hands the page TCP, which loses nothing on the way.
+  if (!http3) return "none (WebSocket is reliable)";
   const { expiredToClient: expired, lostToClient: lost } = losses;
   return expired + lost === 0
     ? "none"
@@ -169,7 +171,15 @@ export function statusScreen(client: TunnelClient): HTMLElement {
         "Relay drops",
         r ? (drops.length ? drops.map(([k, n]) => `${k} ${n}`).join(", ") : "none") : undefined,
       ),
-      fact("Relay's QUIC dropped toward you", r ? transportLosses(r) : undefined),
+      fact(
+        "Relay's QUIC dropped toward you",
+        r
+          ? transportLosses(
+              r,
+              client.state.phase === "connected" && client.state.session.transport === "http3",
+            )
+          : undefined,
+      ),
       fact("Dropped in this page", status.receiveDrops || undefined),
       fact("Relay errors", status.relayErrors.join("; ")),
     );
