@@ -3,10 +3,8 @@ import { x25519 } from "@noble/curves/ed25519.js";
 import { blake2s } from "@noble/hashes/blake2.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { abytes } from "../validate.js";
-import { writeCounterNonce } from "./arguments.js";
+import { checkAeadArguments, openOrNull, TAG_LENGTH, writeCounterNonce } from "./arguments.js";
 import type { CryptoBackend } from "./types.js";
-
-const TAG_LENGTH = 16;
 
 /**
  * RFC 8439 AEAD with a raw 12-byte nonce. Exported for known-answer tests only: the RFC
@@ -19,8 +17,7 @@ export function nobleSealWithNonce(
   plaintext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array {
-  abytes(key, 32, "ChaCha20-Poly1305 key");
-  abytes(nonce, 12, "ChaCha20-Poly1305 nonce");
+  checkAeadArguments(key, nonce);
   return chacha20poly1305(key, nonce, aad).encrypt(plaintext);
 }
 
@@ -31,15 +28,8 @@ export function nobleOpenWithNonce(
   ciphertext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array | null {
-  abytes(key, 32, "ChaCha20-Poly1305 key");
-  abytes(nonce, 12, "ChaCha20-Poly1305 nonce");
-  if (ciphertext.length < TAG_LENGTH) return null;
-  try {
-    return chacha20poly1305(key, nonce, aad).decrypt(ciphertext);
-  } catch {
-    // noble throws on a bad tag; the interface reports it as null.
-    return null;
-  }
+  checkAeadArguments(key, nonce);
+  return openOrNull(ciphertext, () => chacha20poly1305(key, nonce, aad).decrypt(ciphertext));
 }
 
 /** Portable backend on the noble libraries: pure JavaScript, safe in browsers and workers. */

@@ -9,11 +9,10 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { abytes } from "../validate.js";
-import { writeCounterNonce } from "./arguments.js";
+import { checkAeadArguments, TAG_LENGTH, writeCounterNonce } from "./arguments.js";
 import { nobleCrypto } from "./noble.js";
 import type { CryptoBackend } from "./types.js";
 
-const TAG_LENGTH = 16;
 const AEAD_OPTIONS = { authTagLength: TAG_LENGTH } as const;
 
 const counterNonce = new Uint8Array(12); // reused: node copies the IV synchronously
@@ -85,8 +84,7 @@ export function nodeSealWithNonce(
   plaintext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array {
-  abytes(key, 32, "ChaCha20-Poly1305 key");
-  abytes(nonce, 12, "ChaCha20-Poly1305 nonce");
+  checkAeadArguments(key, nonce);
   const cipher = createCipheriv("chacha20-poly1305", key, nonce, AEAD_OPTIONS);
   cipher.setAAD(aad, { plaintextLength: plaintext.length });
   const body = cipher.update(plaintext);
@@ -104,8 +102,7 @@ export function nodeOpenWithNonce(
   ciphertext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array | null {
-  abytes(key, 32, "ChaCha20-Poly1305 key");
-  abytes(nonce, 12, "ChaCha20-Poly1305 nonce");
+  checkAeadArguments(key, nonce);
   const bodyLength = ciphertext.length - TAG_LENGTH;
   if (bodyLength < 0) return null;
   const decipher = createDecipheriv("chacha20-poly1305", key, nonce, AEAD_OPTIONS);

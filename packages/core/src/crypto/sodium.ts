@@ -1,9 +1,6 @@
-import { abytes } from "../validate.js";
-import { writeCounterNonce } from "./arguments.js";
+import { checkAeadArguments, openOrNull, writeCounterNonce } from "./arguments.js";
 import { nobleCrypto } from "./noble.js";
 import type { CryptoBackend } from "./types.js";
-
-const TAG_LENGTH = 16;
 
 /**
  * The two functions of libsodium (`libsodium-wrappers`, WebAssembly) the transport AEAD needs.
@@ -38,8 +35,7 @@ export function sodiumSealWithNonce(
   plaintext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array {
-  abytes(key, 32, "ChaCha20-Poly1305 key");
-  abytes(nonce, 12, "ChaCha20-Poly1305 nonce");
+  checkAeadArguments(key, nonce);
   return sodium.crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, aad, null, nonce, key);
 }
 
@@ -51,15 +47,10 @@ export function sodiumOpenWithNonce(
   ciphertext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array | null {
-  abytes(key, 32, "ChaCha20-Poly1305 key");
-  abytes(nonce, 12, "ChaCha20-Poly1305 nonce");
-  if (ciphertext.length < TAG_LENGTH) return null;
-  try {
-    return sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, ciphertext, aad, nonce, key);
-  } catch {
-    // libsodium throws on a bad tag; the interface reports it as null.
-    return null;
-  }
+  checkAeadArguments(key, nonce);
+  return openOrNull(ciphertext, () =>
+    sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, ciphertext, aad, nonce, key),
+  );
 }
 
 /**
