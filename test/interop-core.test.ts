@@ -210,7 +210,7 @@ describe("core ⇄ wireguard-go: rekey while traffic flows", () => {
       const created = pair.ours.events.filter((e) => e.kind === "keypair-created");
       expect(created.length, summary).toBe(createdBefore + 1);
       const rekeyed = created.at(-1)!;
-      expect(rekeyed.role).toBe("initiator");
+      expect(rekeyed.role, summary).toBe("initiator");
       expect(rekeyed.to).toBe("current");
       const after = pair.ours.udp.device.currentKeypair(theirKey);
       expect(after?.localIndex).toBe(rekeyed.localIndex);
