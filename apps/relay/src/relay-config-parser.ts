@@ -158,6 +158,32 @@ function parseUpstream(name: string, value: unknown, errors: string[]): Upstream
   return parsed;
 }
 
+/** The list fields: how long they may be, what the whole must be, and each item's check. */
+const LISTS: Record<
+  string,
+  { max: number; shape: string; item: (v: unknown) => string | undefined }
+> = {
+  tokens: {
+    max: 1000,
+    shape: "must be an array of strings",
+    item: (v) =>
+      typeof v !== "string" || v.length < 16 || v.length > 1024
+        ? "must be a string of 16-1024 characters"
+        : undefined,
+  },
+  allowedOrigins: {
+    max: 100,
+    shape: "must be an array of at most 100 origins",
+    item: (v) =>
+      isOrigin(v) ? undefined : 'must be "*" or an origin like https://app.example:8443 (no path)',
+  },
+  acmeDomains: {
+    max: 100,
+    shape: "must be an array of at most 100 DNS names",
+    item: isDomain,
+  },
+};
+
 /** Validates one configuration layer (a parsed JSON file, or env/flags mapped to the same shape). */
 export function parseRelayConfig(value: unknown): RelayConfigParseResult {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -172,38 +198,15 @@ export function parseRelayConfig(value: unknown): RelayConfigParseResult {
       const error = TOP_LEVEL[key]!(field);
       if (error) errors.push(`${name}: ${error}`);
       else config[key] = field;
-    } else if (key === "tokens") {
-      if (!Array.isArray(field) || field.length > 1000)
-        errors.push("tokens: must be an array of strings");
+    } else if (Object.hasOwn(LISTS, key)) {
+      const list = LISTS[key]!;
+      if (!Array.isArray(field) || field.length > list.max) errors.push(`${key}: ${list.shape}`);
       else {
-        field.forEach((token, i) => {
-          if (typeof token !== "string" || token.length < 16 || token.length > 1024) {
-            errors.push(`tokens[${i}]: must be a string of 16-1024 characters`);
-          }
+        field.forEach((item, i) => {
+          const error = list.item(item);
+          if (error) errors.push(`${key}[${i}]: ${error}`);
         });
-        config.tokens = field;
-      }
-    } else if (key === "allowedOrigins") {
-      if (!Array.isArray(field) || field.length > 100)
-        errors.push("allowedOrigins: must be an array of at most 100 origins");
-      else {
-        field.forEach((origin, i) => {
-          if (!isOrigin(origin))
-            errors.push(
-              `allowedOrigins[${i}]: must be "*" or an origin like https://app.example:8443 (no path)`,
-            );
-        });
-        config.allowedOrigins = field;
-      }
-    } else if (key === "acmeDomains") {
-      if (!Array.isArray(field) || field.length > 100)
-        errors.push("acmeDomains: must be an array of at most 100 DNS names");
-      else {
-        field.forEach((domain, i) => {
-          const error = isDomain(domain);
-          if (error) errors.push(`acmeDomains[${i}]: ${error}`);
-        });
-        config.acmeDomains = field;
+        config[key] = field;
       }
     } else if (key === "upstreams") {
       if (typeof field !== "object" || field === null || Array.isArray(field)) {

@@ -238,7 +238,8 @@ export class RelaySession {
     // Within the hello's deadline too: an upstream's address assigner may answer late.
     const admitted = await withTimeout(this.ctx.admit(hello));
     if (admitted === "timeout") {
-      this.refuse("bad-hello", "no hello in time");
+      // The hello came; the upstream's address assigner did not answer. A client may retry.
+      this.refuse("upstream-unreachable", `upstream ${hello.upstream} did not answer in time`);
       return undefined;
     }
     if (this.isClosed()) return undefined;

@@ -108,6 +108,27 @@ describe("demo peer on a worker thread", () => {
     expect((await helloWithKey(inline.address, "demo")).addresses).toHaveLength(2);
   });
 
+  it("an address assigner that never answers: the hello is refused within its deadline, retryable", async () => {
+    const echo: Echo = await startEcho();
+    closers.push(() => echo.close());
+    const { relay, address } = await startRelay(echo.port, {
+      limits: { helloTimeoutMs: 300, maxSessionsPerAddress: 1 },
+    });
+    closers.push(() => relay.stop(0));
+    relay.upstreams.register(
+      { name: "silent", host: "127.0.0.1", port: echo.port },
+      { addressesFor: () => new Promise<undefined>(() => {}) },
+    );
+    await expect(helloWithKey(address, "silent")).rejects.toMatchObject({
+      code: "upstream-unreachable",
+      message: expect.stringContaining("upstream silent did not answer in time"),
+    });
+    // The one slot of this address went back: another session opens and relays.
+    const conn = await connect(address, { upstream: "echo" });
+    closers.push(() => conn.close());
+    expect(await roundTrip(conn, conn.datagrams[Symbol.asyncIterator](), 1)).toBeGreaterThan(0);
+  });
+
   it("taken down by an uncaught error: the demo upstream goes, the log says why, the others relay on", async () => {
     const echo: Echo = await startEcho();
     closers.push(() => echo.close());
