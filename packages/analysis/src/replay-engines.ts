@@ -7,9 +7,9 @@ import {
   type CryptoBackend,
   Device,
   DeviceRunner,
-  deterministicRandom,
   formatTraceEvent,
   type Output,
+  REKEY_TIMEOUT_JITTER_MAX,
   type Scheduler,
   type UdpEndpoint,
 } from "@wiregate/core";
@@ -94,15 +94,16 @@ function wiregateEngine(o: EngineOptions): ReplayEngine {
 }
 
 function wireguardGoEngine(o: EngineOptions): ReplayEngine {
-  const jitterFallback = deterministicRandom(`jitter ${o.side}`);
   const peer = new WireGuardGoPeer({
     name: o.side,
     privateKey: o.privateKey,
     peerPublicKey: o.peerPublicKey,
     presharedKey: o.presharedKey,
     entropy: o.script.entropy,
-    retransmitJitter: () =>
-      o.script.jitters.shift() ?? (jitterFallback(2)[0]! | (jitterFallback(2)[1]! << 8)) % 334,
+    // A retry the capture does not show had not fired when the capture saw its handshake end:
+    // the latest jitter wireguard-go can draw is the one that agrees with that best. (A guessed
+    // earlier one can cross the other side's captured retry and stall a replay that did not.)
+    retransmitJitter: () => o.script.jitters.shift() ?? REKEY_TIMEOUT_JITTER_MAX,
     wallClock: (now) => o.script.wallClock(now),
     crypto: o.crypto,
   });

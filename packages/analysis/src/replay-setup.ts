@@ -98,7 +98,8 @@ export interface Timing {
 /**
  * The capture side and latency, from initiation → response gaps. The capture side's own messages
  * are captured when sent; the other side's on arrival, processed just before the capture side's
- * first reaction to them (so a crossing that happened in the real peer is re-enacted as one).
+ * first reaction to them (so a crossing that happened in the real peer is re-enacted as one). The
+ * capture side's initiations are processed just before the other side's response left, likewise.
  */
 export function timing(captured: DecodedMessage[], sideOf: (m: DecodedMessage) => Side): Timing {
   const gaps: Record<Side, number[]> = { A: [], B: [] };
@@ -121,25 +122,63 @@ export function timing(captured: DecodedMessage[], sideOf: (m: DecodedMessage) =
     captureSide = firstInit ? sideOf(firstInit) : "A";
     d = Math.max(50e-6, (ga ?? gb ?? 0.0005) / 2);
   }
+  // A response captured g after the capture side's initiation it answers went there and back in
+  // g: the latency is at most half the fastest such gap (the median can be a loaded moment's).
+  const fastest = Math.min(...gaps[captureSide]);
+  if (Number.isFinite(fastest)) d = Math.min(d, fastest / 2);
   const firstTransportTo = new Map<number, DecodedMessage>();
   const responseTo = new Map<number, DecodedMessage>();
+  const responseFrom = new Map<number, DecodedMessage>();
   for (const m of captured) {
     if (m.type === 4 && !firstTransportTo.has(m.receiver!)) firstTransportTo.set(m.receiver!, m);
     if (m.type === 2 && !responseTo.has(m.receiver!)) responseTo.set(m.receiver!, m);
+    if (m.type === 2 && !responseFrom.has(m.sender!)) responseFrom.set(m.sender!, m);
+  }
+  const fromCaptureSide = (m: DecodedMessage | undefined) =>
+    m && sideOf(m) === captureSide ? m : undefined;
+  // The other side sealed its data with a keypair it already had, so it sent it after processing
+  // the capture side's message that completed that handshake: the response (it initiated) or the
+  // first data on the keypair (it responded). The latency is a median and can be far off on a
+  // loaded machine; without this bound, data can reach a replayed peer before its keypair does.
+  const keyedAt = (m: DecodedMessage): number => {
+    const response = fromCaptureSide(responseFrom.get(m.receiver!));
+    if (response) return response.time + d;
+    const own = responseTo.get(m.receiver!);
+    const confirmation = own && fromCaptureSide(firstTransportTo.get(own.sender!));
+    return confirmation ? confirmation.time + d : Number.NEGATIVE_INFINITY;
+  };
+  const processAlone = (m: DecodedMessage): number => {
+    let reaction: DecodedMessage | undefined;
+    if (m.type === 1) reaction = responseTo.get(m.sender!);
+    else if (m.type === 2) reaction = firstTransportTo.get(m.sender!);
+    if (reaction && (reaction.time <= m.time || sideOf(reaction) === sideOf(m)))
+      reaction = undefined;
+    if (sideOf(m) !== captureSide) return reaction ? reaction.time - 1e-6 : m.time;
+    // An initiation from the capture side: processed just before the response left, which on
+    // a loaded machine (or in a crossing) can be long after one latency.
+    if (m.type === 1 && reaction) return reaction.time - d - 1e-6;
+    return m.time + d;
+  };
+  // Each direction is one queue: nothing is processed before what was sent ahead of it.
+  const processed = new Map<DecodedMessage, number>();
+  const lastProcessed: Record<Side, number> = {
+    A: Number.NEGATIVE_INFINITY,
+    B: Number.NEGATIVE_INFINITY,
+  };
+  for (const m of captured) {
+    const at = Math.max(processAlone(m), lastProcessed[sideOf(m)] + 1e-6);
+    processed.set(m, at);
+    lastProcessed[sideOf(m)] = at;
   }
   return {
     captureSide,
     latencySeconds: d,
-    sendTime: (m) => (sideOf(m) === captureSide ? m.time : m.time - d),
-    processTime: (m) => {
-      if (sideOf(m) === captureSide) return m.time + d;
-      let reaction: DecodedMessage | undefined;
-      if (m.type === 1) reaction = responseTo.get(m.sender!);
-      else if (m.type === 2) reaction = firstTransportTo.get(m.sender!);
-      if (reaction && reaction.time > m.time && sideOf(reaction) === captureSide)
-        return reaction.time - 1e-6;
-      return m.time;
+    sendTime: (m) => {
+      if (sideOf(m) === captureSide) return m.time;
+      if (m.type !== 4) return m.time - d;
+      return Math.min(m.time, Math.max(m.time - d, keyedAt(m) + 1e-6));
     },
+    processTime: (m) => processed.get(m) ?? processAlone(m),
   };
 }
 

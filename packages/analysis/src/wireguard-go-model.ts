@@ -184,7 +184,8 @@ export class WireGuardGoPeer {
     }
   }
 
-  #jitter(): number {
+  /** The retransmit timer's jitter; the new-handshake timer draws its own from `entropy`. */
+  #retransmitJitter(): number {
     return this.#o.retransmitJitter?.() ?? this.#o.entropy.jitter();
   }
 
@@ -211,7 +212,7 @@ export class WireGuardGoPeer {
       this.#timers.keepalive = undefined; // timersAnyAuthenticatedPacketSent
       if (packet.length > 0 && this.#timers.newHandshake === undefined) {
         this.#timers.newHandshake =
-          this.#now + KEEPALIVE_TIMEOUT + GO_REKEY_TIMEOUT + this.#jitter();
+          this.#now + KEEPALIVE_TIMEOUT + GO_REKEY_TIMEOUT + this.#o.entropy.jitter();
       }
     }
     if (k.isInitiator && this.#now - k.created > REKEY_AFTER_TIME)
@@ -232,7 +233,7 @@ export class WireGuardGoPeer {
     const message = this.createMessageInitiation();
     if (!message) return;
     this.#out.push(message);
-    this.#timers.retransmit = this.#now + GO_REKEY_TIMEOUT + this.#jitter();
+    this.#timers.retransmit = this.#now + GO_REKEY_TIMEOUT + this.#retransmitJitter();
   }
 
   /** CreateMessageInitiation (one write-locked section). */

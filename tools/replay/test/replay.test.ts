@@ -1,8 +1,13 @@
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { CAPTURES, runCli } from "./helpers.js";
 
 const STALL = `${CAPTURES}/collision-stall/sim-nopsk-retry-run02.pcapng`;
 const STALL_KEYS = `${CAPTURES}/collision-stall/keylog.txt`;
+// Two wireguard-go peers on a loaded machine: B answered the first initiation 5.8 ms after it was
+// captured (it had started its own meanwhile), the retry 0.45 ms after; then data flowed.
+const LOADED = fileURLToPath(new URL("fixtures/loaded-collision.pcapng", import.meta.url));
+const LOADED_KEYS = fileURLToPath(new URL("fixtures/loaded-collision.keylog", import.meta.url));
 
 function outcome(stdout: string) {
   const last = stdout.trim().split("\n").at(-1)!;
@@ -55,6 +60,25 @@ describe("replay", () => {
     expect(o.stalled).toBe(false);
     expect(o.stallSeconds).toBeLessThan(0.01);
     expect(o.errors).toEqual([]);
+  });
+
+  it("re-enacts a crossing whose latencies varied tenfold: the stall, and the retry that ended it", async () => {
+    const args = ["replay", LOADED, "--keylog", LOADED_KEYS, "-c", "40"];
+    const model = await runCli([...args, "--model", "wireguard-go"]);
+    expect(model.code).toBe(0);
+    // The latency is bounded by the retry's 0.45 ms answer, not the crossing's 5.8 ms.
+    expect(model.stdout).toMatch(/one-way latency 0\.2\d\d ms/);
+    // Each side took the other's initiation after sending its own, so both responses were
+    // dropped; A's retry ended the stall, and B's data left only after B had the keypair.
+    expect(model.stdout.match(/Received invalid response message/g)).toHaveLength(2);
+    expect(model.stdout).toMatch(/A: Handshake did not complete after 5 seconds, retrying/);
+    expect(model.stdout).not.toMatch(/B: Handshake did not complete/);
+    const json = outcome((await runCli([...args, "--model", "wireguard-go", "--json"])).stdout);
+    expect(json.stalled).toBe(true);
+    expect(json.stallSeconds).toBeCloseTo(5.13, 2);
+    const ours = outcome((await runCli([...args, "--json"])).stdout);
+    expect(ours.stalled).toBe(false);
+    expect(ours.errors).toEqual([]);
   });
 
   it("with a full key log the engines regenerate the captured messages byte for byte", async () => {
