@@ -67,12 +67,12 @@ export {
   renderReplay,
   replayCapture,
 } from "./replay.js";
+export type { GoHandshakeState } from "./wireguard-go-handshake.js";
 export {
-  GO_REKEY_TIMEOUT,
-  type GoHandshakeState,
   type GoLogLine,
   type GoPeerOptions,
   type HandshakeJob,
   type JobStep,
   WireGuardGoPeer,
-} from "./wireguard-go-model.js";
+} from "./wireguard-go-peer.js";
+export { GO_REKEY_TIMEOUT } from "./wireguard-go-timers.js";

@@ -14,7 +14,7 @@ import {
   nobleCrypto,
   type UdpEndpoint,
 } from "@wiregate/core";
-import { type JobStep, WireGuardGoPeer } from "./wireguard-go-model.js";
+import { type JobStep, WireGuardGoPeer } from "./wireguard-go-peer.js";
 
 export interface Interleaving {
   /** Step names in execution order, e.g. ["R1", "I1", "I2", "R2", "I3", "I4", "R3"]. */

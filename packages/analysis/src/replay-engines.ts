@@ -14,7 +14,7 @@ import {
   type UdpEndpoint,
 } from "@wiregate/core";
 import { other, type Script, type Side } from "./replay-setup.js";
-import { WireGuardGoPeer } from "./wireguard-go-model.js";
+import { WireGuardGoPeer } from "./wireguard-go-peer.js";
 
 export type ReplayModel = "wiregate" | "wireguard-go";
 
