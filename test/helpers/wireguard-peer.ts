@@ -63,7 +63,7 @@ export interface WireGuardPeer {
   /** Parsed `wg show <ifname> dump`: handshake times and transfer counters per peer. */
   dump(): Promise<WgDump>;
   /** Pings from inside the namespace; never throws for an unreachable address. */
-  ping(address: string, options?: { count?: number; waitSeconds?: number }): Promise<PingResult>;
+  ping(address: string, options?: PingOptions): Promise<PingResult>;
   /** The last lines wireguard-go printed. */
   log(): string;
   /** The same lines, each behind the Unix time (µs) this process read it, like `ts '%.s'`. */
@@ -237,13 +237,19 @@ function collectLog(child: ChildProcess): { lines: string[]; timed: string[] } {
   return { lines, timed };
 }
 
-async function ping(
-  ns: Namespace,
-  address: string,
-  options: { count?: number; waitSeconds?: number },
-): Promise<PingResult> {
+export interface PingOptions {
+  /** Echo requests to send, 0.2 s apart (default 3); with `deadlineSeconds`, replies to wait for. */
+  readonly count?: number;
+  /** How long to wait for each reply (default 1 s). */
+  readonly waitSeconds?: number;
+  /** Keep sending until `count` replies arrive or this many seconds pass (ping's `-w`). */
+  readonly deadlineSeconds?: number;
+}
+
+async function ping(ns: Namespace, address: string, options: PingOptions): Promise<PingResult> {
   const count = options.count ?? 3;
   const args = ["-n", "-c", String(count), "-i", "0.2", "-W", String(options.waitSeconds ?? 1)];
+  if (options.deadlineSeconds !== undefined) args.push("-w", String(options.deadlineSeconds));
   const result = await ns.exec("ping", [...args, address], { allowFailure: true });
   const summary = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(result.stdout);
   return {
