@@ -6,6 +6,7 @@
  */
 
 import { WebTransportPonyfill } from "@fails-components/webtransport";
+import { keyToBase64, nobleCrypto, publicKey as publicKeyOf } from "@wiregate/core";
 import {
   type ConnectRelayOptions,
   connectRelay,
@@ -14,6 +15,7 @@ import {
   type WebTransportConstructor,
   type WebTransportLike,
 } from "@wiregate/relay-protocol";
+import type { ConnectSettings } from "./protocol.js";
 
 /** How long native WebTransport may take before WebSocket is tried (UDP silently dropped). */
 const NATIVE_TIMEOUT_MS = 5_000;
@@ -111,4 +113,26 @@ export async function openRelaySession(
   const websocket = tracked(websocketUrl ? dialing(ponyfill, websocketUrl) : ponyfill);
   const conn = await connectRelay({ ...connect, WebTransport: websocket.Ctor });
   return { conn, kind: "websocket", reason, transportMax: maxOf(websocket.last()) };
+}
+
+/** A session to `upstream` with the Connect screen's settings (the tunnel's, or a raw flood's). */
+export function openRelay(
+  settings: ConnectSettings,
+  upstream: string,
+  onDatagram: (d: Uint8Array) => void,
+  onError?: ConnectRelayOptions["onError"],
+): Promise<OpenedRelay> {
+  return openRelaySession({
+    url: settings.url,
+    upstream,
+    // An upstream that hands out tunnel addresses (the demo peer) answers in the welcome.
+    publicKey: keyToBase64(publicKeyOf(nobleCrypto, settings.privateKey)),
+    onDatagram,
+    ...(settings.token ? { token: settings.token } : {}),
+    ...(onError ? { onError } : {}),
+    ...(settings.websocketUrl ? { websocketUrl: settings.websocketUrl } : {}),
+    ...(settings.certificateHash
+      ? { serverCertificateHashes: [{ algorithm: "sha-256", value: settings.certificateHash }] }
+      : {}),
+  });
 }

@@ -1,0 +1,241 @@
+/**
+ * The tunnel's connection in the worker: a relay session carrying the device's datagrams, dialled
+ * again when it ends without the user asking (reconnect.ts). The device (tunnel-engine.ts) is kept
+ * across sessions, so the first packet after a reconnect resumes the tunnel; it is rebuilt, keys
+ * kept, only when the MTU or the interface addresses change. The page is told each state change.
+ */
+import {
+  keyToBase64,
+  nobleCrypto,
+  publicKey as publicKeyOf,
+  type RandomSource,
+} from "@wiregate/core";
+import { type RelayConnection, RelayError } from "@wiregate/relay-protocol";
+import type { ConnectionState, ConnectSettings, FromWorker } from "./protocol.js";
+import { Reconnect } from "./reconnect.js";
+import { type OpenedRelay, openRelay } from "./relay-transport.js";
+import type { TunnelCrypto } from "./tunnel-crypto.js";
+import { sessionLimits, TunnelEngine } from "./tunnel-engine.js";
+import { TunnelReport } from "./tunnel-report.js";
+import { TunnelTcp } from "./tunnel-tcp.js";
+
+export interface TunnelOptions {
+  post: (message: FromWorker) => void;
+  now: () => number;
+  random: RandomSource;
+  wallClock: () => bigint;
+  /** The crypto backend; the first connect waits for it. */
+  crypto: Promise<TunnelCrypto>;
+  /** A plaintext packet the device delivered (for TCP and the Tools screen). */
+  packet: (data: Uint8Array) => void;
+  /** A new device replaced the old one: what was bound to the old netstack is gone. */
+  deviceReplaced: () => void;
+  /** The tunnel is being taken down: runs that use it end. */
+  stopping: () => void;
+}
+
+export class Tunnel {
+  readonly #o: TunnelOptions;
+  readonly #report: TunnelReport;
+  readonly #reconnect: Reconnect;
+  #settings: ConnectSettings | undefined;
+  #engine: TunnelEngine | undefined;
+  #conn: RelayConnection | undefined;
+  #state: ConnectionState = { phase: "idle" };
+  #wanted = false;
+  /** TCP inside the tunnel (Browse screen, TCP console, UDP listener); one per device. */
+  tcp: TunnelTcp | undefined;
+  /** Interface addresses: the welcome's when the upstream assigned some, else the config's. */
+  #addresses: string[] = [];
+
+  constructor(options: TunnelOptions) {
+    this.#o = options;
+    this.#report = new TunnelReport({
+      post: options.post,
+      now: options.now,
+      timeOrigin: performance.timeOrigin,
+      source: () => {
+        const settings = this.#settings;
+        if (!settings) return undefined;
+        const engine = this.#engine;
+        return {
+          conn: this.#conn,
+          peerStatus: () => engine?.peerStatus(settings.peer.publicKey),
+        };
+      },
+    });
+    this.#reconnect = new Reconnect({
+      retry: () => {
+        if (this.#settings) void this.#connectOnce(this.#settings);
+      },
+    });
+  }
+
+  get settings(): ConnectSettings | undefined {
+    return this.#settings;
+  }
+  /** The relay session while there is one. */
+  get conn(): RelayConnection | undefined {
+    return this.#conn;
+  }
+  /** The tunnel MTU while there is a device. */
+  get mtu(): number | undefined {
+    return this.#engine?.mtu;
+  }
+
+  connect(settings: ConnectSettings): void {
+    this.disconnect();
+    this.#settings = settings;
+    this.#wanted = true;
+    this.#reconnect.reset();
+    this.#report.start();
+    void this.#connectOnce(settings);
+  }
+
+  disconnect(): void {
+    this.#wanted = false;
+    this.#reconnect.cancel();
+    this.#report.stop();
+    this.#o.stopping();
+    const conn = this.#conn;
+    this.#conn = undefined;
+    conn?.close();
+    this.#engine?.stop();
+    this.#engine = undefined;
+    this.#setState({ phase: "idle" });
+  }
+
+  handshake(): void {
+    const engine = this.#engine;
+    const settings = this.#settings;
+    if (!engine || !settings) {
+      this.#o.post({ type: "error", message: "not connected" });
+      return;
+    }
+    engine.initiateHandshake(settings.peer.publicKey);
+  }
+
+  /** Sends one plaintext packet into the tunnel; refuses (never drops silently) beyond the MTU. */
+  send(packet: Uint8Array): boolean {
+    const engine = this.#engine;
+    if (!engine) return false;
+    if (packet.length > engine.mtu) {
+      this.#o.post({
+        type: "error",
+        message: `packet of ${packet.length} bytes exceeds the tunnel MTU of ${engine.mtu}`,
+      });
+      return false;
+    }
+    engine.send(packet);
+    return true;
+  }
+
+  /** The interface address of the same family as `destination`, if there is one. */
+  source(destination: string): string | undefined {
+    const v6 = destination.includes(":");
+    return this.#addresses.find((a) => a.includes(":") === v6);
+  }
+
+  #setState(state: ConnectionState): void {
+    this.#state = state;
+    this.#o.post({ type: "state", state });
+  }
+
+  async #connectOnce(settings: ConnectSettings): Promise<void> {
+    const publicKey = keyToBase64(publicKeyOf(nobleCrypto, settings.privateKey));
+    const attempt = this.#reconnect.attempt;
+    this.#setState({ phase: attempt === 0 ? "connecting" : "reconnecting", attempt, publicKey });
+    const { backend, detail: cryptoDetail } = await this.#o.crypto;
+    let opened: OpenedRelay;
+    try {
+      opened = await openRelay(
+        settings,
+        settings.upstream,
+        (datagram) => this.#engine?.receive(datagram),
+        (error) => this.#report.relayError(error),
+      );
+    } catch (error) {
+      if (!this.#wanted) return;
+      const code = error instanceof RelayError ? error.code : "transport";
+      this.#retryOrFail(code, (error as Error).message);
+      return;
+    }
+    const { conn, transportMax } = opened;
+    if (!this.#wanted || this.#settings !== settings) {
+      conn.close();
+      return;
+    }
+    const { datagramSize, mtu } = sessionLimits(conn.welcome, transportMax);
+    this.#conn = conn;
+    this.#reconnect.reset();
+    const addresses = conn.welcome.addresses?.map((a) => a.split("/")[0]!) ?? settings.addresses;
+    const moved = addresses.join() !== this.#addresses.join();
+    this.#addresses = addresses;
+    let engine = this.#engine;
+    const fresh = !engine || mtu !== engine.mtu || moved;
+    if (!engine || fresh) {
+      // A new device only on first connect or when the MTU or the addresses changed; keys are kept.
+      engine?.stop();
+      engine = new TunnelEngine({
+        privateKey: settings.privateKey,
+        mtu,
+        crypto: backend,
+        random: this.#o.random,
+        wallClock: this.#o.wallClock,
+        output: (out) => {
+          const conn = this.#conn;
+          if (conn) for (const datagram of out.datagrams) conn.send(datagram.data);
+          for (const packet of out.packets) this.#o.packet(packet.data);
+          this.#report.events(out.events);
+        },
+      });
+      this.#engine = engine;
+      this.#o.deviceReplaced();
+      this.tcp = new TunnelTcp(addresses, mtu, (packet) => this.send(packet));
+      engine.addPeer(settings.peer);
+    }
+    this.#setState({
+      phase: "connected",
+      publicKey,
+      session: {
+        transport: conn.welcome.transport,
+        polyfill: opened.kind,
+        transportReason: opened.reason,
+        sessionId: conn.welcome.sessionId,
+        datagramSize,
+        mtu,
+        crypto: cryptoDetail,
+      },
+    });
+    if (fresh) engine.initiateHandshake(settings.peer.publicKey);
+    void this.#report.status();
+    void conn.closed.then(({ error }) => {
+      if (this.#conn !== conn) return;
+      this.#conn = undefined;
+      if (!this.#wanted) return;
+      this.#retryOrFail(
+        error?.code ?? "transport",
+        error ? `${error.code}: ${error.message}` : "session closed",
+      );
+    });
+  }
+
+  #retryOrFail(code: string, detail: string): void {
+    const retry = this.#reconnect.failed(code);
+    if (!retry) {
+      this.#wanted = false;
+      this.#report.stop();
+      this.#setState({ phase: "failed", detail });
+      return;
+    }
+    this.#setState({
+      phase: "reconnecting",
+      attempt: retry.attempt,
+      retryInMs: Math.round(retry.delayMs),
+      detail,
+      ...("publicKey" in this.#state && this.#state.publicKey
+        ? { publicKey: this.#state.publicKey }
+        : {}),
+    });
+  }
+}
