@@ -84,6 +84,13 @@ export interface PeerStatus {
   lastHandshakeAt: number | undefined;
   txBytes: number;
   rxBytes: number;
+  /**
+   * Transport messages the peer sent that have not arrived: gaps in their counters, which it
+   * numbers from 0 on each keypair. A late arrival fills its gap. Whatever lost them (the network,
+   * a relay, the browser's queue), nothing else can see these losses; the tail of a burst shows
+   * once a later message arrives.
+   */
+  rxMissing: number;
   /** Creation time (caller's clock) of each keypair slot in use. */
   keypairs: { slot: "previous" | "current" | "next"; createdAt: number; isInitiator: boolean }[];
   stagedPackets: number;

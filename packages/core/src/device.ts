@@ -177,6 +177,7 @@ export class Device {
       lastHandshakeAt: peer.lastHandshakeAt,
       txBytes: peer.txBytes,
       rxBytes: peer.rxBytes,
+      rxMissing: peer.rxMissing,
       keypairs: slots,
       stagedPackets: peer.staged.length,
     };

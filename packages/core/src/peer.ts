@@ -51,6 +51,7 @@ export class Peer implements Scheduled {
   staged: Uint8Array[] = [];
   txBytes = 0;
   rxBytes = 0;
+  rxMissing = 0;
 
   constructor(
     readonly publicKey: Uint8Array,

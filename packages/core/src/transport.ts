@@ -69,6 +69,7 @@ export function onTransportData(ctx: Context, m: TransportData, from: UdpEndpoin
   authenticatedReceived(ctx, peer);
   roam(ctx, peer, from);
   peer.rxBytes += m.bytes.length;
+  countGap(peer, k, Number(m.counter));
   if (plaintext.length === 0) return; // keepalive
   dataReceived(ctx, peer);
   const addresses = packetAddresses(plaintext);
@@ -81,6 +82,16 @@ export function onTransportData(ctx: Context, m: TransportData, from: UdpEndpoin
     return;
   }
   ctx.out.packets.push({ peer: peer.id, data: plaintext.subarray(0, addresses.totalLength) });
+}
+
+/** Counters skipped since the highest so far are missing; an accepted lower one was one of them. */
+function countGap(peer: Peer, k: Keypair, counter: number): void {
+  if (counter > k.highestReceived) {
+    peer.rxMissing += counter - k.highestReceived - 1;
+    k.highestReceived = counter;
+  } else {
+    peer.rxMissing--;
+  }
 }
 
 /** Sends `packet` to `peer`: at once if nothing is queued and a keypair is up, else staged. */

@@ -73,6 +73,41 @@ describe("Device", () => {
     expect(pair.delivered.b).toHaveLength(2);
   });
 
+  it("counts the transport messages that never arrived from the gaps in their counters", () => {
+    const pair = new Pair({ seed: "missing" });
+    const missing = () => pair.devices.b.peerStatus(pair.keys.a)!.rxMissing;
+    pair.send("a", "first");
+    deliverAll(pair);
+    expect(missing()).toBe(0);
+    for (let i = 0; i < 6; i++) pair.send("a", `burst ${i}`);
+    const [b0, b1, b2, b3, b4, b5] = pair.inFlight.splice(0);
+    const arrive = (m: typeof b0) => {
+      pair.inFlight.push(m!);
+      pair.deliver(pair.inFlight.length - 1);
+    };
+    // The network loses 1 and 2, and holds 3 back until after 4.
+    void [b1, b2];
+    arrive(b0);
+    expect(missing()).toBe(0);
+    arrive(b4);
+    expect(missing()).toBe(3);
+    arrive(b3);
+    expect(missing()).toBe(2);
+    arrive(b5);
+    expect(missing()).toBe(2);
+    // A replay is refused before it is counted: it fills no gap.
+    pair.devices.b.receive(pair.now, b3!.data, { address: "192.0.2.1", port: 51820 });
+    expect(missing()).toBe(2);
+    expect(pair.delivered.b.map((d) => text(d.data))).toEqual([
+      "first",
+      "burst 0",
+      "burst 4",
+      "burst 3",
+      "burst 5",
+    ]);
+    expect(pair.devices.a.peerStatus(pair.keys.b)!.rxMissing).toBe(0);
+  });
+
   it("drops a handshake message with a bad mac1 silently", () => {
     const pair = new Pair({ seed: "mac1" });
     pair.send("a", "x");

@@ -133,6 +133,18 @@ export function statusScreen(client: TunnelClient): HTMLElement {
             h(
               "tr",
               {},
+              h("th", { scope: "row" }, "Lost on the way to you"),
+              h(
+                "td",
+                { "data-testid": "rx-missing", "data-count": p.rxMissing },
+                p.rxMissing === 0
+                  ? "none"
+                  : `${p.rxMissing} ${p.rxMissing === 1 ? "message" : "messages"} (gaps in WireGuard's counters)`,
+              ),
+            ),
+            h(
+              "tr",
+              {},
               h("th", { scope: "row" }, "Keypairs"),
               h(
                 "td",
