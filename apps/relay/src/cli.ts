@@ -45,23 +45,31 @@ async function main(): Promise<number> {
         log.error("certificate reload failed", { error: (error as Error).message }),
       );
   });
-  const { startDemoUpstream } = await import("./demo-upstream.js");
+  const { DEMO_UPSTREAM, startDemoUpstream } = await import("./demo-upstream.js");
+  // Should the demo peer's thread die, the page's defaults stop naming it.
+  let demoGone = () => {};
   const demo = config.demo
-    ? await startDemoUpstream(relay, log, config.certDir, { thread: config.demoThread })
+    ? await startDemoUpstream(relay, log, config.certDir, {
+        thread: config.demoThread,
+        onGone: () => demoGone(),
+      })
     : undefined;
   const address = await relay.start();
   // Defaults for the web client served from this origin (it reads ./wiregate.json if present).
-  const publishDefaults = () =>
+  const publishDefaults = () => {
+    const live = demo && relay.upstreams.get(DEMO_UPSTREAM) ? demo : undefined;
     relay.publish("/wiregate.json", {
       relay: address.url,
-      upstream: demo ? "demo" : (relay.upstreams.names()[0] ?? ""),
-      peerPublicKey: demo?.publicKey ?? "",
+      upstream: live ? DEMO_UPSTREAM : (relay.upstreams.names()[0] ?? ""),
+      peerPublicKey: live?.publicKey ?? "",
       certificateSha256: relay.certificates ? pinnedHash(relay.certificates) : "",
       // For a page served by the loopback plain-HTTP listener: its WebSocket fallback (ws://).
       ...(address.localHttpUrl
         ? { websocket: new URL(config.path, address.localHttpUrl.replace(/^http/, "ws")).href }
         : {}),
     });
+  };
+  demoGone = publishDefaults;
   publishDefaults();
   relay.certificates?.onChange(publishDefaults);
   if (relay.openMode) {

@@ -22,6 +22,8 @@ export interface DemoUpstreamOptions {
   thread?: boolean;
   /** Replaces the worker script (tests); implies `thread`. */
   entry?: URL;
+  /** Called after the upstream was removed because its thread died. */
+  onGone?: () => void;
 }
 
 /** The demo peer as the CLI holds it, wherever it runs. */
@@ -46,10 +48,13 @@ export async function startDemoUpstream(
           onEvent: (event) => log.debug("demo peer", { ...event }),
           onExit: (error) => {
             relay.upstreams.unregister(DEMO_UPSTREAM);
+            const sessionsClosed = relay.upstreamGone(DEMO_UPSTREAM, "the demo peer failed");
             log.error("demo peer failed: upstream removed", {
               upstream: DEMO_UPSTREAM,
               error: error.message,
+              sessionsClosed,
             });
+            options.onGone?.();
           },
           ...(options.entry ? { entry: options.entry } : {}),
         })

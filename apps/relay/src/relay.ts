@@ -370,6 +370,17 @@ export class Relay {
     return closed;
   }
 
+  /** Tells every session open to `upstream` that it is gone, and closes them. Returns how many. */
+  upstreamGone(upstream: string, message: string): number {
+    let told = 0;
+    for (const session of this.sessions) {
+      if (session.upstream !== upstream) continue;
+      session.upstreamGone(message);
+      told++;
+    }
+    return told;
+  }
+
   /** Stops accepting, tells every session, waits up to `drainMs` for them to end, then closes. */
   async stop(drainMs = 2_000): Promise<void> {
     if (this.#draining) return;

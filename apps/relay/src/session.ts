@@ -108,7 +108,7 @@ function deadline(ms: number): { expired: Promise<"timeout">; cancel(): void } {
  */
 export type SessionState =
   | { kind: "hello" }
-  | { kind: "open"; forwarder: Forwarder }
+  | { kind: "open"; forwarder: Forwarder; upstream: string }
   | { kind: "closed" };
 
 export class RelaySession {
@@ -129,6 +129,11 @@ export class RelaySession {
   /** Largest WireGuard message carried at all, message stream included (0 until it is open). */
   get messageSize(): number {
     return this.#state.kind === "open" ? this.#state.forwarder.messageSize : 0;
+  }
+
+  /** The upstream an open session relays to. */
+  get upstream(): string | undefined {
+    return this.#state.kind === "open" ? this.#state.upstream : undefined;
   }
 
   /** A method, not a field read, so checks after an await are not narrowed away. */
@@ -261,7 +266,7 @@ export class RelaySession {
       forwarder.close();
       return false;
     }
-    this.#state = { kind: "open", forwarder };
+    this.#state = { kind: "open", forwarder, upstream: upstream.name };
     this.ctx.counters.sessionOpened(this.ctx.transport);
     const { datagramSize, messageSize } = forwarder;
     this.#sendControl({
@@ -406,8 +411,17 @@ export class RelaySession {
 
   /** For graceful shutdown: say why, then close. */
   shutdown(): void {
+    this.#endWith("shutdown", "relay shutting down", "shutdown");
+  }
+
+  /** Its upstream went away (the demo peer's thread died): say so, retryable, then close. */
+  upstreamGone(message: string): void {
+    this.#endWith("upstream-unreachable", message, "upstream-gone");
+  }
+
+  #endWith(code: "shutdown" | "upstream-unreachable", message: string, reason: string): void {
     if (this.#state.kind === "open") void this.transportLosses.read(); // As in checkIdle.
-    this.#sendControl({ type: "error", code: "shutdown", message: "relay shutting down" });
-    setTimeout(() => this.close("shutdown"), 50).unref();
+    this.#sendControl({ type: "error", code, message });
+    setTimeout(() => this.close(reason), 50).unref();
   }
 }

@@ -25,11 +25,11 @@ afterEach(async () => {
 });
 const { relayWith } = relayProcesses();
 
-/** A hello naming `upstream` with a fresh key hint: the welcome, or the relay's refusal. */
-async function helloWithKey(address: RelayAddress, upstream: string) {
+/** A session naming `upstream` with a fresh key hint (the demo peer hands out addresses by key). */
+async function connectWithKey(address: RelayAddress, upstream: string) {
   await quicheLoaded;
   const key = generatePrivateKey((n) => crypto.getRandomValues(new Uint8Array(n)));
-  const conn = await connectRelay({
+  return connectRelay({
     WebTransport: WebTransport as unknown as WebTransportConstructor,
     url: address.url,
     token: TOKEN,
@@ -38,6 +38,11 @@ async function helloWithKey(address: RelayAddress, upstream: string) {
     serverCertificateHashes: [{ algorithm: "sha-256", value: address.certificateSha256 }],
     transportOptions: { forceReliable: true },
   });
+}
+
+/** A hello naming `upstream` with a fresh key hint: the welcome, or the relay's refusal. */
+async function helloWithKey(address: RelayAddress, upstream: string) {
+  const conn = await connectWithKey(address, upstream);
   conn.close();
   return conn.welcome;
 }
@@ -160,6 +165,41 @@ describe("demo peer on a worker thread", () => {
     closers.push(() => conn.close());
     const iterator = conn.datagrams[Symbol.asyncIterator]();
     expect(await roundTrip(conn, iterator, 1)).toBeGreaterThan(0);
+  });
+
+  it("dying with a session open: the session hears its upstream is gone (retryable) and closes", async () => {
+    const echo: Echo = await startEcho();
+    closers.push(() => echo.close());
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger("debug", (line) => lines.push(JSON.parse(line)));
+    const { relay, address } = await startRelay(echo.port, {}, {});
+    closers.push(() => relay.stop(0));
+    const dir = mkdtempSync(join(tmpdir(), "wiregate-demo-thread-"));
+    const failing = new URL("./fixtures/failing-later-demo-worker.mjs", import.meta.url);
+    let gone = 0;
+    const demo = await startDemoUpstream(relay, logger, dir, {
+      entry: failing,
+      onGone: () => gone++,
+    });
+    closers.push(() => demo.close());
+
+    const open = await connectWithKey(address, "demo");
+    closers.push(() => open.close());
+    expect(open.welcome.addresses).toHaveLength(2);
+    expect([...relay.sessions].map((s) => s.upstream)).toEqual(["demo"]);
+    // The second hello's question kills the thread.
+    await expect(helloWithKey(address, "demo")).rejects.toMatchObject({
+      code: "upstream-unreachable",
+    });
+    expect(await open.closed).toMatchObject({
+      error: { code: "upstream-unreachable", message: "the demo peer failed" },
+    });
+    // The relay closes it just after the frame (so it can leave): its table empties then.
+    await expect.poll(() => relay.sessions.size).toBe(0);
+    expect(gone).toBe(1);
+    expect(lines.find((line) => line.msg === "demo peer failed: upstream removed")).toMatchObject({
+      sessionsClosed: 1,
+    });
   });
 
   it("ends a thread that does not answer the close", async () => {
