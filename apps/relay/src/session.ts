@@ -1,6 +1,7 @@
 /**
- * One client session: control stream (hello → welcome/error, stats), and the two datagram
- * directions between the WebTransport session and a UDP socket of its own toward the upstream.
+ * One client session: its lifecycle (hello, open, closed), the control stream once open (welcome,
+ * stats, errors), idleness and the ways it ends. The hello phase is hello-phase.ts; the datagram
+ * directions between the WebTransport session and its upstream socket are forwarder.ts.
  * WireGuard messages larger than the session's datagrams take the message stream, a reliable
  * stream the client opens after the welcome (see @wiregate/relay-protocol's message-stream.ts).
  */
@@ -14,8 +15,8 @@ import {
   type StatsFrame,
 } from "@wiregate/relay-protocol";
 import type { Limits, UpstreamEntry } from "./config.js";
-import { ControlReader } from "./control-reader.js";
 import { Forwarder, type ForwarderHost, type SessionStats } from "./forwarder.js";
+import { awaitHello } from "./hello-phase.js";
 import type { Logger } from "./logger.js";
 import type { Direction, RelayCounters } from "./metrics.js";
 import type { UdpDrops } from "./socket-drops.js";
@@ -93,15 +94,6 @@ export function transportOf(
   return server;
 }
 
-/** One deadline for everything before the hello: a slow client gets no fresh timer per step. */
-function deadline(ms: number): { expired: Promise<"timeout">; cancel(): void } {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
-  });
-  return { expired, cancel: () => clearTimeout(timer) };
-}
-
 /**
  * Where a session is: waiting for its hello, open (and then it owns a forwarder: socket, queues,
  * writers), or closed. Only the open state holds resources, so nothing reaches them in another.
@@ -177,13 +169,17 @@ export class RelaySession {
     // Datagrams are read (and, before the welcome, discarded) from the first moment: the library
     // queues unread ones without a limit.
     void this.#pumpFromClient();
-    const hello = deadline(this.ctx.limits.helloTimeoutMs);
-    let admitted: Awaited<ReturnType<RelaySession["untilHello"]>>;
-    try {
-      admitted = await this.untilHello(hello.expired);
-    } finally {
-      hello.cancel();
-    }
+    const admitted = await awaitHello({
+      wt: this.wt,
+      timeoutMs: this.ctx.limits.helloTimeoutMs,
+      admit: (hello) => this.ctx.admit(hello),
+      isClosed: () => this.isClosed(),
+      close: (reason) => this.close(reason),
+      refuse: (code, message) => this.refuse(code, message),
+      controlOpened: (writer) => {
+        this.#controlWriter = writer;
+      },
+    });
     if (!admitted) return;
     if (!(await this.#open(admitted))) return;
 
@@ -203,56 +199,6 @@ export class RelaySession {
         this.#sendControl(this.statsFrame());
       }
     }
-  }
-
-  /** Reads the hello within the deadline; the admitted upstream and the control reader, or nothing. */
-  private async untilHello(
-    expired: Promise<"timeout">,
-  ): Promise<(Admitted & { next: () => Promise<ControlFrame | string> }) | undefined> {
-    const withTimeout = <T>(promise: Promise<T>) => Promise.race([promise, expired]);
-    const ready = await withTimeout(this.wt.ready);
-    if (ready === "timeout" || this.isClosed()) {
-      this.close("no-ready");
-      return undefined;
-    }
-
-    const streams = this.wt.incomingBidirectionalStreams.getReader();
-    const first = await withTimeout(streams.read());
-    streams.releaseLock();
-    if (first === "timeout" || first.done || this.isClosed()) {
-      this.close("no-control-stream");
-      return undefined;
-    }
-    const control = first.value;
-    this.#controlWriter = control.writable.getWriter();
-    const frames = new ControlReader(control.readable.getReader());
-    const readFrame = () => frames.next();
-
-    const hello = await withTimeout(readFrame());
-    if (hello === "timeout") {
-      this.refuse("bad-hello", "no hello in time");
-      return undefined;
-    }
-    if (typeof hello === "string" || hello.type !== "hello") {
-      this.refuse(
-        "bad-hello",
-        typeof hello === "string" ? hello : `expected hello, got ${hello.type}`,
-      );
-      return undefined;
-    }
-    // Within the hello's deadline too: an upstream's address assigner may answer late.
-    const admitted = await withTimeout(this.ctx.admit(hello));
-    if (admitted === "timeout") {
-      // The hello came; the upstream's address assigner did not answer. A client may retry.
-      this.refuse("upstream-unreachable", `upstream ${hello.upstream} did not answer in time`);
-      return undefined;
-    }
-    if (this.isClosed()) return undefined;
-    if ("code" in admitted) {
-      this.refuse(admitted.code, admitted.message);
-      return undefined;
-    }
-    return { ...admitted, next: readFrame };
   }
 
   /** Opens the way to the upstream and sends the welcome; whether the session is now open. */

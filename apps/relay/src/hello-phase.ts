@@ -1,0 +1,95 @@
+/**
+ * A session's hello phase: the transport ready, the control stream, the hello and its admission,
+ * all within one deadline. Separate from session.ts because it holds nothing yet (no socket, no
+ * queues) and ends either admitted or refused; the open session's lifecycle lives there.
+ */
+
+import type { ControlFrame, ErrorCode, HelloFrame } from "@wiregate/relay-protocol";
+import { ControlReader } from "./control-reader.js";
+import type { Admitted, ServerSessionLike } from "./session.js";
+
+/** What the hello phase may do to its session. */
+export interface HelloHost {
+  wt: ServerSessionLike;
+  timeoutMs: number;
+  admit(hello: HelloFrame): Promise<{ code: ErrorCode; message: string } | Admitted>;
+  /** A method, not a field read, so checks after an await are not narrowed away. */
+  isClosed(): boolean;
+  close(reason: string): void;
+  /** Tells the client why (on the control stream, once it is open), then closes. */
+  refuse(code: ErrorCode, message: string): void;
+  /** The control stream came: its writer carries the welcome, refusals and stats. */
+  controlOpened(writer: WritableStreamDefaultWriter<Uint8Array>): void;
+}
+
+/** An admitted hello: its upstream, and the reader of the control frames that follow it. */
+export type HelloAdmitted = Admitted & { next: () => Promise<ControlFrame | string> };
+
+/** Reads and admits the hello within `timeoutMs`; what was admitted, or nothing (refused, closed). */
+export async function awaitHello(host: HelloHost): Promise<HelloAdmitted | undefined> {
+  const hello = deadline(host.timeoutMs);
+  try {
+    return await untilHello(host, hello.expired);
+  } finally {
+    hello.cancel();
+  }
+}
+
+/** One deadline for everything before the hello: a slow client gets no fresh timer per step. */
+function deadline(ms: number): { expired: Promise<"timeout">; cancel(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+  });
+  return { expired, cancel: () => clearTimeout(timer) };
+}
+
+async function untilHello(
+  host: HelloHost,
+  expired: Promise<"timeout">,
+): Promise<HelloAdmitted | undefined> {
+  const withTimeout = <T>(promise: Promise<T>) => Promise.race([promise, expired]);
+  const ready = await withTimeout(host.wt.ready);
+  if (ready === "timeout" || host.isClosed()) {
+    host.close("no-ready");
+    return undefined;
+  }
+
+  const streams = host.wt.incomingBidirectionalStreams.getReader();
+  const first = await withTimeout(streams.read());
+  streams.releaseLock();
+  if (first === "timeout" || first.done || host.isClosed()) {
+    host.close("no-control-stream");
+    return undefined;
+  }
+  const control = first.value;
+  host.controlOpened(control.writable.getWriter());
+  const frames = new ControlReader(control.readable.getReader());
+  const readFrame = () => frames.next();
+
+  const hello = await withTimeout(readFrame());
+  if (hello === "timeout") {
+    host.refuse("bad-hello", "no hello in time");
+    return undefined;
+  }
+  if (typeof hello === "string" || hello.type !== "hello") {
+    host.refuse(
+      "bad-hello",
+      typeof hello === "string" ? hello : `expected hello, got ${hello.type}`,
+    );
+    return undefined;
+  }
+  // Within the hello's deadline too: an upstream's address assigner may answer late.
+  const admitted = await withTimeout(host.admit(hello));
+  if (admitted === "timeout") {
+    // The hello came; the upstream's address assigner did not answer. A client may retry.
+    host.refuse("upstream-unreachable", `upstream ${hello.upstream} did not answer in time`);
+    return undefined;
+  }
+  if (host.isClosed()) return undefined;
+  if ("code" in admitted) {
+    host.refuse(admitted.code, admitted.message);
+    return undefined;
+  }
+  return { ...admitted, next: readFrame };
+}
