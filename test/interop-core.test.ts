@@ -3,9 +3,15 @@
  * process, wireguard-go in a network namespace; ICMP echo crosses the tunnel in both directions and
  * is answered by the namespace's kernel on one side and by our echo responder on the other.
  */
-import { keyFromBase64, REKEY_TIMEOUT } from "@wiregate/core";
+import { keyFromBase64, REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX } from "@wiregate/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { type CorePeer, eventSummary, startCorePeer } from "./helpers/core-peer.js";
+import { sleep } from "./helpers/command.js";
+import {
+  type CorePeer,
+  eventSummary,
+  type StampedEvent,
+  startCorePeer,
+} from "./helpers/core-peer.js";
 import {
   generateKeyPair,
   generatePresharedKey,
@@ -149,6 +155,30 @@ describe("core ⇄ wireguard-go: preshared key mismatch", () => {
 
 describe("core ⇄ wireguard-go: rekey while traffic flows", () => {
   const PING_INTERVAL_MS = 25;
+  /**
+   * How long our peer must have sent no handshake message before we force the rekey. Our Device
+   * refuses to initiate within REKEY_TIMEOUT of its last one. And wireguard-go can initiate once
+   * more by itself, REKEY_TIMEOUT plus up to REKEY_TIMEOUT_JITTER_MAX after its initiation, although
+   * that handshake completed: it arms its retransmit timer only after sending the initiation
+   * (device/send.go: SendBuffer, then timersHandshakeInitiated). On a busy machine our response can
+   * be processed, disarming the timer, before the sending thread gets to arm it; the timer then
+   * survives and fires. We answer that initiation, so our forced one would be refused and the only
+   * new keypair a responder one. Waiting past the timer's latest expiry (with a generous second for
+   * a late timer) lets it fire first; its answer is a handshake message of ours and restarts the wait.
+   */
+  const QUIET_MS = REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX + 1_000;
+
+  /** Resolves once our peer has sent no handshake message for QUIET_MS. */
+  async function quietHandshakes(ours: CorePeer): Promise<void> {
+    const isHandshake = (e: StampedEvent) =>
+      e.kind === "initiation-sent" || e.kind === "response-sent";
+    for (;;) {
+      const last = ours.events.filter(isHandshake).at(-1)?.hrtime ?? 0n;
+      const remaining = QUIET_MS - Number(process.hrtime.bigint() - last) / 1e6;
+      if (remaining <= 0) return;
+      await sleep(remaining);
+    }
+  }
 
   /**
    * Pings continuously (alternating IPv4/IPv6, one every PING_INTERVAL_MS) while `during` runs,
@@ -159,9 +189,11 @@ describe("core ⇄ wireguard-go: rekey while traffic flows", () => {
     let stop = false;
     const loop = (async () => {
       for (let i = 0; !stop; i++) {
-        pending.push(
-          i % 2 === 0 ? ours.ping(US.v4, THEM.v4, 2_000) : ours.ping(US.v6, THEM.v6, 2_000),
-        );
+        const ping =
+          i % 2 === 0 ? ours.ping(US.v4, THEM.v4, 2_000) : ours.ping(US.v6, THEM.v6, 2_000);
+        // Counted below; without a handler now, a lost ping is also reported as unhandled.
+        ping.catch(() => {});
+        pending.push(ping);
         await new Promise((resolve) => setTimeout(resolve, PING_INTERVAL_MS));
       }
     })();
@@ -189,22 +221,29 @@ describe("core ⇄ wireguard-go: rekey while traffic flows", () => {
       // Long enough for one retried initiation (REKEY_TIMEOUT) if the first is lost on a busy machine.
       if (first === "our peer") await pair.ours.ping(US.v4, THEM.v4, 2 * REKEY_TIMEOUT);
       else expect((await pair.wg.ping(US.v4, { count: 1, waitSeconds: 2 })).ok).toBe(true);
-      const before = pair.ours.udp.device.currentKeypair(theirKey);
-      expect(before).toBeDefined();
-      const handshakeAt = process.hrtime.bigint();
-      const createdBefore = pair.ours.events.filter((e) => e.kind === "keypair-created").length;
-      const wgBefore = await wgHandshakeOf(pair);
+      expect(pair.ours.udp.device.currentKeypair(theirKey)).toBeDefined();
+      // Taken just before the forced rekey, once no other handshake can come first.
+      let before: ReturnType<typeof pair.ours.udp.device.currentKeypair>;
+      let createdBefore = 0;
+      let wgBefore = 0;
 
       const { sent, failures } = await pingThroughout(pair.ours, async () => {
-        // Our Device refuses a new initiation within REKEY_TIMEOUT of the last handshake message.
-        const waitMs = REKEY_TIMEOUT + 300 - Number(process.hrtime.bigint() - handshakeAt) / 1e6;
-        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        await quietHandshakes(pair.ours);
+        before = pair.ours.udp.device.currentKeypair(theirKey);
+        createdBefore = pair.ours.events.filter((e) => e.kind === "keypair-created").length;
+        wgBefore = await wgHandshakeOf(pair);
+        const from = pair.ours.events.length;
         pair.ours.udp.initiateHandshake(theirKey);
+        const forced = pair.ours.events.slice(from);
+        expect(
+          forced.map((e) => e.kind),
+          eventSummary(forced),
+        ).toContain("initiation-sent");
         // Keep pinging well past the switch to the new keypair on both sides.
-        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        await sleep(1_500);
       });
 
-      const summary = eventSummary(pair.ours.events);
+      const summary = `${eventSummary(pair.ours.events)}\nwireguard-go:\n${pair.wg.log()}`;
       expect(failures, summary).toEqual([]);
       expect(sent).toBeGreaterThan(100);
       const created = pair.ours.events.filter((e) => e.kind === "keypair-created");
@@ -221,9 +260,9 @@ describe("core ⇄ wireguard-go: rekey while traffic flows", () => {
       // wireguard-go completed the new handshake too (its clock: whole seconds).
       expect(await wgHandshakeOf(pair)).toBeGreaterThanOrEqual(wgBefore + 5);
       const collisions = pair.ours.events.filter((e) => e.kind === "collision");
-      expect(collisions).toEqual([]);
+      expect(collisions, summary).toEqual([]);
       await expectWgSawTraffic(pair);
     },
-    30_000,
+    45_000,
   );
 });
