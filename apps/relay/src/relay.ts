@@ -1,6 +1,7 @@
 /**
  * The relay: accepts WebTransport sessions (HTTP/2 + WebSocket always, HTTP/3 when the quiche add-on
- * loads), enforces admission limits, and hands each session to a RelaySession.
+ * loads), keeps the session table, sweeps idle sessions, swaps the certificate, and drains on stop.
+ * Each incoming session goes through the session gate (session-gate.ts), which applies admission.
  */
 
 import { randomBytes } from "node:crypto";
@@ -9,7 +10,6 @@ import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Http2Server, type Http3Server } from "@fails-components/webtransport";
 import type { Registry } from "prom-client";
-import { peerAddressGroup } from "./address-group.js";
 import { Admission } from "./admission.js";
 import { CertificateKeeper } from "./certificates.js";
 import { isLoopback, isLoopbackAddress, type RelayConfig } from "./config.js";
@@ -17,14 +17,14 @@ import { guardConnections } from "./connection-guard.js";
 import type { CertificateMaterial } from "./dev-cert.js";
 import { type Http3Options, startHttp3, stopHttp3 } from "./http3-listener.js";
 import { checkKeyFileMode } from "./key-file-mode.js";
-import type { KeyedBudget } from "./keyed-budget.js";
 import { startLocalHttp, type UpgradeListener } from "./local-http.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { createMetrics, RelayCounters } from "./metrics.js";
 import { closeOpsServer, startOpsServer } from "./ops-server.js";
 import { ownOrigins } from "./origin-check.js";
 import { RefusalAudit } from "./refusal-audit.js";
-import { type CaptureSink, RelaySession, type ServerSessionLike, transportOf } from "./session.js";
+import type { CaptureSink, RelaySession, ServerSessionLike } from "./session.js";
+import { SessionGate } from "./session-gate.js";
 import { attachTlsPort, libraryHttp2Server } from "./tls-port.js";
 import { unseenLossReader } from "./unseen-losses.js";
 import { UpstreamRegistry } from "./upstreams.js";
@@ -68,9 +68,9 @@ export class Relay {
   readonly sessions = new Set<RelaySession>();
   readonly #config: RelayConfig;
   readonly #log: Logger;
-  readonly #capture: CaptureSink | undefined;
   readonly #clock: () => number;
   readonly #admission: Admission;
+  readonly #gate: SessionGate;
   readonly #audit: RefusalAudit;
   readonly #sockets = new Set<TLSSocket>();
   #servers: { kind: "http2" | "http3"; server: Http2Server | Http3Server }[] = [];
@@ -78,7 +78,6 @@ export class Relay {
   #localHttp: HttpServer | undefined;
   #draining = false;
   #http3Missing: string | undefined;
-  #sessionIndex = 0;
   #idleSweep: ReturnType<typeof setInterval> | undefined;
   #refusalSummary: ReturnType<typeof setInterval> | undefined;
   #certificates: CertificateKeeper | undefined;
@@ -95,7 +94,6 @@ export class Relay {
   constructor(options: RelayOptions) {
     this.#config = options.config;
     this.#log = options.logger ?? silentLogger;
-    this.#capture = options.capture;
     this.#clock = options.clock ?? (() => performance.now());
     this.#audit = new RefusalAudit(this.#log, this.counters);
     this.upstreams = options.upstreams ?? new UpstreamRegistry(options.config.upstreams);
@@ -109,6 +107,16 @@ export class Relay {
       this.upstreams,
       options.rss ?? (() => process.memoryUsage.rss()),
     );
+    this.#gate = new SessionGate({
+      admission: this.#admission,
+      audit: this.#audit,
+      limits: options.config.limits,
+      counters: this.counters,
+      logger: this.#log,
+      capture: options.capture,
+      clock: this.#clock,
+      sessions: this.sessions,
+    });
   }
 
   /** The certificate being served. */
@@ -306,57 +314,8 @@ export class Relay {
         return;
       }
       if (next.done) return;
-      this.#handle(next.value as ServerSessionLike, kind);
+      this.#gate.enter(next.value as ServerSessionLike, kind, this.#draining);
     }
-  }
-
-  #handle(wt: ServerSessionLike, kind: "http2" | "http3"): void {
-    const limits = this.#config.limits;
-    const clientAddress = peerAddressGroup(wt.peerAddress);
-    const refusal = this.#admission.beforeHello(wt.header, clientAddress, this.#draining);
-    if (refusal) {
-      this.#audit.refuse(refusal.reason, { client: clientAddress, why: refusal.why });
-      try {
-        wt.close({ closeCode: refusal.closeCode, reason: refusal.why });
-      } catch {}
-      return;
-    }
-    const { pending, admitted } = this.#admission;
-    pending.tryTake(clientAddress);
-    let holds: KeyedBudget | undefined = pending;
-    const index = ++this.#sessionIndex;
-    const session = new RelaySession(wt, {
-      id: randomBytes(8).toString("hex"),
-      index,
-      transport: transportOf(wt.header, kind),
-      clientAddress,
-      limits,
-      counters: this.counters,
-      logger: this.#log,
-      capture: this.#capture,
-      now: this.#clock,
-      admit: async (hello) => {
-        const decision = await this.#admission.hello(hello, clientAddress);
-        if ("code" in decision) return decision;
-        // Closed while its addresses were asked for: it holds nothing any more.
-        if (holds !== pending) return { code: "internal", message: "session closed" };
-        // Checked with the hello, but another hello may have taken the last slot meanwhile.
-        const full = this.#admission.slotRefusal(clientAddress);
-        if (full) return full;
-        admitted.tryTake(clientAddress);
-        pending.release(clientAddress);
-        holds = admitted;
-        return decision;
-      },
-      refused: (code, message) => this.#audit.refuse(code, { client: clientAddress, why: message }),
-      onClosed: (closed) => {
-        if (!this.sessions.delete(closed)) return;
-        holds?.release(clientAddress);
-        holds = undefined;
-      },
-    });
-    this.sessions.add(session);
-    void session.run();
   }
 
   /**
