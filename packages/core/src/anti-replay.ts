@@ -25,6 +25,11 @@ export class AntiReplayWindow {
    */
   #newestNumber = 0;
 
+  /** The highest counter accepted so far (0 before the first; −1 past 2^53, never reached). */
+  get newest(): number {
+    return this.#newestNumber;
+  }
+
   /** Whether `counter` would be accepted now. Does not change state. */
   check(counter: bigint): boolean {
     if (counter >= REJECT_AFTER_MESSAGES) return false;

@@ -26,8 +26,6 @@ export class Keypair {
   confirmed: boolean;
   /** Whether any authenticated packet arrived on this keypair. */
   received = false;
-  /** The highest counter accepted on this keypair, −1 before the first. */
-  highestReceived = -1;
 
   constructor(
     readonly localIndex: number,

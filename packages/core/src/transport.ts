@@ -54,6 +54,7 @@ export function onTransportData(ctx: Context, m: TransportData, from: UdpEndpoin
     });
     return;
   }
+  const highest = k.received ? k.antiReplay.newest : -1;
   if (!k.antiReplay.accept(m.counter)) {
     ctx.reject(peer, "replayed-counter", `counter ${m.counter} replayed`, {
       localIndex: m.receiver,
@@ -69,7 +70,9 @@ export function onTransportData(ctx: Context, m: TransportData, from: UdpEndpoin
   authenticatedReceived(ctx, peer);
   roam(ctx, peer, from);
   peer.rxBytes += m.bytes.length;
-  countGap(peer, k, Number(m.counter));
+  // Counters skipped past the highest so far are missing; a lower one accepted was one of them.
+  const counter = Number(m.counter);
+  peer.rxMissing += counter > highest ? counter - highest - 1 : -1;
   if (plaintext.length === 0) return; // keepalive
   dataReceived(ctx, peer);
   const addresses = packetAddresses(plaintext);
@@ -82,16 +85,6 @@ export function onTransportData(ctx: Context, m: TransportData, from: UdpEndpoin
     return;
   }
   ctx.out.packets.push({ peer: peer.id, data: plaintext.subarray(0, addresses.totalLength) });
-}
-
-/** Counters skipped since the highest so far are missing; an accepted lower one was one of them. */
-function countGap(peer: Peer, k: Keypair, counter: number): void {
-  if (counter > k.highestReceived) {
-    peer.rxMissing += counter - k.highestReceived - 1;
-    k.highestReceived = counter;
-  } else {
-    peer.rxMissing--;
-  }
 }
 
 /** Sends `packet` to `peer`: at once if nothing is queued and a keypair is up, else staged. */
