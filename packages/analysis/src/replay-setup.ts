@@ -128,25 +128,10 @@ export function timing(captured: DecodedMessage[], sideOf: (m: DecodedMessage) =
   if (Number.isFinite(fastest)) d = Math.min(d, fastest / 2);
   const firstTransportTo = new Map<number, DecodedMessage>();
   const responseTo = new Map<number, DecodedMessage>();
-  const responseFrom = new Map<number, DecodedMessage>();
   for (const m of captured) {
     if (m.type === 4 && !firstTransportTo.has(m.receiver!)) firstTransportTo.set(m.receiver!, m);
     if (m.type === 2 && !responseTo.has(m.receiver!)) responseTo.set(m.receiver!, m);
-    if (m.type === 2 && !responseFrom.has(m.sender!)) responseFrom.set(m.sender!, m);
   }
-  const fromCaptureSide = (m: DecodedMessage | undefined) =>
-    m && sideOf(m) === captureSide ? m : undefined;
-  // The other side sealed its data with a keypair it already had, so it sent it after processing
-  // the capture side's message that completed that handshake: the response (it initiated) or the
-  // first data on the keypair (it responded). The latency is a median and can be far off on a
-  // loaded machine; without this bound, data can reach a replayed peer before its keypair does.
-  const keyedAt = (m: DecodedMessage): number => {
-    const response = fromCaptureSide(responseFrom.get(m.receiver!));
-    if (response) return response.time + d;
-    const own = responseTo.get(m.receiver!);
-    const confirmation = own && fromCaptureSide(firstTransportTo.get(own.sender!));
-    return confirmation ? confirmation.time + d : Number.NEGATIVE_INFINITY;
-  };
   const processAlone = (m: DecodedMessage): number => {
     let reaction: DecodedMessage | undefined;
     if (m.type === 1) reaction = responseTo.get(m.sender!);
@@ -173,11 +158,7 @@ export function timing(captured: DecodedMessage[], sideOf: (m: DecodedMessage) =
   return {
     captureSide,
     latencySeconds: d,
-    sendTime: (m) => {
-      if (sideOf(m) === captureSide) return m.time;
-      if (m.type !== 4) return m.time - d;
-      return Math.min(m.time, Math.max(m.time - d, keyedAt(m) + 1e-6));
-    },
+    sendTime: (m) => (sideOf(m) === captureSide ? m.time : m.time - d),
     processTime: (m) => processed.get(m) ?? processAlone(m),
   };
 }
