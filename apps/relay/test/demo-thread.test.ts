@@ -57,6 +57,27 @@ function pingClient(
   });
 }
 
+/**
+ * A relay with an echo upstream and the demo upstream on `fixture`, a worker entry that fails on
+ * purpose; its log lines are kept.
+ */
+async function relayWithFailingDemo(fixture: string, onGone?: () => void) {
+  const echo: Echo = await startEcho();
+  closers.push(() => echo.close());
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger("debug", (line) => lines.push(JSON.parse(line)));
+  const { relay, address } = await startRelay(echo.port, {}, {});
+  closers.push(() => relay.stop(0));
+  const dir = mkdtempSync(join(tmpdir(), "wiregate-demo-thread-"));
+  const entry = new URL(`./fixtures/${fixture}`, import.meta.url);
+  const demo = await startDemoUpstream(relay, logger, dir, {
+    entry,
+    ...(onGone ? { onGone } : {}),
+  });
+  closers.push(() => demo.close());
+  return { relay, address, demo, lines };
+}
+
 describe("demo peer on a worker thread", () => {
   it("answers a ping inside the tunnel while this thread is blocked", async () => {
     const demo = await DemoPeerThread.start({ entry: WORKER });
@@ -135,17 +156,8 @@ describe("demo peer on a worker thread", () => {
   });
 
   it("taken down by an uncaught error: the demo upstream goes, the log says why, the others relay on", async () => {
-    const echo: Echo = await startEcho();
-    closers.push(() => echo.close());
-    const lines: Record<string, unknown>[] = [];
-    const logger = createLogger("debug", (line) => lines.push(JSON.parse(line)));
-    const { relay, address } = await startRelay(echo.port, {}, {});
-    closers.push(() => relay.stop(0));
-    const dir = mkdtempSync(join(tmpdir(), "wiregate-demo-thread-"));
-    // The worker entry with one defect: its first question for addresses throws there.
-    const failing = new URL("./fixtures/failing-demo-worker.mjs", import.meta.url);
-    const demo = await startDemoUpstream(relay, logger, dir, { entry: failing });
-    closers.push(() => demo.close());
+    // Its first question for addresses throws in the thread.
+    const { relay, address, demo, lines } = await relayWithFailingDemo("failing-demo-worker.mjs");
     expect(relay.upstreams.names()).toContain("demo");
 
     await expect(helloWithKey(address, "demo")).rejects.toMatchObject({
@@ -168,20 +180,12 @@ describe("demo peer on a worker thread", () => {
   });
 
   it("dying with a session open: the session hears its upstream is gone (retryable) and closes", async () => {
-    const echo: Echo = await startEcho();
-    closers.push(() => echo.close());
-    const lines: Record<string, unknown>[] = [];
-    const logger = createLogger("debug", (line) => lines.push(JSON.parse(line)));
-    const { relay, address } = await startRelay(echo.port, {}, {});
-    closers.push(() => relay.stop(0));
-    const dir = mkdtempSync(join(tmpdir(), "wiregate-demo-thread-"));
-    const failing = new URL("./fixtures/failing-later-demo-worker.mjs", import.meta.url);
+    // Its second question for addresses throws in the thread: the first session is open then.
     let gone = 0;
-    const demo = await startDemoUpstream(relay, logger, dir, {
-      entry: failing,
-      onGone: () => gone++,
-    });
-    closers.push(() => demo.close());
+    const { relay, address, lines } = await relayWithFailingDemo(
+      "failing-later-demo-worker.mjs",
+      () => gone++,
+    );
 
     const open = await connectWithKey(address, "demo");
     closers.push(() => open.close());
