@@ -9,7 +9,7 @@ import { type ErrorCode, type HelloFrame, PROTOCOL_VERSION } from "@wiregate/rel
 import type { Limits } from "./config.js";
 import { KeyedBudget } from "./keyed-budget.js";
 import { type OriginPolicy, originRefusal } from "./origin-check.js";
-import type { Admitted } from "./session.js";
+import type { Admitted } from "./session-types.js";
 import type { UpstreamRegistry } from "./upstreams.js";
 
 function digest(token: string): Buffer {

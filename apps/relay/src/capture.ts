@@ -11,7 +11,7 @@ import { createWriteStream, openSync, readdirSync, unlinkSync, type WriteStream 
 import { basename, dirname } from "node:path";
 import { buildUdpPacket, LINKTYPE_RAW, PcapngWriter } from "@wiregate/capture";
 import type { Logger } from "./logger.js";
-import type { CaptureSink } from "./session.js";
+import type { CaptureSink } from "./session-types.js";
 
 /** Beyond this much unwritten data the capture drops records instead of growing memory. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;

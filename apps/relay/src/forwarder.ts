@@ -14,19 +14,12 @@ import type { UpstreamEntry } from "./config.js";
 import { MessageLane } from "./message-lane.js";
 import type { Direction } from "./metrics.js";
 import { PacedQueue } from "./paced-queue.js";
-import type { ServerSessionLike, SessionContext } from "./session.js";
+import type { ServerSessionLike, SessionEnv, SessionStats } from "./session-types.js";
 import { type UdpDrops, udpKey } from "./socket-drops.js";
-
-/** Counters of one session, both directions. */
-export interface SessionStats {
-  toUpstream: { datagrams: number; bytes: number };
-  toClient: { datagrams: number; bytes: number };
-  drops: Record<string, number>;
-}
 
 /** What the forwarder reports back to its session. */
 export interface ForwarderHost {
-  readonly ctx: SessionContext;
+  readonly ctx: SessionEnv;
   readonly stats: SessionStats;
   drop(direction: Direction, reason: string, count?: number): void;
   /** A rate-limited error frame toward the client. */

@@ -6,7 +6,7 @@
 
 import type { ControlFrame, ErrorCode, HelloFrame } from "@wiregate/relay-protocol";
 import { ControlReader } from "./control-reader.js";
-import type { Admitted, ServerSessionLike } from "./session.js";
+import type { Admitted, ServerSessionLike } from "./session-types.js";
 
 /** What the hello phase may do to its session. */
 export interface HelloHost {

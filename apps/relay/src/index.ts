@@ -12,6 +12,6 @@ export { createLogger, type Logger, silentLogger } from "./logger.js";
 export { RelayCounters } from "./metrics.js";
 export { Relay, type RelayAddress, type RelayOptions } from "./relay.js";
 export * from "./relay-config-parser.js";
-export type { CaptureSink } from "./session.js";
+export type { CaptureSink } from "./session-types.js";
 export { CONTENT_SECURITY_POLICY } from "./static-files.js";
 export { type AddressAssigner, UpstreamRegistry } from "./upstreams.js";

@@ -13,7 +13,8 @@ import type { KeyedBudget } from "./keyed-budget.js";
 import type { Logger } from "./logger.js";
 import type { RelayCounters } from "./metrics.js";
 import type { RefusalAudit } from "./refusal-audit.js";
-import { type CaptureSink, RelaySession, type ServerSessionLike, transportOf } from "./session.js";
+import { RelaySession, transportOf } from "./session.js";
+import type { CaptureSink, ServerSessionLike } from "./session-types.js";
 
 export interface SessionGateOptions {
   admission: Admission;

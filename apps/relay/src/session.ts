@@ -10,70 +10,22 @@ import {
   type ControlFrame,
   type ErrorCode,
   encodeFrame,
-  type HelloFrame,
   type RelayTransport,
   type StatsFrame,
 } from "@wiregate/relay-protocol";
-import type { Limits, UpstreamEntry } from "./config.js";
-import { Forwarder, type ForwarderHost, type SessionStats } from "./forwarder.js";
+import { Forwarder, type ForwarderHost } from "./forwarder.js";
 import { awaitHello } from "./hello-phase.js";
 import type { Logger } from "./logger.js";
-import type { Direction, RelayCounters } from "./metrics.js";
+import type { Direction } from "./metrics.js";
+import type { Admitted, ServerSessionLike, SessionEnv, SessionStats } from "./session-types.js";
 import type { UdpDrops } from "./socket-drops.js";
-import { type StatsSource, TransportLossReader, withDeadline } from "./transport-losses.js";
+import { TransportLossReader, withDeadline } from "./transport-losses.js";
 
-type ByteStream = { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
-
-/** What the relay uses of the library's server-side session. */
-export interface ServerSessionLike extends StatsSource {
-  ready: Promise<unknown>;
-  closed: Promise<unknown>;
-  header?: Record<string, unknown>;
-  peerAddress?: string;
-  datagrams: {
-    readable: ReadableStream<Uint8Array>;
-    createWritable(): WritableStream<Uint8Array>;
-    maxDatagramSize: number;
-  };
-  incomingBidirectionalStreams: ReadableStream<ByteStream>;
-  close(info?: { closeCode?: number; reason?: string }): void;
-}
-
-/** What an admitted hello gets: its upstream, and the tunnel addresses that upstream gave its key. */
-export interface Admitted {
-  upstream: UpstreamEntry;
-  addresses?: string[];
-}
-
-/** Records forwarded WireGuard messages (the pcapng capture). */
-export interface CaptureSink {
-  record(event: {
-    sessionIndex: number;
-    direction: Direction;
-    upstream: { address: string; port: number };
-    datagram: Uint8Array;
-    timeMs: number;
-  }): void;
-}
-
-export interface SessionContext {
-  id: string;
-  index: number;
-  transport: RelayTransport;
-  clientAddress: string;
-  limits: Limits;
-  counters: RelayCounters;
-  logger: Logger;
-  capture: CaptureSink | undefined;
-  /** Monotonic milliseconds for idleness (the relay's clock; virtual in tests). */
-  now(): number;
-  /** Decides whether the hello may open a session: an error to send, or what the session gets. */
-  admit(hello: HelloFrame): Promise<{ code: ErrorCode; message: string } | Admitted>;
+/** A session's surroundings, with the relay's hooks for its lifecycle. */
+export interface SessionContext extends SessionEnv {
   /** The welcome went out: the session leaves the pre-authentication budget. */
   onOpen?(session: RelaySession): void;
   onClosed(session: RelaySession): void;
-  /** Counts and (rate-limited) logs a refusal: a flood of them must not flood the log. */
-  refused(code: ErrorCode, message: string): void;
 }
 
 const ERROR_FRAMES_PER_SECOND = 10;
