@@ -1,8 +1,7 @@
 /** What the stack reports to its caller after a poll. */
-import type { TcpSocket } from "./tcp/socket.js";
+import type { TcpErrorKind, TcpSocket } from "./tcp/socket.js";
 
-/** Why a TCP connection ended abnormally. */
-export type TcpErrorKind = "refused" | "reset" | "timed-out" | "unreachable" | "aborted";
+export type { TcpErrorKind };
 
 export type StackEvent =
   /** An active open completed (SYN-SENT → ESTABLISHED). */

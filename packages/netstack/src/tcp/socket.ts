@@ -1,6 +1,8 @@
 /** The application's view of one TCP connection (the stack's Connection implements it). */
-import type { TcpErrorKind } from "../events.js";
 import type { KeepAlive } from "./config.js";
+
+/** Why a TCP connection ended abnormally. */
+export type TcpErrorKind = "refused" | "reset" | "timed-out" | "unreachable" | "aborted";
 
 export type TcpState =
   | "syn-sent"
