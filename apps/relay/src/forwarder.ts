@@ -1,14 +1,14 @@
 /**
  * What an open session owns: a UDP socket of its own toward the upstream, a paced queue each way,
- * the writer of the session's datagrams and, when WireGuard messages may exceed a datagram, the
- * message lane. It exists only once the hello was admitted, and is the open state's whole payload.
+ * the writer of the session's datagrams and, with the stream carriage or when WireGuard messages may
+ * exceed a datagram, the message lane. It exists only once the hello was admitted, and is the open state's whole payload.
  */
 
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { checkShape } from "@wiregate/core";
-import type { ErrorCode } from "@wiregate/relay-protocol";
+import type { Carriage, ErrorCode } from "@wiregate/relay-protocol";
 import { bufferedTowardClient } from "./client-backlog.js";
 import type { UpstreamEntry } from "./config.js";
 import { MessageLane } from "./message-lane.js";
@@ -55,6 +55,7 @@ export class Forwarder {
     wt: ServerSessionLike,
     host: ForwarderHost,
     upstream: UpstreamEntry,
+    carriage: Carriage,
   ): Promise<Forwarder | { code: ErrorCode; message: string }> {
     let address = upstream.host;
     if (isIP(address) === 0) {
@@ -80,7 +81,7 @@ export class Forwarder {
       udp.close();
       return { code: "internal", message: `cannot open a UDP socket: ${(error as Error).message}` };
     }
-    return new Forwarder(wt, host, upstream, address, udp);
+    return new Forwarder(wt, host, upstream, address, udp, carriage);
   }
 
   private constructor(
@@ -89,6 +90,8 @@ export class Forwarder {
     readonly upstream: UpstreamEntry,
     readonly upstreamAddress: string,
     readonly udp: UdpSocket,
+    /** How messages travel toward the client; the client's messages are taken either way. */
+    readonly carriage: Carriage,
   ) {
     const { limits } = host.ctx;
     const transportMax = wt.datagrams.maxDatagramSize;
@@ -114,9 +117,9 @@ export class Forwarder {
       send: (d) => this.#sendClient(d),
       onDrop: (_, reason) => host.drop("to_client", reason),
     });
-    if (this.messageSize > this.datagramSize) {
+    if (carriage === "stream" || this.messageSize > this.datagramSize) {
       this.#lane = new MessageLane(this.messageSize, {
-        message: (message) => this.fromClient(message, this.messageSize),
+        message: (message) => this.fromClient(message, this.messageSize, "stream"),
         oversized: (length) => this.#oversizedFromClient(length, this.messageSize),
         extraStream: () => host.drop("to_upstream", "extra-stream"),
       });
@@ -129,7 +132,7 @@ export class Forwarder {
   }
 
   /** One WireGuard message from the client: a datagram, or one read from the message stream. */
-  fromClient(datagram: Uint8Array, limit = this.datagramSize): void {
+  fromClient(datagram: Uint8Array, limit = this.datagramSize, came: Carriage = "datagrams"): void {
     this.host.touch();
     if (datagram.length > limit) {
       this.#oversizedFromClient(datagram.length, limit);
@@ -140,7 +143,9 @@ export class Forwarder {
       this.host.drop("to_upstream", "malformed");
       return;
     }
-    this.host.ctx.counters.messages.to_upstream[type - 1]!++;
+    const { counters } = this.host.ctx;
+    counters.messages.to_upstream[type - 1]!++;
+    counters.carried.to_upstream[came]++;
     this.#toUpstream.push(datagram);
   }
 
@@ -185,8 +190,11 @@ export class Forwarder {
       this.host.drop("to_client", "client-backlog");
       return;
     }
-    if (datagram.length <= this.datagramSize) this.#datagramWriter.write(datagram).catch(ignore);
+    const carriage: Carriage =
+      this.carriage === "stream" || datagram.length > this.datagramSize ? "stream" : "datagrams";
+    if (carriage === "datagrams") this.#datagramWriter.write(datagram).catch(ignore);
     else if (!this.#sendOnMessageStream(datagram)) return;
+    ctx.counters.carried.to_client[carriage]++;
     stats.toClient.datagrams++;
     stats.toClient.bytes += datagram.length;
     ctx.counters.datagrams.to_client++;
@@ -194,12 +202,12 @@ export class Forwarder {
     this.#capture("to_client", datagram);
   }
 
-  /** A message too large for a datagram; false (counted, reported) when it cannot go. */
+  /** A message on the message stream; false (counted, reported) when it cannot go. */
   #sendOnMessageStream(message: Uint8Array): boolean {
     const outcome = this.#lane?.send(message) ?? "no-message-stream";
     if (outcome === "sent") return true;
     this.host.drop("to_client", outcome);
-    if (outcome === "no-message-stream") {
+    if (outcome === "no-message-stream" && message.length > this.datagramSize) {
       this.host.sendError(
         "oversized",
         `message of ${message.length} bytes from the upstream exceeds ${this.datagramSize} and no message stream is open`,

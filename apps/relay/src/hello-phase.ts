@@ -4,7 +4,7 @@
  * queues) and ends either admitted or refused; the open session's lifecycle lives there.
  */
 
-import type { ControlFrame, ErrorCode, HelloFrame } from "@wiregate/relay-protocol";
+import type { CarriageChoice, ControlFrame, ErrorCode, HelloFrame } from "@wiregate/relay-protocol";
 import { ControlReader } from "./control-reader.js";
 import type { Admitted, ServerSessionLike } from "./session-types.js";
 
@@ -22,8 +22,14 @@ export interface HelloHost {
   controlOpened(writer: WritableStreamDefaultWriter<Uint8Array>): void;
 }
 
-/** An admitted hello: its upstream, and the reader of the control frames that follow it. */
-export type HelloAdmitted = Admitted & { next: () => Promise<ControlFrame | string> };
+/**
+ * An admitted hello: its upstream, the carriage it asked for, and the reader of the control frames
+ * that follow it.
+ */
+export type HelloAdmitted = Admitted & {
+  carriage: CarriageChoice | undefined;
+  next: () => Promise<ControlFrame | string>;
+};
 
 /** Reads and admits the hello within `timeoutMs`; what was admitted, or nothing (refused, closed). */
 export async function awaitHello(host: HelloHost): Promise<HelloAdmitted | undefined> {
@@ -91,5 +97,5 @@ async function untilHello(
     host.refuse(admitted.code, admitted.message);
     return undefined;
   }
-  return { ...admitted, next: readFrame };
+  return { ...admitted, carriage: hello.carriage, next: readFrame };
 }

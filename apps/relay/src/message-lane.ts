@@ -1,16 +1,20 @@
 /**
- * The relay's end of a session's message stream: the lane for WireGuard messages larger than the
- * session's datagrams (wire format in @wiregate/relay-protocol's message-stream.ts). The client opens it
- * right after the welcome; this accepts it, splits what arrives into messages, and writes larger
- * messages toward the client with a bounded backlog.
+ * The relay's end of a session's message stream: the lane for every WireGuard message with the
+ * stream carriage, else for those larger than the session's datagrams (wire format in
+ * @wiregate/relay-protocol's message-stream.ts). The client opens it right after the welcome; this
+ * accepts it, splits what arrives into messages, and writes messages toward the client through a
+ * StreamSender: one write per event-loop turn, a bounded backlog.
  */
 
-import { encodeStreamMessage, StreamMessageReader } from "@wiregate/relay-protocol";
+import { STREAM_QUEUE_BYTES, StreamMessageReader, StreamSender } from "@wiregate/relay-protocol";
 
 type ByteStream = { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
 
-/** Bytes written to the stream and not yet taken by the transport, before dropping. */
-export const MESSAGE_LANE_BACKLOG = 64 * 1024;
+/**
+ * Bytes written to the stream and not yet taken by the transport, and waiting behind them, before
+ * dropping (the default of `limits.streamQueueBytes`).
+ */
+export const MESSAGE_LANE_BACKLOG = STREAM_QUEUE_BYTES;
 
 export interface MessageLaneEvents {
   /** A complete message from the client, at most `messageSize` bytes (not yet shape-checked). */
@@ -24,13 +28,13 @@ export interface MessageLaneEvents {
 const ignore = (): void => {};
 
 export class MessageLane {
-  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  #backlog = 0;
+  #sender: StreamSender | undefined;
   #closed = false;
 
   constructor(
     readonly messageSize: number,
     readonly events: MessageLaneEvents,
+    readonly backlogBytes = MESSAGE_LANE_BACKLOG,
   ) {}
 
   /** Takes the first stream from `streams` as the lane; refuses later ones. Ends with the session. */
@@ -40,13 +44,15 @@ export class MessageLane {
       for (;;) {
         const next = await reader.read();
         if (next.done || this.#closed) return;
-        if (this.#writer) {
+        if (this.#sender) {
           this.events.extraStream();
           void next.value.readable.cancel().catch(ignore);
           void next.value.writable.abort().catch(ignore);
           continue;
         }
-        this.#writer = next.value.writable.getWriter();
+        this.#sender = new StreamSender(next.value.writable.getWriter(), {
+          maxBytes: this.backlogBytes,
+        });
         void this.#read(next.value.readable);
       }
     } catch {
@@ -73,20 +79,15 @@ export class MessageLane {
 
   /** Writes one message toward the client, or says why it cannot (the caller counts it). */
   send(message: Uint8Array): "sent" | "no-message-stream" | "stream-backlog" {
-    const writer = this.#writer;
-    if (!writer || this.#closed) return "no-message-stream";
+    const sender = this.#sender;
+    if (!sender || this.#closed) return "no-message-stream";
     // The stream is reliable: a client that does not keep up must not grow our memory.
-    if (this.#backlog + message.length > MESSAGE_LANE_BACKLOG) return "stream-backlog";
-    this.#backlog += message.length;
-    const release = () => {
-      this.#backlog -= message.length;
-    };
-    writer.write(encodeStreamMessage(message)).then(release, release);
-    return "sent";
+    return sender.send(message) ? "sent" : "stream-backlog";
   }
 
   close(): void {
     this.#closed = true;
-    this.#writer = undefined;
+    this.#sender?.close();
+    this.#sender = undefined;
   }
 }

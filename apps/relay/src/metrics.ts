@@ -3,12 +3,13 @@
  * datagram costs no label lookup.
  */
 
-import type { RelayTransportLosses } from "@wiregate/relay-protocol";
+import type { Carriage, RelayTransportLosses } from "@wiregate/relay-protocol";
 import { Counter, Gauge, Registry } from "prom-client";
 
 export type Direction = "to_upstream" | "to_client";
 const DIRECTIONS: Direction[] = ["to_upstream", "to_client"];
 const MESSAGE_TYPES = ["initiation", "response", "cookie_reply", "transport"] as const;
+const CARRIAGES: Carriage[] = ["datagrams", "stream"];
 
 export class RelayCounters {
   sessions = new Map<string, number>();
@@ -17,6 +18,11 @@ export class RelayCounters {
   drops = new Map<string, number>();
   /** Index = WireGuard message type - 1. */
   messages: Record<Direction, number[]> = { to_upstream: [0, 0, 0, 0], to_client: [0, 0, 0, 0] };
+  /** Messages forwarded by the carriage they came (toward the upstream) or went (toward the client) on. */
+  carried: Record<Direction, Record<Carriage, number>> = {
+    to_upstream: { datagrams: 0, stream: 0 },
+    to_client: { datagrams: 0, stream: 0 },
+  };
   refusals = new Map<string, number>();
   /** What the sessions' QUIC lost after the relay handed it over (see transport-losses.ts). */
   transportLosses: RelayTransportLosses = {
@@ -171,6 +177,23 @@ export function createMetrics(
         MESSAGE_TYPES.map(
           (type, i) =>
             [{ direction, type }, counters.messages[direction][i] ?? 0] as [
+              Record<string, string>,
+              number,
+            ],
+        ),
+      ),
+    refresh,
+  );
+  mirroredCounter(
+    registry,
+    "wiregate_relay_messages_by_carriage_total",
+    "WireGuard messages by the carriage they travelled on between the client and the relay",
+    ["direction", "carriage"],
+    () =>
+      DIRECTIONS.flatMap((direction) =>
+        CARRIAGES.map(
+          (carriage) =>
+            [{ direction, carriage }, counters.carried[direction][carriage]] as [
               Record<string, string>,
               number,
             ],

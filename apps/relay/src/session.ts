@@ -3,7 +3,8 @@
  * stats, errors), idleness and the ways it ends. The hello phase is hello-phase.ts; the datagram
  * directions between the WebTransport session and its upstream socket are forwarder.ts.
  * WireGuard messages larger than the session's datagrams take the message stream, a reliable
- * stream the client opens after the welcome (see @wiregate/relay-protocol's message-stream.ts).
+ * stream the client opens after the welcome (see @wiregate/relay-protocol's message-stream.ts);
+ * with the stream carriage (carriage.ts) every message does.
  */
 
 import {
@@ -13,11 +14,12 @@ import {
   type RelayTransport,
   type StatsFrame,
 } from "@wiregate/relay-protocol";
+import { chooseCarriage } from "./carriage.js";
 import { Forwarder, type ForwarderHost } from "./forwarder.js";
-import { awaitHello } from "./hello-phase.js";
+import { awaitHello, type HelloAdmitted } from "./hello-phase.js";
 import type { Logger } from "./logger.js";
 import type { Direction } from "./metrics.js";
-import type { Admitted, ServerSessionLike, SessionEnv, SessionStats } from "./session-types.js";
+import type { ServerSessionLike, SessionEnv, SessionStats } from "./session-types.js";
 import type { UdpDrops } from "./socket-drops.js";
 import { TransportLossReader, withDeadline } from "./transport-losses.js";
 
@@ -154,8 +156,9 @@ export class RelaySession {
   }
 
   /** Opens the way to the upstream and sends the welcome; whether the session is now open. */
-  async #open({ upstream, addresses }: Admitted): Promise<boolean> {
-    const forwarder = await Forwarder.open(this.wt, this.#forwarderHost(), upstream);
+  async #open({ upstream, addresses, carriage: asked }: HelloAdmitted): Promise<boolean> {
+    const { carriage, reason } = chooseCarriage(asked, this.ctx.transport);
+    const forwarder = await Forwarder.open(this.wt, this.#forwarderHost(), upstream, carriage);
     if (!(forwarder instanceof Forwarder)) {
       this.refuse(forwarder.code, forwarder.message);
       return false;
@@ -175,6 +178,8 @@ export class RelaySession {
       ...(messageSize > datagramSize ? { messageSize } : {}),
       ...(upstream.publicKey ? { upstreamPublicKey: upstream.publicKey } : {}),
       ...(addresses ? { addresses } : {}),
+      carriage,
+      carriageReason: reason,
     });
     this.ctx.onOpen?.(this);
     this.#log.info("session open", {
@@ -183,6 +188,7 @@ export class RelaySession {
       upstream: upstream.name,
       datagramSize,
       messageSize,
+      carriage,
     });
     forwarder.acceptMessageStream();
     return true;

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { quicheLoaded, WebTransport } from "@fails-components/webtransport";
 import {
+  type CarriageChoice,
   connectRelay,
   type RelayConnection,
   type WebTransportConstructor,
@@ -97,6 +98,7 @@ export async function connect(
     onDatagram?: (datagram: Uint8Array) => void;
     /** HTTP/3 uses the add-on's native client; HTTP/2 forces the library's reliable mode. */
     transport?: TestTransport;
+    carriage?: CarriageChoice;
   } = {},
 ): Promise<RelayConnection> {
   await quicheLoaded;
@@ -112,6 +114,7 @@ export async function connect(
         : { requireUnreliable: true },
     ...(options.onError ? { onError: options.onError } : {}),
     ...(options.onDatagram ? { onDatagram: options.onDatagram } : {}),
+    ...(options.carriage ? { carriage: options.carriage } : {}),
   });
 }
 

@@ -202,10 +202,30 @@ describe.each(TRANSPORTS)("relay over %s", (transport) => {
     }
     expect([...back].sort((a, b) => a[0] - b[0])).toEqual(sizes.map((size, i) => [i, size]));
     const onStream = large ? sizes.filter((size) => size > conn.welcome.datagramSize).length : 0;
-    expect(conn.streamed).toEqual({ sent: onStream + (large ? 1 : 0), received: onStream });
+    expect(conn.streamed).toMatchObject({
+      sent: onStream + (large ? 1 : 0),
+      received: onStream,
+      dropped: 0,
+    });
     expect(echo.received - echoBefore).toBe(sizes.length);
     expect(drops(await metricsText(address), "to_upstream", "malformed") - before).toBe(1);
     conn.close();
+  });
+
+  it("takes datagrams when asked, and the stream for auto", async () => {
+    const datagrams = await connect(address, { carriage: "datagrams" });
+    expect(datagrams.welcome.carriage).toBe("datagrams");
+    datagrams.close();
+    const auto = await connect(address, { carriage: "auto" });
+    expect(auto.welcome).toMatchObject({ carriage: "stream", carriageReason: /^auto: / });
+    const iterator = auto.datagrams[Symbol.asyncIterator]();
+    await roundTrip(auto, iterator, 7);
+    expect(auto.streamed).toMatchObject({ sent: 1, received: 1 });
+    auto.close();
+    // A client from before the carriage asks for none: datagrams, as it expects.
+    const old = await connect(address);
+    expect(old.welcome.carriage).toBe("datagrams");
+    old.close();
   });
 
   it("reports a message over the session's limit to the client", async () => {
@@ -344,6 +364,52 @@ async function rawSession() {
   await wt.ready;
   return { wt, control: await wt.createBidirectionalStream() };
 }
+
+/**
+ * Over HTTP/2 the library's client → relay streams stall after 16 KiB (a flow-control window that
+ * is never reopened); HTTP/2 joins this run once that is fixed.
+ */
+const STREAM_CARRIAGE_TRANSPORTS = ["http3"] as const;
+
+describe.each(STREAM_CARRIAGE_TRANSPORTS)("stream carriage over %s", (transport) => {
+  it("carries every message on the message stream with the stream carriage, both ways", async () => {
+    const carried = (text: string, direction: string, carriage: string) =>
+      sample(
+        text,
+        `wiregate_relay_messages_by_carriage_total{direction="${direction}",carriage="${carriage}"}`,
+      );
+    const before = await metricsText(address);
+    const conn = await connectWith(address, { transport, carriage: "stream" });
+    expect(conn.welcome).toMatchObject({ carriage: "stream", carriageReason: expect.any(String) });
+    expect(conn.carriage).toBe("stream");
+    const iterator = conn.datagrams[Symbol.asyncIterator]();
+    // 1 MiB and more each way, sizes from 32 to the session's limit, 64 in flight.
+    const count = 1000;
+    const sizeOf = (i: number) => 32 + ((i * 97) % (1452 - 32 + 1));
+    const seen: number[] = [];
+    let next = 0;
+    while (seen.length < count) {
+      for (; next < count && next - seen.length < 64; next++)
+        conn.send(transportMessage(next, sizeOf(next)));
+      const item = await iterator.next();
+      if (item.done) throw new Error("session ended");
+      expect(item.value.length).toBe(sizeOf(seqOf(item.value)));
+      seen.push(seqOf(item.value));
+    }
+    // A stream keeps the order.
+    expect(seen).toEqual([...Array(count).keys()]);
+    expect(conn.streamed).toMatchObject({ sent: count, received: count, dropped: 0 });
+    // Several messages per write at times: fewer writes than messages.
+    expect(conn.streamed.writes).toBeLessThan(count);
+    const after = await metricsText(address);
+    for (const direction of ["to_upstream", "to_client"]) {
+      const onStream = carried(after, direction, "stream") - carried(before, direction, "stream");
+      expect(onStream).toBe(count);
+      expect(carried(after, direction, "datagrams")).toBe(carried(before, direction, "datagrams"));
+    }
+    conn.close();
+  });
+});
 
 describe("message stream toward a client that does not read it", () => {
   it("sends every echoed message, or counts it as dropped (stream-backlog)", async () => {

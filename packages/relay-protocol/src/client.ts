@@ -1,12 +1,15 @@
 /**
  * The client side of a relay session: open a WebTransport session, say hello on the control
- * stream, wait for welcome, then move WireGuard messages as datagrams (one message = one datagram);
- * a message too large for the session's datagrams travels on the message stream instead.
+ * stream, wait for welcome, then move WireGuard messages as datagrams (one message = one datagram;
+ * a message too large for the session's datagrams travels on the message stream instead) or, when
+ * the session's carriage is `stream`, every message on the message stream.
  * Works with any WebTransport constructor: the browser's, the polyfill, or a Node implementation.
  */
 
 import { DatagramQueue } from "./datagram-queue.js";
 import {
+  type Carriage,
+  type CarriageChoice,
   type ErrorCode,
   type ErrorFrame,
   encodeFrame,
@@ -15,12 +18,8 @@ import {
   type StatsFrame,
   type WelcomeFrame,
 } from "./frames.js";
-import {
-  encodeStreamMessage,
-  MAX_STREAM_MESSAGE,
-  OPEN_MESSAGE_STREAM,
-  StreamMessageReader,
-} from "./message-stream.js";
+import { MAX_STREAM_MESSAGE, OPEN_MESSAGE_STREAM, StreamMessageReader } from "./message-stream.js";
+import { StreamSender } from "./stream-sender.js";
 
 /** The parts of the WebTransport API this client uses. */
 export interface WebTransportLike {
@@ -80,6 +79,10 @@ export interface ConnectRelayOptions {
   onDatagram?: (datagram: Uint8Array) => void;
   /** Non-fatal errors the relay reports during the session (`oversized`, `limit`). */
   onError?: (error: ErrorFrame) => void;
+  /** The carriage to ask for (the welcome says what the relay chose); absent: `datagrams`. */
+  carriage?: CarriageChoice;
+  /** The message stream's send queue limit in bytes (stream-sender.ts). */
+  streamQueueBytes?: number;
   /** Datagrams buffered for the iterable before the oldest is dropped. Default 1024. */
   receiveQueueLength?: number;
   /** How long to wait for the transport and the welcome. Default 10 s. */
@@ -93,15 +96,24 @@ export interface RelayConnection {
    * relay reports an `oversized` error for one over `welcome.messageSize`.
    */
   send(datagram: Uint8Array): void;
-  /** Messages that took the message stream because they exceeded the datagram limit. */
-  readonly streamed: { sent: number; received: number };
+  /** The session's carriage, as the welcome says. */
+  readonly carriage: Carriage;
+  /**
+   * Messages on the message stream (every message with the stream carriage, else those that
+   * exceeded the datagram limit); `dropped`: not sent because the stream's queue was full.
+   */
+  readonly streamed: { sent: number; received: number; dropped: number; writes: number };
   /** Incoming datagrams (empty when `onDatagram` is used). Ends when the session closes. */
   datagrams: AsyncIterable<Uint8Array>;
   /** Asks the relay for this session's counters. */
   stats(): Promise<StatsFrame>;
   /** Datagrams dropped locally because the iterable was not read fast enough. */
   readonly receiveDrops: number;
-  /** The transport's own datagram loss counters; undefined when it reports none within 1 s. */
+  /**
+   * The transport's own datagram loss counters, with the messages dropped at the stream's queue
+   * limit counted as expired in the sender's queue; undefined when the transport reports none
+   * within 1 s and the session has no stream carriage.
+   */
   datagramLosses(): Promise<DatagramLosses | undefined>;
   /** Resolves when the session ends, with the relay's fatal error if it sent one. */
   closed: Promise<{ error?: ErrorFrame }>;
@@ -190,6 +202,7 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
     upstream: options.upstream,
     ...(options.token !== undefined ? { token: options.token } : {}),
     ...(options.publicKey !== undefined ? { publicKey: options.publicKey } : {}),
+    ...(options.carriage !== undefined ? { carriage: options.carriage } : {}),
   };
   void controlWriter.write(encodeFrame(hello)).catch(() => {});
 
@@ -266,35 +279,59 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
     throw error;
   }
 
-  const streamed = { sent: 0, received: 0 };
-  let messageWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  if ((welcome.messageSize ?? 0) > welcome.datagramSize) {
+  const carriage: Carriage = welcome.carriage ?? "datagrams";
+  let received = 0;
+  let sender: StreamSender | undefined;
+  if (carriage === "stream" || (welcome.messageSize ?? 0) > welcome.datagramSize) {
     try {
-      messageWriter = await openMessageStream(wt, welcome.messageSize!, (message) => {
-        streamed.received++;
-        deliver(message);
-      });
+      const writer = await openMessageStream(
+        wt,
+        welcome.messageSize ?? welcome.datagramSize,
+        (message) => {
+          received++;
+          deliver(message);
+        },
+      );
+      sender = new StreamSender(
+        writer,
+        options.streamQueueBytes !== undefined ? { maxBytes: options.streamQueueBytes } : {},
+      );
     } catch (error) {
       finish();
       throw new RelayError("transport", `cannot open the message stream: ${error}`);
     }
   }
   const datagramLimit = () => Math.min(welcome.datagramSize, wt.datagrams.maxDatagramSize ?? 65535);
+  const streamed = {
+    get sent() {
+      return sender?.sent ?? 0;
+    },
+    get dropped() {
+      return sender?.drops ?? 0;
+    },
+    get writes() {
+      return sender?.writes ?? 0;
+    },
+    get received() {
+      return received;
+    },
+  };
 
   return {
     welcome,
+    carriage,
     send(datagram: Uint8Array) {
       if (!(datagram instanceof Uint8Array)) {
         throw new TypeError("RelayConnection.send: datagram must be a Uint8Array");
       }
       if (!open) return;
       if (
-        messageWriter &&
-        datagram.length > datagramLimit() &&
-        datagram.length <= MAX_STREAM_MESSAGE
+        sender &&
+        datagram.length > 0 &&
+        datagram.length <= MAX_STREAM_MESSAGE &&
+        (carriage === "stream" || datagram.length > datagramLimit())
       ) {
-        streamed.sent++;
-        messageWriter.write(encodeStreamMessage(datagram)).catch(() => {});
+        sender.send(datagram);
       } else datagramWriter.write(datagram).catch(() => {});
     },
     streamed,
@@ -320,15 +357,21 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
       ]);
       clearTimeout(timer);
       const d = stats?.datagrams;
-      if (!d) return undefined;
+      // A message dropped at the stream's queue limit is what a datagram expiring in the
+      // sender's queue is: it waited too long to go.
+      const queueDrops = sender?.drops ?? 0;
+      if (!d) return carriage === "stream" ? emptyLosses(queueDrops) : undefined;
       return {
         droppedIncoming: Number(d.droppedIncoming ?? 0),
-        expiredOutgoing: Number(d.expiredOutgoing ?? 0),
+        expiredOutgoing: Number(d.expiredOutgoing ?? 0) + queueDrops,
         lostOutgoing: Number(d.lostOutgoing ?? 0),
       };
     },
     closed,
-    close: finish,
+    close() {
+      sender?.close();
+      finish();
+    },
   };
 }
 
@@ -358,6 +401,10 @@ async function openMessageStream(
     }
   })();
   return writer;
+}
+
+function emptyLosses(expiredOutgoing: number): DatagramLosses {
+  return { droppedIncoming: 0, expiredOutgoing, lostOutgoing: 0 };
 }
 
 function fatalError(frame: ErrorFrame): RelayError {

@@ -13,6 +13,15 @@ export const FRAME_HEADER_SIZE = 4;
 export type RelayTransport = "http3" | "http2" | "websocket";
 export const RELAY_TRANSPORTS: readonly RelayTransport[] = ["http3", "http2", "websocket"];
 
+/**
+ * How a session carries WireGuard messages: one per datagram (a message too large for a datagram
+ * still takes the message stream), or every message on the message stream (message-stream.ts).
+ */
+export type Carriage = "datagrams" | "stream";
+/** What a client may ask for: a carriage, or `auto` (the relay picks, and says why). */
+export type CarriageChoice = Carriage | "auto";
+export const CARRIAGE_CHOICES: readonly CarriageChoice[] = ["datagrams", "stream", "auto"];
+
 export type ErrorCode =
   | "unauthorized"
   | "unknown-upstream"
@@ -49,6 +58,8 @@ export interface HelloFrame {
    * the WireGuard handshake, not this, proves the key.
    */
   publicKey?: string;
+  /** The carriage the client asks for; absent: `datagrams` (clients from before the stream). */
+  carriage?: CarriageChoice;
 }
 
 /** Relay → client: the session is open. */
@@ -71,6 +82,13 @@ export interface WelcomeFrame {
    * `publicKey`: the client's interface addresses. Absent when the upstream assigns none.
    */
   addresses?: string[];
+  /**
+   * The carriage of this session's messages, both ways; absent: `datagrams`. With `stream` the
+   * client opens the message stream right after the welcome and sends every message on it.
+   */
+  carriage?: Carriage;
+  /** Why this carriage (the relay's answer to `auto`, or that the client asked for it). */
+  carriageReason?: string;
 }
 
 /** Relay → client: something went wrong; fatal unless the code is `oversized` or `limit`. */
@@ -208,9 +226,13 @@ export function validateFrame(value: unknown): FrameResult {
       ) {
         return bad("publicKey must be a base64 WireGuard key");
       }
+      if (f.carriage !== undefined && !CARRIAGE_CHOICES.includes(f.carriage as CarriageChoice)) {
+        return bad(`carriage must be one of ${CARRIAGE_CHOICES.join(", ")}`);
+      }
       const frame: HelloFrame = { type: "hello", version: f.version, upstream: f.upstream };
       if (f.token !== undefined) frame.token = f.token;
       if (f.publicKey !== undefined) frame.publicKey = f.publicKey;
+      if (f.carriage !== undefined) frame.carriage = f.carriage as CarriageChoice;
       return { ok: true, frame };
     }
     case "welcome": {
@@ -245,6 +267,12 @@ export function validateFrame(value: unknown): FrameResult {
       ) {
         return bad(`addresses must be at most ${MAX_ADDRESSES} prefixes like 10.99.0.7/32`);
       }
+      if (f.carriage !== undefined && f.carriage !== "datagrams" && f.carriage !== "stream") {
+        return bad("carriage must be datagrams or stream");
+      }
+      if (f.carriageReason !== undefined && !isShortString(f.carriageReason, 200)) {
+        return bad("carriageReason must be a string of at most 200 characters");
+      }
       const frame: WelcomeFrame = {
         type: "welcome",
         sessionId: f.sessionId,
@@ -254,6 +282,8 @@ export function validateFrame(value: unknown): FrameResult {
       if (f.messageSize !== undefined) frame.messageSize = f.messageSize;
       if (f.upstreamPublicKey !== undefined) frame.upstreamPublicKey = f.upstreamPublicKey;
       if (f.addresses !== undefined) frame.addresses = [...(f.addresses as string[])];
+      if (f.carriage !== undefined) frame.carriage = f.carriage as Carriage;
+      if (f.carriageReason !== undefined) frame.carriageReason = f.carriageReason as string;
       return { ok: true, frame };
     }
     case "error": {

@@ -23,6 +23,16 @@ const samples: ControlFrame[] = [
   { type: "hello", version: 1, token: "secret", upstream: "demo" },
   { type: "hello", version: 1, upstream: "wg-1.example" },
   { type: "hello", version: 1, upstream: "demo", publicKey: `${"A".repeat(43)}=` },
+  { type: "hello", version: 1, upstream: "demo", carriage: "auto" },
+  { type: "hello", version: 1, upstream: "demo", carriage: "datagrams" },
+  {
+    type: "welcome",
+    sessionId: "s",
+    transport: "websocket",
+    datagramSize: 1452,
+    carriage: "stream",
+    carriageReason: "auto: why",
+  },
   { type: "welcome", sessionId: "abc", transport: "http2", datagramSize: 1452 },
   { type: "welcome", sessionId: "q", transport: "http3", datagramSize: 1211, messageSize: 1452 },
   {
@@ -109,6 +119,21 @@ describe("control frames", () => {
     expect(
       validateFrame({ type: "hello", version: 1, upstream: "demo", publicKey: "short=" }),
     ).toMatchObject({ ok: false, detail: "hello: publicKey must be a base64 WireGuard key" });
+    expect(
+      validateFrame({ type: "hello", version: 1, upstream: "demo", carriage: "pigeon" }),
+    ).toMatchObject({
+      ok: false,
+      detail: "hello: carriage must be one of datagrams, stream, auto",
+    });
+    const welcome = { type: "welcome", sessionId: "x", transport: "http3", datagramSize: 1211 };
+    expect(validateFrame({ ...welcome, carriage: "auto" })).toMatchObject({
+      ok: false,
+      detail: "welcome: carriage must be datagrams or stream",
+    });
+    expect(validateFrame({ ...welcome, carriageReason: "x".repeat(201) })).toMatchObject({
+      ok: false,
+      detail: "welcome: carriageReason must be a string of at most 200 characters",
+    });
     for (const addresses of [
       "10.0.0.1/32",
       ["10.0.0.1"],

@@ -1,0 +1,127 @@
+/**
+ * The sending end of a message stream (wire format in message-stream.ts), shared by the client and
+ * the relay. What is sent in one event-loop turn leaves in one write: no write and no promise per
+ * message. While a write is in flight the next messages gather behind it and leave together when
+ * it completes, so the batch grows with the load by itself.
+ *
+ * A reliable stream must not turn into a queue of seconds: WireGuard and the TCP inside the tunnel
+ * recover from a lost message, not from a stale queue. The bytes written and not yet taken by the
+ * transport, plus those waiting behind them, stay under `maxBytes`; a message beyond is dropped at
+ * once and counted (`drops`), as a full datagram queue drops.
+ */
+
+import { MAX_STREAM_MESSAGE, MESSAGE_HEADER_SIZE } from "./message-stream.js";
+
+/** The stream's queue limit both ends use unless told otherwise (see docs/relay.md). */
+export const STREAM_QUEUE_BYTES = 64 * 1024;
+
+export interface StreamSenderOptions {
+  /** Bytes (headers included) in flight and waiting together, at most. Default STREAM_QUEUE_BYTES. */
+  maxBytes?: number;
+  /**
+   * Runs `flush` at the end of this event-loop turn. Default: `setImmediate` where there is one
+   * (Node: after every socket event of this turn), else a microtask.
+   */
+  schedule?: (flush: () => void) => void;
+}
+
+type Writer = Pick<WritableStreamDefaultWriter<Uint8Array>, "write">;
+
+/** Node's `setImmediate`, when this runs in Node (the package has no Node types: it also runs in pages). */
+const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate;
+const defaultSchedule: (flush: () => void) => void = immediate
+  ? (flush) => {
+      immediate(flush);
+    }
+  : queueMicrotask;
+
+export class StreamSender {
+  readonly maxBytes: number;
+  readonly #writer: Writer;
+  readonly #schedule: (flush: () => void) => void;
+  #waiting: Uint8Array[] = [];
+  /** Bytes (with headers) of the waiting messages. */
+  #waitingBytes = 0;
+  /** Bytes of the write in flight (0: none). */
+  #writingBytes = 0;
+  #scheduled = false;
+  #closed = false;
+  /** Messages taken, dropped at the limit (or lost with a failed write), and writes made. */
+  sent = 0;
+  drops = 0;
+  writes = 0;
+
+  constructor(writer: Writer, options: StreamSenderOptions = {}) {
+    this.#writer = writer;
+    this.maxBytes = options.maxBytes ?? STREAM_QUEUE_BYTES;
+    if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes <= MESSAGE_HEADER_SIZE) {
+      throw new RangeError(`StreamSender: maxBytes must be an integer > 2, got ${this.maxBytes}`);
+    }
+    this.#schedule = options.schedule ?? defaultSchedule;
+  }
+
+  /** Bytes in flight and waiting. */
+  get queued(): number {
+    return this.#writingBytes + this.#waitingBytes;
+  }
+
+  /**
+   * Queues one message (1..65535 bytes) for this turn's write; false when it was dropped (the
+   * queue is full, or the stream failed).
+   */
+  send(message: Uint8Array): boolean {
+    if (message.length === 0 || message.length > MAX_STREAM_MESSAGE) {
+      throw new RangeError(`StreamSender.send: a message is 1..${MAX_STREAM_MESSAGE} bytes`);
+    }
+    const size = MESSAGE_HEADER_SIZE + message.length;
+    if (this.#closed || this.queued + size > this.maxBytes) {
+      this.drops++;
+      return false;
+    }
+    this.#waiting.push(message);
+    this.#waitingBytes += size;
+    this.sent++;
+    if (!this.#scheduled && this.#writingBytes === 0) {
+      this.#scheduled = true;
+      this.#schedule(this.#flush);
+    }
+    return true;
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    if (this.#closed || this.#writingBytes > 0 || this.#waitingBytes === 0) return;
+    const batch = new Uint8Array(this.#waitingBytes);
+    let offset = 0;
+    for (const message of this.#waiting) {
+      batch[offset] = message.length >>> 8;
+      batch[offset + 1] = message.length & 0xff;
+      batch.set(message, offset + MESSAGE_HEADER_SIZE);
+      offset += MESSAGE_HEADER_SIZE + message.length;
+    }
+    this.#waiting = [];
+    this.#writingBytes = this.#waitingBytes;
+    this.#waitingBytes = 0;
+    this.writes++;
+    this.#writer.write(batch).then(this.#written, this.#failed);
+  };
+
+  readonly #written = (): void => {
+    this.#writingBytes = 0;
+    // What gathered during the write leaves now, in one write.
+    if (this.#waitingBytes > 0) this.#flush();
+  };
+
+  readonly #failed = (): void => {
+    this.drops += this.#waiting.length;
+    this.close();
+  };
+
+  /** Drops what waits; later sends are dropped. */
+  close(): void {
+    this.#closed = true;
+    this.#waiting = [];
+    this.#waitingBytes = 0;
+    this.#writingBytes = 0;
+  }
+}
