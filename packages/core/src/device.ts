@@ -4,7 +4,8 @@
  * randomness is touched here, so the same inputs always give the same outputs.
  *
  * This file is the API and the dispatch: each message type and each packet goes to the module
- * that handles it (handshake.ts, transport.ts; timers in peer-timers.ts), routed by allowed IPs.
+ * that handles it (handshake.ts, transport.ts; timers in peer-timers.ts; peer-actions.ts acts on
+ * what the timers and the transport ask for), routed by allowed IPs.
  * docs/architecture.md has the map.
  */
 import { HandshakeGate } from "./admission.js";
@@ -22,14 +23,21 @@ import type {
   UdpEndpoint,
 } from "./device-types.js";
 import { entropyFrom } from "./entropy.js";
-import { initiate, onCookieReply, onInitiation, onResponse } from "./handshake.js";
+import { initiate, onCookieReply, onInitiation } from "./handshake.js";
 import { packetAddresses, parseCidr } from "./ip.js";
 import { zeroAll } from "./keypair-slots.js";
 import { keyToBase64 } from "./keys.js";
 import { decodeMessage } from "./messages.js";
 import { Peer } from "./peer.js";
-import { runTimers } from "./peer-timers.js";
-import { onTransportData, sendKeepalive, sendPacket, sendStaged, stage } from "./transport.js";
+import {
+  onResponseMessage,
+  onTransportData,
+  runTimers,
+  sendKeepalive,
+  sendPacket,
+  sendStaged,
+} from "./peer-actions.js";
+import { stage } from "./transport.js";
 import { abytes, afunction, anumber } from "./validate.js";
 
 export type {
@@ -103,7 +111,7 @@ export class Device {
     } else {
       const m = decoded.message;
       if (m.type === 1) onInitiation(ctx, m, from, (o) => this.#addPeer(o, "admitted"));
-      else if (m.type === 2) onResponse(ctx, m, from);
+      else if (m.type === 2) onResponseMessage(ctx, m, from);
       else if (m.type === 3) onCookieReply(ctx, m);
       else onTransportData(ctx, m, from);
     }

@@ -2,6 +2,7 @@
  * The Noise IK handshake of one peer: sending initiations (and retransmitting them), answering
  * the peer's, and completing ours. Every change of the peer's handshake state goes through
  * `ctx.setHandshake` (handshake-state.ts); the messages pass the gate in admission.ts first.
+ * A completed handshake is confirmed by a keepalive that peer-actions.ts sends.
  */
 import { INITIATION_FLOOD_INTERVAL, REJECT_AFTER_TIME, REKEY_TIMEOUT } from "./constants.js";
 import type { Context } from "./context.js";
@@ -33,8 +34,8 @@ import {
   authenticatedTraversal,
   handshakeComplete,
 } from "./peer-timers.js";
+import { roam } from "./roam.js";
 import { compareTai64n, tai64n } from "./tai64n.js";
-import { roam, sendKeepalive } from "./transport.js";
 
 function compareKeys(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
@@ -262,8 +263,9 @@ export function onInitiation(
   authenticatedSent(ctx, peer);
 }
 
-export function onResponse(ctx: Context, m: Response, from: UdpEndpoint): void {
-  if (!admitted(ctx, m.bytes, m.sender, from)) return;
+/** Completes our handshake; the peer whose keypair is now up (a keepalive should confirm it). */
+export function onResponse(ctx: Context, m: Response, from: UdpEndpoint): Peer | undefined {
+  if (!admitted(ctx, m.bytes, m.sender, from)) return undefined;
   const entry = ctx.indices.get(m.receiver);
   const peer = entry?.peer;
   const pending = peer?.pendings.find((p) => p.localIndex === m.receiver);
@@ -272,7 +274,7 @@ export function onResponse(ctx: Context, m: Response, from: UdpEndpoint): void {
       localIndex: m.receiver,
       remoteIndex: m.sender,
     });
-    return;
+    return undefined;
   }
   const done = consumeResponse(ctx.s.c, {
     state: pending.state,
@@ -287,7 +289,7 @@ export function onResponse(ctx: Context, m: Response, from: UdpEndpoint): void {
       localIndex: m.receiver,
       remoteIndex: m.sender,
     });
-    return;
+    return undefined;
   }
   // The attempt is complete: the earlier initiation it retransmitted is now stale, and left
   // pending it would make the peer's next initiation look like a crossing one (ranked into the
@@ -324,7 +326,7 @@ export function onResponse(ctx: Context, m: Response, from: UdpEndpoint): void {
   place(ctx, peer, keypair);
   ctx.setTimer(peer, "zeroKeys", REJECT_AFTER_TIME * 3);
   handshakeComplete(ctx, peer);
-  sendKeepalive(ctx, peer);
+  return peer;
 }
 
 export function onCookieReply(ctx: Context, m: CookieReply): void {

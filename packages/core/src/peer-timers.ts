@@ -1,6 +1,8 @@
 /**
  * What each timer does when it fires, and the events that arm and disarm them (wireguard-go's
- * timers.go: each expiry a small named function, armed through a handful of named hooks).
+ * timers.go: each expiry a small named function, armed through a handful of named hooks). An
+ * expiry that needs a handshake or a keepalive says so in its result instead of sending it:
+ * peer-actions.ts acts on it, as quinn-proto's connection acts on its timer table.
  */
 import {
   KEEPALIVE_TIMEOUT,
@@ -9,27 +11,29 @@ import {
   REKEY_TIMEOUT,
 } from "./constants.js";
 import type { Context } from "./context.js";
-import { initiate } from "./handshake.js";
 import { dropPendings, zeroAll } from "./keypair-slots.js";
 import type { Peer } from "./peer.js";
-import { sendKeepalive } from "./transport.js";
+import type { TimerName } from "./timers.js";
 
-/** Runs every timer of `peer` due at `ctx.now`, in table order. */
-export function runTimers(ctx: Context, peer: Peer): void {
-  // Each expiry may arm others; bounded because an expired timer is cleared before it runs.
-  for (let guard = 0; guard < 16; guard++) {
-    const due = peer.timers.due(ctx.now);
-    if (!due) return;
-    ctx.clearTimer(peer, due);
-    if (due === "retransmit") expiredRetransmit(ctx, peer);
-    else if (due === "keepalive") expiredKeepalive(ctx, peer);
-    else if (due === "newHandshake") initiate(ctx, peer, false, "no reply to data for 15 s");
-    else if (due === "zeroKeys") expiredZeroKeys(ctx, peer);
-    else if (peer.persistentKeepalive > 0) sendKeepalive(ctx, peer);
+/** What should happen next because a timer fired. */
+export type TimerAction =
+  | { kind: "initiate"; isRetry: boolean; reason: string }
+  /** A keepalive; after it, `keepaliveSent` re-arms the keepalive timer if another is owed. */
+  | { kind: "keepalive" }
+  | undefined;
+
+/** What `timer`'s expiry does to the peer itself; the handshake or keepalive it asks for. */
+export function expire(ctx: Context, peer: Peer, timer: TimerName): TimerAction {
+  if (timer === "retransmit") return expiredRetransmit(ctx, peer);
+  if (timer === "keepalive") return { kind: "keepalive" };
+  if (timer === "newHandshake") {
+    return { kind: "initiate", isRetry: false, reason: "no reply to data for 15 s" };
   }
+  if (timer === "zeroKeys") return expiredZeroKeys(ctx, peer);
+  return peer.persistentKeepalive > 0 ? { kind: "keepalive" } : undefined;
 }
 
-function expiredRetransmit(ctx: Context, peer: Peer): void {
+function expiredRetransmit(ctx: Context, peer: Peer): TimerAction {
   // As wireguard-go and the kernel: retry while attempts <= MAX_TIMER_HANDSHAKES, i.e. the first
   // initiation plus MAX_TIMER_HANDSHAKES + 1 retries, then give up on the next expiry.
   if (peer.handshakeAttempts > MAX_TIMER_HANDSHAKES) {
@@ -40,25 +44,26 @@ function expiredRetransmit(ctx: Context, peer: Peer): void {
     peer.staged = [];
     dropPendings(ctx, peer, "gave up");
     if (!peer.timers.isSet("zeroKeys")) ctx.setTimer(peer, "zeroKeys", REJECT_AFTER_TIME * 3);
-    return;
+    return undefined;
   }
   peer.handshakeAttempts++;
-  initiate(ctx, peer, true, "retransmit");
+  return { kind: "initiate", isRetry: true, reason: "retransmit" };
 }
 
-function expiredKeepalive(ctx: Context, peer: Peer): void {
-  sendKeepalive(ctx, peer);
+/** The keepalive timer's keepalive went out: arm it again if data arrived meanwhile. */
+export function keepaliveSent(ctx: Context, peer: Peer): void {
   if (peer.needAnotherKeepalive) {
     peer.needAnotherKeepalive = false;
     ctx.setTimer(peer, "keepalive", KEEPALIVE_TIMEOUT);
   }
 }
 
-function expiredZeroKeys(ctx: Context, peer: Peer): void {
+function expiredZeroKeys(ctx: Context, peer: Peer): undefined {
   zeroAll(ctx, peer, "no new keypair for 3 × REJECT_AFTER_TIME");
   ctx.event(peer, "keys-zeroed", "info", {
     reason: "no new keypair for 3 × REJECT_AFTER_TIME",
   });
+  return undefined;
 }
 
 export function handshakeComplete(ctx: Context, peer: Peer): void {

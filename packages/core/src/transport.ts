@@ -1,4 +1,8 @@
-/** Transport data: sealing staged packets on the current keypair, opening what arrives. */
+/**
+ * Transport data: sealing staged packets on the current keypair, opening what arrives. It never
+ * starts a handshake itself: where one is needed (no usable keypair, a keypair aged) its result
+ * names the reason, and peer-actions.ts starts it at once, before anything else happens.
+ */
 import {
   MAX_STAGED_PACKETS,
   REJECT_AFTER_TIME,
@@ -8,10 +12,9 @@ import {
 } from "./constants.js";
 import type { Context } from "./context.js";
 import type { UdpEndpoint } from "./device-types.js";
-import { initiate } from "./handshake.js";
 import { packetAddresses } from "./ip.js";
 import type { Keypair } from "./keypair.js";
-import { receivedWith, usable } from "./keypair-slots.js";
+import { usable } from "./keypair-slots.js";
 import { encodeTransportData, type TransportData } from "./messages.js";
 import type { Peer } from "./peer.js";
 import {
@@ -20,52 +23,71 @@ import {
   authenticatedTraversal,
   dataReceived,
   dataSent,
-  handshakeComplete,
 } from "./peer-timers.js";
+import { roam } from "./roam.js";
 
 const EMPTY = new Uint8Array(0);
 
-export function onTransportData(ctx: Context, m: TransportData, from: UdpEndpoint): void {
+/** Why a handshake should start now, or undefined: what sending or receiving asks for. */
+export type Rekey = string | undefined;
+
+/** Transport data that authenticated and passed the replay check, not yet acted on. */
+export interface Opened {
+  peer: Peer;
+  keypair: Keypair;
+  plaintext: Uint8Array;
+  /** The highest counter accepted on the keypair before this one (-1 for none). */
+  highest: number;
+}
+
+/** Opens transport data: its keypair, its age, the replay window and the AEAD; else rejected. */
+export function openTransportData(ctx: Context, m: TransportData): Opened | undefined {
   const entry = ctx.indices.get(m.receiver);
   const k = entry?.keypair;
   if (!entry || !k) {
     ctx.reject(entry?.peer, "unknown-index", "transport data for no keypair", {
       localIndex: m.receiver,
     });
-    return;
+    return undefined;
   }
   const peer = entry.peer;
   if (ctx.now - k.createdAt >= REJECT_AFTER_TIME) {
     ctx.reject(peer, "keypair-expired", "keypair older than REJECT_AFTER_TIME", {
       localIndex: m.receiver,
     });
-    return;
+    return undefined;
   }
   if (!k.antiReplay.check(m.counter)) {
     ctx.reject(peer, "replayed-counter", `counter ${m.counter} replayed or too old`, {
       localIndex: m.receiver,
     });
-    return;
+    return undefined;
   }
   const plaintext = ctx.s.c.open(k.receiveKey, m.counter, m.encrypted, EMPTY);
   if (!plaintext) {
     ctx.reject(peer, "decrypt", "transport data did not authenticate", {
       localIndex: m.receiver,
     });
-    return;
+    return undefined;
   }
   const highest = k.received ? k.antiReplay.newest : -1;
   if (!k.antiReplay.accept(m.counter)) {
     ctx.reject(peer, "replayed-counter", `counter ${m.counter} replayed`, {
       localIndex: m.receiver,
     });
-    return;
+    return undefined;
   }
-  if (receivedWith(ctx, peer, k)) {
-    handshakeComplete(ctx, peer);
-    sendStaged(ctx, peer);
-  }
-  keepFreshReceiving(ctx, peer);
+  return { peer, keypair: k, plaintext, highest };
+}
+
+/** The rest of receiving opened data: timers, endpoint, counters, and the packet if it routes. */
+export function deliverTransportData(
+  ctx: Context,
+  opened: Opened,
+  m: TransportData,
+  from: UdpEndpoint,
+): void {
+  const { peer, plaintext, highest } = opened;
   authenticatedTraversal(ctx, peer);
   authenticatedReceived(ctx, peer);
   roam(ctx, peer, from);
@@ -88,16 +110,15 @@ export function onTransportData(ctx: Context, m: TransportData, from: UdpEndpoin
 }
 
 /** Sends `packet` to `peer`: at once if nothing is queued and a keypair is up, else staged. */
-export function sendPacket(ctx: Context, peer: Peer, packet: Uint8Array): void {
+export function sendPacket(ctx: Context, peer: Peer, packet: Uint8Array): Rekey {
   if (peer.staged.length === 0 && usable(ctx.now, peer.current)) {
     // Fast path: nothing queued ahead of it and a keypair is up, so seal the caller's bytes
     // directly instead of copying them into the queue first.
     sendTransport(ctx, peer, peer.current, packet);
-    keepFreshSending(ctx, peer);
-  } else {
-    stage(ctx, peer, packet);
-    sendStaged(ctx, peer);
+    return keepFreshSending(ctx, peer);
   }
+  stage(ctx, peer, packet);
+  return sendStaged(ctx, peer);
 }
 
 export function stage(ctx: Context, peer: Peer, packet: Uint8Array): void {
@@ -108,18 +129,15 @@ export function stage(ctx: Context, peer: Peer, packet: Uint8Array): void {
   peer.staged.push(packet.slice());
 }
 
-/** Encrypts every staged packet on the current keypair, or starts a handshake if there is none. */
-export function sendStaged(ctx: Context, peer: Peer): void {
-  if (peer.staged.length === 0) return;
+/** Encrypts every staged packet on the current keypair, or asks for a handshake if there is none. */
+export function sendStaged(ctx: Context, peer: Peer): Rekey {
+  if (peer.staged.length === 0) return undefined;
   const k = peer.current;
-  if (!usable(ctx.now, k)) {
-    initiate(ctx, peer, false, "data waiting for a session");
-    return;
-  }
+  if (!usable(ctx.now, k)) return "data waiting for a session";
   const staged = peer.staged;
   peer.staged = [];
   for (const packet of staged) sendTransport(ctx, peer, k, packet);
-  keepFreshSending(ctx, peer);
+  return keepFreshSending(ctx, peer);
 }
 
 function sendTransport(ctx: Context, peer: Peer, k: Keypair, packet: Uint8Array): void {
@@ -147,36 +165,30 @@ function pad(packet: Uint8Array, mtu: number): Uint8Array {
 }
 
 /** wireguard-go's SendKeepalive: a keepalive if nothing is staged, then flush (or handshake). */
-export function sendKeepalive(ctx: Context, peer: Peer): void {
+export function sendKeepalive(ctx: Context, peer: Peer): Rekey {
   if (peer.staged.length === 0) peer.staged.push(EMPTY);
-  sendStaged(ctx, peer);
+  return sendStaged(ctx, peer);
 }
 
-function keepFreshSending(ctx: Context, peer: Peer): void {
+function keepFreshSending(ctx: Context, peer: Peer): Rekey {
   const k = peer.current;
-  if (!k) return;
+  if (!k) return undefined;
   if (
     k.sendCounter > REKEY_AFTER_MESSAGES ||
     (k.isInitiator && ctx.now - k.createdAt > REKEY_AFTER_TIME)
   ) {
-    initiate(ctx, peer, false, "rekey: keypair aged");
+    return "rekey: keypair aged";
   }
+  return undefined;
 }
 
-function keepFreshReceiving(ctx: Context, peer: Peer): void {
-  if (peer.sentLastMinuteHandshake) return;
+/** The initiator's keypair is near its end while data still arrives: one last-minute rekey. */
+export function keepFreshReceiving(ctx: Context, peer: Peer): Rekey {
+  if (peer.sentLastMinuteHandshake) return undefined;
   const k = peer.current;
   if (k?.isInitiator && ctx.now - k.createdAt > REKEY_ON_RECEIVE_AGE) {
     peer.sentLastMinuteHandshake = true;
-    initiate(ctx, peer, false, "rekey: keypair near expiry on receive");
+    return "rekey: keypair near expiry on receive";
   }
-}
-
-/** The peer's endpoint follows the source of its latest authenticated message. */
-export function roam(ctx: Context, peer: Peer, from: UdpEndpoint): void {
-  const e = peer.endpoint;
-  if (e !== undefined && e.address === from.address && e.port === from.port) return;
-  const before = e ? `${e.address}:${e.port}` : "none";
-  peer.endpoint = { address: from.address, port: from.port };
-  ctx.event(peer, "endpoint-changed", "info", { from: before, to: `${from.address}:${from.port}` });
+  return undefined;
 }
