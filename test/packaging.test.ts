@@ -1,8 +1,9 @@
 /**
- * Every publishable workspace packs what its package.json promises (README, every export and its
- * types, every command), and the commands work from the repository root after `npm install`.
+ * Every publishable workspace packs what its package.json promises (README, the MIT licence, every
+ * export and its types, every command), and the commands work from the repository root after
+ * `npm install`.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCommand } from "./helpers/command.js";
@@ -20,6 +21,7 @@ const PUBLISHED = [
 
 interface Manifest {
   name: string;
+  license?: string;
   private?: boolean;
   bin?: Record<string, string>;
   exports?: Record<string, { types: string; default: string }>;
@@ -27,15 +29,44 @@ interface Manifest {
 
 /** Every path a manifest points at, as `npm pack` names them (no leading "./"). */
 function promisedFiles(manifest: Manifest): string[] {
-  const files = ["README.md", "package.json"];
+  const files = ["README.md", "LICENSE", "package.json"];
   for (const target of Object.values(manifest.exports ?? {}))
     files.push(target.types, target.default);
   files.push(...Object.values(manifest.bin ?? {}));
   return files.map((f) => f.replace(/^\.\//, ""));
 }
 
+/** The root and every workspace's package.json. */
+function manifests(): string[] {
+  const dirs = ["."];
+  for (const pattern of (
+    JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+      workspaces: string[];
+    }
+  ).workspaces) {
+    if (!pattern.endsWith("/*")) dirs.push(pattern);
+    else {
+      const parent = pattern.slice(0, -2);
+      for (const entry of readdirSync(join(root, parent), { withFileTypes: true }))
+        if (entry.isDirectory()) dirs.push(`${parent}/${entry.name}`);
+    }
+  }
+  return dirs.map((dir) => join(dir, "package.json"));
+}
+
 describe("packaging", () => {
-  it.each(PUBLISHED)("%s packs its README, exports, types and commands", async (dir) => {
+  it("every package.json says MIT, and each published LICENSE is the root's", () => {
+    for (const file of manifests()) {
+      const manifest = JSON.parse(readFileSync(join(root, file), "utf8")) as Manifest;
+      expect(manifest.license, file).toBe("MIT");
+    }
+    const licence = readFileSync(join(root, "LICENSE"), "utf8");
+    expect(licence).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} Wiregate contributors\n/);
+    for (const dir of PUBLISHED)
+      expect(readFileSync(join(root, dir, "LICENSE"), "utf8"), `${dir}/LICENSE`).toBe(licence);
+  });
+
+  it.each(PUBLISHED)("%s packs its README, LICENSE, exports, types and commands", async (dir) => {
     const manifest = JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) as Manifest;
     expect(manifest.private, `${manifest.name} must be publishable`).toBeUndefined();
     const { stdout } = await runCommand(
