@@ -29,11 +29,13 @@ type Writer = Pick<WritableStreamDefaultWriter<Uint8Array>, "write">;
 
 /** Node's `setImmediate`, when this runs in Node (the package has no Node types: it also runs in pages). */
 const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate;
+// Both called as plain functions: browsers throw "Illegal invocation" for a `queueMicrotask` (or
+// `setImmediate`) called with another `this`.
 const defaultSchedule: (flush: () => void) => void = immediate
   ? (flush) => {
       immediate(flush);
     }
-  : queueMicrotask;
+  : (flush) => queueMicrotask(flush);
 
 export class StreamSender {
   readonly maxBytes: number;
