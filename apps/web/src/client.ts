@@ -12,6 +12,8 @@ export interface StatusSnapshot {
   peers: PeerStatus[];
   relay?: StatsFrame;
   receiveDrops: number;
+  /** Messages the page did not send: the message stream's queue was full. */
+  streamDrops: number;
   relayErrors: string[];
 }
 
@@ -35,6 +37,7 @@ export class TunnelClient {
           workerNow: message.now,
           peers: message.peers,
           receiveDrops: message.receiveDrops,
+          streamDrops: message.streamDrops,
           relayErrors: message.relayErrors,
           ...(message.relay ? { relay: message.relay } : {}),
         };

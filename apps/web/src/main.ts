@@ -40,6 +40,7 @@ async function defaults(): Promise<Defaults> {
     peerPublicKey: pick("peerPublicKey") || (query.get("peer") ?? ""),
     certificateSha256: pick("certificateSha256"),
     websocket: pick("websocket"),
+    carriage: pick("carriage"),
   };
 }
 

@@ -3,7 +3,12 @@
  * relay session; the page only renders what it is told and forwards what the user asks for.
  */
 import type { PeerStatus, TraceEvent } from "@wiregate/core";
-import type { RelayTransport, StatsFrame } from "@wiregate/relay-protocol";
+import type {
+  Carriage,
+  CarriageChoice,
+  RelayTransport,
+  StatsFrame,
+} from "@wiregate/relay-protocol";
 
 export interface PeerSettings {
   publicKey: Uint8Array;
@@ -26,6 +31,8 @@ export interface ConnectSettings {
   certificateHash?: Uint8Array;
   /** ws:// URL of the relay's WebSocket mapping, when not at `url` (its loopback HTTP listener). */
   websocketUrl?: string;
+  /** How WireGuard messages travel to the relay: asked in the hello, the welcome decides. */
+  carriage?: CarriageChoice;
 }
 
 export interface PingRequest {
@@ -126,6 +133,9 @@ export interface OpenSession {
   /** Why: native worked, or what made it fail. */
   transportReason: string;
   sessionId: string;
+  /** How WireGuard messages travel between the page and the relay, and why (the welcome's). */
+  carriage: Carriage;
+  carriageReason: string;
   /** Largest WireGuard message per datagram (the relay's and the transport's limits). */
   datagramSize: number;
   /** Inner MTU: the largest message minus the 32 bytes of WireGuard transport overhead. */
@@ -183,6 +193,8 @@ export type FromWorker =
       peers: PeerStatus[];
       relay?: StatsFrame;
       receiveDrops: number;
+      /** Messages this page did not send: the message stream's queue was full. */
+      streamDrops: number;
       relayErrors: string[];
     }
   | { type: "ping-reply"; reply: PingReply }

@@ -131,6 +131,7 @@ export function openRelay(
     ...(settings.token ? { token: settings.token } : {}),
     ...(onError ? { onError } : {}),
     ...(settings.websocketUrl ? { websocketUrl: settings.websocketUrl } : {}),
+    ...(settings.carriage ? { carriage: settings.carriage } : {}),
     ...(settings.certificateHash
       ? { serverCertificateHashes: [{ algorithm: "sha-256", value: settings.certificateHash }] }
       : {}),

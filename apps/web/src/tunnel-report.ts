@@ -17,7 +17,11 @@ type ReportMessage = Extract<FromWorker, { type: "events" | "status" }>;
 
 /** What the status is read from when it is posted. */
 export interface StatusSource {
-  conn: Pick<RelayConnection, "stats" | "receiveDrops"> | undefined;
+  conn:
+    | (Pick<RelayConnection, "stats" | "receiveDrops"> & {
+        streamed: Pick<RelayConnection["streamed"], "dropped">;
+      })
+    | undefined;
   /** Read after the relay's stats are in. */
   peerStatus: () => PeerStatus | undefined;
 }
@@ -82,6 +86,7 @@ export class TunnelReport {
       peers: status ? [status] : [],
       ...(relay ? { relay } : {}),
       receiveDrops: conn?.receiveDrops ?? 0,
+      streamDrops: conn?.streamed.dropped ?? 0,
       relayErrors: this.#relayErrors,
     });
   }

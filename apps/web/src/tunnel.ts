@@ -202,6 +202,9 @@ export class Tunnel {
         polyfill: opened.kind,
         transportReason: opened.reason,
         sessionId: conn.welcome.sessionId,
+        carriage: conn.carriage,
+        carriageReason:
+          conn.welcome.carriageReason ?? "the relay does not know the stream carriage",
         datagramSize,
         mtu,
         crypto: cryptoDetail,

@@ -1,6 +1,7 @@
 /**
- * The page in real Chromium, through the relay, to the embedded demo peer, on both transports:
- * native WebTransport over HTTP/3, and the WebSocket fallback when the relay has HTTP/3 off.
+ * The page in real Chromium, through the relay, to the embedded demo peer, on every carriage
+ * (stack.ts): native WebTransport over HTTP/3 with datagrams and with the message stream, and the
+ * WebSocket fallback when the relay has HTTP/3 off.
  * Connect, 20 pings and full-size IPv6, a crossing handshake provoked from both ends at once, the
  * relay restarted mid-ping; and every request the page made went to the relay and nowhere else.
  */
@@ -12,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   assignDemoAddresses,
   browser,
+  CARRIAGES,
+  carriageInUse,
   hostsInNetLog,
   keyWithSameIpv4,
   newContext,
@@ -43,12 +46,7 @@ afterAll(async () => {
 /** Chromium's own background services, and the name our resolver rules map everything else to. */
 const CHROMIUM_OWN = /(^|\.)(google\.com|googleapis\.com|gstatic\.com)$|^~notfound$/i;
 
-const TRANSPORT_CASES = [
-  { name: "HTTP/3", http3: true, badge: "WebTransport (HTTP/3)", relayReports: "http3" },
-  { name: "WebSocket fallback", http3: false, badge: "WebSocket", relayReports: "websocket" },
-] as const;
-
-describe.each(TRANSPORT_CASES)("browser client ⇄ relay ⇄ demo peer over $name", (transport) => {
+describe.each(CARRIAGES)("browser client ⇄ relay ⇄ demo peer over $name", (transport) => {
   let stack: Stack;
   let page: Page;
   let errors: string[];
@@ -71,7 +69,10 @@ describe.each(TRANSPORT_CASES)("browser client ⇄ relay ⇄ demo peer over $nam
   const badge = () => page.getByTestId("badge");
 
   it("generates a key pair, connects, says which transport and why, and shows the MTU", async () => {
-    await open(page, pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
+    await open(
+      page,
+      pageUrl(stack.relay.address, { peer: stack.demo.publicKey, carriage: transport.carriage }),
+    );
     await page.getByRole("button", { name: "Generate key pair" }).click();
     const publicKey = await page.getByTestId("public-key").inputValue();
     expect(publicKey).toMatch(/^[A-Za-z0-9+/]{43}=$/);
@@ -97,6 +98,15 @@ describe.each(TRANSPORT_CASES)("browser client ⇄ relay ⇄ demo peer over $nam
       transport.http3 ? "HTTP/3 reached the relay" : "HTTP/3 failed (WebTransport failed",
     );
     expect(session).toContain(publicKey);
+    // The carriage the page asked for, or the relay's pick for auto, and why.
+    const carriage = carriageInUse(transport);
+    expect(session).toContain(`Carriage${carriage}`);
+    expect(session).toContain(
+      transport.carriage === "auto" ? "Why this carriageauto: " : "the client asked for it",
+    );
+    expect(await page.getByTestId("carriage").textContent()).toMatch(
+      new RegExp(`^Carriage: ${carriage} — `),
+    );
     // The tunnel's AEAD is libsodium's WebAssembly (allowed by the relay's policy), against the
     // demo peer's OpenSSL: the pings below prove them byte-compatible.
     expect(session).toContain("libsodium (WebAssembly) for ChaCha20-Poly1305");
@@ -106,8 +116,8 @@ describe.each(TRANSPORT_CASES)("browser client ⇄ relay ⇄ demo peer over $nam
       .poll(() => page.getByTestId("relay-stats").textContent())
       .toMatch(
         transport.http3
-          ? /Relay's QUIC dropped toward you(none|\d+ \(\d+ expired in its queue, \d+ lost\))/
-          : /Relay's QUIC dropped toward younone \(WebSocket is reliable\)/,
+          ? /Relay dropped toward you(none|\d+ \(\d+ expired in its queue, \d+ lost.*\))/
+          : /Relay dropped toward younone \(WebSocket is reliable\)/,
       );
   });
 

@@ -26,6 +26,39 @@ export const DIST = join(here, "..", "dist");
 export const RESULTS = join(here, "..", "test-results");
 export const TOKEN = "web-test-token-0123456789";
 
+/**
+ * The carriages every browser test runs on (describe.each): how the page's WireGuard messages reach
+ * the relay. HTTP/3 with one message per datagram, HTTP/3 with every message on the message stream,
+ * and the WebSocket fallback (a relay with HTTP/3 off) with the page's default carriage.
+ */
+export const CARRIAGES = [
+  {
+    name: "HTTP/3 datagrams",
+    http3: true,
+    carriage: "datagrams",
+    badge: "WebTransport (HTTP/3)",
+    relayReports: "http3",
+  },
+  {
+    name: "HTTP/3 stream",
+    http3: true,
+    carriage: "stream",
+    badge: "WebTransport (HTTP/3)",
+    relayReports: "http3",
+  },
+  {
+    name: "WebSocket",
+    http3: false,
+    carriage: "auto",
+    badge: "WebSocket",
+    relayReports: "websocket",
+  },
+] as const;
+export type CarriageCase = (typeof CARRIAGES)[number];
+/** The carriage the relay answers a case with (`auto` takes the stream). */
+export const carriageInUse = (c: CarriageCase) =>
+  c.carriage === "datagrams" ? "datagrams" : "stream";
+
 export function requireBuild(): void {
   if (!existsSync(join(DIST, "index.html"))) {
     throw new Error("apps/web/dist is missing: run `npm run build -w @wiregate/web` first");

@@ -42,12 +42,20 @@ describe("TunnelReport", () => {
   it("posts the status every second while started, from the tunnel's state at that time", async () => {
     let peer: PeerStatus | undefined;
     const relay = { type: "stats" } as unknown as StatsFrame;
-    const conn = { stats: async () => relay, receiveDrops: 3 };
+    const conn = { stats: async () => relay, receiveDrops: 3, streamed: { dropped: 5 } };
     const { r, posted } = report(() => ({ conn, peerStatus: () => peer }));
     r.start();
     await vi.advanceTimersByTimeAsync(1000);
     expect(posted).toEqual([
-      { type: "status", now: Date.now(), peers: [], relay, receiveDrops: 3, relayErrors: [] },
+      {
+        type: "status",
+        now: Date.now(),
+        peers: [],
+        relay,
+        receiveDrops: 3,
+        streamDrops: 5,
+        relayErrors: [],
+      },
     ]);
     peer = { handshake: "idle" } as unknown as PeerStatus;
     await vi.advanceTimersByTimeAsync(1000);
@@ -63,12 +71,23 @@ describe("TunnelReport", () => {
     await r.status();
     expect(posted).toEqual([]);
     source = {
-      conn: { stats: () => Promise.reject(new Error("closed")), receiveDrops: 0 },
+      conn: {
+        stats: () => Promise.reject(new Error("closed")),
+        receiveDrops: 0,
+        streamed: { dropped: 0 },
+      },
       peerStatus: () => undefined,
     };
     await r.status();
     expect(posted).toEqual([
-      { type: "status", now: Date.now(), peers: [], receiveDrops: 0, relayErrors: [] },
+      {
+        type: "status",
+        now: Date.now(),
+        peers: [],
+        receiveDrops: 0,
+        streamDrops: 0,
+        relayErrors: [],
+      },
     ]);
   });
 

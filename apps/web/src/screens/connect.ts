@@ -12,6 +12,7 @@ import {
   type WgQuickConfig,
 } from "@wiregate/core";
 import { DEMO_SERVER_V4, DEMO_SERVER_V6, demoClientAddresses } from "@wiregate/packets";
+import { CARRIAGE_CHOICES, type CarriageChoice } from "@wiregate/relay-protocol";
 import type { TunnelClient } from "../client.js";
 import { field, h, replace } from "../dom.js";
 import type { ConnectSettings } from "../protocol.js";
@@ -27,7 +28,18 @@ export interface Defaults {
   certificateSha256: string;
   /** The serving relay's plain WebSocket (ws://) on loopback, from its wiregate.json; or "". */
   websocket: string;
+  /** The carriage to ask the relay for: "datagrams", "stream" or "auto" (anything else: auto). */
+  carriage: string;
 }
+
+/** The page asks for `auto` unless told otherwise: the relay picks (docs/web.md, "Carriage"). */
+export const DEFAULT_CARRIAGE: CarriageChoice = "auto";
+
+const CARRIAGE_LABELS: Record<CarriageChoice, string> = {
+  auto: "auto (the relay picks)",
+  stream: "stream (every message on one reliable stream)",
+  datagrams: "datagrams (one message per datagram)",
+};
 
 function hexToBytes(hex: string): Uint8Array | undefined {
   const clean = hex.replace(/[^0-9a-f]/gi, "");
@@ -71,6 +83,16 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
   const ownKey = h("input", { type: "text", readonly: true, "data-testid": "public-key" });
   const remember = h("input", { type: "checkbox", id: "remember" });
   const message = h("p", { class: "message", role: "status", "aria-live": "polite" });
+  const carriage = h(
+    "select",
+    {},
+    ...CARRIAGE_CHOICES.map((choice) => h("option", { value: choice }, CARRIAGE_LABELS[choice])),
+  );
+  carriage.value = CARRIAGE_CHOICES.includes(defaults.carriage as CarriageChoice)
+    ? defaults.carriage
+    : DEFAULT_CARRIAGE;
+  /** Which carriage the session uses and why, once connected. */
+  const inUse = h("p", { class: "muted", "data-testid": "carriage", "aria-live": "polite" });
   const connect = h("button", { type: "submit", class: "primary" }, "Connect");
   const disconnect = h("button", { type: "button", disabled: true }, "Disconnect");
 
@@ -168,6 +190,7 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
           ...(token.value ? { token: token.value } : {}),
           ...(hash ? { certificateHash: hash } : {}),
           ...(websocketUrl ? { websocketUrl } : {}),
+          carriage: carriage.value as CarriageChoice,
         };
         message.textContent =
           wg.peers.length > 1
@@ -200,6 +223,11 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
           "Relay certificate SHA-256 (hex)",
           certHash,
           "Only for native WebTransport to a relay with a self-signed certificate",
+        ),
+        field(
+          "Carriage",
+          carriage,
+          "How WireGuard messages travel to the relay: on one reliable stream, or one per datagram",
         ),
       ),
     ),
@@ -249,6 +277,7 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
       ),
     ),
     h("div", { class: "row" }, connect, disconnect),
+    inUse,
     message,
   );
 
@@ -282,6 +311,10 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
       connect.disabled = busy;
       disconnect.disabled = !busy;
       if (m.state.phase === "failed") message.textContent = `Connection failed: ${m.state.detail}`;
+      inUse.textContent =
+        m.state.phase === "connected"
+          ? `Carriage: ${m.state.session.carriage} — ${m.state.session.carriageReason}`
+          : "";
     } else if (m.type === "error") message.textContent = m.message;
   });
 

@@ -38,18 +38,23 @@ function describe(event: TimedEvent): string {
 }
 
 /**
- * What the relay's own QUIC lost of the datagrams it sent this page (expired in its send queue, or
- * declared lost): undefined from a relay that does not report it. Always none over WebSocket.
+ * What the relay lost of the messages it sent this page after taking them: its own QUIC's
+ * datagrams that expired in its send queue or were declared lost, and the messages its message
+ * stream's queue limit dropped (`stream-backlog`). Undefined from a relay that does not report its
+ * transport's losses. Over WebSocket the transport loses nothing.
  */
 function transportLosses(relay: StatsFrame, http3: boolean): string | undefined {
   const losses = relay.transportLosses;
   if (!losses) return undefined;
+  const queue = relay.drops["stream-backlog"] ?? 0;
+  const queued = `${queue} over its stream's queue limit`;
   // Over WebSocket the relay hands the page TCP, which loses nothing on the way.
-  if (!http3) return "none (WebSocket is reliable)";
+  if (!http3) return queue === 0 ? "none (WebSocket is reliable)" : `${queue} (${queued})`;
   const { expiredToClient: expired, lostToClient: lost } = losses;
-  return expired + lost === 0
+  const all = expired + lost + queue;
+  return all === 0
     ? "none"
-    : `${expired + lost} (${expired} expired in its queue, ${lost} lost)`;
+    : `${all} (${expired} expired in its queue, ${lost} lost${queue ? `, ${queued}` : ""})`;
 }
 
 export function statusScreen(client: TunnelClient): HTMLElement {
@@ -84,6 +89,15 @@ export function statusScreen(client: TunnelClient): HTMLElement {
           : undefined,
       ),
       fact("Why this transport", open?.transportReason),
+      fact(
+        "Carriage",
+        open
+          ? open.carriage === "stream"
+            ? "stream (every WireGuard message on one reliable stream)"
+            : "datagrams (one WireGuard message per datagram)"
+          : undefined,
+      ),
+      fact("Why this carriage", open?.carriageReason),
       fact("Datagram limit", open ? `${open.datagramSize} bytes` : undefined),
       fact("Tunnel MTU", open ? `${open.mtu} bytes` : undefined),
       fact("Crypto", open?.crypto),
@@ -184,7 +198,7 @@ export function statusScreen(client: TunnelClient): HTMLElement {
         r ? (drops.length ? drops.map(([k, n]) => `${k} ${n}`).join(", ") : "none") : undefined,
       ),
       fact(
-        "Relay's QUIC dropped toward you",
+        "Relay dropped toward you",
         r
           ? transportLosses(
               r,
@@ -193,6 +207,10 @@ export function statusScreen(client: TunnelClient): HTMLElement {
           : undefined,
       ),
       fact("Dropped in this page", status.receiveDrops || undefined),
+      fact(
+        "Not sent by this page (stream queue full)",
+        status.streamDrops ? `${status.streamDrops} messages` : undefined,
+      ),
       fact("Relay errors", status.relayErrors.join("; ")),
     );
   };
