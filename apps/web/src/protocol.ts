@@ -120,6 +120,11 @@ export interface UdpListenStatus {
   bytes: number;
   /** Datagrams by payload size. */
   sizes: Record<string, number>;
+  /**
+   * Datagrams the page's TCP/IP stack dropped because this port's queue was full: they came
+   * faster than the listener read them (all of a stream carriage's batch arrives at once).
+   */
+  dropped: number;
   /** Address and port of the latest sender. */
   from?: string;
 }

@@ -11,14 +11,17 @@ export class UdpListener {
   readonly #socket: UdpSocket;
   readonly #status: UdpListenStatus;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The stack's count of UDP datagrams dropped at a full port queue, when this port opened. */
+  readonly #droppedBefore: number;
 
   constructor(
-    net: Netstack,
+    readonly net: Netstack,
     port: number,
     readonly report: (status: UdpListenStatus) => void,
   ) {
     this.#socket = net.udp.bind(port);
-    this.#status = { port: this.#socket.port, datagrams: 0, bytes: 0, sizes: {} };
+    this.#droppedBefore = net.stack.stats.udpQueueFull;
+    this.#status = { port: this.#socket.port, datagrams: 0, bytes: 0, sizes: {}, dropped: 0 };
     report({ ...this.#status });
     void this.#read();
   }
@@ -40,6 +43,8 @@ export class UdpListener {
         status.from = `${value.from}:${value.fromPort}`;
         this.#timer ??= setTimeout(() => {
           this.#timer = undefined;
+          // The only UDP port the page opens: the stack's count is this port's.
+          status.dropped = this.net.stack.stats.udpQueueFull - this.#droppedBefore;
           this.report({ ...this.#status, sizes: { ...this.#status.sizes } });
         }, REPORT_MS);
       }

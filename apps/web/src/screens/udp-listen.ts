@@ -31,6 +31,8 @@ export function udpListenSection(client: TunnelClient): HTMLElement {
       h("dd", {}, String(s.port)),
       h("dt", {}, "Datagrams"),
       h("dd", { "data-testid": "udp-datagrams" }, String(s.datagrams)),
+      h("dt", {}, "Dropped (read too slowly)"),
+      h("dd", {}, String(s.dropped)),
       h("dt", {}, "Payload bytes"),
       h("dd", {}, String(s.bytes)),
       h("dt", {}, "Sizes"),
