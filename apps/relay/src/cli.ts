@@ -93,6 +93,8 @@ async function main(): Promise<number> {
     demoPeerThread: demo?.threadId,
     staticDir: config.staticDir,
     capture: config.capture,
+    // Asked and got per session (the kernel doubles the request and caps it at net.core.rmem_max).
+    upstreamReceiveBuffer: address.upstreamReceiveBuffer,
   });
 
   return new Promise<number>((resolve) => {

@@ -31,6 +31,12 @@ export interface Limits {
   maxPendingPerAddress: number;
   /** Bytes waiting toward one client before further datagrams to it are dropped. */
   clientBufferBytes: number;
+  /**
+   * Receive buffer asked for each session's upstream UDP socket: what an upstream's burst may
+   * queue in the kernel while the relay's event loop is busy. The kernel doubles the request for
+   * its bookkeeping and caps it at net.core.rmem_max; it holds the bytes only while they wait.
+   */
+  upstreamReceiveBufferBytes: number;
   /** TLS connections in total and per address (IPv6 per /64). */
   maxConnections: number;
   maxConnectionsPerAddress: number;
@@ -145,6 +151,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
     maxPendingSessions: 256,
     maxPendingPerAddress: 8,
     clientBufferBytes: 1024 * 1024,
+    upstreamReceiveBufferBytes: 1024 * 1024,
     maxConnections: 4096,
     maxConnectionsPerAddress: 64,
     connectionIdleMs: 10_000,

@@ -16,6 +16,7 @@ import type { Direction } from "./metrics.js";
 import { PacedQueue } from "./paced-queue.js";
 import type { ServerSessionLike, SessionEnv, SessionStats } from "./session-types.js";
 import { type UdpDrops, udpKey } from "./socket-drops.js";
+import { sizeReceiveBuffer } from "./upstream-buffer.js";
 
 /** What the forwarder reports back to its session. */
 export interface ForwarderHost {
@@ -81,6 +82,7 @@ export class Forwarder {
       udp.close();
       return { code: "internal", message: `cannot open a UDP socket: ${(error as Error).message}` };
     }
+    sizeReceiveBuffer(udp, host.ctx.limits.upstreamReceiveBufferBytes);
     return new Forwarder(wt, host, upstream, address, udp, carriage);
   }
 

@@ -228,6 +228,12 @@ export const OPTIONS: OptionSpec[] = [
     help: "bytes waiting toward one client before dropping (a client that stops reading)",
   },
   {
+    flag: "upstream-recv-buffer",
+    key: "limits.upstreamReceiveBufferBytes",
+    kind: "int",
+    help: "receive buffer asked for each session's upstream UDP socket (bytes; capped by net.core.rmem_max)",
+  },
+  {
     flag: "max-connections",
     key: "limits.maxConnections",
     kind: "int",

@@ -114,6 +114,7 @@ const LIMITS: Record<keyof Limits, Check> = {
   maxPendingSessions: isInt(1, 1_000_000),
   maxPendingPerAddress: isInt(1, 1_000_000),
   clientBufferBytes: isInt(16 * 1024, 2 ** 32),
+  upstreamReceiveBufferBytes: isInt(4096, 256 * 1024 * 1024),
   maxConnections: isInt(1, 1_000_000),
   maxConnectionsPerAddress: isInt(1, 1_000_000),
   connectionIdleMs: isInt(100, 86_400_000),

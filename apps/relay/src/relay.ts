@@ -28,6 +28,7 @@ import { SessionGate } from "./session-gate.js";
 import type { CaptureSink, ServerSessionLike } from "./session-types.js";
 import { attachTlsPort, libraryHttp2Server } from "./tls-port.js";
 import { unseenLossReader } from "./unseen-losses.js";
+import { probeReceiveBuffer, type ReceiveBufferProbe } from "./upstream-buffer.js";
 import { UpstreamRegistry } from "./upstreams.js";
 
 export interface RelayOptions {
@@ -54,6 +55,8 @@ export interface RelayAddress {
   http3Missing?: string;
   /** The page on the loopback plain-HTTP listener, when it runs (see local-http.ts). */
   localHttpUrl?: string;
+  /** The receive buffer each session's upstream socket gets on this host (see upstream-buffer.ts). */
+  upstreamReceiveBuffer?: ReceiveBufferProbe;
 }
 
 /** Before an HTTP/3 restart, how long the sessions' close frames have to leave. */
@@ -249,6 +252,16 @@ export class Relay {
       const allowedOrigins = [...origins.allowedOrigins, ...local.origins];
       this.#admission.origins = { ...origins, allowedOrigins };
     }
+    const upstreamReceiveBuffer = await probeReceiveBuffer(
+      config.limits.upstreamReceiveBufferBytes,
+    );
+    if (upstreamReceiveBuffer.capped)
+      this.#log.warn(
+        "upstream sockets get a smaller receive buffer than asked: raise net.core.rmem_max",
+        {
+          ...upstreamReceiveBuffer,
+        },
+      );
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     return {
       host: config.host,
@@ -259,6 +272,7 @@ export class Relay {
       transports: this.transports,
       ...(this.#http3Missing ? { http3Missing: this.#http3Missing } : {}),
       ...(localHttp ? { localHttpUrl: localHttp } : {}),
+      upstreamReceiveBuffer,
     };
   }
 

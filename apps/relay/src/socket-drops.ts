@@ -1,7 +1,7 @@
 /**
  * What the kernel dropped on the relay's upstream UDP sockets before the relay read it. A session's
  * socket takes what its upstream sends until the event loop reads it; a burst of full-size packets
- * beyond its receive buffer (the kernel's default, ~208 KiB: about 90 datagrams of 1,400 bytes)
+ * beyond its receive buffer (upstream-buffer.ts: 2 MiB, about 900 datagrams of 1,452 bytes)
  * overflows it, and nothing in Node says so. Linux counts each socket's drops in /proc/net/udp and
  * /proc/net/udp6 (the last column); this reads them, one read of each file for all sessions.
  * Elsewhere there is nothing to read, and nothing is counted.

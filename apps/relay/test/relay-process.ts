@@ -92,6 +92,7 @@ export async function spawnRelay(
       opsPort: Number(new URL(listening.ops).port),
       transports: listening.transports,
       ...(listening.localHttp ? { localHttpUrl: listening.localHttp } : {}),
+      upstreamReceiveBuffer: listening.upstreamReceiveBuffer,
     },
     rss() {
       const status = readFileSync(`/proc/${child.pid}/status`, "utf8");

@@ -3,8 +3,8 @@
  * a burst far above QUIC's congestion window, and every message of it either reaches the client or
  * is counted (expired in the relay's QUIC send queue, or declared lost) in the metrics and in the
  * session's stats frame, also once the session is closed. Over HTTP/2 (reliable) every one arrives.
- * A burst in one event-loop turn overflows the relay's own upstream socket first: the kernel's
- * drops are counted as well.
+ * A burst in one event-loop turn larger than the relay's upstream socket holds overflows it first:
+ * the kernel's drops are counted as well. One the kernel's default buffer overflowed arrives.
  */
 
 import { createSocket, type Socket } from "node:dgram";
@@ -38,9 +38,9 @@ const SOCKET_OVERFLOW =
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * An upstream that answers a message from the relay with `BURST` transport messages of the size
- * that message asks for, in chunks of the size it asks for, each chunk once the relay took the
- * previous one (`taken`). Paced, the relay's own UDP socket never overflows and the burst meets the
+ * An upstream that answers a message from the relay with as many transport messages (`BURST`
+ * unless it says) of the size that message asks for, in chunks of the size it asks for, each chunk
+ * once the relay took the previous one (`taken`). Paced, the relay's own UDP socket never overflows and the burst meets the
  * relay's QUIC send queue as fast as the relay can take it; in one chunk, it overflows the socket.
  */
 async function startBurstUpstream(taken: () => number) {
@@ -49,11 +49,12 @@ async function startBurstUpstream(taken: () => number) {
     const view = new DataView(trigger.buffer, trigger.byteOffset);
     const size = view.getUint32(12, true);
     const chunk = view.getUint32(16, true);
+    const count = view.getUint32(20, true) || BURST;
     const start = taken();
-    for (let sent = 0; sent < BURST; ) {
-      for (const end = Math.min(BURST, sent + chunk); sent < end; sent++)
+    for (let sent = 0; sent < count; ) {
+      for (const end = Math.min(count, sent + chunk); sent < end; sent++)
         socket.send(transportMessage(sent, size), from.port, from.address);
-      while (sent < BURST && taken() - start < sent) await nextTurn();
+      while (sent < count && taken() - start < sent) await nextTurn();
     }
   });
   await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
@@ -63,11 +64,12 @@ async function startBurstUpstream(taken: () => number) {
   };
 }
 
-/** A trigger message asking for a burst of `size`-byte messages, `chunk` per event-loop turn. */
-function trigger(size: number, chunk: number): Uint8Array {
+/** A trigger asking for `count` messages of `size` bytes, `chunk` per event-loop turn. */
+function trigger(size: number, chunk: number, count = BURST): Uint8Array {
   const message = transportMessage(0, 64);
   new DataView(message.buffer).setUint32(12, size, true);
   new DataView(message.buffer).setUint32(16, chunk, true);
+  new DataView(message.buffer).setUint32(20, count, true);
   return message;
 }
 
@@ -136,13 +138,13 @@ function expectAccounted(
   expect(received + counted.expired + counted.lost).toBeGreaterThanOrEqual(taken);
 }
 
-async function burstSession(transport: (typeof TRANSPORTS)[number], chunk = PACED) {
+async function burstSession(transport: (typeof TRANSPORTS)[number], chunk = PACED, count = BURST) {
   const counter = { received: 0 };
   const conn = await connect(address, { transport, onDatagram: () => counter.received++ });
   // Also when the test fails: an open session would count as idle in the last test.
   onTestFinished(() => conn.close());
   const session = [...relay.sessions].find((s) => s.ctx.id === conn.welcome.sessionId)!;
-  conn.send(trigger(conn.welcome.datagramSize, chunk));
+  conn.send(trigger(conn.welcome.datagramSize, chunk, count));
   return { conn, session, counter };
 }
 
@@ -187,7 +189,7 @@ describe.each(TRANSPORTS)("a burst toward the client over %s", (transport) => {
         counter.received + counted.expired + counted.lost >= counted.taken
       );
     }, 20_000);
-    // The kernel's default receive buffer (~208 KiB) holds about a hundred of these.
+    // The relay's upstream socket holds about 900 of these (2 MiB at the kernel's ~2.3 KB each).
     expect(counted.socketOverflow).toBeGreaterThan(0);
     expect(counted.taken + counted.socketOverflow).toBe(BURST);
     expect(counted.otherDrops).toBe(0);
@@ -195,6 +197,25 @@ describe.each(TRANSPORTS)("a burst toward the client over %s", (transport) => {
     else expect(counter.received).toBe(counted.taken);
     // The session's stats frame says so as a drop toward the client.
     expect((await conn.stats()).drops["socket-overflow"]).toBe(counted.socketOverflow);
+  });
+
+  it("in one event-loop turn arrives whole when it fits the socket's buffer (the default held 92)", async () => {
+    // 400 messages: four times what the kernel's default buffer took of a burst (~208 KiB).
+    const count = 400;
+    const before = await relayCounts();
+    const { conn, counter } = await burstSession(transport, count, count);
+    let counted = since(before, before);
+    await waitFor(async () => {
+      counted = since(await relayCounts(), before);
+      return (
+        counted.taken + counted.socketOverflow >= count &&
+        counter.received + counted.expired + counted.lost >= counted.taken
+      );
+    }, 20_000);
+    expect(counted).toMatchObject({ taken: count, socketOverflow: 0, otherDrops: 0 });
+    if (transport === "http3") expectAccounted(counter.received, counted, count);
+    else expect(counter.received).toBe(count);
+    expect((await conn.stats()).drops["socket-overflow"]).toBeUndefined();
   });
 });
 
