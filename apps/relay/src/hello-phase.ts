@@ -54,18 +54,30 @@ async function untilHello(
   host: HelloHost,
   expired: Promise<"timeout">,
 ): Promise<HelloAdmitted | undefined> {
-  const withTimeout = <T>(promise: Promise<T>) => Promise.race([promise, expired]);
+  // A promise the session's end rejects (the client closed during its hello) settles as "closed":
+  // that is the client leaving, not a failure of the relay.
+  const withTimeout = <T>(promise: Promise<T>) =>
+    Promise.race([promise.catch(() => "closed" as const), expired]);
   const ready = await withTimeout(host.wt.ready);
-  if (ready === "timeout" || host.isClosed()) {
-    host.close("no-ready");
+  if (ready === "closed" || host.isClosed()) {
+    host.close("client-closed");
+    return undefined;
+  }
+  if (ready === "timeout") {
+    host.refuse("bad-hello", "session not ready in time");
     return undefined;
   }
 
   const streams = host.wt.incomingBidirectionalStreams.getReader();
   const first = await withTimeout(streams.read());
   streams.releaseLock();
-  if (first === "timeout" || first.done || host.isClosed()) {
-    host.close("no-control-stream");
+  if (first === "closed" || host.isClosed() || (first !== "timeout" && first.done)) {
+    host.close("client-closed");
+    return undefined;
+  }
+  if (first === "timeout") {
+    // Refused and counted like any other: before, such sessions were closed without a word.
+    host.refuse("bad-hello", "no control stream in time");
     return undefined;
   }
   const control = first.value;
@@ -74,6 +86,10 @@ async function untilHello(
   const readFrame = () => frames.next();
 
   const hello = await withTimeout(readFrame());
+  if (hello === "closed" || host.isClosed()) {
+    host.close("client-closed");
+    return undefined;
+  }
   if (hello === "timeout") {
     host.refuse("bad-hello", "no hello in time");
     return undefined;
@@ -86,7 +102,7 @@ async function untilHello(
     return undefined;
   }
   // Within the hello's deadline too: an upstream's address assigner may answer late.
-  const admitted = await withTimeout(host.admit(hello));
+  const admitted = await Promise.race([host.admit(hello), expired]);
   if (admitted === "timeout") {
     // The hello came; the upstream's address assigner did not answer. A client may retry.
     host.refuse("upstream-unreachable", `upstream ${hello.upstream} did not answer in time`);

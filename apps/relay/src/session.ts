@@ -146,8 +146,10 @@ export class RelaySession {
         frame = "control stream reset";
       }
       if (this.isClosed()) return;
-      if (typeof frame === "string")
-        return this.close(frame === "control stream ended" ? "client-closed" : frame);
+      if (frame === "control stream ended") return this.close("client-closed");
+      if (frame === "control stream reset") return this.close(frame);
+      // A frame the relay cannot read: the client hears why before the session closes.
+      if (typeof frame === "string") return this.#endWith("bad-frame", frame, frame);
       if (frame.type === "stats-request") {
         await withDeadline(this.transportLosses.read(), TRANSPORT_STATS_MS);
         this.#sendControl(this.statsFrame());
@@ -295,6 +297,8 @@ export class RelaySession {
   close(reason: string): void {
     const was = this.#state;
     if (was.kind === "closed") return;
+    // The client that hears `idle` may close first: the session still ended for idleness.
+    if (this.#closingIdle) reason = "idle";
     this.#state = { kind: "closed" };
     if (was.kind === "open") {
       was.forwarder.close();
@@ -323,7 +327,11 @@ export class RelaySession {
     this.#endWith("upstream-unreachable", message, "upstream-gone");
   }
 
-  #endWith(code: "shutdown" | "upstream-unreachable", message: string, reason: string): void {
+  #endWith(
+    code: "shutdown" | "upstream-unreachable" | "bad-frame",
+    message: string,
+    reason: string,
+  ): void {
     if (this.#state.kind === "open") void this.transportLosses.read(); // As in checkIdle.
     this.#sendControl({ type: "error", code, message });
     setTimeout(() => this.close(reason), 50).unref();

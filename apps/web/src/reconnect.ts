@@ -13,6 +13,7 @@ const FATAL: ReadonlySet<string> = new Set<ErrorCode>([
   "unknown-upstream",
   "version",
   "bad-hello",
+  "bad-frame",
 ]);
 
 export interface ReconnectOptions {

@@ -29,6 +29,8 @@ export type ErrorCode =
   | "limit"
   | "oversized"
   | "bad-hello"
+  /** A control frame after the welcome that the relay could not read; the session closes. */
+  | "bad-frame"
   | "version"
   | "idle"
   | "shutdown"
@@ -40,6 +42,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "limit",
   "oversized",
   "bad-hello",
+  "bad-frame",
   "version",
   "idle",
   "shutdown",
