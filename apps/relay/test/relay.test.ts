@@ -365,13 +365,7 @@ async function rawSession() {
   return { wt, control: await wt.createBidirectionalStream() };
 }
 
-/**
- * Over HTTP/2 the library's client → relay streams stall after 16 KiB (a flow-control window that
- * is never reopened); HTTP/2 joins this run once that is fixed.
- */
-const STREAM_CARRIAGE_TRANSPORTS = ["http3"] as const;
-
-describe.each(STREAM_CARRIAGE_TRANSPORTS)("stream carriage over %s", (transport) => {
+describe.each(TRANSPORTS)("stream carriage over %s", (transport) => {
   it("carries every message on the message stream with the stream carriage, both ways", async () => {
     const carried = (text: string, direction: string, carriage: string) =>
       sample(
