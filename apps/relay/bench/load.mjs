@@ -3,7 +3,9 @@
 // losses, and CPU time per round trip in both processes. Bounded in count and time; loopback only.
 // Options: --sessions=N --seconds=S --window=W --background-rate=R (per session, during the latency
 // phase) --profile (relay under --cpu-prof) --transport=http3|http2|both (default both, one after
-// the other in the same run, then the ratios) --probes=N (phase 2 round trips, default 2000).
+// the other in the same run, then the ratios) --probes=N (phase 2 round trips, default 2000)
+// --size=B (WireGuard message bytes, default 64; 1168 is a full tunnel message that stays a QUIC
+// datagram) --carriage=datagrams|stream|both (default datagrams; both: each transport on each).
 //
 // The echo runs in a worker thread with its own event loop and a large receive buffer: in the main
 // thread, behind the clients' event loop, a default-sized buffer overflowed on every stall and each
@@ -45,12 +47,19 @@ const { values } = parseArgs({
     profile: { type: "boolean", default: false },
     transport: { type: "string", default: "both" },
     probes: { type: "string", default: "2000" },
+    size: { type: "string", default: "64" },
+    carriage: { type: "string", default: "datagrams" },
   },
 });
 /** HTTP/3 (QUIC datagrams, the add-on's Node client) and/or HTTP/2 (the library's capsules). */
 const TRANSPORTS = values.transport === "both" ? ["http3", "http2"] : [values.transport];
 if (!TRANSPORTS.every((t) => t === "http3" || t === "http2"))
   throw new Error(`--transport must be http3, http2 or both, not ${values.transport}`);
+const CARRIAGES = values.carriage === "both" ? ["datagrams", "stream"] : [values.carriage];
+if (!CARRIAGES.every((c) => c === "datagrams" || c === "stream"))
+  throw new Error(`--carriage must be datagrams, stream or both, not ${values.carriage}`);
+/** Message bytes: room for the type, session, sequence and send time; at most a full message. */
+const SIZE = Math.max(32, Math.min(1452, Number(values.size)));
 const SESSIONS = Math.min(1000, Number(values.sessions));
 const SECONDS = Math.min(30, Number(values.seconds));
 const WINDOW = Math.min(64, Number(values.window));
@@ -135,8 +144,8 @@ async function directRoundTrips(count) {
 }
 
 /** One relay process and SESSIONS clients on one transport; prints its lines, returns the key numbers. */
-async function measure(transport) {
-  const print = (line) => process.stdout.write(`[${transport}] ${line}\n`);
+async function measure(transport, carriage) {
+  const print = (line) => process.stdout.write(`[${transport} ${carriage}] ${line}\n`);
   // --- relay process -----------------------------------------------------------------------
   const profileDir = mkdtempSync(join(tmpdir(), "wiregate-relay-profile-"));
   const relay = spawn(
@@ -198,6 +207,7 @@ async function measure(transport) {
           transportOptions:
             transport === "http3" ? { requireUnreliable: true } : { forceReliable: true },
           onDatagram: (d) => handlers[j]?.(d),
+          carriage,
         }),
       );
     }
@@ -211,7 +221,7 @@ async function measure(transport) {
   const idleRss = rssKiB(relay.pid);
 
   function message(session, seq) {
-    const bytes = new Uint8Array(64);
+    const bytes = new Uint8Array(SIZE);
     bytes[0] = 4;
     const view = new DataView(bytes.buffer);
     view.setUint32(4, session, true);
@@ -329,7 +339,7 @@ async function measure(transport) {
   print(
     `throughput: ${Math.round(echoedInPhase / throughputSeconds)} round trips/s = ` +
       `${Math.round((2 * echoedInPhase) / throughputSeconds)} datagrams/s through the relay ` +
-      `(64-byte messages, window ${WINDOW}/session, ${fmt(throughputSeconds, 1)} s)`,
+      `(${SIZE}-byte messages on ${carriage}, window ${WINDOW}/session, ${fmt(throughputSeconds, 1)} s)`,
   );
   print(
     `round trip under full load: p50 ${fmt(percentile(phaseRtts, 50))} ms, p99 ${fmt(percentile(phaseRtts, 99))} ms; ` +
@@ -403,10 +413,26 @@ async function measure(transport) {
 }
 
 const results = {};
-for (const transport of TRANSPORTS) results[transport] = await measure(transport);
+const modes = TRANSPORTS.flatMap((transport) => CARRIAGES.map((carriage) => [transport, carriage]));
+for (const [transport, carriage] of modes)
+  results[`${transport} ${carriage}`] = await measure(transport, carriage);
 echoWorker.postMessage("close");
-if (results.http3 && results.http2) {
-  const { http3, http2 } = results;
+if (modes.length > 1) {
+  const first = modes[0].join(" ");
+  const base = results[first];
+  for (const [mode, r] of Object.entries(results)) {
+    print(
+      `${mode} (${SIZE}-byte messages, ${SESSIONS} sessions, same run): ${Math.round(r.datagramsPerSecond)} messages/s ` +
+        `(× ${(r.datagramsPerSecond / base.datagramsPerSecond).toFixed(2)} of ${first}), CPU per round trip ` +
+        `relay + clients ${r.cpuUsPerRoundTrip.toFixed(0)} µs (× ${(r.cpuUsPerRoundTrip / base.cpuUsPerRoundTrip).toFixed(2)}), ` +
+        `packets per round trip ${r.packetsPerRoundTrip.toFixed(2)}, added latency p50 ${r.addedP50.toFixed(3)} ms, ` +
+        `lost ${r.lost}`,
+    );
+  }
+}
+const http3 = results["http3 datagrams"];
+const http2 = results["http2 datagrams"];
+if (http3 && http2) {
   const fmt = (n, d = 3) => n.toFixed(d);
   print(
     `HTTP/3 vs HTTP/2 (${SESSIONS} sessions, same run): datagrams/s ${Math.round(http3.datagramsPerSecond)} vs ` +

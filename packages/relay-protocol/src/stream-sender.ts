@@ -1,13 +1,14 @@
 /**
  * The sending end of a message stream (wire format in message-stream.ts), shared by the client and
- * the relay. What is sent in one event-loop turn leaves in one write: no write and no promise per
- * message. While a write is in flight the next messages gather behind it and leave together when
- * it completes, so the batch grows with the load by itself.
+ * the relay. What is sent in one event-loop turn leaves in one write at the end of the turn: no
+ * write and no promise per message, and the batch grows with the load by itself. A write does not
+ * wait for the one before it to complete (that cost a completion's delay per hop, measured: p50
+ * round trip +1.3 ms through the relay); the transport takes them in order.
  *
  * A reliable stream must not turn into a queue of seconds: WireGuard and the TCP inside the tunnel
  * recover from a lost message, not from a stale queue. The bytes written and not yet taken by the
- * transport, plus those waiting behind them, stay under `maxBytes`; a message beyond is dropped at
- * once and counted (`drops`), as a full datagram queue drops.
+ * transport, plus those of this turn, stay under `maxBytes`; a message beyond is dropped at once
+ * and counted (`drops`), as a full datagram queue drops.
  */
 
 import { MAX_STREAM_MESSAGE, MESSAGE_HEADER_SIZE } from "./message-stream.js";
@@ -42,9 +43,9 @@ export class StreamSender {
   readonly #writer: Writer;
   readonly #schedule: (flush: () => void) => void;
   #waiting: Uint8Array[] = [];
-  /** Bytes (with headers) of the waiting messages. */
+  /** Bytes (with headers) of this turn's messages. */
   #waitingBytes = 0;
-  /** Bytes of the write in flight (0: none). */
+  /** Bytes of the writes the transport has not completed. */
   #writingBytes = 0;
   #scheduled = false;
   #closed = false;
@@ -83,7 +84,7 @@ export class StreamSender {
     this.#waiting.push(message);
     this.#waitingBytes += size;
     this.sent++;
-    if (!this.#scheduled && this.#writingBytes === 0) {
+    if (!this.#scheduled) {
       this.#scheduled = true;
       this.#schedule(this.#flush);
     }
@@ -92,7 +93,7 @@ export class StreamSender {
 
   readonly #flush = (): void => {
     this.#scheduled = false;
-    if (this.#closed || this.#writingBytes > 0 || this.#waitingBytes === 0) return;
+    if (this.#closed || this.#waitingBytes === 0) return;
     const batch = new Uint8Array(this.#waitingBytes);
     let offset = 0;
     for (const message of this.#waiting) {
@@ -102,16 +103,12 @@ export class StreamSender {
       offset += MESSAGE_HEADER_SIZE + message.length;
     }
     this.#waiting = [];
-    this.#writingBytes = this.#waitingBytes;
+    this.#writingBytes += batch.length;
     this.#waitingBytes = 0;
     this.writes++;
-    this.#writer.write(batch).then(this.#written, this.#failed);
-  };
-
-  readonly #written = (): void => {
-    this.#writingBytes = 0;
-    // What gathered during the write leaves now, in one write.
-    if (this.#waitingBytes > 0) this.#flush();
+    this.#writer.write(batch).then(() => {
+      if (!this.#closed) this.#writingBytes -= batch.length;
+    }, this.#failed);
   };
 
   readonly #failed = (): void => {

@@ -1,6 +1,6 @@
 // The message stream's sender on its own, with a writer whose writes complete when the test says:
-// one write per turn, what gathers during a write leaves in one write after it, and the queue
-// limit drops (and counts) instead of growing.
+// one write per turn, and the queue limit (writes not completed plus this turn's messages) drops
+// and counts instead of growing.
 import { describe, expect, it } from "vitest";
 import { StreamMessageReader } from "../src/message-stream.js";
 import { StreamSender } from "../src/stream-sender.js";
@@ -69,24 +69,19 @@ describe("StreamSender", () => {
     });
   });
 
-  it("gathers behind a write in flight and sends it all in one write when it completes", async () => {
+  it("writes once per turn without waiting for the write before, in order", async () => {
     const held = heldWriter();
     const turns = manualTurns();
     const sender = new StreamSender(held.writer, { schedule: turns.schedule });
-    sender.send(message(1, 10));
-    turns.endTurn();
-    for (let i = 2; i <= 40; i++) {
-      sender.send(message(i, 10));
-      turns.endTurn(); // many turns while the first write is in flight
+    for (let turn = 0; turn < 4; turn++) {
+      for (let i = 0; i < 10; i++) sender.send(message(turn * 10 + i, 10));
+      turns.endTurn(); // no write completes meanwhile
     }
-    expect(held.writes).toHaveLength(1);
+    expect(held.writes).toHaveLength(4);
+    expect(messagesOf(held.writes).map((m) => m[0])).toEqual([...Array(40).keys()]);
+    expect(sender.queued).toBe(40 * 12);
     await held.complete();
-    expect(held.writes).toHaveLength(2);
-    expect(messagesOf(held.writes).map((m) => m[0])).toEqual(
-      [...Array(40).keys()].map((i) => i + 1),
-    );
-    await held.complete();
-    expect(sender.queued).toBe(0);
+    expect(sender.queued).toBe(30 * 12);
   });
 
   it("drops beyond its byte limit, counts it, and takes messages again once the write is taken", async () => {
