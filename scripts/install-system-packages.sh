@@ -23,6 +23,10 @@ packages=(
   "jq jq"
   "systemd systemd-analyze"
   "pebble pebble"
+  "openssh-server sshd"
+  "openssh-client ssh-keygen"
+  "openssl openssl"
+  "vim vim"
 )
 
 missing=()

@@ -6,6 +6,7 @@ import { browseScreen, relayServiceWorkerRequests } from "./screens/browse.js";
 import { capturesScreen } from "./screens/captures.js";
 import { connectScreen, type Defaults, describeState } from "./screens/connect.js";
 import { consoleScreen } from "./screens/console.js";
+import { sshScreen } from "./screens/ssh.js";
 import { statusScreen } from "./screens/status.js";
 import { toolsScreen } from "./screens/tools.js";
 
@@ -48,12 +49,14 @@ async function start(): Promise<void> {
   const client = new TunnelClient();
   const browsing = relayServiceWorkerRequests(client);
   const settings = await defaults();
-  const screens = [
+  const ssh = sshScreen(client);
+  const screens: { id: string; label: string; element: HTMLElement; show?: () => void }[] = [
     { id: "connect", label: "Connect", element: connectScreen(client, settings) },
     { id: "status", label: "Status", element: statusScreen(client) },
     { id: "tools", label: "Tools", element: toolsScreen(client, "10.99.0.1") },
     { id: "browse", label: "Browse", element: browseScreen(browsing, "http://10.99.0.1/") },
     { id: "console", label: "TCP console", element: consoleScreen(client) },
+    { id: "ssh", label: "SSH", element: ssh.element, show: ssh.show },
     { id: "captures", label: "Captures", element: capturesScreen() },
   ];
   const badge = h("p", {
@@ -97,6 +100,7 @@ async function start(): Promise<void> {
       panels[i]!.hidden = i !== index;
     });
     if (focus) tabs[index]!.focus();
+    screens[index]!.show?.();
     history.replaceState(null, "", `#${screens[index]!.id}`);
   };
   tabs.forEach((tab, index) => {

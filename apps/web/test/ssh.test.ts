@@ -1,0 +1,421 @@
+/**
+ * The SSH screen against Debian's OpenSSH server in a wireguard-go namespace, through the relay on
+ * every carriage (HTTP/3 datagrams, HTTP/3 stream, the WebSocket fallback): password, key (generated in the page) and
+ * keyboard-interactive logins; a command's output read from the terminal; `stty size` after a
+ * resize; vim; a 10 MB random file's hash and 10 MB of text through the terminal; Ctrl-C; trust
+ * on first use and a changed host key refused; the tunnel going down; servers that send garbage
+ * or stall. All under the relay's Content-Security-Policy.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCommand } from "../../../test/helpers/command.js";
+import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
+import { type Sshd, startSshd } from "../../../test/helpers/sshd.js";
+import {
+  browser,
+  CARRIAGES,
+  type CarriageCase,
+  newContext,
+  open,
+  pageUrl,
+  type RunningRelay,
+  requireBuild,
+  screenshot,
+  startRelay,
+  watchErrors,
+} from "./stack.js";
+
+const SERVER = "10.78.0.1";
+const clientPrivate = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
+const clientPublic = keyToBase64(publicKey(nobleCrypto, clientPrivate));
+
+let peer: WireGuardPeer;
+let sshd: Sshd;
+let chromium: Browser;
+
+beforeAll(async () => {
+  requireBuild();
+  peer = await startWireGuardPeer({
+    addresses: [`${SERVER}/24`, "fd78::1/64"],
+    peers: [{ publicKey: clientPublic, allowedIPs: ["10.78.0.2/32", "fd78::2/128"] }],
+  });
+  sshd = await startSshd(peer.ns);
+  chromium = await browser();
+});
+
+afterAll(async () => {
+  await chromium?.close();
+  await sshd?.stop();
+  await peer?.stop();
+});
+
+/** The visible session's terminal screen, row by row. */
+function screenText(page: Page): Promise<string> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm-rows > div")]
+      .map((row) => (row.textContent ?? "").replace(/\u00a0/g, " "))
+      .join("\n"),
+  );
+}
+
+function visible(page: Page, testId: string) {
+  return page.locator(`.ssh-panels > [role=tabpanel]:not([hidden]) [data-testid="${testId}"]`);
+}
+
+async function waitForScreen(page: Page, pattern: RegExp | string, timeout = 15_000) {
+  await expect
+    .poll(() => screenText(page), { timeout })
+    .toMatch(typeof pattern === "string" ? new RegExp(escapeRegExp(pattern)) : pattern);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Whether the test user's `sleep 100` runs (the namespace shares the process table). */
+async function sleeping(): Promise<boolean> {
+  const found = await runCommand("pgrep", ["-U", String(sshd.uid), "-f", "^sleep 100$"], {
+    allowFailure: true,
+  });
+  return found.code === 0;
+}
+
+/** Types a command line into the terminal (as text input, like a paste) and presses Enter. */
+async function run(page: Page, command: string): Promise<void> {
+  await page.keyboard.insertText(command);
+  await page.keyboard.press("Enter");
+}
+
+async function connected(page: Page) {
+  await expect
+    .poll(() => visible(page, "ssh-status").getAttribute("data-state"), { timeout: 30_000 })
+    .toMatch(/connected|failed|ended/);
+  expect(await visible(page, "ssh-status").textContent()).toMatch(/^Connected to /);
+}
+
+async function login(
+  page: Page,
+  method: "Password" | "Key (ECDSA)" | "Keyboard-interactive",
+  port = sshd.port,
+) {
+  await page.getByLabel("SSH host").fill(SERVER);
+  await page.getByLabel("SSH port").fill(String(port));
+  await page.getByLabel("User", { exact: true }).fill(sshd.user);
+  await page.getByLabel("Authentication").selectOption({ label: method });
+  if (method === "Password") await page.getByLabel("Password", { exact: true }).fill(sshd.password);
+  await page.getByRole("button", { name: "Open SSH session" }).click();
+}
+
+/** The checks that need no second run go with the first carriage (HTTP/3 datagrams). */
+const first = (transport: CarriageCase) => transport === CARRIAGES[0];
+const slug = (transport: CarriageCase) => transport.name.toLowerCase().replace(/[^a-z0-9]+/g, "-");
+
+describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport) => {
+  let relay: RunningRelay;
+  let page: Page;
+  let errors: string[];
+
+  beforeAll(async () => {
+    relay = await startRelay(
+      [
+        {
+          name: "wg",
+          host: peer.underlayAddress,
+          port: peer.listenPort,
+          publicKey: peer.publicKey,
+        },
+      ],
+      0,
+      transport.http3,
+    );
+    page = await (await newContext(chromium)).newPage();
+    await page.addInitScript(() => {
+      const seen: string[] = [];
+      (window as unknown as { cspViolations: string[] }).cspViolations = seen;
+      document.addEventListener("securitypolicyviolation", (event) => {
+        seen.push(`${event.violatedDirective} ${event.blockedURI}`);
+      });
+    });
+    errors = watchErrors(page);
+  });
+
+  it("connects the tunnel to the namespace", async () => {
+    await open(page, pageUrl(relay.address, { upstream: "wg", carriage: transport.carriage }));
+    const config = [
+      "[Interface]",
+      `PrivateKey = ${keyToBase64(clientPrivate)}`,
+      "Address = 10.78.0.2/32, fd78::2/128",
+      "",
+      "[Peer]",
+      `PublicKey = ${peer.publicKey}`,
+      "AllowedIPs = 10.78.0.0/24, fd78::/64",
+      "",
+    ].join("\n");
+    await page.getByLabel("Import a .conf file").setInputFiles({
+      name: "wg0.conf",
+      mimeType: "text/plain",
+      buffer: Buffer.from(config),
+    });
+    await expect.poll(() => page.getByTestId("public-key").inputValue()).toBe(clientPublic);
+    await page.getByRole("button", { name: "Connect", exact: true }).click();
+    await expect
+      .poll(() => page.getByTestId("badge").textContent(), { timeout: 20_000 })
+      .toBe(`Connected · ${transport.badge} · MTU 1420`);
+  });
+
+  afterAll(async () => {
+    await page?.context().close();
+    await relay?.stop();
+  });
+
+  it("logs in with a password after trusting the host key, and the terminal is a terminal", async () => {
+    await page.getByRole("tab", { name: "SSH", exact: true }).click();
+    await login(page, "Password");
+    // Trust on first use, with the fingerprint as ssh-keygen -lf prints it.
+    const fingerprint = (await sshd.hostKeyFingerprint("ecdsa")).split(" ")[1]!;
+    const prompt = visible(page, "ssh-host-key-prompt");
+    await expect.poll(() => prompt.textContent(), { timeout: 20_000 }).toContain(fingerprint);
+    expect(await prompt.textContent()).toContain("ecdsa-sha2-nistp256");
+    await page.getByRole("button", { name: "Trust and connect" }).click();
+    await connected(page);
+    expect(await page.getByTestId("ssh-known-hosts").textContent()).toContain(fingerprint);
+
+    await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+    await run(page, "echo hello-$((6*7)) $TERM");
+    await waitForScreen(page, "hello-42 xterm-256color");
+    // UTF-8 both ways, and colours (the SGR sequence is drawn, not printed).
+    await run(page, "echo ü€ | od -An -tx1");
+    await waitForScreen(page, "c3 bc e2 82 ac 0a");
+    await run(page, "printf '\\033[31mred-\\342\\202\\254\\033[0m\\n'");
+    await waitForScreen(page, /^red-€$/m);
+    expect(await page.locator(".xterm-rows span.xterm-fg-1").first().textContent()).toContain(
+      "red",
+    );
+
+    // The server sees the terminal's size, also after a resize (window-change).
+    const terminal = visible(page, "ssh-terminal");
+    const size = async () =>
+      `${await terminal.getAttribute("data-rows")} ${await terminal.getAttribute("data-cols")}`;
+    await run(page, "clear; stty size");
+    await waitForScreen(page, new RegExp(`^${await size()}$`, "m"));
+    const before = await size();
+    await page.setViewportSize({ width: 700, height: 700 });
+    await expect.poll(size).not.toBe(before);
+    await run(page, "clear; stty size");
+    await waitForScreen(page, new RegExp(`^${await size()}$`, "m"));
+    await page.setViewportSize({ width: 1024, height: 900 });
+    await expect.poll(size).toBe(before);
+
+    // A full-screen program.
+    const note = `note-${slug(transport)}.txt`;
+    await run(page, `vim -u NONE -N ~/${note}`);
+    await waitForScreen(page, `${note}" [New`);
+    await page.keyboard.insertText("ihello from vim");
+    await page.keyboard.press("Escape");
+    await run(page, ":wq");
+    // Back at the shell's prompt (vim drops what was typed ahead of its exit).
+    await waitForScreen(page, new RegExp(`${note}\\n\\S+@\\S+:~\\$ *$`, "m"));
+    await run(page, `clear; cat ~/${note}`);
+    await waitForScreen(page, /^hello from vim$/m);
+
+    // Ctrl-C interrupts.
+    await run(page, "sleep 100");
+    await expect.poll(() => sleeping(), { timeout: 10_000 }).toBe(true);
+    await page.keyboard.press("Control+C");
+    await waitForScreen(page, /\^C\n\S+@\S+:~\$ *$/m);
+    expect(await sleeping()).toBe(false);
+    await run(page, "echo interrupted-$?");
+    await waitForScreen(page, "interrupted-130");
+    await screenshot(page, `ssh-${slug(transport)}-terminal`);
+  });
+
+  it("shows the right hash of 10 MB of random data, and carries 10 MB of text through the terminal", async () => {
+    const random = `random-${slug(transport)}.bin`;
+    await run(page, `clear; head -c 10000000 /dev/urandom | tee ~/${random} | sha256sum`);
+    // sha256sum prints once tee has written the whole file.
+    await waitForScreen(page, /^[0-9a-f]{64} {2}-$/m, 30_000);
+    const file = readFileSync(join(sshd.home, random));
+    expect(file.length).toBe(10_000_000);
+    const hash = createHash("sha256").update(file).digest("hex");
+    await waitForScreen(page, hash, 30_000);
+
+    // 10 MB of base64 text to the screen, then a marker: every byte went through the terminal.
+    await run(page, "head -c 7500000 /dev/urandom | base64 > ~/big.txt; clear");
+    const terminal = visible(page, "ssh-terminal");
+    const receivedBefore = Number(await terminal.getAttribute("data-received"));
+    const started = performance.now();
+    await run(page, "cat ~/big.txt; echo END-$((40+2))");
+    await waitForScreen(page, /^END-42$/m, 120_000);
+    const seconds = (performance.now() - started) / 1000;
+    const received = Number(await terminal.getAttribute("data-received")) - receivedBefore;
+    const size = readFileSync(join(sshd.home, "big.txt")).length;
+    expect(received).toBeGreaterThanOrEqual(size);
+    // The last line of the file is on the screen, just above the marker.
+    const last = readFileSync(join(sshd.home, "big.txt"), "utf8").trimEnd().split("\n").at(-1)!;
+    expect(await screenText(page)).toContain(last);
+    console.log(
+      `SSH over ${transport.name}: ${(size / 1e6).toFixed(1)} MB of text through the terminal in ${seconds.toFixed(1)} s (${(size / 1e6 / seconds).toFixed(2)} MB/s)`,
+    );
+  });
+
+  it("logs in with a key generated in the page, in a second tab", async () => {
+    await page.getByLabel("Authentication").selectOption({ label: "Key (ECDSA)" });
+    await page.getByRole("button", { name: "Generate key" }).click();
+    const line = page.getByTestId("ssh-public-key");
+    await expect
+      .poll(() => line.inputValue())
+      .toMatch(/^ecdsa-sha2-nistp256 AAAA\S+ wiregate-page$/);
+    sshd.authorize([await line.inputValue()]);
+    await login(page, "Key (ECDSA)");
+    await connected(page);
+    expect(await page.getByRole("tab", { name: /^wgssh@10\.78\.0\.1 / }).count()).toBe(2);
+    await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+    await run(page, "echo key-login-$(whoami)");
+    await waitForScreen(page, "key-login-wgssh");
+    // Ctrl-D ends the shell, and the session says so.
+    await page.keyboard.press("Control+D");
+    await expect
+      .poll(() => visible(page, "ssh-status").textContent(), { timeout: 10_000 })
+      .toMatch(/^Session ended: the shell exited/);
+    await page
+      .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
+      .getByRole("button", { name: "Close session" })
+      .click();
+    expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+    expect(
+      await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations),
+    ).toEqual([]);
+  });
+
+  it.runIf(first(transport))("answers keyboard-interactive prompts", async () => {
+    await login(page, "Keyboard-interactive");
+    const form = page.getByRole("form", { name: "Server prompts" });
+    await form.getByLabel(/Password/).fill(sshd.password, { timeout: 20_000 });
+    await form.getByRole("button", { name: "Send" }).click();
+    await connected(page);
+    await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+    await run(page, "echo kbd-$(id -un)");
+    await waitForScreen(page, "kbd-wgssh");
+    await page
+      .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
+      .getByRole("button", { name: "Close session" })
+      .click();
+  });
+
+  it.runIf(first(transport))(
+    "refuses a changed host key loudly, until the old one is removed on purpose",
+    async () => {
+      const old = (await sshd.hostKeyFingerprint("ecdsa")).split(" ")[1]!;
+      await sshd.rekey();
+      const fresh = (await sshd.hostKeyFingerprint("ecdsa")).split(" ")[1]!;
+      expect(fresh).not.toBe(old);
+      await login(page, "Password");
+      const status = visible(page, "ssh-status");
+      await expect
+        .poll(() => status.getAttribute("data-state"), { timeout: 30_000 })
+        .toBe("failed");
+      const text = (await status.textContent()) ?? "";
+      expect(text).toContain("REMOTE HOST IDENTIFICATION HAS CHANGED");
+      expect(text).toContain(old);
+      expect(text).toContain(fresh);
+      await screenshot(page, "ssh-host-key-changed");
+      await page
+        .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
+        .getByRole("button", { name: "Close session" })
+        .click();
+      // Removed on purpose: trust on first use again, with the new fingerprint.
+      await page.getByRole("button", { name: `Remove the host key of ${SERVER}` }).click();
+      await login(page, "Password");
+      await expect
+        .poll(() => visible(page, "ssh-host-key-prompt").textContent(), { timeout: 20_000 })
+        .toContain(fresh);
+      await page.getByRole("button", { name: "Trust and connect" }).click();
+      await connected(page);
+    },
+  );
+
+  it.runIf(first(transport))(
+    "ends every session with a clear message when the tunnel goes down, and reconnects on demand",
+    async () => {
+      await page.getByRole("tab", { name: "Connect" }).click();
+      await page.getByRole("button", { name: "Disconnect" }).click();
+      await page.getByRole("tab", { name: "SSH", exact: true }).click();
+      await expect
+        .poll(() => visible(page, "ssh-status").textContent(), { timeout: 10_000 })
+        .toBe("Session ended: the tunnel was disconnected.");
+      await page.getByRole("tab", { name: "Connect" }).click();
+      await page.getByRole("button", { name: "Connect", exact: true }).click();
+      await expect
+        .poll(() => page.getByTestId("badge").textContent(), { timeout: 20_000 })
+        .toMatch(/^Connected/);
+      await page.getByRole("tab", { name: "SSH", exact: true }).click();
+      await page
+        .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
+        .getByRole("button", { name: "Reconnect" })
+        .click();
+      await connected(page);
+      await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+      await run(page, "echo back-$((2+3))");
+      await waitForScreen(page, "back-5");
+      await screenshot(page, "ssh-reconnected");
+      await page
+        .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
+        .getByRole("button", { name: "Close session" })
+        .click();
+    },
+  );
+
+  it.runIf(first(transport))(
+    "says what went wrong with a server that sends garbage or stalls, and stays responsive",
+    async () => {
+      const script = [
+        'const net = require("node:net");',
+        'const garbage = net.createServer((s) => { s.on("error", () => {}); s.write("HTTP/1.1 400 Bad Request\\r\\n\\r\\n"); s.write(require("node:crypto").randomBytes(70000)); });',
+        'const stall = net.createServer((s) => { s.on("error", () => {}); s.write("SSH-2.0-OpenSSH_9.2\\r\\n"); });',
+        'garbage.listen(2222, () => stall.listen(2223, () => console.log("ready")));',
+      ].join(" ");
+      const server = peer.ns.spawn(process.execPath, ["-e", script], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      await new Promise<void>((resolve) => server.stdout!.once("data", () => resolve()));
+      try {
+        await login(page, "Password", 2222);
+        const status = visible(page, "ssh-status");
+        await expect
+          .poll(() => status.getAttribute("data-state"), { timeout: 30_000 })
+          .toBe("failed");
+        expect(await status.textContent()).toMatch(/^Not connected: /);
+        const garbageMessage = await status.textContent();
+        await page
+          .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
+          .getByRole("button", { name: "Close session" })
+          .click();
+
+        await login(page, "Password", 2223);
+        // While the server stalls, the page answers.
+        await page.getByRole("tab", { name: "Status" }).click();
+        await page.getByRole("tab", { name: "SSH", exact: true }).click();
+        await expect
+          .poll(() => visible(page, "ssh-status").getAttribute("data-state"), { timeout: 40_000 })
+          .toBe("failed");
+        expect(await visible(page, "ssh-status").textContent()).toMatch(
+          /^Not connected: .*did not finish within 20 s/,
+        );
+        console.log(
+          `garbage: ${garbageMessage}; stall: ${await visible(page, "ssh-status").textContent()}`,
+        );
+        await screenshot(page, "ssh-hostile");
+        await page
+          .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
+          .getByRole("button", { name: "Close session" })
+          .click();
+      } finally {
+        server.kill();
+      }
+    },
+  );
+});
