@@ -8,8 +8,21 @@
 //                 X25519 operation times how many of each one handshake performs.
 //   transport     1420-byte IP packets: Device.send on one side, Device.receive on the other.
 //                 Ideal = ChaCha20-Poly1305 seal + open of the same plaintext size.
+//
+// BENCH_BASELINE_DIST=<another build's packages/core/dist> also measures that build's Device and
+// backends in the same rounds, alternating with this build's, and prints this ÷ baseline.
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Device, nobleCrypto } from "../dist/index.js";
 import { nodeCrypto } from "../dist/node.js";
+
+const BASELINE_DIST = process.env.BENCH_BASELINE_DIST;
+const baselineBuild = BASELINE_DIST
+  ? {
+      ...(await import(pathToFileURL(join(resolve(BASELINE_DIST), "index.js")).href)),
+      ...(await import(pathToFileURL(join(resolve(BASELINE_DIST), "node.js")).href)),
+    }
+  : undefined;
 
 const PACKET_SIZE = 1420;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 0.7);
@@ -64,7 +77,7 @@ function ipv4Packet(size) {
   return p;
 }
 
-function makePair(backend) {
+function makePair(backend, DeviceClass = Device) {
   let now = 0;
   const clock = {
     get now() {
@@ -80,8 +93,8 @@ function makePair(backend) {
     crypto: backend,
     wallClock: () => wallClockBase + BigInt(now) * 1_000_000n,
   });
-  const a = new Device(options());
-  const b = new Device(options());
+  const a = new DeviceClass(options());
+  const b = new DeviceClass(options());
   const epA = { address: "192.0.2.1", port: 1 };
   const epB = { address: "192.0.2.2", port: 2 };
   a.addPeer(0, { publicKey: b.publicKey, allowedIps: ["10.0.0.2/32"], endpoint: epB });
@@ -113,10 +126,12 @@ function timed(base) {
     "mac",
     "hmac",
     "seal",
+    "sealInto",
     "open",
     "xseal",
     "xopen",
   ]) {
+    if (!base[name]) continue;
     backend[name] = (...args) => {
       const t = performance.now();
       try {
@@ -187,7 +202,14 @@ function bench(base) {
 
   // Alternate the measurements so that a noisy neighbour affects both sides of each ratio; keep
   // the best of each.
-  const r = { shared: [], public: [], handshakes: [], aead: [], device: [] };
+  const r = { shared: [], public: [], handshakes: [], aead: [], device: [], baseline: [] };
+  const baselineBackend = baselineBuild
+    ? [baselineBuild.nobleCrypto, baselineBuild.nodeCrypto].find((b) => b.name === base.name)
+    : undefined;
+  const baselinePair = baselineBackend
+    ? makePair(baselineBackend, baselineBuild.Device)
+    : undefined;
+  baselinePair?.handshake();
   for (let round = 0; round < ROUNDS; round++) {
     r.shared.push(rate(() => base.x25519(priv, pub)));
     // A public key is derived from a fresh ephemeral key each time, as in a handshake (a backend
@@ -197,6 +219,7 @@ function bench(base) {
     pair.handshake();
     r.aead.push(rate(aead, batch));
     r.device.push(rate(transport(pair), batch));
+    if (baselinePair) r.baseline.push(rate(transport(baselinePair), batch));
   }
   if (delivered === 0) throw new Error("no packet delivered");
   row.x25519PerSecond = best(r.shared);
@@ -210,6 +233,7 @@ function bench(base) {
   row.aeadMBps = (best(r.aead) * PACKET_SIZE) / 1e6;
   row.deviceMBps = (best(r.device) * PACKET_SIZE) / 1e6;
   row.transportRatio = row.deviceMBps / row.aeadMBps;
+  if (baselinePair) row.baselineDeviceMBps = (best(r.baseline) * PACKET_SIZE) / 1e6;
 
   // Where the rest goes: the share of time inside any crypto primitive (X25519, BLAKE2s hashes
   // and HMACs, AEAD) versus the engine's own code.
@@ -246,4 +270,9 @@ for (const backend of [nobleCrypto, nodeCrypto]) {
       `ChaCha20-Poly1305 seal+open ${f(r.aeadMBps, 1)} MB/s, ratio ${f(r.transportRatio, 2)}; ` +
       `${f(100 * r.transportPrimitiveShare)}% of the time in crypto primitives`,
   );
+  if (r.baselineDeviceMBps !== undefined)
+    console.log(
+      `  transport against ${BASELINE_DIST}: ${f(r.baselineDeviceMBps, 1)} MB/s there, ` +
+        `this build ÷ baseline ${f(r.deviceMBps / r.baselineDeviceMBps, 2)}`,
+    );
 }

@@ -261,6 +261,19 @@ export function encodeTransportData(
     throw new RangeError(`encrypted: at least ${AEAD_TAG_SIZE} bytes expected`);
   }
   const out = new Uint8Array(TRANSPORT_HEADER_SIZE + encrypted.length);
+  writeTransportHeader(out, receiver, counter);
+  out.set(encrypted, TRANSPORT_HEADER_SIZE);
+  return out;
+}
+
+/**
+ * Writes a transport data header (type, receiver, counter) into the first 16 bytes of `out`, for
+ * a message whose encrypted part is sealed behind it in place.
+ */
+export function writeTransportHeader(out: Uint8Array, receiver: number, counter: bigint): void {
+  if (out.length < TRANSPORT_MIN_SIZE) {
+    throw new RangeError(`transport data: at least ${TRANSPORT_MIN_SIZE} bytes expected`);
+  }
   out[0] = MessageType.TransportData;
   writeU32(out, 4, receiver);
   if (typeof counter !== "bigint" || counter < 0n || counter > 0xffff_ffff_ffff_ffffn) {
@@ -269,6 +282,4 @@ export function encodeTransportData(
   // Two 32-bit halves: cheaper per packet than a DataView over the new buffer.
   writeU32(out, 8, Number(counter & 0xffff_ffffn));
   writeU32(out, 12, Number(counter >> 32n));
-  out.set(encrypted, TRANSPORT_HEADER_SIZE);
-  return out;
 }

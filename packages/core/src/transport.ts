@@ -15,7 +15,13 @@ import type { UdpEndpoint } from "./device-types.js";
 import { packetAddresses } from "./ip.js";
 import type { Keypair } from "./keypair.js";
 import { usable } from "./keypair-slots.js";
-import { encodeTransportData, type TransportData } from "./messages.js";
+import {
+  AEAD_TAG_SIZE,
+  encodeTransportData,
+  TRANSPORT_HEADER_SIZE,
+  type TransportData,
+  writeTransportHeader,
+} from "./messages.js";
 import type { Peer } from "./peer.js";
 import {
   authenticatedReceived,
@@ -142,9 +148,7 @@ export function sendStaged(ctx: Context, peer: Peer): Rekey {
 
 function sendTransport(ctx: Context, peer: Peer, k: Keypair, packet: Uint8Array): void {
   const counter = k.sendCounter++;
-  const padded = pad(packet, ctx.s.mtu);
-  const sealed = ctx.s.c.seal(k.sendKey, counter, padded, EMPTY);
-  if (!ctx.transmit(peer, encodeTransportData(k.remoteIndex, counter, sealed))) return;
+  if (!ctx.transmit(peer, sealTransportData(ctx, k, counter, packet))) return;
   if (packet.length === 0) {
     ctx.event(peer, "keepalive-sent", "debug", { localIndex: k.localIndex });
   }
@@ -153,15 +157,35 @@ function sendTransport(ctx: Context, peer: Peer, k: Keypair, packet: Uint8Array)
   if (packet.length > 0) dataSent(ctx, peer);
 }
 
-/** Zero padding to a multiple of 16 bytes, but not beyond the MTU. */
-function pad(packet: Uint8Array, mtu: number): Uint8Array {
-  const rest = packet.length % 16;
-  if (rest === 0) return packet;
-  const length = Math.min(packet.length + 16 - rest, Math.max(mtu, packet.length));
-  if (length === packet.length) return packet;
-  const padded = new Uint8Array(length);
-  padded.set(packet);
-  return padded;
+/**
+ * The transport data message carrying `packet`, padded. With a backend that seals into a buffer,
+ * the message is one allocation: header, then the packet sealed behind it (in place when padded:
+ * the padding is the new buffer's zeros). Otherwise sealed, then copied behind the header.
+ */
+function sealTransportData(ctx: Context, k: Keypair, counter: bigint, packet: Uint8Array) {
+  const c = ctx.s.c;
+  const length = paddedLength(packet.length, ctx.s.mtu);
+  if (!c.sealInto) {
+    const padded = length === packet.length ? packet : new Uint8Array(length);
+    if (padded !== packet) padded.set(packet);
+    return encodeTransportData(k.remoteIndex, counter, c.seal(k.sendKey, counter, padded, EMPTY));
+  }
+  const message = new Uint8Array(TRANSPORT_HEADER_SIZE + length + AEAD_TAG_SIZE);
+  writeTransportHeader(message, k.remoteIndex, counter);
+  let plaintext = packet;
+  if (length !== packet.length) {
+    message.set(packet, TRANSPORT_HEADER_SIZE);
+    plaintext = message.subarray(TRANSPORT_HEADER_SIZE, TRANSPORT_HEADER_SIZE + length);
+  }
+  c.sealInto(k.sendKey, counter, plaintext, EMPTY, message, TRANSPORT_HEADER_SIZE);
+  return message;
+}
+
+/** Length with zero padding to a multiple of 16 bytes, but not beyond the MTU. */
+function paddedLength(length: number, mtu: number): number {
+  const rest = length % 16;
+  if (rest === 0) return length;
+  return Math.min(length + 16 - rest, Math.max(mtu, length));
 }
 
 /** wireguard-go's SendKeepalive: a keepalive if nothing is staged, then flush (or handshake). */

@@ -46,6 +46,14 @@ export function recordingCrypto(base: CryptoBackend = nodeCrypto): RecordingCryp
       if (aad.length === 0) transportKeys.add(key);
       return base.seal(key, counter, plaintext, aad);
     },
+    ...(base.sealInto
+      ? {
+          sealInto(key, counter, plaintext, aad, out, offset) {
+            if (aad.length === 0) transportKeys.add(key);
+            base.sealInto!(key, counter, plaintext, aad, out, offset);
+          },
+        }
+      : {}),
     open(key, counter, ciphertext, aad) {
       if (aad.length === 0) transportKeys.add(key);
       return base.open(key, counter, ciphertext, aad);

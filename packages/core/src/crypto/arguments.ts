@@ -10,6 +10,15 @@ export function checkAeadArguments(key: Uint8Array, nonce: Uint8Array): void {
   abytes(nonce, 12, "ChaCha20-Poly1305 nonce");
 }
 
+/** `sealInto`'s room check: `length` bytes of ciphertext and the tag at `offset` of `out`. */
+export function checkSealInto(length: number, out: Uint8Array, offset: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + length + TAG_LENGTH > out.length) {
+    throw new RangeError(
+      `sealInto: ${length + TAG_LENGTH} bytes do not fit at ${offset} in ${out.length}`,
+    );
+  }
+}
+
 /**
  * An open that throws on a bad tag (noble, libsodium), as the interface's `null`; a ciphertext
  * too short to hold a tag is `null` without calling it.
@@ -28,11 +37,25 @@ export function openOrNull(ciphertext: Uint8Array, open: () => Uint8Array): Uint
  * 64-bit little endian. Rejects counters outside 0..2^64-1 instead of letting them wrap.
  */
 export function writeCounterNonce(counter: bigint, nonce: Uint8Array): Uint8Array {
+  const view = new DataView(nonce.buffer, nonce.byteOffset, nonce.byteLength);
+  view.setUint32(0, 0, true);
+  return writeCounter(view, counter, nonce);
+}
+
+/**
+ * One 12-byte transport nonce rewritten for each counter (a backend's own, reused packet after
+ * packet: every backend copies the nonce before it returns).
+ */
+export function counterNonces(): (counter: bigint) => Uint8Array {
+  const nonce = new Uint8Array(12);
+  const view = new DataView(nonce.buffer);
+  return (counter) => writeCounter(view, counter, nonce);
+}
+
+function writeCounter(view: DataView, counter: bigint, nonce: Uint8Array): Uint8Array {
   if (typeof counter !== "bigint" || counter < 0n || counter > MAX_COUNTER) {
     throw new RangeError(`nonce counter: expected a bigint in 0..2^64-1, got ${String(counter)}`);
   }
-  const view = new DataView(nonce.buffer, nonce.byteOffset, nonce.byteLength);
-  view.setUint32(0, 0, true);
   view.setBigUint64(4, counter, true);
   return nonce;
 }

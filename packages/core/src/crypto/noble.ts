@@ -3,7 +3,13 @@ import { x25519 } from "@noble/curves/ed25519.js";
 import { blake2s } from "@noble/hashes/blake2.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { abytes } from "../validate.js";
-import { checkAeadArguments, openOrNull, TAG_LENGTH, writeCounterNonce } from "./arguments.js";
+import {
+  checkAeadArguments,
+  checkSealInto,
+  openOrNull,
+  TAG_LENGTH,
+  writeCounterNonce,
+} from "./arguments.js";
 import type { CryptoBackend } from "./types.js";
 
 /**
@@ -72,6 +78,15 @@ export const nobleCrypto: CryptoBackend = {
 
   seal(key, counter, plaintext, aad) {
     return nobleSealWithNonce(key, writeCounterNonce(counter, new Uint8Array(12)), plaintext, aad);
+  },
+
+  sealInto(key, counter, plaintext, aad, out, offset) {
+    const nonce = writeCounterNonce(counter, new Uint8Array(12));
+    checkAeadArguments(key, nonce);
+    checkSealInto(plaintext.length, out, offset);
+    // In place, noble copies the plaintext onto itself before encrypting it.
+    const target = out.subarray(offset, offset + plaintext.length + TAG_LENGTH);
+    chacha20poly1305(key, nonce, aad).encrypt(plaintext, target);
   },
 
   open(key, counter, ciphertext, aad) {

@@ -9,13 +9,13 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { abytes } from "../validate.js";
-import { checkAeadArguments, TAG_LENGTH, writeCounterNonce } from "./arguments.js";
+import { checkAeadArguments, checkSealInto, counterNonces, TAG_LENGTH } from "./arguments.js";
 import { nobleCrypto } from "./noble.js";
 import type { CryptoBackend } from "./types.js";
 
 const AEAD_OPTIONS = { authTagLength: TAG_LENGTH } as const;
 
-const counterNonce = new Uint8Array(12); // reused: node copies the IV synchronously
+const counterNonce = counterNonces(); // one array, reused: node copies the IV synchronously
 
 // Raw X25519 keys enter OpenSSL as JWKs: node hands JWK key bytes straight to
 // EVP_PKEY_new_raw_*_key, while a PKCS#8/SPKI DER envelope goes through OpenSSL's generic
@@ -84,15 +84,34 @@ export function nodeSealWithNonce(
   plaintext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array {
-  checkAeadArguments(key, nonce);
-  const cipher = createCipheriv("chacha20-poly1305", key, nonce, AEAD_OPTIONS);
-  cipher.setAAD(aad, { plaintextLength: plaintext.length });
-  const body = cipher.update(plaintext);
-  cipher.final();
   const sealed = new Uint8Array(plaintext.length + TAG_LENGTH);
-  sealed.set(body);
-  sealed.set(cipher.getAuthTag(), plaintext.length);
+  nodeSealIntoWithNonce(key, nonce, plaintext, aad, sealed, 0);
   return sealed;
+}
+
+/**
+ * {@link nodeSealWithNonce} writing ciphertext and tag into `out` at `offset`. node:crypto has no
+ * cipher that takes a new nonce, so each message still gets its own cipher object; what is saved
+ * is the copy of the sealed bytes into the message around them. @internal
+ */
+export function nodeSealIntoWithNonce(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+): void {
+  checkAeadArguments(key, nonce);
+  const length = plaintext.length;
+  checkSealInto(length, out, offset);
+  const cipher = createCipheriv("chacha20-poly1305", key, nonce, AEAD_OPTIONS);
+  // ChaCha20-Poly1305 with no associated data is the same as with empty associated data.
+  if (aad.length > 0) cipher.setAAD(aad, { plaintextLength: length });
+  // update() returns a new buffer (node has no output argument); `plaintext` may be `out` itself.
+  out.set(cipher.update(plaintext), offset);
+  cipher.final();
+  out.set(cipher.getAuthTag(), offset + length);
 }
 
 /** Inverse of {@link nodeSealWithNonce}; `null` when authentication fails. @internal */
@@ -107,7 +126,7 @@ export function nodeOpenWithNonce(
   if (bodyLength < 0) return null;
   const decipher = createDecipheriv("chacha20-poly1305", key, nonce, AEAD_OPTIONS);
   decipher.setAuthTag(ciphertext.subarray(bodyLength));
-  decipher.setAAD(aad, { plaintextLength: bodyLength });
+  if (aad.length > 0) decipher.setAAD(aad, { plaintextLength: bodyLength });
   const body = decipher.update(ciphertext.subarray(0, bodyLength));
   try {
     decipher.final();
@@ -158,11 +177,15 @@ export const nodeCrypto: CryptoBackend = {
   },
 
   seal(key, counter, plaintext, aad) {
-    return nodeSealWithNonce(key, writeCounterNonce(counter, counterNonce), plaintext, aad);
+    return nodeSealWithNonce(key, counterNonce(counter), plaintext, aad);
+  },
+
+  sealInto(key, counter, plaintext, aad, out, offset) {
+    nodeSealIntoWithNonce(key, counterNonce(counter), plaintext, aad, out, offset);
   },
 
   open(key, counter, ciphertext, aad) {
-    return nodeOpenWithNonce(key, writeCounterNonce(counter, counterNonce), ciphertext, aad);
+    return nodeOpenWithNonce(key, counterNonce(counter), ciphertext, aad);
   },
 
   xseal: nobleCrypto.xseal,

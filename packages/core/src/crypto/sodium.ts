@@ -1,4 +1,4 @@
-import { checkAeadArguments, openOrNull, writeCounterNonce } from "./arguments.js";
+import { checkAeadArguments, checkSealInto, openOrNull, writeCounterNonce } from "./arguments.js";
 import { nobleCrypto } from "./noble.js";
 import type { CryptoBackend } from "./types.js";
 
@@ -65,6 +65,12 @@ export function withSodiumAead(sodium: SodiumAead): CryptoBackend {
     name: "noble+libsodium",
     seal: (key, counter, plaintext, aad) =>
       sodiumSealWithNonce(sodium, key, writeCounterNonce(counter, counterNonce), plaintext, aad),
+    // libsodium's result lives in its own memory and comes back as a new array either way.
+    sealInto(key, counter, plaintext, aad, out, offset) {
+      checkSealInto(plaintext.length, out, offset);
+      const nonce = writeCounterNonce(counter, counterNonce);
+      out.set(sodiumSealWithNonce(sodium, key, nonce, plaintext, aad), offset);
+    },
     open: (key, counter, ciphertext, aad) =>
       sodiumOpenWithNonce(sodium, key, writeCounterNonce(counter, counterNonce), ciphertext, aad),
   };

@@ -17,6 +17,20 @@ export interface CryptoBackend {
   hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array;
   /** ChaCha20-Poly1305; the nonce is 4 zero bytes followed by `counter` as 64-bit little endian. */
   seal(key: Uint8Array, counter: bigint, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  /**
+   * `seal` that writes into `out` at `offset` instead of returning a new array: the ciphertext,
+   * then the 16-byte tag (`out` must have `plaintext.length + 16` bytes there). `plaintext` may be
+   * that very region of `out` (sealing in place). Optional: a transport message is then built in
+   * one buffer, header and all, without copying the sealed bytes into it.
+   */
+  sealInto?(
+    key: Uint8Array,
+    counter: bigint,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): void;
   /** Inverse of `seal`; `null` when authentication fails. Never throws on bad ciphertext. */
   open(
     key: Uint8Array,
