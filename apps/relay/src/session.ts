@@ -182,6 +182,7 @@ export class RelaySession {
       ...(addresses ? { addresses } : {}),
       carriage,
       carriageReason: reason,
+      idleTimeoutMs: this.ctx.limits.idleTimeoutMs,
     });
     this.ctx.onOpen?.(this);
     this.#log.info("session open", {

@@ -11,6 +11,7 @@ import {
   type RandomSource,
 } from "@wiregate/core";
 import { type RelayConnection, RelayError } from "@wiregate/relay-protocol";
+import { sessionKeepaliveSeconds } from "./keepalive.js";
 import type { ConnectionState, ConnectSettings, FromWorker } from "./protocol.js";
 import { Reconnect } from "./reconnect.js";
 import { type OpenedRelay, openRelay } from "./relay-transport.js";
@@ -47,6 +48,8 @@ export class Tunnel {
   tcp: TunnelTcp | undefined;
   /** Interface addresses: the welcome's when the upstream assigned some, else the config's. */
   #addresses: string[] = [];
+  /** The device's persistent keepalive, from the relay's idle timeout (keepalive.ts). */
+  #keepaliveSeconds = 0;
 
   constructor(options: TunnelOptions) {
     this.#o = options;
@@ -171,10 +174,19 @@ export class Tunnel {
     const addresses = conn.welcome.addresses?.map((a) => a.split("/")[0]!) ?? settings.addresses;
     const moved = addresses.join() !== this.#addresses.join();
     this.#addresses = addresses;
+    // A connected page left alone keeps its session: WireGuard's persistent keepalive reaches the
+    // relay before its idle timeout (before, the relay closed it every two minutes and it redialed).
+    const keepalive = sessionKeepaliveSeconds(
+      conn.welcome.idleTimeoutMs,
+      settings.peer.persistentKeepaliveSeconds,
+    );
+    const keepaliveChanged = keepalive !== this.#keepaliveSeconds;
+    this.#keepaliveSeconds = keepalive;
     let engine = this.#engine;
-    const fresh = !engine || mtu !== engine.mtu || moved;
+    const fresh = !engine || mtu !== engine.mtu || moved || keepaliveChanged;
     if (!engine || fresh) {
-      // A new device only on first connect or when the MTU or the addresses changed; keys are kept.
+      // A new device only on first connect or when the MTU, the addresses or the keepalive
+      // changed; keys are kept.
       engine?.stop();
       engine = new TunnelEngine({
         privateKey: settings.privateKey,
@@ -192,7 +204,7 @@ export class Tunnel {
       this.#engine = engine;
       this.#o.deviceReplaced();
       this.tcp = new TunnelTcp(addresses, mtu, (packet) => this.send(packet));
-      engine.addPeer(settings.peer);
+      engine.addPeer({ ...settings.peer, persistentKeepaliveSeconds: keepalive });
     }
     this.#setState({
       phase: "connected",

@@ -15,6 +15,7 @@ import {
   DemoPeerThread,
   mergeConfig,
   type RelayAddress,
+  type RelayConfig,
   type UpstreamEntry,
 } from "@wiregate/relay";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -83,6 +84,7 @@ export async function startRelay(
   http3 = false,
   localHttp = false,
   staticDir = DIST,
+  limits: Partial<RelayConfig["limits"]> = {},
 ): Promise<RunningRelay> {
   const config = mergeConfig(DEFAULT_CONFIG, {
     host: "127.0.0.1",
@@ -94,6 +96,7 @@ export async function startRelay(
     staticDir,
     upstreams,
     localHttpPort: localHttp ? 0 : null,
+    limits,
   });
   const { relay, address } = await startRelayWith(config);
   // What the relay's CLI publishes beside the page, ws:// fallback included.
@@ -218,6 +221,7 @@ export async function startStack(
   extra: UpstreamEntry[] = [],
   http3 = false,
   localHttp = false,
+  limits: Partial<RelayConfig["limits"]> = {},
 ): Promise<Stack> {
   requireBuild();
   const demo = await DemoPeerThread.start();
@@ -231,7 +235,11 @@ export async function startStack(
     proxy,
     upstreams,
     http3,
-    relay: assignDemoAddresses(await startRelay(upstreams, 0, http3, localHttp), demo, proxy.port),
+    relay: assignDemoAddresses(
+      await startRelay(upstreams, 0, http3, localHttp, DIST, limits),
+      demo,
+      proxy.port,
+    ),
     async close() {
       await stack.relay.stop();
       proxy.close();

@@ -92,6 +92,11 @@ export interface WelcomeFrame {
   carriage?: Carriage;
   /** Why this carriage (the relay's answer to `auto`, or that the client asked for it). */
   carriageReason?: string;
+  /**
+   * The relay closes the session after this long without anything from the client (its
+   * `idleTimeoutMs`): a client that wants to keep the session sends a keepalive more often.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** Relay → client: something went wrong; fatal unless the code is `oversized` or `limit`. */
@@ -276,6 +281,9 @@ export function validateFrame(value: unknown): FrameResult {
       if (f.carriageReason !== undefined && !isShortString(f.carriageReason, 200)) {
         return bad("carriageReason must be a string of at most 200 characters");
       }
+      if (f.idleTimeoutMs !== undefined && (!isCount(f.idleTimeoutMs) || f.idleTimeoutMs === 0)) {
+        return bad("idleTimeoutMs must be a positive integer");
+      }
       const frame: WelcomeFrame = {
         type: "welcome",
         sessionId: f.sessionId,
@@ -287,6 +295,7 @@ export function validateFrame(value: unknown): FrameResult {
       if (f.addresses !== undefined) frame.addresses = [...(f.addresses as string[])];
       if (f.carriage !== undefined) frame.carriage = f.carriage as Carriage;
       if (f.carriageReason !== undefined) frame.carriageReason = f.carriageReason as string;
+      if (f.idleTimeoutMs !== undefined) frame.idleTimeoutMs = f.idleTimeoutMs;
       return { ok: true, frame };
     }
     case "error": {

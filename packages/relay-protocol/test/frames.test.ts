@@ -34,6 +34,13 @@ const samples: ControlFrame[] = [
     carriageReason: "auto: why",
   },
   { type: "welcome", sessionId: "abc", transport: "http2", datagramSize: 1452 },
+  {
+    type: "welcome",
+    sessionId: "i",
+    transport: "websocket",
+    datagramSize: 1452,
+    idleTimeoutMs: 120_000,
+  },
   { type: "welcome", sessionId: "q", transport: "http3", datagramSize: 1211, messageSize: 1452 },
   {
     type: "welcome",
@@ -134,6 +141,12 @@ describe("control frames", () => {
       ok: false,
       detail: "welcome: carriageReason must be a string of at most 200 characters",
     });
+    for (const idleTimeoutMs of [0, -1, 1.5, "120000"]) {
+      expect(validateFrame({ ...welcome, idleTimeoutMs })).toMatchObject({
+        ok: false,
+        detail: "welcome: idleTimeoutMs must be a positive integer",
+      });
+    }
     for (const addresses of [
       "10.0.0.1/32",
       ["10.0.0.1"],
