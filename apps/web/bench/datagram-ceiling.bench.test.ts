@@ -5,7 +5,9 @@
  * is reported with the browser's own loss counters (`getStats().datagrams`), so what limits the rate
  * shows: datagrams the page never read (incoming queue), datagrams expired in a sender's QUIC queue,
  * or neither (CPU, shown per process). Cases: Chromium's default datagram queues and larger ones,
- * at two window sizes. Writes test-results/datagram-ceiling.json.
+ * at two window sizes; and the same messages on one bidirectional stream (2-byte length frames, as
+ * the stream carriage sends them), one write per message or 32 per write, against the datagram
+ * baseline of the same run. Writes test-results/datagram-ceiling.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -83,6 +85,15 @@ async function echoServer(): Promise<{
       const { value: session, done } = await sessions.read();
       if (done) return;
       latest = session;
+      // Streams: every byte back on the same stream.
+      void (async () => {
+        const streams = session.incomingBidirectionalStreams.getReader();
+        for (;;) {
+          const { value: stream, done } = await streams.read();
+          if (done) return;
+          void stream.readable.pipeTo(stream.writable).catch(() => {});
+        }
+      })().catch(() => {});
       void (async () => {
         await session.ready;
         const writer = session.datagrams.createWritable().getWriter();
@@ -217,6 +228,62 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
     };
   };
 
+  /** The same messages on one bidirectional stream: `perWrite` frames per write, `window` in flight. */
+  const runStream = async (perWrite: number, window: number) => {
+    const result = await page.evaluate(
+      async ({ url, hash, perWrite, window, seconds, bytes }) => {
+        const wt = new WebTransport(url, {
+          serverCertificateHashes: [{ algorithm: "sha-256", value: new Uint8Array(hash) }],
+        });
+        await wt.ready;
+        const stream = await wt.createBidirectionalStream();
+        const writer = stream.writable.getWriter();
+        const reader = stream.readable.getReader();
+        const frame = 2 + bytes;
+        const batch = new Uint8Array(frame * perWrite);
+        for (let i = 0; i < perWrite; i++) {
+          batch[i * frame] = bytes >>> 8;
+          batch[i * frame + 1] = bytes & 0xff;
+        }
+        let sent = 0;
+        let receivedBytes = 0;
+        const start = performance.now();
+        const end = start + seconds * 1000;
+        const received = () => Math.floor(receivedBytes / frame);
+        const fill = () => {
+          while (sent - received() + perWrite <= window && performance.now() < end) {
+            sent += perWrite;
+            writer.write(batch).catch(() => {});
+          }
+        };
+        let at = 0;
+        const reading = (async () => {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done || !value) return;
+            receivedBytes += value.length;
+            if (performance.now() < end) at = received();
+            fill();
+          }
+        })();
+        fill();
+        await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+        wt.close();
+        void reading.catch(() => {});
+        return { perSecond: at / seconds, sent };
+      },
+      {
+        url: `https://127.0.0.1:${port}/echo`,
+        hash: [...hash],
+        perWrite,
+        window,
+        seconds: SECONDS,
+        bytes: BYTES,
+      },
+    );
+    return { carriage: "stream", perWrite, window, ...result };
+  };
+
   const cases = [
     [false, 32],
     [true, 32],
@@ -249,6 +316,27 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
     ...s,
     vsDefaultsWindow32: Number((s.perSecond / base).toFixed(2)),
   }));
+  const streamCases = [
+    [1, 32],
+    [32, 64],
+  ] as const;
+  const streamRuns: Awaited<ReturnType<typeof runStream>>[] = [];
+  for (let round = 0; round < ROUNDS; round++)
+    for (const [perWrite, window] of streamCases)
+      streamRuns.push(await runStream(perWrite, window));
+  const streamReport = streamCases.map(([perWrite, window]) => {
+    const mine = streamRuns.filter((r) => r.perWrite === perWrite && r.window === window);
+    const perSecond = Math.round(mine.reduce((a, r) => a + r.perSecond, 0) / mine.length);
+    return {
+      carriage: "stream",
+      perWrite,
+      window,
+      perSecond,
+      megabitsEachWay: Number(((perSecond * BYTES * 8) / 1e6).toFixed(1)),
+      vsDatagramsDefaultsWindow32: Number((perSecond / base).toFixed(2)),
+    };
+  });
+  report.push(...(streamReport as unknown as typeof report));
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(
     join(RESULTS, "datagram-ceiling.json"),
@@ -256,4 +344,5 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
   );
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   expect(runs.every((r) => r.perSecond > 0)).toBe(true);
+  expect(streamRuns.every((r) => r.perSecond > 0)).toBe(true);
 });

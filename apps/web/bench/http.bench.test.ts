@@ -1,8 +1,10 @@
 /**
  * HTTP through the tunnel in the page: a download from the demo peer's /bytes through the Browse
  * screen's path (Service Worker → tunnel worker → netstack TCP → relay → demo peer), next to the
- * raw datagram goodput of the same transport in the same run, and the main thread's long tasks; on
- * both transports (native HTTP/3, and the WebSocket fallback). Writes test-results/http-bench.json.
+ * raw goodput of the same transport and carriage in the same run, the pings' round trips through
+ * the tunnel during the download (p50/p95/max), and the main thread's long tasks; on every
+ * carriage (HTTP/3 datagrams, HTTP/3 stream, the WebSocket fallback). 50 MB by default
+ * (BENCH_HTTP_BYTES). Writes test-results/http-bench.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +13,8 @@ import { afterAll, expect, it } from "vitest";
 import type { FloodResult } from "../src/protocol.js";
 import {
   browser,
+  CARRIAGES,
+  type CarriageCase,
   localPageUrl,
   newContext,
   open,
@@ -21,7 +25,24 @@ import {
 } from "../test/stack.js";
 import { startUdpEcho } from "./udp-echo.js";
 
-const BYTES = Number(process.env.BENCH_HTTP_BYTES ?? 10 * 1024 * 1024);
+const BYTES = Number(process.env.BENCH_HTTP_BYTES ?? 50_000_000);
+/** The tests' carriages, and WebSocket with datagrams: what `auto` picks is measured here. */
+interface BenchCase {
+  name: string;
+  http3: boolean;
+  carriage: CarriageCase["carriage"];
+}
+const BENCH_CASES: BenchCase[] = [
+  ...CARRIAGES,
+  { name: "WebSocket datagrams", http3: false, carriage: "datagrams" },
+];
+/** Pings through the tunnel during the download, one per PING_MS. */
+const PING_MS = 50;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
 const closers: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
@@ -37,7 +58,7 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
 
   /** One transport: relay with HTTP/3 on (native) or off (WebSocket), page from its loopback
    * plain-HTTP listener (a secure context for the Service Worker, no certificate to trust). */
-  const measure = async (http3: boolean) => {
+  const measure = async ({ http3, carriage, name }: BenchCase) => {
     const relay = await startRelay(
       [{ name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey }, echo],
       0,
@@ -47,7 +68,7 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
     closers.push(() => relay.stop());
     const context = await newContext(chromium, undefined, true);
     const page = await context.newPage();
-    await open(page, localPageUrl(relay.address, { peer: demo.publicKey }));
+    await open(page, localPageUrl(relay.address, { peer: demo.publicKey, carriage }));
     await page.getByRole("button", { name: "Generate key pair" }).click();
     await page.getByRole("button", { name: "Connect", exact: true }).click();
     await expect
@@ -59,11 +80,22 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
     await openTab(page, "Tools");
     await page.getByLabel("Mode").selectOption("raw");
     await page.getByLabel("Seconds").fill("5");
-    await page.getByLabel("Datagram payload (bytes)").fill("1200");
+    // 1,100 bytes: 1,168-byte messages, which stay datagrams over HTTP/3 with that carriage.
+    await page.getByLabel("Datagram payload (bytes)").fill("1100");
     await page.getByRole("button", { name: "Run" }).click();
     const result = page.locator('[data-testid="flood-result"][data-result]');
     await result.waitFor({ state: "attached", timeout: 30_000 });
     const raw = JSON.parse((await result.getAttribute("data-result")) ?? "{}") as FloodResult;
+    // The same flood inside the tunnel (UDP echo at the demo peer), same payload: tunnel ÷ raw.
+    await page.getByLabel("Mode").selectOption("tunnel");
+    await page.getByRole("button", { name: "Run" }).click();
+    await page.locator('[data-testid="flood-result"][data-result]').waitFor({
+      state: "attached",
+      timeout: 30_000,
+    });
+    const tunnel = JSON.parse(
+      (await page.getByTestId("flood-result").getAttribute("data-result")) ?? "{}",
+    ) as FloodResult;
 
     // The Browse path: a tab under the Service Worker's scope fetches /bytes from the demo peer.
     await openTab(page, "Browse");
@@ -71,6 +103,13 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
     const base = relay.address.localHttpUrl!;
     const tab = await context.newPage();
     await tab.goto(`${base}browse/10.99.0.1/`);
+    // Pings through the tunnel while the download runs (the Tools screen, in the first tab).
+    await openTab(page, "Tools");
+    await page.getByLabel("Destination").fill("10.99.0.1");
+    await page.getByLabel("Count").fill("10000");
+    await page.getByLabel("Interval (ms)").fill(String(PING_MS));
+    await page.getByLabel("Payload (bytes)", { exact: true }).fill("56");
+    await page.getByRole("button", { name: "Start ping" }).click();
     const longBefore = await page.evaluate(
       () => (window as unknown as { wiregateLongTasks: number[] }).wiregateLongTasks.length,
     );
@@ -86,6 +125,17 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
       }
       return { length, seconds: (performance.now() - start) / 1000, status: response.status };
     }, BYTES);
+    const stop = page.getByRole("button", { name: "Stop", exact: true });
+    if (await stop.isEnabled()) await stop.click();
+    else
+      process.stdout.write(
+        `ping had ended: ${await page.getByTestId("ping-log").textContent()} ${await page.getByTestId("ping-summary").textContent()}\n`,
+      );
+    const rtts = (await page.locator('[data-testid="ping-log"] li.reply').allTextContents())
+      .map((line) => Number(/time=([\d.]+) ms/.exec(line)?.[1]))
+      .filter((ms) => Number.isFinite(ms))
+      .sort((a, b) => a - b);
+    const pingsLost = await page.locator('[data-testid="ping-log"] li.lost').count();
     const longTasks = (
       await page.evaluate(
         () => (window as unknown as { wiregateLongTasks: number[] }).wiregateLongTasks,
@@ -93,18 +143,29 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
     ).slice(longBefore);
     const httpMbit = (http.length * 8) / 1e6 / http.seconds;
     const summary = {
+      carriage: name,
       transport,
       httpBytes: http.length,
       httpSeconds: Number(http.seconds.toFixed(2)),
       httpMbitPerSecond: Number(httpMbit.toFixed(1)),
       rawMbitPerSecond: Number(raw.megabitsPerSecond.toFixed(1)),
+      tunnelFloodMbitPerSecond: Number(tunnel.megabitsPerSecond.toFixed(1)),
+      tunnelFloodVsRaw: Number((tunnel.megabitsPerSecond / raw.megabitsPerSecond).toFixed(2)),
       ratio: Number((httpMbit / raw.megabitsPerSecond).toFixed(2)),
+      pingsDuringDownload: rtts.length,
+      pingsLost,
+      pingRttMs: {
+        p50: Number(percentile(rtts, 50).toFixed(1)),
+        p95: Number(percentile(rtts, 95).toFixed(1)),
+        max: Number((rtts.at(-1) ?? Number.NaN).toFixed(1)),
+      },
       longTasksOver50ms: longTasks.length,
       longestTaskMs: longTasks.length ? Math.max(...longTasks) : 0,
     };
     return summary;
   };
-  const summaries = [await measure(true), await measure(false)];
+  const summaries = [];
+  for (const carriage of BENCH_CASES) summaries.push(await measure(carriage));
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, "http-bench.json"), `${JSON.stringify(summaries, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(summaries, null, 2)}\n`);
