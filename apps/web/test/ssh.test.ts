@@ -7,7 +7,8 @@
  * or stall. All under the relay's Content-Security-Policy.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
 import type { Browser, Page } from "playwright-core";
@@ -416,6 +417,84 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
       } finally {
         server.kill();
       }
+    },
+  );
+
+  it.runIf(first(transport))(
+    "imports a key in OpenSSH's format, refuses Ed25519, and remembers only when asked",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "wiregate-ssh-keys-"));
+      try {
+        const key = join(dir, "id_ecdsa");
+        await runCommand("ssh-keygen", [
+          "-q",
+          "-t",
+          "ecdsa",
+          "-N",
+          "",
+          "-C",
+          "imported@test",
+          "-f",
+          key,
+        ]);
+        await runCommand("ssh-keygen", [
+          "-q",
+          "-t",
+          "ed25519",
+          "-N",
+          "",
+          "-f",
+          join(dir, "id_ed25519"),
+        ]);
+        const input = page.getByLabel("Import a private key (OpenSSH or PEM, ECDSA)");
+        await page.getByLabel("Authentication").selectOption({ label: "Key (ECDSA)" });
+        await input.setInputFiles(join(dir, "id_ed25519"));
+        await expect
+          .poll(() => page.getByTestId("ssh-key-state").textContent())
+          .toMatch(/^Not imported: Ed25519 keys are not supported/);
+        await input.setInputFiles(key);
+        const pub = readFileSync(`${key}.pub`, "utf8").trim();
+        await expect.poll(() => page.getByTestId("ssh-public-key").inputValue()).toBe(pub);
+        sshd.authorize([pub]);
+        await login(page, "Key (ECDSA)");
+        await connected(page);
+        await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+        await run(page, "echo imported-$(whoami)");
+        await waitForScreen(page, "imported-wgssh");
+        await page
+          .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
+          .getByRole("button", { name: "Close session" })
+          .click();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      const pub = await page.getByTestId("ssh-public-key").inputValue();
+      const reopen = async () => {
+        await open(page, pageUrl(relay.address, { upstream: "wg", carriage: transport.carriage }));
+        await page.getByRole("tab", { name: "SSH", exact: true }).click();
+        await page.getByLabel("Authentication").waitFor();
+      };
+      // Not asked: nothing survives a reload.
+      await reopen();
+      expect(await page.getByTestId("ssh-known-hosts").textContent()).toBe("None yet.");
+      expect(
+        await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name)),
+      ).not.toContain("wiregate-ssh");
+      // Asked: the key comes back after a reload, until the user unticks it.
+      await page.getByLabel("Authentication").selectOption({ label: "Key (ECDSA)" });
+      await page.getByRole("button", { name: "Generate key" }).click();
+      await expect
+        .poll(() => page.getByTestId("ssh-public-key").inputValue())
+        .toMatch(/^ecdsa-sha2-nistp256 /);
+      const generated = await page.getByTestId("ssh-public-key").inputValue();
+      expect(generated).not.toBe(pub);
+      await page.getByLabel(/^Remember the key and known hosts/).check();
+      await reopen();
+      await expect.poll(() => page.getByTestId("ssh-public-key").inputValue()).toBe(generated);
+      expect(await page.getByLabel(/^Remember the key and known hosts/).isChecked()).toBe(true);
+      await page.getByLabel(/^Remember the key and known hosts/).uncheck();
+      await reopen();
+      expect(await page.getByTestId("ssh-public-key").inputValue()).toBe("");
     },
   );
 });

@@ -7,6 +7,8 @@ import type { HostKey } from "./host-keys.js";
 
 export interface SavedSsh {
   privateKey?: string;
+  /** The key's comment (PKCS#8 has no place for it). */
+  keyComment?: string;
   knownHosts: [string, HostKey][];
 }
 

@@ -125,7 +125,7 @@ export function mountSshScreen(root: HTMLElement, client: TunnelClient): void {
     if (!remember.checked) return;
     await saveSsh({
       knownHosts: known.entries(),
-      ...(key ? { privateKey: await privatePem(key) } : {}),
+      ...(key ? { privateKey: await privatePem(key), keyComment: key.comment ?? "" } : {}),
     });
   };
   remember.addEventListener("change", () => {
@@ -137,7 +137,11 @@ export function mountSshScreen(root: HTMLElement, client: TunnelClient): void {
     remember.checked = true;
     for (const [id, k] of saved.knownHosts) known.trust(id, k);
     showKnown();
-    if (saved.privateKey) await showKey(await importPrivateKey(saved.privateKey), "Remembered");
+    if (saved.privateKey) {
+      const remembered = await importPrivateKey(saved.privateKey);
+      remembered.comment = saved.keyComment ?? null;
+      await showKey(remembered, "Remembered");
+    }
   });
   showKnown();
 
