@@ -88,6 +88,8 @@ export class RelaySession {
   }
 
   #controlWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #controlBacklog = 0;
+  #controlWaiting = false;
   #lastActive: number;
   #closingIdle = false;
   #errorBudget = ERROR_FRAMES_PER_SECOND;
@@ -153,7 +155,36 @@ export class RelaySession {
       if (frame.type === "stats-request") {
         await withDeadline(this.transportLosses.read(), TRANSPORT_STATS_MS);
         this.#sendControl(this.statsFrame());
+        await this.#controlTaken();
       }
+    }
+  }
+
+  /** Bytes of control frames written toward the client that its transport has not taken yet. */
+  get controlBacklog(): number {
+    return this.#controlBacklog;
+  }
+
+  /** Whether the control loop waits for the client to take an answer before reading on. */
+  get controlWaiting(): boolean {
+    return this.#controlWaiting;
+  }
+
+  /**
+   * Waits until the transport took what was written on the control stream. A client that keeps
+   * asking without reading the answers is then read no further: its requests wait in its own
+   * flow-control window instead of its answers piling up here.
+   */
+  async #controlTaken(): Promise<void> {
+    const writer = this.#controlWriter;
+    if (!writer || writer.desiredSize === null || writer.desiredSize > 0) return;
+    this.#controlWaiting = true;
+    try {
+      await writer.ready;
+    } catch {
+      // The stream ended: the loop's next read says so.
+    } finally {
+      this.#controlWaiting = false;
     }
   }
 
@@ -270,7 +301,14 @@ export class RelaySession {
   }
 
   #sendControl(frame: ControlFrame): void {
-    this.#controlWriter?.write(encodeFrame(frame)).catch(() => {});
+    const writer = this.#controlWriter;
+    if (!writer) return;
+    const bytes = encodeFrame(frame);
+    this.#controlBacklog += bytes.length;
+    const taken = () => {
+      this.#controlBacklog -= bytes.length;
+    };
+    writer.write(bytes).then(taken, taken);
   }
 
   statsFrame(): StatsFrame {

@@ -16,14 +16,24 @@ import {
   type ControlFrame,
   connectRelay,
   encodeFrame,
+  FRAME_HEADER_SIZE,
   FrameReader,
+  MAX_FRAME_SIZE,
   PROTOCOL_VERSION,
   type WebTransportConstructor,
   type WebTransportLike,
 } from "@wiregate/relay-protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay, RelayAddress } from "../src/relay.js";
-import { type Echo, seqOf, startEcho, startRelay, TOKEN, transportMessage } from "./helpers.js";
+import {
+  type Echo,
+  seqOf,
+  startEcho,
+  startRelay,
+  TOKEN,
+  transportMessage,
+  waitFor,
+} from "./helpers.js";
 import { devCertFile, websocketTransport } from "./websocket-client.js";
 
 const VOLUME = 16 * 1024 * 1024;
@@ -202,5 +212,57 @@ describe.each(TRANSPORTS)("the message stream over %s", (transport) => {
     expect(stats.toUpstream.bytes).toBeGreaterThanOrEqual(VOLUME);
     expect(stats.toClient.bytes).toBeGreaterThanOrEqual(VOLUME);
     conn.close();
+  }, 120_000);
+});
+
+/**
+ * The other side of volume: a client that keeps asking for stats and does not read the answers.
+ * The relay reads its next request only once the transport took the last answer, so what waits
+ * for that client in the relay is one answer, not one per request; the requests wait in the
+ * client's own flow-control window, and every one is answered once it reads again.
+ */
+describe.each(TRANSPORTS)("a client asking without reading over %s", (transport) => {
+  it("has at most one answer waiting in the relay, and gets every answer once it reads", async () => {
+    const { Ctor, transportOptions } = dial(transport);
+    const wt: WebTransportLike = new Ctor(address.url, {
+      ...transportOptions,
+      serverCertificateHashes: [{ algorithm: "sha-256", value: address.certificateSha256 }],
+    });
+    await wt.ready;
+    const control = await wt.createBidirectionalStream();
+    const writer = control.writable.getWriter();
+    const reader = control.readable.getReader();
+    const frames = new FrameReader();
+    const received: ControlFrame[] = [];
+    const readSome = async () => {
+      const { value, done } = await reader.read();
+      if (done || !value) throw new Error("the control stream ended");
+      for (const result of frames.push(value)) {
+        if (!result.ok) throw new Error(`bad frame from the relay: ${result.detail}`);
+        received.push(result.frame);
+      }
+    };
+    void writer.write(
+      encodeFrame({ type: "hello", version: PROTOCOL_VERSION, token: TOKEN, upstream: "echo" }),
+    );
+    while (received.length === 0) await readSome();
+    const welcome = received[0]!;
+    if (welcome.type !== "welcome") throw new Error(`no welcome: ${JSON.stringify(welcome)}`);
+    const session = [...relay.sessions].find((s) => s.ctx.id === welcome.sessionId)!;
+
+    // 20,000 requests (560 KB) in one write, answers (about 4 MB) left unread.
+    const REQUESTS = 20_000;
+    const request = encodeFrame({ type: "stats-request" });
+    const batch = new Uint8Array(request.length * REQUESTS);
+    for (let i = 0; i < REQUESTS; i++) batch.set(request, i * request.length);
+    void writer.write(batch).catch(() => {});
+    await waitFor(() => session.controlWaiting && session.controlBacklog > 0, 20_000);
+    expect(session.controlBacklog).toBeLessThanOrEqual(FRAME_HEADER_SIZE + MAX_FRAME_SIZE);
+
+    while (received.length < 1 + REQUESTS) await readSome();
+    expect(received.slice(1).every((frame) => frame.type === "stats")).toBe(true);
+    expect(received).toHaveLength(1 + REQUESTS);
+    wt.close();
+    await Promise.allSettled([wt.closed, writer.closed]);
   }, 120_000);
 });
