@@ -130,6 +130,9 @@ describe.each(CASES)("npm start, then the printed URL in Chromium ($name)", (tra
     );
     expect(session).toContain(`relay reports ${transport.relayReports}`);
     expect(session).toContain(transport.why);
+    // A newcomer gets the default carriage: the page asks for auto, the relay takes the stream.
+    expect(session).toContain("Carriagestream");
+    expect(await page.getByTestId("carriage").textContent()).toMatch(/^Carriage: stream — auto: /);
     const result = await ping(page, { destination: "10.99.0.1", count: 5, intervalMs: 100 });
     expect(result).toMatchObject({ transmitted: 5, received: 5 });
     expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
