@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
-import type { Frame, Page } from "playwright-core";
+import type { Frame } from "playwright-core";
 import { afterAll, expect, it } from "vitest";
 import { runCommand } from "../../../test/helpers/command.js";
 import { startHttpServer } from "../../../test/helpers/http-server.js";

@@ -292,6 +292,43 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
     ).toEqual([]);
   });
 
+  it.runIf(first(transport))(
+    "holds a server's flood to the channel's window: the page's heap stays bounded, Ctrl-C stops it",
+    async () => {
+      // The SSH channel's window (1 MiB) is reopened only once xterm has parsed the data, so
+      // what the server can have in flight toward the page is bounded, however fast it sends.
+      const cdp = await page.context().newCDPSession(page);
+      const heap = async () => {
+        await cdp.send("HeapProfiler.collectGarbage");
+        return (await cdp.send("Runtime.getHeapUsage")).usedSize;
+      };
+      const terminal = visible(page, "ssh-terminal");
+      const received = async () => Number(await terminal.getAttribute("data-received"));
+      await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+      await run(page, "clear");
+      const before = await heap();
+      const start = await received();
+      await run(page, "cat /dev/zero | base64");
+      let peak = before;
+      await expect
+        .poll(
+          async () => {
+            peak = Math.max(peak, await heap());
+            return (await received()) - start;
+          },
+          { timeout: 120_000, interval: 250 },
+        )
+        .toBeGreaterThan(30_000_000);
+      await page.keyboard.press("Control+C");
+      await waitForScreen(page, /\S+@\S+:~\$ *$/m, 30_000);
+      console.log(
+        `flood of ${((await received()) - start) / 1e6} MB: the page's heap went from ${(before / 1e6).toFixed(1)} to at most ${(peak / 1e6).toFixed(1)} MB`,
+      );
+      expect(peak - before).toBeLessThan(32 * 1024 * 1024);
+      await cdp.detach();
+    },
+  );
+
   it.runIf(first(transport))("answers keyboard-interactive prompts", async () => {
     await login(page, "Keyboard-interactive");
     const form = page.getByRole("form", { name: "Server prompts" });
