@@ -10,6 +10,7 @@ set -euo pipefail
 # Debian package, then a command it installs.
 packages=(
   "chromium chromium"
+  "firefox-esr firefox-esr"
   "wireguard-go wireguard-go"
   "wireguard-tools wg"
   "tshark tshark"

@@ -1,27 +1,123 @@
+/**
+ * Each browser of BROWSERS through the one page interface: a page from a local server, the
+ * look-ups the browser tests use (test id, CSS, role and name, label, n-th, inside a frame), the
+ * actions (click, fill, file input), console errors and uncaught exceptions.
+ */
+
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "./helpers/browser.js";
+import { BROWSERS, launchBrowser, type TestBrowser, type TestPage } from "./helpers/browser.js";
 
-describe("headless Chromium", () => {
-  const server = createServer((_request, response) => {
-    response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    response.end("<!doctype html><title>wiregate</title><p id=greeting>served by node:http</p>");
+const PAGE = `<!doctype html><title>wiregate</title>
+<p id=greeting>served by node:http</p>
+<div role=tablist><button role=tab>Connect</button><button role=tab>Tools</button></div>
+<section><button>Connect</button><button hidden>Connect</button><button disabled>Later</button></section>
+<label>Destination <input id=destination></label>
+<label>Payload (bytes) <input id=payload></label>
+<label>Payload (bytes) total <input id=total></label>
+<label>Import a .conf file <input type=file id=file></label>
+<output data-testid=echo></output>
+<ul data-testid=list><li>one</li><li>two</li><li>three</li></ul>
+<iframe data-testid=frame srcdoc="<h1>inside</h1>"></iframe>
+<script>
+  const echo = document.querySelector("[data-testid=echo]");
+  document.querySelector("section button").onclick = () => (echo.textContent = "clicked " + document.getElementById("destination").value);
+  document.getElementById("destination").oninput = (e) => (echo.dataset.typed = e.target.value);
+  document.getElementById("file").onchange = async (e) => (echo.textContent = await e.target.files[0].text());
+</script>`;
+
+const server = createServer((_request, response) => {
+  response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+  response.end(PAGE);
+});
+beforeAll(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve)));
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe.each(BROWSERS)("headless %s through the page interface", (name) => {
+  let browser: TestBrowser;
+  let page: TestPage;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    browser = await launchBrowser(name);
+    page = await (await browser.newContext()).newPage();
+    page.on("console", (message) => {
+      if (message.type() === "error") errors.push(message.text());
+    });
+    page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
+    const { port } = server.address() as AddressInfo;
+    await page.goto(`http://127.0.0.1:${port}/`);
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
   });
-  beforeAll(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve)));
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it("loads a page from a local server and reads its text", async () => {
-    const { port } = server.address() as AddressInfo;
-    const browser = await launchBrowser();
-    try {
-      const page = await browser.newPage();
-      const response = await page.goto(`http://127.0.0.1:${port}/`);
-      expect(response?.status()).toBe(200);
-      expect(await page.locator("#greeting").textContent()).toBe("served by node:http");
-      expect(await page.title()).toBe("wiregate");
-    } finally {
-      await browser.close();
-    }
+    expect(await page.locator("#greeting").textContent()).toBe("served by node:http");
+    expect(await page.title()).toBe("wiregate");
+  });
+
+  it("finds by role and name, by label and by test id, as Playwright does", async () => {
+    expect(await page.getByRole("tab").count()).toBe(2);
+    // Substring, case-insensitive, unless exact; hidden elements are not in the accessibility tree.
+    expect(await page.getByRole("button", { name: "connect" }).count()).toBe(1);
+    expect(await page.getByRole("button", { name: "connect", exact: true }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Later" }).count()).toBe(1);
+    expect(await page.getByRole("tab", { name: "Connect" }).count()).toBe(1);
+    await page.getByLabel("Destination").fill("10.99.0.1");
+    expect(await page.getByTestId("echo").getAttribute("data-typed")).toBe("10.99.0.1");
+    expect(await page.getByLabel("Destination").inputValue()).toBe("10.99.0.1");
+    await page.getByLabel("Payload (bytes)", { exact: true }).fill("56");
+    expect(await page.locator("#payload").inputValue()).toBe("56");
+    // More than one match is an error for an action, as in Playwright's strict mode.
+    await expect(page.getByLabel("Payload (bytes)").fill("1")).rejects.toThrow(/strict mode/);
+    await page.getByRole("button", { name: "Connect" }).last().click();
+    expect(await page.getByTestId("echo").textContent()).toBe("clicked 10.99.0.1");
+    expect(await page.getByTestId("list").locator("li").allTextContents()).toEqual([
+      "one",
+      "two",
+      "three",
+    ]);
+    expect(await page.getByTestId("list").locator("li").nth(1).textContent()).toBe("two");
+    expect(await page.getByTestId("frame").contentFrame().locator("h1").textContent()).toBe(
+      "inside",
+    );
+    expect(
+      await page
+        .locator("li")
+        .first()
+        .evaluate((li: HTMLElement) => li.tagName),
+    ).toBe("LI");
+  });
+
+  it("waits for an element, with a timeout", async () => {
+    await page.evaluate(() => {
+      setTimeout(
+        () => document.body.append(Object.assign(document.createElement("b"), { id: "late" })),
+        200,
+      );
+    });
+    await page.locator("#late").waitFor({ state: "attached", timeout: 5_000 });
+    await expect(page.locator("#never").waitFor({ timeout: 300 })).rejects.toThrow();
+  });
+
+  it("sets a file input from a buffer", async () => {
+    await page.getByLabel("Import a .conf file").setInputFiles({
+      name: "wg0.conf",
+      mimeType: "text/plain",
+      buffer: Buffer.from("[Interface]\n"),
+    });
+    await expect.poll(() => page.getByTestId("echo").textContent()).toBe("[Interface]\n");
+  });
+
+  it("reports console errors and uncaught exceptions", async () => {
+    await page.evaluate(() => {
+      console.error("logged");
+      setTimeout(() => {
+        throw new Error("thrown");
+      });
+    });
+    await expect.poll(() => errors).toEqual(["logged", "pageerror: thrown"]);
   });
 });

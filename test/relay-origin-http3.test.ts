@@ -10,13 +10,13 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricsText, sample } from "../apps/relay/test/helpers.js";
 import { type RelayProcess, relayProcesses } from "../apps/relay/test/relay-process.js";
-import { launchBrowser } from "./helpers/browser.js";
+import { launchChromium } from "./helpers/browser.js";
 
 const { relayWith, running } = relayProcesses();
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await launchBrowser();
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 import { join, normalize } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, expect, it } from "vitest";
-import { browser, RESULTS } from "../test/stack.js";
+import { chromiumBrowser, RESULTS } from "../test/stack.js";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
@@ -55,7 +55,7 @@ it("ChaCha20-Poly1305 seal + open of a 1,168-byte message: noble against libsodi
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   closers.push(() => server.close());
-  const chromium = await browser();
+  const chromium = await chromiumBrowser();
   closers.push(() => chromium.close());
   const page = await chromium.newPage();
   const { port } = server.address() as { port: number };

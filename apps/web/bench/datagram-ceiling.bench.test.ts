@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { Http3Server, quicheLoaded } from "@fails-components/webtransport";
 import { generateDevCertificate } from "@wiregate/relay";
 import { afterAll, expect, it } from "vitest";
-import { browser, RESULTS } from "../test/stack.js";
+import { chromiumBrowser, RESULTS } from "../test/stack.js";
 import { cpuShares, schedTimes } from "./sched.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -121,7 +121,7 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
   const page_ = createServer((_, res) => res.end("<!doctype html><title>ceiling</title>"));
   await new Promise<void>((resolve) => page_.listen(0, "127.0.0.1", resolve));
   closers.push(() => page_.close());
-  const chromium = await browser();
+  const chromium = await chromiumBrowser();
   closers.push(() => chromium.close());
   const page = await chromium.newPage();
   await page.goto(`http://127.0.0.1:${(page_.address() as AddressInfo).port}/`);

@@ -12,9 +12,9 @@ import { DemoPeer } from "@wiregate/relay";
 import { afterAll, expect, it } from "vitest";
 import type { FloodResult } from "../src/protocol.js";
 import {
-  browser,
   CARRIAGES,
   type CarriageCase,
+  chromiumBrowser,
   localPageUrl,
   newContext,
   open,
@@ -53,7 +53,7 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
   const demo = await DemoPeer.start();
   closers.push(() => demo.close());
   const echo = await startUdpEcho(closers);
-  const chromium = await browser();
+  const chromium = await chromiumBrowser();
   closers.push(() => chromium.close());
 
   /** One transport: relay with HTTP/3 on (native) or off (WebSocket), page from its loopback

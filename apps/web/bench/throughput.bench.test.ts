@@ -16,7 +16,7 @@ import type { Page } from "playwright-core";
 import { afterAll, expect, it } from "vitest";
 import type { FloodResult } from "../src/protocol.js";
 import {
-  browser,
+  chromiumBrowser,
   DIST,
   newContext,
   open,
@@ -72,7 +72,7 @@ it(
       })),
       echo,
     ];
-    const chromium = await browser();
+    const chromium = await chromiumBrowser();
     closers.push(() => chromium.close());
     /** Relays by build and transport: each build's page is served by relays of its own. */
     const relays = new Map<string, RunningRelay>();

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DemoPeer } from "@wiregate/relay";
 import { afterAll, expect, it } from "vitest";
-import { browser, DIST, RESULTS, requireBuild } from "../test/stack.js";
+import { chromiumBrowser, DIST, RESULTS, requireBuild } from "../test/stack.js";
 import { connectedPage, flood } from "./flood-page.js";
 import { startUdpEcho } from "./udp-echo.js";
 import { summarise, WorkerProfiler } from "./worker-profile.js";
@@ -36,7 +36,7 @@ it(
       { name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey },
       echo,
     ];
-    const chromium = await browser();
+    const chromium = await chromiumBrowser();
     closers.push(() => chromium.close());
     const builds = [];
     for (const dist of [DIST, ...(BASELINE ? [BASELINE] : [])]) {

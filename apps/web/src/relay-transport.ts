@@ -104,8 +104,11 @@ export async function openRelaySession(
     } catch (error) {
       if (error instanceof RelayError && FINAL_CODES.has(error.code)) throw error;
       reason = `HTTP/3 failed (${(error as Error).message})`;
+      const failed = native.last();
+      // Closed while still connecting, Firefox rejects `closed` too: nothing else waits for it.
+      failed?.closed.catch(() => {});
       try {
-        native.last()?.close();
+        failed?.close();
       } catch {}
     }
   }

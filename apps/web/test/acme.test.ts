@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { DEFAULT_CONFIG, DemoPeer, mergeConfig, Relay } from "@wiregate/relay";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "../../../test/helpers/browser.js";
+import { launchChromium } from "../../../test/helpers/browser.js";
 import { freeTcpUdpPort, type Pebble, servedSerial, startPebble } from "../../relay/test/pebble.js";
 import { DIST, open, openTab, requireBuild, TOKEN, watchErrors } from "./stack.js";
 
@@ -79,7 +79,7 @@ describe.each(CASES)("trusted ACME certificate, page over $name", (transport) =>
     await relay.certificates!.renewNow();
     expect(relay.certificates!.renewalDueAt).toBeGreaterThan(Date.now());
     root = await pebble.root();
-    chromium = await launchBrowser({
+    chromium = await launchChromium({
       extraArgs: [
         // The relay listens on 127.0.0.1 only: "localhost" must not lead QUIC to ::1.
         "--host-resolver-rules=MAP localhost 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",

@@ -10,7 +10,7 @@ import { CONTENT_SECURITY_POLICY } from "@wiregate/relay";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  browser,
+  chromiumBrowser,
   newContext,
   openTab,
   pageUrl,
@@ -26,7 +26,7 @@ let page: Page;
 
 beforeAll(async () => {
   stack = await startStack();
-  chromium = await browser();
+  chromium = await chromiumBrowser();
   page = await (await newContext(chromium)).newPage();
   // Every violation, also those of workers, is reported to the document as an event.
   await page.addInitScript(() => {

@@ -1,5 +1,6 @@
 /**
- * What a newcomer gets from `npm start`: the URL it prints opens in Chromium that trusts nothing
+ * What a newcomer gets from `npm start`: the URL it prints opens in a browser (Chromium, Firefox
+ * ESR) that trusts nothing
  * extra (no `ignoreHTTPSErrors`, no certificate flag) and connects. The page comes over plain HTTP
  * on loopback, a secure context; the tunnel goes over HTTP/3 with the development certificate's
  * hash, or, with HTTP/3 unavailable, over WebSocket on that same loopback listener (ws://).
@@ -9,9 +10,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browser, open, openTab, ping, requireBuild, watchErrors } from "./stack.js";
+import {
+  BROWSERS,
+  browser,
+  NO_HTTP3_REASON,
+  open,
+  openTab,
+  ping,
+  requireBuild,
+  type TestBrowser,
+  type TestPage,
+  watchErrors,
+} from "./stack.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 
@@ -59,34 +70,33 @@ const CASES = [
     flags: [],
     badge: "WebTransport (HTTP/3)",
     relayReports: "http3",
-    why: "HTTP/3 reached the relay",
+    why: { chromium: "HTTP/3 reached the relay", firefox: "HTTP/3 reached the relay" },
   },
   {
     name: "HTTP/3 unavailable: WebSocket on the loopback listener",
     flags: ["--no-http3"],
     badge: "WebSocket",
     relayReports: "websocket",
-    why: "HTTP/3 failed (WebTransport failed",
+    why: NO_HTTP3_REASON,
   },
 ] as const;
 
-let chromium: Browser;
+const browsers = new Map<string, TestBrowser>();
 let certDir: string;
 
 beforeAll(async () => {
   requireBuild();
   certDir = mkdtempSync(join(tmpdir(), "wiregate-first-run-"));
-  chromium = await browser();
-});
+  for (const name of BROWSERS) browsers.set(name, await browser(name));
+}, 120_000);
 
 afterAll(async () => {
-  await chromium?.close();
+  for (const b of browsers.values()) await b.close();
   rmSync(certDir, { recursive: true, force: true });
 });
 
-describe.each(CASES)("npm start, then the printed URL in Chromium ($name)", (transport) => {
+describe.each(CASES)("npm start, then the printed URL ($name)", (transport) => {
   let started: Started;
-  let page: Page;
 
   beforeAll(async () => {
     const flags = ["--port=0", "--local-http-port=0", "--ops-port=off", `--cert-dir=${certDir}`];
@@ -100,12 +110,9 @@ describe.each(CASES)("npm start, then the printed URL in Chromium ($name)", (tra
       if (attempt === 3 || !/did not start on UDP port/.test(started.output))
         throw new Error(`HTTP/3 did not come up:\n${started.output}`);
     }
-    // No ignoreHTTPSErrors, and the browser was launched without any certificate flag.
-    page = await (await chromium.newContext()).newPage();
   }, 180_000);
 
   afterAll(async () => {
-    await page?.context().close();
     await started?.stop();
   });
 
@@ -115,42 +122,57 @@ describe.each(CASES)("npm start, then the printed URL in Chromium ($name)", (tra
     expect(started.output).not.toContain("accept it");
   });
 
-  it("opens the page with no certificate to accept, connects and pings the demo peer", async () => {
-    const errors = watchErrors(page);
-    await open(page, started.webClient);
-    expect(await page.evaluate(() => window.isSecureContext)).toBe(true);
-    await page.getByRole("button", { name: "Generate key pair" }).click();
-    await page.getByRole("button", { name: "Connect", exact: true }).click();
-    const badge = page.getByTestId("badge");
-    await expect.poll(() => badge.textContent(), { timeout: 20_000 }).toMatch(/^Connected/);
-    await openTab(page, "Status");
-    const session = await page.getByTestId("session").textContent();
-    expect(await badge.textContent(), `${session}`).toBe(
-      `Connected · ${transport.badge} · MTU 1420`,
-    );
-    expect(session).toContain(`relay reports ${transport.relayReports}`);
-    expect(session).toContain(transport.why);
-    // A newcomer gets the default carriage: the page asks for auto, the relay takes the stream.
-    expect(session).toContain("Carriagestream");
-    expect(await page.getByTestId("carriage").textContent()).toMatch(/^Carriage: stream — auto: /);
-    const result = await ping(page, { destination: "10.99.0.1", count: 5, intervalMs: 100 });
-    expect(result).toMatchObject({ transmitted: 5, received: 5 });
-    expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
-  });
+  describe.each(BROWSERS)("in %s", (name) => {
+    let page: TestPage;
 
-  it("works the same when opened as localhost instead of the printed address", async () => {
-    const local = await (await chromium.newContext()).newPage();
-    try {
-      await open(local, started.webClient.replace("127.0.0.1", "localhost"));
-      await local.getByRole("button", { name: "Generate key pair" }).click();
-      await local.getByRole("button", { name: "Connect", exact: true }).click();
-      const badge = local.getByTestId("badge");
+    beforeAll(async () => {
+      // No ignoreHTTPSErrors, and the browser was launched without any certificate flag.
+      page = await (await browsers.get(name)!.newContext()).newPage();
+    });
+
+    afterAll(async () => {
+      await page?.context().close();
+    });
+
+    it("opens the page with no certificate to accept, connects and pings the demo peer", async () => {
+      const errors = watchErrors(page);
+      await open(page, started.webClient);
+      expect(await page.evaluate(() => window.isSecureContext)).toBe(true);
+      await page.getByRole("button", { name: "Generate key pair" }).click();
+      await page.getByRole("button", { name: "Connect", exact: true }).click();
+      const badge = page.getByTestId("badge");
       await expect.poll(() => badge.textContent(), { timeout: 20_000 }).toMatch(/^Connected/);
-      expect(await badge.textContent()).toBe(`Connected · ${transport.badge} · MTU 1420`);
-      const result = await ping(local, { destination: "10.99.0.1", count: 1, intervalMs: 100 });
-      expect(result.received).toBe(1);
-    } finally {
-      await local.context().close();
-    }
+      await openTab(page, "Status");
+      const session = await page.getByTestId("session").textContent();
+      expect(await badge.textContent(), `${session}`).toBe(
+        `Connected · ${transport.badge} · MTU 1420`,
+      );
+      expect(session).toContain(`relay reports ${transport.relayReports}`);
+      expect(session).toContain(transport.why[name]);
+      // A newcomer gets the default carriage: the page asks for auto, the relay takes the stream.
+      expect(session).toContain("Carriagestream");
+      expect(await page.getByTestId("carriage").textContent()).toMatch(
+        /^Carriage: stream — auto: /,
+      );
+      const result = await ping(page, { destination: "10.99.0.1", count: 5, intervalMs: 100 });
+      expect(result).toMatchObject({ transmitted: 5, received: 5 });
+      expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+    });
+
+    it("works the same when opened as localhost instead of the printed address", async () => {
+      const local = await (await browsers.get(name)!.newContext()).newPage();
+      try {
+        await open(local, started.webClient.replace("127.0.0.1", "localhost"));
+        await local.getByRole("button", { name: "Generate key pair" }).click();
+        await local.getByRole("button", { name: "Connect", exact: true }).click();
+        const badge = local.getByTestId("badge");
+        await expect.poll(() => badge.textContent(), { timeout: 20_000 }).toMatch(/^Connected/);
+        expect(await badge.textContent()).toBe(`Connected · ${transport.badge} · MTU 1420`);
+        const result = await ping(local, { destination: "10.99.0.1", count: 1, intervalMs: 100 });
+        expect(result.received).toBe(1);
+      } finally {
+        await local.context().close();
+      }
+    });
   });
 });

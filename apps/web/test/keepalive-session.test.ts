@@ -1,71 +1,75 @@
 /**
  * A connected page left alone keeps its relay session (src/keepalive.ts): its WireGuard peer sends
  * a persistent keepalive at a third of the idle timeout the relay names in the welcome, and the
- * relay counts each as activity. Real Chromium, the relay with a 4.5 s idle timeout (so the page
+ * relay counts each as activity. In each browser (Chromium, Firefox ESR), the relay with a 4.5 s idle timeout (so the page
  * keeps alive every second), the embedded demo peer. The trigger is the keepalives themselves: six
  * of them, a second apart, span more than the idle timeout, and the session is still the same one.
  * Before: nothing crossed the tunnel, the relay closed the session at its idle timeout and the page
  * dialed a new one (every two minutes with the default timeout).
  */
-import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  BROWSERS,
   browser,
   newContext,
   open,
   pageUrl,
   type Stack,
   startStack,
+  type TestBrowser,
+  type TestPage,
   watchErrors,
 } from "./stack.js";
 
 const IDLE_TIMEOUT_MS = 4_500;
-let chromium: Browser;
-
-beforeAll(async () => {
-  chromium = await browser();
-});
-
-afterAll(async () => {
-  await chromium?.close();
-});
-
-describe.each([
-  { name: "WebSocket", http3: false },
-  { name: "HTTP/3", http3: true },
-])("a connected page left alone over $name", ({ http3 }) => {
-  let stack: Stack;
-  let page: Page;
-  let errors: string[];
+describe.each(BROWSERS)("in %s", (name) => {
+  let b: TestBrowser;
 
   beforeAll(async () => {
-    stack = await startStack([], http3, false, { idleTimeoutMs: IDLE_TIMEOUT_MS });
-    page = await (await newContext(chromium)).newPage();
-    errors = watchErrors(page);
+    b = await browser(name);
   });
 
   afterAll(async () => {
-    await page?.context().close();
-    await stack?.close();
+    await b?.close();
   });
 
-  it("keeps its session past the relay's idle timeout with keepalives, one a second", async () => {
-    await open(page, pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
-    await page.getByRole("button", { name: "Generate key pair" }).click();
-    await page.getByRole("button", { name: "Connect", exact: true }).click();
-    const badge = page.getByTestId("badge");
-    await expect.poll(() => badge.textContent(), { timeout: 15_000 }).toMatch(/^Connected/);
-    const { relay } = stack.relay;
-    expect(relay.sessions.size).toBe(1);
-    const [session] = [...relay.sessions];
-    const fromPage = () => session!.stats.toUpstream.datagrams;
-    // The handshake, then the page's confirming keepalive: the tunnel is up and nothing else moves.
-    await expect.poll(fromPage, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
-    const before = fromPage();
-    await expect.poll(() => fromPage() - before, { timeout: 60_000 }).toBeGreaterThanOrEqual(6);
-    expect(session!.isClosed()).toBe(false);
-    expect([...relay.sessions]).toEqual([session]);
-    expect(await badge.textContent()).toMatch(/^Connected/);
-    expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
-  }, 90_000);
+  describe.each([
+    { name: "WebSocket", http3: false },
+    { name: "HTTP/3", http3: true },
+  ])("a connected page left alone over $name", ({ http3 }) => {
+    let stack: Stack;
+    let page: TestPage;
+    let errors: string[];
+
+    beforeAll(async () => {
+      stack = await startStack([], http3, false, { idleTimeoutMs: IDLE_TIMEOUT_MS });
+      page = await (await newContext(b)).newPage();
+      errors = watchErrors(page);
+    });
+
+    afterAll(async () => {
+      await page?.context().close();
+      await stack?.close();
+    });
+
+    it("keeps its session past the relay's idle timeout with keepalives, one a second", async () => {
+      await open(page, pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
+      await page.getByRole("button", { name: "Generate key pair" }).click();
+      await page.getByRole("button", { name: "Connect", exact: true }).click();
+      const badge = page.getByTestId("badge");
+      await expect.poll(() => badge.textContent(), { timeout: 15_000 }).toMatch(/^Connected/);
+      const { relay } = stack.relay;
+      expect(relay.sessions.size).toBe(1);
+      const [session] = [...relay.sessions];
+      const fromPage = () => session!.stats.toUpstream.datagrams;
+      // The handshake, then the page's confirming keepalive: the tunnel is up and nothing else moves.
+      await expect.poll(fromPage, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+      const before = fromPage();
+      await expect.poll(() => fromPage() - before, { timeout: 60_000 }).toBeGreaterThanOrEqual(6);
+      expect(session!.isClosed()).toBe(false);
+      expect([...relay.sessions]).toEqual([session]);
+      expect(await badge.textContent()).toMatch(/^Connected/);
+      expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+    }, 90_000);
+  });
 });

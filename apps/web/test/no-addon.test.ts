@@ -12,7 +12,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { lineMatching, lines } from "../../relay/test/relay-process.js";
 import {
-  browser,
+  chromiumBrowser,
   DIST,
   newContext,
   open,
@@ -74,7 +74,7 @@ it("the relay says at start that HTTP/3 is off because the add-on is missing", (
 });
 
 it("the page falls back to WebSocket, says why, and pings through the demo peer", async () => {
-  chromium = await browser();
+  chromium = await chromiumBrowser();
   const page = await (await newContext(chromium)).newPage();
   const errors = watchErrors(page);
   const url = String(listening.url);

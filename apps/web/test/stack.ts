@@ -1,7 +1,8 @@
 /**
  * The stack the browser tests run against: the relay (in-process, serving the built page), the
  * embedded demo peer (on its own worker thread, as the relay's CLI runs it) behind a small UDP proxy that can hold one initiation (to make two
- * handshakes cross), and headless Chromium with loopback-only name resolution.
+ * handshakes cross), and the browsers of `BROWSERS` (headless Chromium with loopback-only name
+ * resolution, Firefox ESR) behind one page interface, so that a test is written once.
  */
 import { randomBytes } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
@@ -18,8 +19,18 @@ import {
   type RelayConfig,
   type UpstreamEntry,
 } from "@wiregate/relay";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { launchBrowser } from "../../../test/helpers/browser.js";
+import type { Browser, BrowserContext } from "playwright-core";
+import {
+  BROWSERS,
+  type BrowserName,
+  launchBrowser,
+  launchChromium,
+  type TestBrowser,
+  type TestContext,
+  type TestFrame,
+  type TestLocator,
+  type TestPage,
+} from "../../../test/helpers/browser.js";
 import { startRelayWith } from "../../relay/test/helpers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -249,12 +260,37 @@ export async function startStack(
   return stack;
 }
 
+export {
+  BROWSERS,
+  type BrowserName,
+  type TestBrowser,
+  type TestFrame,
+  type TestLocator,
+  type TestPage,
+};
+
 /**
- * Chromium that resolves nothing but loopback, so no test can reach the internet. With `netLog`,
- * it records its network activity there (complete once the browser is closed).
+ * Why the page fell back to WebSocket when the relay has HTTP/3 off, in each browser. Chromium hears
+ * that nothing listens on the UDP port (ICMP port unreachable) and gives up at once; Firefox's QUIC
+ * does not listen to ICMP and keeps trying until the page stops waiting, after 5 s.
  */
-export function browser(netLog?: string): Promise<Browser> {
-  return launchBrowser({
+export const NO_HTTP3_REASON: Readonly<Record<BrowserName, string>> = {
+  chromium: "HTTP/3 failed (WebTransport failed",
+  firefox: "HTTP/3 failed (WebTransport ready took over 5000 ms)",
+};
+
+/**
+ * A browser of `BROWSERS`. Chromium resolves nothing but loopback, so no test can reach the
+ * internet, and with `netLog` it records its network activity there (complete once the browser is
+ * closed); Firefox starts with prefs that keep its own services off the network (firefox.ts).
+ */
+export function browser(name: BrowserName, netLog?: string): Promise<TestBrowser> {
+  return name === "firefox" ? launchBrowser("firefox") : chromiumBrowser(netLog);
+}
+
+/** Chromium as above, with all of Playwright's API: for what only Chromium can do (say why). */
+export function chromiumBrowser(netLog?: string): Promise<Browser> {
+  return launchChromium({
     extraArgs: [
       "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
       ...(netLog ? [`--log-net-log=${netLog}`] : []),
@@ -282,11 +318,21 @@ export function hostsInNetLog(file: string): Set<string> {
 }
 
 /** `trustNothing`: for pages on the loopback plain-HTTP listener, which need no certificate. */
-export async function newContext(
+export function newContext(
   b: Browser,
+  viewport?: { width: number; height: number },
+  trustNothing?: boolean,
+): Promise<BrowserContext>;
+export function newContext(
+  b: TestBrowser,
+  viewport?: { width: number; height: number },
+  trustNothing?: boolean,
+): Promise<TestContext>;
+export async function newContext(
+  b: TestBrowser,
   viewport = { width: 1024, height: 900 },
   trustNothing = false,
-): Promise<BrowserContext> {
+): Promise<TestContext> {
   // On the TLS port the page comes with the relay's self-signed development certificate.
   return b.newContext({ ignoreHTTPSErrors: !trustNothing, viewport });
 }
@@ -315,9 +361,11 @@ export function localPageUrl(address: RelayAddress, query: Record<string, string
   return `${address.localHttpUrl}index.html?${params}`;
 }
 
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** `name.png` for Chromium, `name-firefox.png` for Firefox. */
+export async function screenshot(page: TestPage, name: string): Promise<string> {
   mkdirSync(RESULTS, { recursive: true });
-  const file = join(RESULTS, `${name}.png`);
+  const firefox = await page.evaluate(() => navigator.userAgent.includes("Firefox/"));
+  const file = join(RESULTS, `${name}${firefox ? "-firefox" : ""}.png`);
   // The header is sticky: from the top, a full-page shot shows it where a user sees it.
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: file, fullPage: true });
@@ -325,7 +373,7 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 export async function openTab(
-  page: Page,
+  page: TestPage,
   name: "Connect" | "Status" | "Tools" | "Captures" | "Browse" | "TCP console",
 ) {
   await page.getByRole("tab", { name }).click();
@@ -333,7 +381,7 @@ export async function openTab(
 
 /** Runs a ping from the Tools screen and returns the summary numbers. */
 export async function ping(
-  page: Page,
+  page: TestPage,
   options: {
     destination: string;
     count: number;
@@ -360,7 +408,7 @@ export async function ping(
 }
 
 /** Collects the page's console errors and uncaught exceptions. */
-export function watchErrors(page: Page): string[] {
+export function watchErrors(page: TestPage): string[] {
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
   page.on("console", (message) => {
@@ -374,7 +422,7 @@ export function watchErrors(page: Page): string[] {
  * Opens the page. Other tests on the machine create and delete network interfaces, which makes
  * Chromium abort a navigation with ERR_NETWORK_CHANGED now and then: try again.
  */
-export async function open(page: Page, url: string): Promise<void> {
+export async function open(page: TestPage, url: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await page.goto(url);
