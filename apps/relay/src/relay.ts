@@ -6,8 +6,7 @@
 
 import { randomBytes } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import type { TLSSocket } from "node:tls";
+import type { AddressInfo, Socket } from "node:net";
 import { Http2Server, type Http3Server } from "@fails-components/webtransport";
 import type { Registry } from "prom-client";
 import { Admission } from "./admission.js";
@@ -76,7 +75,8 @@ export class Relay {
   readonly #admission: Admission;
   readonly #gate: SessionGate;
   readonly #audit: RefusalAudit;
-  readonly #sockets = new Set<TLSSocket>();
+  /** The TLS port's connections and the loopback listener's WebSocket upgrades: ended at stop. */
+  readonly #sockets = new Set<Socket>();
   #servers: { kind: "http2" | "http3"; server: Http2Server | Http3Server }[] = [];
   #ops: HttpServer | undefined;
   #localHttp: HttpServer | undefined;
@@ -164,12 +164,21 @@ export class Relay {
     // Create the library's node server now so it can be hooked before it accepts anything.
     await (http2 as unknown as { createTransportInt(): Promise<void> }).createTransportInt();
     // The library's WebSocket handler, before any other: the loopback listener hands it upgrades.
-    const upgrade = libraryHttp2Server(http2).listeners("upgrade") as UpgradeListener[];
-    const site = { root: config.staticDir, generated: this.#published };
-    attachTlsPort(libraryHttp2Server(http2), site, (socket) => {
+    const track = (socket: Socket) => {
       this.#sockets.add(socket);
       socket.once("close", () => this.#sockets.delete(socket));
-    });
+    };
+    const libraryUpgrade = libraryHttp2Server(http2).listeners("upgrade") as UpgradeListener[];
+    // An upgraded socket is no longer the HTTP server's to close: a client that goes away without
+    // ending its WebSocket (Firefox, when its page closes) would keep the listener from closing.
+    const upgrade: UpgradeListener[] = [
+      (req, socket, head) => {
+        track(socket);
+        for (const listener of libraryUpgrade) listener(req, socket, head);
+      },
+    ];
+    const site = { root: config.staticDir, generated: this.#published };
+    attachTlsPort(libraryHttp2Server(http2), site, track);
     guardConnections(libraryHttp2Server(http2), config.limits, this.#audit);
     http2.startServer();
     await http2.ready;
