@@ -1,6 +1,6 @@
 /** The page side of the tunnel worker: typed messages in, listeners out, latest state kept. */
 import type { PeerStatus } from "@wiregate/core";
-import type { StatsFrame } from "@wiregate/relay-protocol";
+import type { DatagramLosses, StatsFrame } from "@wiregate/relay-protocol";
 import type { ConnectionState, FromWorker, TimedEvent, ToWorker } from "./protocol.js";
 
 type Listener = (message: FromWorker) => void;
@@ -14,6 +14,8 @@ export interface StatusSnapshot {
   receiveDrops: number;
   /** Messages the page did not send: the message stream's queue was full. */
   streamDrops: number;
+  /** The browser's WebTransport losses, or why it reports none; absent over WebSocket. */
+  browserLosses?: DatagramLosses | string;
   relayErrors: string[];
 }
 
@@ -40,6 +42,7 @@ export class TunnelClient {
           streamDrops: message.streamDrops,
           relayErrors: message.relayErrors,
           ...(message.relay ? { relay: message.relay } : {}),
+          ...(message.browserLosses !== undefined ? { browserLosses: message.browserLosses } : {}),
         };
       } else if (message.type === "events") {
         this.events.push(...message.events);

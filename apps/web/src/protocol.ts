@@ -6,6 +6,7 @@ import type { PeerStatus, TraceEvent } from "@wiregate/core";
 import type {
   Carriage,
   CarriageChoice,
+  DatagramLosses,
   RelayTransport,
   StatsFrame,
 } from "@wiregate/relay-protocol";
@@ -200,6 +201,11 @@ export type FromWorker =
       receiveDrops: number;
       /** Messages this page did not send: the message stream's queue was full. */
       streamDrops: number;
+      /**
+       * Native WebTransport: the browser transport's own datagram losses (`getStats()`), or why
+       * this browser does not report them; absent over WebSocket.
+       */
+      browserLosses?: DatagramLosses | string;
       relayErrors: string[];
     }
   | { type: "ping-reply"; reply: PingReply }

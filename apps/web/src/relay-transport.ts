@@ -10,6 +10,7 @@ import { keyToBase64, nobleCrypto, publicKey as publicKeyOf } from "@wiregate/co
 import {
   type ConnectRelayOptions,
   connectRelay,
+  type DatagramLosses,
   type RelayConnection,
   RelayError,
   type WebTransportConstructor,
@@ -37,6 +38,46 @@ export interface OpenedRelay {
   reason: string;
   /** The browser transport's datagram limit (0 when it reports none). */
   transportMax: number;
+  /** Native only: the browser's own WebTransport, for its counters (`browserLosses`). */
+  native?: WebTransportLike;
+}
+
+/** How long the browser's `getStats()` may take. */
+const STATS_TIMEOUT_MS = 1_000;
+
+/**
+ * What the browser's own WebTransport says it lost (`getStats().datagrams`), or why it says
+ * nothing: Chromium's WebTransport has no `getStats()`, Firefox's throws "not implemented".
+ */
+export async function browserLosses(wt: WebTransportLike): Promise<DatagramLosses | string> {
+  if (typeof wt.getStats !== "function") return "this browser's WebTransport has no getStats()";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const stats = await Promise.race([
+      wt.getStats(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer in ${STATS_TIMEOUT_MS} ms`)),
+          STATS_TIMEOUT_MS,
+        );
+      }),
+    ]);
+    const d = stats.datagrams;
+    if (!d) return "this browser's getStats() has no datagram counters";
+    return {
+      droppedIncoming: Number(d.droppedIncoming ?? 0),
+      expiredOutgoing: Number(d.expiredOutgoing ?? 0),
+      lostOutgoing: Number(d.lostOutgoing ?? 0),
+    };
+  } catch (error) {
+    // Firefox throws an XPCOM exception whose message may be empty: its text is in String(error).
+    const text = `${(error as Error)?.message ?? ""} ${String(error)}`.trim();
+    return /not.implemented/i.test(text)
+      ? "this browser's getStats() is not implemented"
+      : `this browser's getStats() failed: ${text}`;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A constructor that remembers the last transport it made. */
@@ -95,11 +136,13 @@ export async function openRelaySession(
         WebTransport: native.Ctor,
         timeoutMs: NATIVE_TIMEOUT_MS,
       });
+      const made = native.last();
       return {
         conn,
         kind: "native",
         reason: "HTTP/3 reached the relay",
-        transportMax: maxOf(native.last()),
+        transportMax: maxOf(made),
+        ...(made ? { native: made } : {}),
       };
     } catch (error) {
       if (error instanceof RelayError && FINAL_CODES.has(error.code)) throw error;

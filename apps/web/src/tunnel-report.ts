@@ -5,7 +5,7 @@
  * the relay's last errors).
  */
 import type { PeerStatus, TraceEvent } from "@wiregate/core";
-import type { RelayConnection } from "@wiregate/relay-protocol";
+import type { DatagramLosses, RelayConnection } from "@wiregate/relay-protocol";
 import type { FromWorker, TimedEvent } from "./protocol.js";
 
 const EVENT_BATCH_MS = 50;
@@ -24,6 +24,11 @@ export interface StatusSource {
     | undefined;
   /** Read after the relay's stats are in. */
   peerStatus: () => PeerStatus | undefined;
+  /**
+   * Native WebTransport only: what the browser's own transport lost (its `getStats()`), or why it
+   * does not say (Chromium has no `getStats()`, Firefox's is not implemented).
+   */
+  browserLosses?: () => Promise<DatagramLosses | string>;
 }
 
 export interface TunnelReportOptions {
@@ -79,6 +84,7 @@ export class TunnelReport {
     if (!source) return;
     const { conn } = source;
     const relay = conn ? await conn.stats().catch(() => undefined) : undefined;
+    const browserLosses = await source.browserLosses?.();
     const status = source.peerStatus();
     this.#o.post({
       type: "status",
@@ -87,6 +93,7 @@ export class TunnelReport {
       ...(relay ? { relay } : {}),
       receiveDrops: conn?.receiveDrops ?? 0,
       streamDrops: conn?.streamed.dropped ?? 0,
+      ...(browserLosses !== undefined ? { browserLosses } : {}),
       relayErrors: this.#relayErrors,
     });
   }

@@ -10,11 +10,11 @@ import {
   publicKey as publicKeyOf,
   type RandomSource,
 } from "@wiregate/core";
-import { type RelayConnection, RelayError } from "@wiregate/relay-protocol";
+import { type RelayConnection, RelayError, type WebTransportLike } from "@wiregate/relay-protocol";
 import { sessionKeepaliveSeconds } from "./keepalive.js";
 import type { ConnectionState, ConnectSettings, FromWorker } from "./protocol.js";
 import { Reconnect } from "./reconnect.js";
-import { type OpenedRelay, openRelay } from "./relay-transport.js";
+import { browserLosses, type OpenedRelay, openRelay } from "./relay-transport.js";
 import type { TunnelCrypto } from "./tunnel-crypto.js";
 import { sessionLimits, TunnelEngine } from "./tunnel-engine.js";
 import { TunnelReport } from "./tunnel-report.js";
@@ -42,6 +42,8 @@ export class Tunnel {
   #settings: ConnectSettings | undefined;
   #engine: TunnelEngine | undefined;
   #conn: RelayConnection | undefined;
+  /** The browser's own WebTransport of the session (none over the WebSocket mapping). */
+  #native: WebTransportLike | undefined;
   #state: ConnectionState = { phase: "idle" };
   #wanted = false;
   /** TCP inside the tunnel (Browse screen, TCP console, UDP listener); one per device. */
@@ -61,9 +63,12 @@ export class Tunnel {
         const settings = this.#settings;
         if (!settings) return undefined;
         const engine = this.#engine;
+        const conn = this.#conn;
+        const native = this.#native;
         return {
-          conn: this.#conn,
+          conn,
           peerStatus: () => engine?.peerStatus(settings.peer.publicKey),
+          ...(native ? { browserLosses: () => browserLosses(native) } : {}),
         };
       },
     });
@@ -170,6 +175,7 @@ export class Tunnel {
     }
     const { datagramSize, mtu } = sessionLimits(conn.welcome, transportMax);
     this.#conn = conn;
+    this.#native = opened.native;
     this.#reconnect.reset();
     const addresses = conn.welcome.addresses?.map((a) => a.split("/")[0]!) ?? settings.addresses;
     const moved = addresses.join() !== this.#addresses.join();

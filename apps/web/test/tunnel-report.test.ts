@@ -102,4 +102,23 @@ describe("TunnelReport", () => {
     await r.status();
     expect((posted[1] as Extract<FromWorker, { type: "status" }>).relayErrors).toEqual([]);
   });
+
+  it("posts the browser transport's own losses, or why it has none, and nothing over WebSocket", async () => {
+    const losses = { droppedIncoming: 7, expiredOutgoing: 0, lostOutgoing: 1 };
+    let browserLosses: StatusSource["browserLosses"];
+    const { r, posted } = report(() => ({
+      conn: undefined,
+      peerStatus: () => undefined,
+      ...(browserLosses ? { browserLosses } : {}),
+    }));
+    const last = () => posted.at(-1) as Extract<FromWorker, { type: "status" }>;
+    await r.status();
+    expect("browserLosses" in last()).toBe(false);
+    browserLosses = async () => "this browser's WebTransport has no getStats()";
+    await r.status();
+    expect(last().browserLosses).toBe("this browser's WebTransport has no getStats()");
+    browserLosses = async () => losses;
+    await r.status();
+    expect(last().browserLosses).toEqual(losses);
+  });
 });

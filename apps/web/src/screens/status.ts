@@ -1,5 +1,5 @@
 /** Status: the session, each peer's handshake state and counters, and the live trace timeline. */
-import type { StatsFrame } from "@wiregate/relay-protocol";
+import type { DatagramLosses, StatsFrame } from "@wiregate/relay-protocol";
 import type { TunnelClient } from "../client.js";
 import { formatAge, formatBytes, h, replace, shortKey } from "../dom.js";
 import type { TimedEvent } from "../protocol.js";
@@ -55,6 +55,42 @@ function transportLosses(relay: StatsFrame, http3: boolean): string | undefined 
   return all === 0
     ? "none"
     : `${all} (${expired} expired in its queue, ${lost} lost${queue ? `, ${queued}` : ""})`;
+}
+
+/**
+ * What the browser's own WebTransport lost, from its `getStats()`, or why it does not say (Chromium
+ * has no `getStats()`, Firefox's is not implemented): nothing over WebSocket.
+ */
+function browserLosses(losses: DatagramLosses | string | undefined): HTMLElement[] {
+  if (losses === undefined) return [];
+  const name = "Dropped by this browser's WebTransport";
+  if (typeof losses === "string")
+    return [
+      h("dt", {}, name),
+      h(
+        "dd",
+        { "data-testid": "browser-losses", "data-reported": "false" },
+        `not reported: ${losses}`,
+      ),
+    ];
+  const { droppedIncoming, expiredOutgoing, lostOutgoing } = losses;
+  const parts = [
+    droppedIncoming ? `${droppedIncoming} on arrival (its queue was full)` : "",
+    expiredOutgoing ? `${expiredOutgoing} expired before sending` : "",
+    lostOutgoing ? `${lostOutgoing} lost on the way out` : "",
+  ].filter(Boolean);
+  return [
+    h("dt", {}, name),
+    h(
+      "dd",
+      {
+        "data-testid": "browser-losses",
+        "data-reported": "true",
+        "data-dropped-incoming": droppedIncoming,
+      },
+      parts.length ? parts.join(", ") : "none",
+    ),
+  ];
 }
 
 export function statusScreen(client: TunnelClient): HTMLElement {
@@ -207,6 +243,7 @@ export function statusScreen(client: TunnelClient): HTMLElement {
           : undefined,
       ),
       fact("Dropped in this page", status.receiveDrops || undefined),
+      browserLosses(status.browserLosses),
       fact(
         "Not sent by this page (stream queue full)",
         status.streamDrops ? `${status.streamDrops} messages` : undefined,
