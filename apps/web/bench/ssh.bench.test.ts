@@ -20,7 +20,7 @@ import { startHttpServer } from "../../../test/helpers/http-server.js";
 import { startWireGuardPeer } from "../../../test/helpers/netns.js";
 import { startSshd } from "../../../test/helpers/sshd.js";
 import {
-  browser,
+  chromiumBrowser,
   localPageUrl,
   newContext,
   open,
@@ -102,7 +102,7 @@ it("SSH: keystroke echo and bulk cat through the tunnel, next to OpenSSH direct 
     true,
   );
   closers.push(() => relay.stop());
-  const chromium = await browser();
+  const chromium = await chromiumBrowser();
   closers.push(() => chromium.close());
   const page = await (await newContext(chromium, undefined, true)).newPage();
   await open(page, localPageUrl(relay.address, { upstream: "wg" }));
