@@ -102,7 +102,7 @@ async function connected(page: Page) {
 
 async function login(
   page: Page,
-  method: "Password" | "Key (ECDSA)" | "Keyboard-interactive",
+  method: "Password" | "Key" | "Keyboard-interactive",
   port = sshd.port,
 ) {
   await page.getByLabel("SSH host").fill(SERVER);
@@ -179,10 +179,10 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
     await page.getByRole("tab", { name: "SSH", exact: true }).click();
     await login(page, "Password");
     // Trust on first use, with the fingerprint as ssh-keygen -lf prints it.
-    const fingerprint = (await sshd.hostKeyFingerprint("ecdsa")).split(" ")[1]!;
+    const fingerprint = (await sshd.hostKeyFingerprint("ed25519")).split(" ")[1]!;
     const prompt = visible(page, "ssh-host-key-prompt");
     await expect.poll(() => prompt.textContent(), { timeout: 20_000 }).toContain(fingerprint);
-    expect(await prompt.textContent()).toContain("ecdsa-sha2-nistp256");
+    expect(await prompt.textContent()).toContain("ssh-ed25519");
     await page.getByRole("button", { name: "Trust and connect" }).click();
     await connected(page);
     expect(await page.getByTestId("ssh-known-hosts").textContent()).toContain(fingerprint);
@@ -266,14 +266,12 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
   });
 
   it("logs in with a key generated in the page, in a second tab", async () => {
-    await page.getByLabel("Authentication").selectOption({ label: "Key (ECDSA)" });
+    await page.getByLabel("Authentication").selectOption({ label: "Key" });
     await page.getByRole("button", { name: "Generate key" }).click();
     const line = page.getByTestId("ssh-public-key");
-    await expect
-      .poll(() => line.inputValue())
-      .toMatch(/^ecdsa-sha2-nistp256 AAAA\S+ wiregate-page$/);
+    await expect.poll(() => line.inputValue()).toMatch(/^ssh-ed25519 AAAA\S+ wiregate-page$/);
     sshd.authorize([await line.inputValue()]);
-    await login(page, "Key (ECDSA)");
+    await login(page, "Key");
     await connected(page);
     expect(await page.getByRole("tab", { name: /^wgssh@10\.78\.0\.1 / }).count()).toBe(2);
     await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
@@ -349,9 +347,9 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
   it.runIf(first(transport))(
     "refuses a changed host key loudly, until the old one is removed on purpose",
     async () => {
-      const old = (await sshd.hostKeyFingerprint("ecdsa")).split(" ")[1]!;
+      const old = (await sshd.hostKeyFingerprint("ed25519")).split(" ")[1]!;
       await sshd.rekey();
-      const fresh = (await sshd.hostKeyFingerprint("ecdsa")).split(" ")[1]!;
+      const fresh = (await sshd.hostKeyFingerprint("ed25519")).split(" ")[1]!;
       expect(fresh).not.toBe(old);
       await login(page, "Password");
       const status = visible(page, "ssh-status");
@@ -460,50 +458,45 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
   );
 
   it.runIf(first(transport))(
-    "imports a key in OpenSSH's format, refuses Ed25519, and remembers only when asked",
+    "imports Ed25519 and ECDSA keys in OpenSSH's format, refuses a locked one, and remembers only when asked",
     async () => {
       const dir = mkdtempSync(join(tmpdir(), "wiregate-ssh-keys-"));
       try {
-        const key = join(dir, "id_ecdsa");
-        await runCommand("ssh-keygen", [
-          "-q",
-          "-t",
-          "ecdsa",
-          "-N",
-          "",
-          "-C",
-          "imported@test",
-          "-f",
-          key,
-        ]);
-        await runCommand("ssh-keygen", [
-          "-q",
-          "-t",
-          "ed25519",
-          "-N",
-          "",
-          "-f",
-          join(dir, "id_ed25519"),
-        ]);
-        const input = page.getByLabel("Import a private key (OpenSSH or PEM, ECDSA)");
-        await page.getByLabel("Authentication").selectOption({ label: "Key (ECDSA)" });
-        await input.setInputFiles(join(dir, "id_ed25519"));
+        const input = page.getByLabel(/^Import a private key/);
+        await page.getByLabel("Authentication").selectOption({ label: "Key" });
+        const locked = join(dir, "id_locked");
+        await runCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "a passphrase", "-f", locked]);
+        await input.setInputFiles(locked);
         await expect
           .poll(() => page.getByTestId("ssh-key-state").textContent())
-          .toMatch(/^Not imported: Ed25519 keys are not supported/);
-        await input.setInputFiles(key);
-        const pub = readFileSync(`${key}.pub`, "utf8").trim();
-        await expect.poll(() => page.getByTestId("ssh-public-key").inputValue()).toBe(pub);
-        sshd.authorize([pub]);
-        await login(page, "Key (ECDSA)");
-        await connected(page);
-        await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
-        await run(page, "echo imported-$(whoami)");
-        await waitForScreen(page, "imported-wgssh");
-        await page
-          .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
-          .getByRole("button", { name: "Close session" })
-          .click();
+          .toMatch(/^Not imported: this key is protected by a passphrase/);
+        for (const type of ["ed25519", "ecdsa"]) {
+          const key = join(dir, `id_${type}`);
+          await runCommand("ssh-keygen", [
+            "-q",
+            "-t",
+            type,
+            "-N",
+            "",
+            "-C",
+            `${type}@test`,
+            "-f",
+            key,
+          ]);
+          await input.setInputFiles(key);
+          const pub = readFileSync(`${key}.pub`, "utf8").trim();
+          await expect.poll(() => page.getByTestId("ssh-public-key").inputValue()).toBe(pub);
+          sshd.authorize([pub]);
+          await login(page, "Key");
+          await connected(page);
+          await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+          await run(page, `echo imported-${type}-$(whoami)`);
+          await waitForScreen(page, `imported-${type}-wgssh`);
+          await page
+            .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
+            .getByRole("button", { name: "Close session" })
+            .click();
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -520,18 +513,24 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
         await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name)),
       ).not.toContain("wiregate-ssh");
       // Asked: the key comes back after a reload, until the user unticks it.
-      await page.getByLabel("Authentication").selectOption({ label: "Key (ECDSA)" });
+      await page.getByLabel("Authentication").selectOption({ label: "Key" });
       await page.getByRole("button", { name: "Generate key" }).click();
       await expect
         .poll(() => page.getByTestId("ssh-public-key").inputValue())
-        .toMatch(/^ecdsa-sha2-nistp256 /);
+        .toMatch(/^ssh-ed25519 /);
       const generated = await page.getByTestId("ssh-public-key").inputValue();
       expect(generated).not.toBe(pub);
       await page.getByLabel(/^Remember the key and known hosts/).check();
+      await expect
+        .poll(() => page.getByTestId("ssh-remember-state").textContent())
+        .toBe("Saved in this browser.");
       await reopen();
       await expect.poll(() => page.getByTestId("ssh-public-key").inputValue()).toBe(generated);
       expect(await page.getByLabel(/^Remember the key and known hosts/).isChecked()).toBe(true);
       await page.getByLabel(/^Remember the key and known hosts/).uncheck();
+      await expect
+        .poll(() => page.getByTestId("ssh-remember-state").textContent())
+        .toBe("Deleted from this browser.");
       await reopen();
       expect(await page.getByTestId("ssh-public-key").inputValue()).toBe("");
     },

@@ -1,33 +1,78 @@
 /**
- * The user's SSH key: an ECDSA key generated in the page (Web Crypto, through the SSH library),
- * or imported: OpenSSH's own private key format (what `ssh-keygen` writes; unencrypted ECDSA) is
- * read here, PEM (PKCS#8, SEC1, PKCS#1) by @microsoft/dev-tunnels-ssh-keys. The public half is
- * shown as an `authorized_keys` line. The library has no Ed25519 (docs/web.md).
+ * The user's SSH key: an Ed25519 key generated in the page (ed25519.ts), or imported: OpenSSH's
+ * own private key format (what `ssh-keygen` writes; unencrypted Ed25519 or ECDSA) is read here,
+ * PEM (PKCS#8, SEC1, PKCS#1: ECDSA, RSA) by @microsoft/dev-tunnels-ssh-keys. The public half is
+ * shown as an `authorized_keys` line.
  */
 import { type KeyPair, SshAlgorithms, BigInt as SshBigInt } from "@microsoft/dev-tunnels-ssh";
-import { exportPrivateKey, exportPublicKey, importKey } from "@microsoft/dev-tunnels-ssh-keys";
+import { exportPrivateKey, importKey } from "@microsoft/dev-tunnels-ssh-keys";
 import { Buffer } from "buffer";
+import { ED25519, Ed25519KeyPair, sshString } from "./ed25519.js";
 
-// The keys library's `const enum`s, which isolated modules cannot import: KeyFormat.Ssh and
-// .Pkcs8, KeyEncoding.Pem.
-const FORMAT_SSH = 1;
+// The keys library's `const enum`s, which isolated modules cannot import: KeyFormat.Pkcs8,
+// KeyEncoding.Pem.
 const FORMAT_PKCS8 = 5;
 const ENCODING_PEM = 3;
 
 export async function generateKey(comment: string): Promise<KeyPair> {
-  const key = await SshAlgorithms.publicKey.ecdsaSha2Nistp256!.generateKeyPair();
+  const key = new Ed25519KeyPair();
+  await key.generate();
   key.comment = comment;
   return key;
 }
 
-/** `ecdsa-sha2-nistp256 AAAA… comment`, for authorized_keys. */
+/** `ssh-ed25519 AAAA… comment`, for authorized_keys. */
 export async function publicLine(key: KeyPair): Promise<string> {
-  return (await exportPublicKey(key, FORMAT_SSH)).trim();
+  const blob = await key.getPublicKeyBytes();
+  if (!blob) throw new Error("no public key");
+  return `${key.keyAlgorithmName} ${blob.toString("base64")}${key.comment ? ` ${key.comment}` : ""}`;
 }
 
-/** PKCS#8 PEM, for the page's own storage when the user asks to remember the key. */
-export async function privatePem(key: KeyPair): Promise<string> {
+/**
+ * The key as text for the page's own storage, when the user asks to remember it: Ed25519 in
+ * OpenSSH's format, the others as PKCS#8 PEM. Both are read back by importPrivateKey.
+ */
+export async function privateText(key: KeyPair): Promise<string> {
+  if (key instanceof Ed25519KeyPair) return openSshText(key);
   return exportPrivateKey(key, null, FORMAT_PKCS8, ENCODING_PEM);
+}
+
+/** OpenSSH's unencrypted "openssh-key-v1" format of an Ed25519 key. */
+function openSshText(key: Ed25519KeyPair): string {
+  const { secret, publicKey } = key;
+  if (!secret || !publicKey) throw new Error("no private key");
+  const type = Buffer.from(ED25519);
+  const blob = Buffer.concat([sshString(type), sshString(publicKey)]);
+  const check = Buffer.from(crypto.getRandomValues(new Uint8Array(4)));
+  let secretPart = Buffer.concat([
+    check,
+    check,
+    sshString(type),
+    sshString(publicKey),
+    sshString(Buffer.concat([secret, publicKey])),
+    sshString(Buffer.from(key.comment ?? "")),
+  ]);
+  const padding = Buffer.from(
+    Array.from({ length: (8 - (secretPart.length % 8)) % 8 }, (_, i) => i + 1),
+  );
+  secretPart = Buffer.concat([secretPart, padding]);
+  const none = Buffer.from("none");
+  const body = Buffer.concat([
+    Buffer.from("openssh-key-v1\0", "latin1"),
+    sshString(none),
+    sshString(none),
+    sshString(Buffer.alloc(0)),
+    Buffer.from([0, 0, 0, 1]),
+    sshString(blob),
+    sshString(secretPart),
+  ]);
+  const lines = body.toString("base64").match(/.{1,70}/g) ?? [];
+  return [
+    "-----BEGIN OPENSSH PRIVATE KEY-----",
+    ...lines,
+    "-----END OPENSSH PRIVATE KEY-----",
+    "",
+  ].join("\n");
 }
 
 export async function importPrivateKey(text: string): Promise<KeyPair> {
@@ -71,14 +116,18 @@ async function importOpenSsh(text: string): Promise<KeyPair> {
   const check = secret.uint32();
   if (secret.uint32() !== check) throw new Error("corrupt OpenSSH private key");
   const type = secret.string().toString();
-  const curve = CURVES[type];
-  if (!curve) {
-    throw new Error(
-      type === "ssh-ed25519"
-        ? "Ed25519 keys are not supported by the page's SSH library: use an ECDSA key (ssh-keygen -t ecdsa)"
-        : `unsupported key type ${type}: use an ECDSA key (ssh-keygen -t ecdsa)`,
-    );
+  if (type === ED25519) {
+    const publicKey = secret.string();
+    const pair = secret.string(); // seed, then the public key again
+    const comment = secret.string().toString();
+    if (publicKey.length !== 32 || pair.length !== 64) throw new Error("corrupt Ed25519 key");
+    const key = await Ed25519KeyPair.fromSecret(new Uint8Array(pair.subarray(0, 32)));
+    if (!Buffer.from(key.publicKey!).equals(publicKey)) throw new Error("corrupt Ed25519 key");
+    key.comment = comment;
+    return key;
   }
+  const curve = CURVES[type];
+  if (!curve) throw new Error(`unsupported key type ${type}: use Ed25519 or ECDSA`);
   secret.string(); // curve name again
   const point = secret.string();
   const d = secret.string();

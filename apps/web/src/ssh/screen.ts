@@ -7,7 +7,7 @@ import type { KeyPair } from "@microsoft/dev-tunnels-ssh";
 import type { TunnelClient } from "../client.js";
 import { field, h, replace } from "../dom.js";
 import { type HostKey, KnownHosts } from "./host-keys.js";
-import { generateKey, importPrivateKey, privatePem, publicLine } from "./keys.js";
+import { generateKey, importPrivateKey, privateText, publicLine } from "./keys.js";
 import { forgetSsh, loadSsh, saveSsh } from "./saved.js";
 import { openShell, type SshAuth, type SshShell, type SshTarget } from "./session.js";
 import { attach, createTerminal } from "./terminal.js";
@@ -26,7 +26,7 @@ export function mountSshScreen(root: HTMLElement, client: TunnelClient): void {
     "select",
     {},
     h("option", { value: "password" }, "Password"),
-    h("option", { value: "key" }, "Key (ECDSA)"),
+    h("option", { value: "key" }, "Key"),
     h("option", { value: "keyboard-interactive" }, "Keyboard-interactive"),
   );
   const password = h("input", { type: "password", autocomplete: "off" });
@@ -61,7 +61,7 @@ export function mountSshScreen(root: HTMLElement, client: TunnelClient): void {
           type: "button",
           onclick: () =>
             void generateKey("wiregate-page")
-              .then((k) => showKey(k, "Generated in this page (ECDSA P-256)"))
+              .then((k) => showKey(k, "Generated in this page (Ed25519)"))
               .catch((e: Error) => {
                 keyState.textContent = `Could not generate a key: ${e.message}`;
               }),
@@ -69,7 +69,7 @@ export function mountSshScreen(root: HTMLElement, client: TunnelClient): void {
         "Generate key",
       ),
     ),
-    field("Import a private key (OpenSSH or PEM, ECDSA)", keyFile),
+    field("Import a private key (OpenSSH or PEM; Ed25519, ECDSA or RSA)", keyFile),
     field("Public key (for authorized_keys)", publicKey),
     keyState,
   );
@@ -121,16 +121,32 @@ export function mountSshScreen(root: HTMLElement, client: TunnelClient): void {
       ),
     );
   };
+  const saved = h("span", {
+    class: "muted",
+    "data-testid": "ssh-remember-state",
+    "aria-live": "polite",
+  });
   const persist = async () => {
     if (!remember.checked) return;
+    saved.textContent = "Saving…";
     await saveSsh({
       knownHosts: known.entries(),
-      ...(key ? { privateKey: await privatePem(key), keyComment: key.comment ?? "" } : {}),
-    });
+      ...(key ? { privateKey: await privateText(key), keyComment: key.comment ?? "" } : {}),
+    }).then(
+      () => {
+        saved.textContent = "Saved in this browser.";
+      },
+      (e: Error) => {
+        saved.textContent = `Not saved: ${e.message}`;
+      },
+    );
   };
   remember.addEventListener("change", () => {
     if (remember.checked) void persist();
-    else void forgetSsh();
+    else
+      void forgetSsh().then(() => {
+        saved.textContent = "Deleted from this browser.";
+      });
   });
   void loadSsh().then(async (saved) => {
     if (!saved) return;
@@ -251,6 +267,7 @@ export function mountSshScreen(root: HTMLElement, client: TunnelClient): void {
           { for: "ssh-remember" },
           "Remember the key and known hosts in this browser (stored unencrypted)",
         ),
+        saved,
       ),
     ),
   );

@@ -18,6 +18,7 @@ import {
 } from "@microsoft/dev-tunnels-ssh";
 import { Buffer } from "buffer";
 import type { TunnelClient } from "../client.js";
+import { ssh_ed25519 } from "./ed25519.js";
 import { type HostKeyCheck, hostKeyOf } from "./host-keys.js";
 import "./library-fixes.js";
 import { TunnelTcpStream } from "./tcp-stream.js";
@@ -55,7 +56,7 @@ export class SshLoginError extends Error {}
 
 /**
  * The algorithms we offer, in order of preference. All of them are OpenSSH defaults; the library
- * has neither curve25519, Ed25519 nor ChaCha20-Poly1305 (docs/web.md).
+ * has neither curve25519, Ed25519 (added here, ed25519.ts) nor ChaCha20-Poly1305 (docs/web.md).
  */
 function configuration(auth: SshAuth): SshSessionConfiguration {
   const config = new SshSessionConfiguration();
@@ -68,6 +69,7 @@ function configuration(auth: SshAuth): SshSessionConfiguration {
     kex.dhGroup14Sha256,
   ]);
   replace(config.publicKeyAlgorithms, [
+    ssh_ed25519,
     pk.ecdsaSha2Nistp256,
     pk.ecdsaSha2Nistp384,
     pk.ecdsaSha2Nistp521,
