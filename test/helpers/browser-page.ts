@@ -55,7 +55,15 @@ export interface TestRequest {
   url(): string;
 }
 
+/** Typing, as Playwright's `page.keyboard`: text as input (like a paste), and key presses. */
+export interface TestKeyboard {
+  insertText(text: string): Promise<void>;
+  /** A key, or modifiers and a key: "Enter", "Escape", "Control+C". */
+  press(key: string): Promise<void>;
+}
+
 export interface TestPage {
+  readonly keyboard: TestKeyboard;
   goto(url: string): Promise<unknown>;
   url(): string;
   title(): Promise<string>;

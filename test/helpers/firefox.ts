@@ -14,6 +14,7 @@ import puppeteer, {
   type Browser,
   type BrowserContext,
   type ElementHandle,
+  type KeyInput,
   type Page,
 } from "puppeteer-core";
 import type {
@@ -21,6 +22,7 @@ import type {
   TestBrowser,
   TestContext,
   TestFrame,
+  TestKeyboard,
   TestLocator,
   TestPage,
   TestRequest,
@@ -352,12 +354,27 @@ class FirefoxLocator implements TestLocator {
 
 class FirefoxPage implements TestPage {
   readonly #root: FirefoxLocator;
+  readonly keyboard: TestKeyboard;
 
   constructor(
     readonly page: Page,
     private readonly owner: FirefoxContext,
   ) {
     this.#root = new FirefoxLocator(page, []);
+    this.keyboard = {
+      // WebDriver BiDi sends one character at a time.
+      insertText: async (text) => {
+        for (const character of text) await page.keyboard.sendCharacter(character);
+      },
+      // Playwright's "Control+C": the modifiers held down around the key.
+      press: async (key) => {
+        const modifiers = key.split("+");
+        const last = modifiers.pop()!;
+        for (const modifier of modifiers) await page.keyboard.down(modifier as KeyInput);
+        await page.keyboard.press((last.length === 1 ? last.toLowerCase() : last) as KeyInput);
+        for (const modifier of modifiers.reverse()) await page.keyboard.up(modifier as KeyInput);
+      },
+    };
   }
 
   goto(url: string): Promise<unknown> {
