@@ -1,16 +1,29 @@
 // Captures made by the tests themselves: two unmodified wireguard-go peers in namespaces (normal,
 // with a preshared key, and both initiating at once), checked through wiregate-replay against
 // tshark, and the collision run's analysis checked against the replays.
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it, onTestFailed } from "vitest";
 import { startCapture } from "./helpers/capture.js";
 import { tsharkFields } from "./helpers/tshark.js";
 import { replayCli, wireguardGoPair } from "./helpers/wireguard-go-pair.js";
 
 const dir = mkdtempSync(join(tmpdir(), "wiregate-replay-live-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A failing run's capture and key log are kept here, to be replayed and turned into a fixture. */
+const RESULTS = join(dirname(fileURLToPath(import.meta.url)), "test-results", "replay-live");
+
+function keepOnFailure(file: string, keylog: string): void {
+  onTestFailed(() => {
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    mkdirSync(RESULTS, { recursive: true });
+    copyFileSync(file, join(RESULTS, `${stamp}-${basename(file)}`));
+    copyFileSync(keylog, join(RESULTS, `${stamp}-${basename(keylog)}`));
+  });
+}
 
 const FIELDS = ["wg.type", "wg.sender", "wg.receiver", "wg.counter", "wg.handshake_ok"];
 
@@ -70,6 +83,7 @@ describe("replay tool on captures of two wireguard-go peers", () => {
       ]);
       expect(pb.received, `A: ${pa.output}\nB: ${pb.output}`).toBe(40);
       const file = await capture.stop();
+      keepOnFailure(file, keylog);
       await expectAgreement(file, keylog);
       const analysis = await replayCli(["analyze", file, "--keylog", keylog, "--json"]);
       const [result] = analysis.stdout
