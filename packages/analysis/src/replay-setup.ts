@@ -132,28 +132,48 @@ export function timing(captured: DecodedMessage[], sideOf: (m: DecodedMessage) =
     if (m.type === 4 && !firstTransportTo.has(m.receiver!)) firstTransportTo.set(m.receiver!, m);
     if (m.type === 2 && !responseTo.has(m.receiver!)) responseTo.set(m.receiver!, m);
   }
-  const processAlone = (m: DecodedMessage): number => {
+  /** The other side's first reaction to `m`: the response to an initiation, data on a response's keypair. */
+  const reactionTo = (m: DecodedMessage): DecodedMessage | undefined => {
     let reaction: DecodedMessage | undefined;
     if (m.type === 1) reaction = responseTo.get(m.sender!);
     else if (m.type === 2) reaction = firstTransportTo.get(m.sender!);
-    if (reaction && (reaction.time <= m.time || sideOf(reaction) === sideOf(m)))
-      reaction = undefined;
+    if (reaction && (reaction.time <= m.time || sideOf(reaction) === sideOf(m))) return undefined;
+    return reaction;
+  };
+  const processAlone = (m: DecodedMessage): number => {
+    const reaction = reactionTo(m);
     if (sideOf(m) !== captureSide) return reaction ? reaction.time - 1e-6 : m.time;
     // An initiation from the capture side: processed just before the response left, which on
     // a loaded machine (or in a crossing) can be long after one latency.
     if (m.type === 1 && reaction) return reaction.time - d - 1e-6;
     return m.time + d;
   };
-  // Each direction is one queue: nothing is processed before what was sent ahead of it.
+  // Each direction is one queue: nothing is processed before what was sent ahead of it, except a
+  // handshake message the capture shows was used. wireguard-go hands handshake messages to parallel
+  // workers (RoutineHandshake, one per CPU) that take them in order but may finish them in any
+  // order. A response is only valid while the initiation it answers is the handshake's state: a
+  // used response was consumed before any initiation from the same peer that arrived ahead of it
+  // and was consumed after it arrived (that one's reaction can come first all the same). Without
+  // such evidence a message waits for those ahead of it (a response never used was consumed after
+  // the initiation that overwrote the handshake).
+  const arrival = (m: DecodedMessage) => (sideOf(m) === captureSide ? m.time + d : m.time);
   const processed = new Map<DecodedMessage, number>();
   const lastProcessed: Record<Side, number> = {
     A: Number.NEGATIVE_INFINITY,
     B: Number.NEGATIVE_INFINITY,
   };
   for (const m of captured) {
-    const at = Math.max(processAlone(m), lastProcessed[sideOf(m)] + 1e-6);
+    const s = sideOf(m);
+    let at = processAlone(m);
+    const used = m.type !== 4 && reactionTo(m) !== undefined;
+    if (used && m.type === 2) {
+      for (const [earlier, when] of processed)
+        if (earlier.type === 1 && sideOf(earlier) === s && when > arrival(m))
+          at = Math.max(arrival(m), Math.min(at, when - 1e-6));
+    }
+    if (!used) at = Math.max(at, lastProcessed[s] + 1e-6);
     processed.set(m, at);
-    lastProcessed[sideOf(m)] = at;
+    lastProcessed[s] = Math.max(lastProcessed[s], at);
   }
   return {
     captureSide,
