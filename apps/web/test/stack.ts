@@ -271,8 +271,8 @@ export {
 
 /**
  * Why the page fell back to WebSocket when the relay has HTTP/3 off, in each browser. Chromium hears
- * that nothing listens on the UDP port (ICMP port unreachable) and gives up at once; Firefox's QUIC
- * does not listen to ICMP and keeps trying until the page stops waiting, after 5 s.
+ * that nothing listens on the UDP port (ICMP port unreachable) and gives up at once; Firefox's
+ * WebTransport keeps trying until the page stops waiting, after 5 s.
  */
 export const NO_HTTP3_REASON: Readonly<Record<BrowserName, string>> = {
   chromium: "HTTP/3 failed (WebTransport failed",
