@@ -20,6 +20,15 @@ export interface LeftoverScope {
 }
 
 const NAMESPACE_PATTERN = new RegExp(`^${PREFIX}-[0-9a-z]+-(\\d+)$`);
+const NETNS_ETC = "/etc/netns";
+
+function namespaceEtcDirs(): string[] {
+  try {
+    return readdirSync(NETNS_ETC).filter((name) => NAMESPACE_PATTERN.test(name));
+  } catch {
+    return [];
+  }
+}
 const HOST_VETH_PATTERN = new RegExp(`^${PREFIX}(\\d+)h$`);
 const WG_IFACE_PATTERN = new RegExp(`^${PREFIX}(\\d+)$`);
 const SOCKET_PATTERN = new RegExp(`^${PREFIX}(\\d+)\\.sock$`);
@@ -51,6 +60,13 @@ export function removeLeftovers(scope: LeftoverScope = {}): string[] {
     for (const pid of pidsIn(namespace.name)) signal(pid, "SIGKILL");
     runCommandSync("ip", ["netns", "del", namespace.name]);
     removed.push(`network namespace ${namespace.name}`);
+  }
+  // A namespace's own /etc files (`ip netns exec` mounts them over /etc; helpers/sshd.ts's user).
+  for (const name of namespaceEtcDirs()) {
+    const slot = Number(NAMESPACE_PATTERN.exec(name)![1]);
+    if (inUse(slot, name)) continue;
+    rmSync(join(NETNS_ETC, name), { recursive: true, force: true });
+    removed.push(`namespace files ${join(NETNS_ETC, name)}`);
   }
   for (const veth of hostVeths()) {
     if (inUse(veth.slot)) continue;
