@@ -19,6 +19,7 @@ import {
   BROWSERS,
   browser,
   CARRIAGES,
+  carriageInUse,
   localPageUrl,
   newContext,
   open,
@@ -150,10 +151,15 @@ describe.each(BROWSERS)("in %s", (name) => {
     });
     /** The Browse frame showing the kernel server's page (the test before the bulk one). */
     let namespaceFrame: TestLocator | undefined;
-    const connected = (page: TestPage) =>
-      expect
+    const connected = async (page: TestPage) => {
+      await expect
         .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
         .toMatch(new RegExp(`^Connected · ${transport.badge.replace(/[()/]/g, "\\$&")}`));
+      // The case's carriage is the one in use (for auto, the relay's pick).
+      await expect
+        .poll(() => page.getByTestId("carriage").textContent())
+        .toMatch(new RegExp(`^Carriage: ${carriageInUse(transport)} — `));
+    };
 
     it("shows the demo peer's page with its stylesheet and image, over IPv4 and IPv6", {
       timeout: 90_000,
