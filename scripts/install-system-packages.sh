@@ -28,6 +28,7 @@ packages=(
   "openssh-client ssh-keygen"
   "openssl openssl"
   "vim vim"
+  "dnsmasq-base dnsmasq"
 )
 
 missing=()
