@@ -29,6 +29,9 @@ packages=(
   "openssl openssl"
   "vim vim"
   "dnsmasq-base dnsmasq"
+  "jupyter-notebook jupyter-notebook"
+  "syncthing syncthing"
+  "prometheus prometheus"
 )
 
 missing=()

@@ -280,19 +280,28 @@ export const NO_HTTP3_REASON: Readonly<Record<BrowserName, string>> = {
 };
 
 /**
- * A browser of `BROWSERS`. Chromium resolves nothing but loopback, so no test can reach the
+ * A browser of `BROWSERS`. Chromium resolves nothing but loopback (and the addresses in
+ * `reachable`, e.g. a test namespace's underlay), so no test can reach the
  * internet, and with `netLog` it records its network activity there (complete once the browser is
  * closed); Firefox starts with prefs that keep its own services off the network (firefox.ts).
  */
-export function browser(name: BrowserName, netLog?: string): Promise<TestBrowser> {
-  return name === "firefox" ? launchBrowser("firefox") : chromiumBrowser(netLog);
+export function browser(
+  name: BrowserName,
+  netLog?: string,
+  reachable: readonly string[] = [],
+): Promise<TestBrowser> {
+  return name === "firefox" ? launchBrowser("firefox") : chromiumBrowser(netLog, reachable);
 }
 
 /** Chromium as above, with all of Playwright's API: for what only Chromium can do (say why). */
-export function chromiumBrowser(netLog?: string): Promise<Browser> {
+export function chromiumBrowser(
+  netLog?: string,
+  reachable: readonly string[] = [],
+): Promise<Browser> {
+  const exclude = ["localhost", "127.0.0.1", ...reachable].map((host) => `EXCLUDE ${host}`);
   return launchChromium({
     extraArgs: [
-      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+      `--host-resolver-rules=MAP * ~NOTFOUND, ${exclude.join(", ")}`,
       ...(netLog ? [`--log-net-log=${netLog}`] : []),
     ],
   });
