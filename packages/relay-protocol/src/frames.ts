@@ -9,6 +9,8 @@ export const PROTOCOL_VERSION = 1;
 /** Largest frame body; a control frame is small, anything bigger is hostile or broken. */
 export const MAX_FRAME_SIZE = 16 * 1024;
 export const FRAME_HEADER_SIZE = 4;
+/** A hello's token: a signed token (JWT) with an identity provider's claims is often over 1 KiB. */
+export const MAX_TOKEN_LENGTH = 8192;
 
 export type RelayTransport = "http3" | "http2" | "websocket";
 export const RELAY_TRANSPORTS: readonly RelayTransport[] = ["http3", "http2", "websocket"];
@@ -24,6 +26,10 @@ export const CARRIAGE_CHOICES: readonly CarriageChoice[] = ["datagrams", "stream
 
 export type ErrorCode =
   | "unauthorized"
+  /** The signed token expired (at the hello, or during the session): a new token opens a new one. */
+  | "token-expired"
+  /** The token is valid but its claims do not let it reach this upstream (or no more sessions). */
+  | "forbidden"
   | "unknown-upstream"
   | "upstream-unreachable"
   | "limit"
@@ -37,6 +43,8 @@ export type ErrorCode =
   | "internal";
 export const ERROR_CODES: readonly ErrorCode[] = [
   "unauthorized",
+  "token-expired",
+  "forbidden",
   "unknown-upstream",
   "upstream-unreachable",
   "limit",
@@ -53,6 +61,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
 export interface HelloFrame {
   type: "hello";
   version: number;
+  /** A shared bearer token, or a signed token (JWT) of the relay's issuer. */
   token?: string;
   upstream: string;
   /**
@@ -222,8 +231,8 @@ export function validateFrame(value: unknown): FrameResult {
   switch (f.type) {
     case "hello": {
       if (!isCount(f.version)) return bad("version must be a non-negative integer");
-      if (f.token !== undefined && !isShortString(f.token, 1024)) {
-        return bad("token must be a string of at most 1024 characters");
+      if (f.token !== undefined && !isShortString(f.token, MAX_TOKEN_LENGTH)) {
+        return bad(`token must be a string of at most ${MAX_TOKEN_LENGTH} characters`);
       }
       if (typeof f.upstream !== "string" || !UPSTREAM_NAME.test(f.upstream)) {
         return bad("upstream must be 1-64 characters of A-Z a-z 0-9 . _ -");
