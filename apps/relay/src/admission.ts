@@ -5,11 +5,13 @@
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
-import { type ErrorCode, type HelloFrame, PROTOCOL_VERSION } from "@wiregate/relay-protocol";
+import { type HelloFrame, PROTOCOL_VERSION } from "@wiregate/relay-protocol";
 import type { Limits } from "./config.js";
+import type { Identity, SessionIdentity } from "./identity/identity.js";
+import { looksLikeJwt } from "./identity/token-verifier.js";
 import { KeyedBudget } from "./keyed-budget.js";
 import { type OriginPolicy, originRefusal } from "./origin-check.js";
-import type { Admitted } from "./session-types.js";
+import type { Admitted, HelloRefusal } from "./session-types.js";
 import type { UpstreamRegistry } from "./upstreams.js";
 
 function digest(token: string): Buffer {
@@ -36,8 +38,12 @@ export class Admission {
     origins: OriginPolicy,
     readonly upstreams: UpstreamRegistry,
     readonly rss: () => number,
+    /** Signed tokens of the configured issuer; undefined: shared tokens only. */
+    readonly identity?: Identity,
+    /** Whether the shared tokens are accepted (false: signed tokens only). */
+    readonly sharedTokens = true,
   ) {
-    this.#tokenDigests = tokens.map(digest);
+    this.#tokenDigests = sharedTokens ? tokens.map(digest) : [];
     this.origins = origins;
     this.pending = new KeyedBudget({
       total: limits.maxPendingSessions,
@@ -50,7 +56,7 @@ export class Admission {
   }
 
   get openMode(): boolean {
-    return this.#tokenDigests.length === 0;
+    return this.#tokenDigests.length === 0 && this.identity === undefined;
   }
 
   /** Refused by the request's headers alone (the origin check), before any slot or address. */
@@ -87,26 +93,35 @@ export class Admission {
    * it, checking again, since another hello may have taken the last one while this one awaited
    * its addresses.
    */
-  async hello(
-    hello: HelloFrame,
-    clientAddress: string,
-  ): Promise<{ code: ErrorCode; message: string } | Admitted> {
+  async hello(hello: HelloFrame, clientAddress: string): Promise<HelloRefusal | Admitted> {
     if (hello.version !== PROTOCOL_VERSION) {
       return { code: "version", message: `relay speaks version ${PROTOCOL_VERSION}` };
     }
+    let identity: SessionIdentity | undefined;
     if (!this.openMode) {
-      const offered = digest(hello.token ?? "");
-      if (!this.#tokenDigests.some((d) => timingSafeEqual(d, offered))) {
-        return { code: "unauthorized", message: "missing or wrong token" };
+      const token = hello.token ?? "";
+      if (this.identity && looksLikeJwt(token)) {
+        const checked = await this.identity.check(token, hello.upstream);
+        if ("reason" in checked) return checked;
+        identity = checked;
+      } else if (!this.#sharedToken(token)) {
+        return this.sharedTokens
+          ? { code: "unauthorized", message: "missing or wrong token" }
+          : {
+              code: "unauthorized",
+              message: "a signed token is required",
+              reason: "token-missing",
+            };
       }
     }
     const upstream = this.upstreams.get(hello.upstream);
     if (!upstream)
       return { code: "unknown-upstream", message: `no upstream named ${hello.upstream}` };
-    const full = this.slotRefusal(clientAddress);
+    const full = this.slotRefusal(clientAddress, identity);
     if (full) return full;
     const assigner = this.upstreams.assigner(upstream.name);
-    if (!assigner || hello.publicKey === undefined) return { upstream };
+    if (!assigner || hello.publicKey === undefined)
+      return identity ? { upstream, identity } : { upstream };
     let addresses: string[] | undefined;
     try {
       addresses = await assigner.addressesFor(Buffer.from(hello.publicKey, "base64"));
@@ -116,11 +131,18 @@ export class Admission {
     }
     if (!addresses)
       return { code: "limit", message: `upstream ${upstream.name} has no free client slot` };
-    return { upstream, addresses };
+    return identity ? { upstream, addresses, identity } : { upstream, addresses };
   }
 
-  /** Why no admitted slot is free for `clientAddress` now, if none is. */
-  slotRefusal(clientAddress: string): { code: ErrorCode; message: string } | undefined {
+  #sharedToken(token: string): boolean {
+    const offered = digest(token);
+    return this.#tokenDigests.some((d) => timingSafeEqual(d, offered));
+  }
+
+  /** Why no admitted slot is free for `clientAddress` (and the token's subject) now, if none is. */
+  slotRefusal(clientAddress: string, identity?: SessionIdentity): HelloRefusal | undefined {
+    const subject = identity && this.identity?.capRefusal(identity);
+    if (subject) return subject;
     const full = this.admitted.check(clientAddress);
     if (full === "total")
       return { code: "limit", message: `relay has ${this.limits.maxSessions} sessions` };

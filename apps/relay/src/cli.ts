@@ -44,6 +44,8 @@ async function main(): Promise<number> {
       .catch((error: unknown) =>
         log.error("certificate reload failed", { error: (error as Error).message }),
       );
+    // The deny list (ending the sessions it revokes) and a JWKS file; failures are logged there.
+    void relay.identity?.reload();
   });
   const { DEMO_UPSTREAM, startDemoUpstream } = await import("./demo-upstream.js");
   // Should the demo peer's thread die, the page's defaults stop naming it.

@@ -4,6 +4,11 @@
  */
 
 import { isIPv4, isIPv6 } from "node:net";
+import {
+  checkIdentityConfig,
+  DEFAULT_IDENTITY,
+  type IdentityConfig,
+} from "./identity/identity-config.js";
 
 export interface UpstreamEntry {
   name: string;
@@ -103,6 +108,8 @@ export interface RelayConfig {
   requireOrigin: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
   limits: Limits;
+  /** Signed tokens (JWTs) and per-user policy (identity/identity-config.ts). */
+  identity: IdentityConfig;
 }
 
 /** Let's Encrypt's production ACME directory. */
@@ -158,16 +165,25 @@ export const DEFAULT_CONFIG: RelayConfig = {
     maxStreamsPerConnection: 32,
     memoryMarkBytes: null,
   },
+  identity: DEFAULT_IDENTITY,
 };
 
-export type PartialConfig = Partial<Omit<RelayConfig, "limits">> & { limits?: Partial<Limits> };
+export type PartialConfig = Partial<Omit<RelayConfig, "limits" | "identity">> & {
+  limits?: Partial<Limits>;
+  identity?: Partial<IdentityConfig>;
+};
 
 /** Later layers win; upstreams and tokens from several layers are combined (later names win). */
 export function mergeConfig(base: RelayConfig, ...layers: PartialConfig[]): RelayConfig {
-  let merged: RelayConfig = { ...base, limits: { ...base.limits } };
+  let merged: RelayConfig = { ...base, limits: { ...base.limits }, identity: { ...base.identity } };
   for (const layer of layers) {
-    const { limits, upstreams, tokens, allowedOrigins, ...rest } = layer;
-    merged = { ...merged, ...rest, limits: { ...merged.limits, ...limits } };
+    const { limits, identity, upstreams, tokens, allowedOrigins, ...rest } = layer;
+    merged = {
+      ...merged,
+      ...rest,
+      limits: { ...merged.limits, ...limits },
+      identity: { ...merged.identity, ...identity },
+    };
     if (tokens) merged.tokens = [...new Set([...merged.tokens, ...tokens])];
     if (allowedOrigins)
       merged.allowedOrigins = [...new Set([...merged.allowedOrigins, ...allowedOrigins])];
@@ -202,9 +218,19 @@ export function isLoopbackAddress(address: string): boolean {
  */
 export function checkFinalConfig(config: RelayConfig): string[] {
   const errors: string[] = [];
-  if (config.tokens.length === 0 && !isLoopback(config.host)) {
+  if (config.tokens.length === 0 && config.identity.issuer === null && !isLoopback(config.host)) {
     errors.push(
-      `tokens: required when listening on ${config.host}; open mode is for loopback only`,
+      `tokens: required when listening on ${config.host} (or identity.issuer); open mode is for loopback only`,
+    );
+  }
+  errors.push(...checkIdentityConfig(config.identity, config.tokens.length));
+  if (
+    config.identity.issuer !== null &&
+    config.identity.audience.length === 0 &&
+    ["0.0.0.0", "::"].includes(config.host)
+  ) {
+    errors.push(
+      `identity.audience: required when listening on ${config.host} (the relay's URL is not its public name)`,
     );
   }
   if (config.opsPort !== null && !config.opsPublic && !isLoopback(config.opsHost)) {

@@ -4,20 +4,20 @@
  * queues) and ends either admitted or refused; the open session's lifecycle lives there.
  */
 
-import type { CarriageChoice, ControlFrame, ErrorCode, HelloFrame } from "@wiregate/relay-protocol";
+import type { CarriageChoice, ControlFrame, HelloFrame } from "@wiregate/relay-protocol";
 import { ControlReader } from "./control-reader.js";
-import type { Admitted, ServerSessionLike } from "./session-types.js";
+import type { Admitted, HelloRefusal, ServerSessionLike } from "./session-types.js";
 
 /** What the hello phase may do to its session. */
 export interface HelloHost {
   wt: ServerSessionLike;
   timeoutMs: number;
-  admit(hello: HelloFrame): Promise<{ code: ErrorCode; message: string } | Admitted>;
+  admit(hello: HelloFrame): Promise<HelloRefusal | Admitted>;
   /** A method, not a field read, so checks after an await are not narrowed away. */
   isClosed(): boolean;
   close(reason: string): void;
   /** Tells the client why (on the control stream, once it is open), then closes. */
-  refuse(code: ErrorCode, message: string): void;
+  refuse(refusal: HelloRefusal): void;
   /** The control stream came: its writer carries the welcome, refusals and stats. */
   controlOpened(writer: WritableStreamDefaultWriter<Uint8Array>): void;
 }
@@ -64,7 +64,7 @@ async function untilHello(
     return undefined;
   }
   if (ready === "timeout") {
-    host.refuse("bad-hello", "session not ready in time");
+    host.refuse({ code: "bad-hello", message: "session not ready in time" });
     return undefined;
   }
 
@@ -77,7 +77,7 @@ async function untilHello(
   }
   if (first === "timeout") {
     // Refused and counted like any other: before, such sessions were closed without a word.
-    host.refuse("bad-hello", "no control stream in time");
+    host.refuse({ code: "bad-hello", message: "no control stream in time" });
     return undefined;
   }
   const control = first.value;
@@ -91,26 +91,29 @@ async function untilHello(
     return undefined;
   }
   if (hello === "timeout") {
-    host.refuse("bad-hello", "no hello in time");
+    host.refuse({ code: "bad-hello", message: "no hello in time" });
     return undefined;
   }
   if (typeof hello === "string" || hello.type !== "hello") {
-    host.refuse(
-      "bad-hello",
-      typeof hello === "string" ? hello : `expected hello, got ${hello.type}`,
-    );
+    host.refuse({
+      code: "bad-hello",
+      message: typeof hello === "string" ? hello : `expected hello, got ${hello.type}`,
+    });
     return undefined;
   }
   // Within the hello's deadline too: an upstream's address assigner may answer late.
   const admitted = await Promise.race([host.admit(hello), expired]);
   if (admitted === "timeout") {
     // The hello came; the upstream's address assigner did not answer. A client may retry.
-    host.refuse("upstream-unreachable", `upstream ${hello.upstream} did not answer in time`);
+    host.refuse({
+      code: "upstream-unreachable",
+      message: `upstream ${hello.upstream} did not answer in time`,
+    });
     return undefined;
   }
   if (host.isClosed()) return undefined;
   if ("code" in admitted) {
-    host.refuse(admitted.code, admitted.message);
+    host.refuse(admitted);
     return undefined;
   }
   return { ...admitted, carriage: hello.carriage, next: readFrame };

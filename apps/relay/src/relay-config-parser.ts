@@ -6,6 +6,7 @@
 
 import { isIP } from "node:net";
 import type { Limits, PartialConfig, UpstreamEntry } from "./config.js";
+import { parseIdentityConfig } from "./identity/identity-config.js";
 
 export type RelayConfigParseResult =
   | { ok: true; config: PartialConfig }
@@ -218,6 +219,9 @@ export function parseRelayConfig(value: unknown): RelayConfigParseResult {
           .map(([upstream, entry]) => parseUpstream(upstream, entry, errors))
           .filter((entry) => entry !== undefined);
       }
+    } else if (key === "identity") {
+      const identity = parseIdentityConfig(field, errors);
+      if (identity) config.identity = identity;
     } else if (key === "limits") {
       if (typeof field !== "object" || field === null || Array.isArray(field)) {
         errors.push("limits: must be an object");

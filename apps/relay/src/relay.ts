@@ -15,6 +15,8 @@ import { isLoopback, isLoopbackAddress, type RelayConfig } from "./config.js";
 import { guardConnections } from "./connection-guard.js";
 import type { CertificateMaterial } from "./dev-cert.js";
 import { type Http3Options, startHttp3, stopHttp3 } from "./http3-listener.js";
+import { Identity } from "./identity/identity.js";
+import { registerIdentityMetrics } from "./identity/identity-metrics.js";
 import { checkKeyFileMode } from "./key-file-mode.js";
 import { startLocalHttp, type UpgradeListener } from "./local-http.js";
 import { type Logger, silentLogger } from "./logger.js";
@@ -75,6 +77,8 @@ export class Relay {
   readonly #admission: Admission;
   readonly #gate: SessionGate;
   readonly #audit: RefusalAudit;
+  /** Signed tokens and per-user policy, when an issuer is configured. */
+  readonly identity: Identity | undefined;
   /** The TLS port's connections and the loopback listener's WebSocket upgrades: ended at stop. */
   readonly #sockets = new Set<Socket>();
   #servers: { kind: "http2" | "http3"; server: Http2Server | Http3Server }[] = [];
@@ -104,12 +108,21 @@ export class Relay {
     if (options.upstreams)
       for (const entry of options.config.upstreams) this.upstreams.register(entry);
     this.metrics = createMetrics(this.counters, () => this.transports, this.#readLosses);
+    const { identity: identityConfig, limits } = options.config;
+    const issuer = identityConfig.issuer;
+    this.identity =
+      issuer === null
+        ? undefined
+        : new Identity({ ...identityConfig, issuer }, limits.maxSessions, this.#log);
+    if (this.identity) registerIdentityMetrics(this.metrics, this.identity);
     this.#admission = new Admission(
       options.config.tokens,
-      options.config.limits,
+      limits,
       options.config,
       this.upstreams,
       options.rss ?? (() => process.memoryUsage.rss()),
+      this.identity,
+      identityConfig.sharedTokens,
     );
     this.#gate = new SessionGate({
       admission: this.#admission,
@@ -155,6 +168,7 @@ export class Relay {
       (n) => !["0.0.0.0", "::"].includes(n),
     );
     if (config.certFile && config.keyFile) await checkKeyFileMode(config.keyFile);
+    await this.identity?.start();
     const certificates = await CertificateKeeper.open({ config, names, log: this.#log });
     this.#certificates = certificates;
     const tls = { cert: certificates.current.certPem, privKey: certificates.current.keyPem };
@@ -272,10 +286,14 @@ export class Relay {
         },
       );
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    const url = `https://${host}:${port}${config.path}`;
+    // Tokens are for this relay: its URL unless an audience is configured.
+    if (this.identity && config.identity.audience.length === 0)
+      this.identity.verifier.audience = [url];
     return {
       host: config.host,
       port,
-      url: `https://${host}:${port}${config.path}`,
+      url,
       certificateSha256: certificates.current.sha256,
       opsPort,
       transports: this.transports,
@@ -371,6 +389,7 @@ export class Relay {
     clearInterval(this.#idleSweep);
     clearInterval(this.#refusalSummary);
     await this.#certificates?.stop();
+    this.identity?.stop();
     this.#audit.flush();
     for (const { server } of this.#servers) {
       try {

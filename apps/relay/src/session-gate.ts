@@ -69,18 +69,25 @@ export class SessionGate {
         // Closed while its addresses were asked for: it holds nothing any more.
         if (holds !== pending) return { code: "internal", message: "session closed" };
         // Checked with the hello, but another hello may have taken the last slot meanwhile.
-        const full = admission.slotRefusal(clientAddress);
+        const full = admission.slotRefusal(clientAddress, decision.identity);
         if (full) return full;
         admitted.tryTake(clientAddress);
         pending.release(clientAddress);
         holds = admitted;
+        if (decision.identity) admission.identity?.hold(session, decision.identity);
         return decision;
       },
-      refused: (code, message) => audit.refuse(code, { client: clientAddress, why: message }),
+      refused: ({ code, message, reason, subject }) =>
+        audit.refuse(reason ?? code, {
+          client: clientAddress,
+          why: message,
+          ...(subject !== undefined ? { subject } : {}),
+        }),
       onClosed: (closed) => {
         if (!sessions.delete(closed)) return;
         holds?.release(clientAddress);
         holds = undefined;
+        admission.identity?.release(closed);
       },
     });
     sessions.add(session);

@@ -6,6 +6,7 @@
 
 import type { ErrorCode, HelloFrame, RelayTransport } from "@wiregate/relay-protocol";
 import type { Limits, UpstreamEntry } from "./config.js";
+import type { SessionIdentity } from "./identity/identity.js";
 import type { Logger } from "./logger.js";
 import type { Direction, RelayCounters } from "./metrics.js";
 import type { StatsSource } from "./transport-losses.js";
@@ -27,10 +28,26 @@ export interface ServerSessionLike extends StatsSource {
   close(info?: { closeCode?: number; reason?: string }): void;
 }
 
-/** What an admitted hello gets: its upstream, and the tunnel addresses that upstream gave its key. */
+/**
+ * What an admitted hello gets: its upstream, the tunnel addresses that upstream gave its key, and
+ * who its signed token says it is (none for a shared token).
+ */
 export interface Admitted {
   upstream: UpstreamEntry;
   addresses?: string[];
+  identity?: SessionIdentity;
+}
+
+/**
+ * A hello refused: the code and message the client is told, and the reason it is counted and
+ * logged under when it says more than the code (e.g. `token-audience` for `unauthorized`).
+ */
+export interface HelloRefusal {
+  code: ErrorCode;
+  message: string;
+  reason?: string;
+  /** The token's subject, when it was verified (for the audit log). */
+  subject?: string;
 }
 
 /** Records forwarded WireGuard messages (the pcapng capture). */
@@ -64,7 +81,7 @@ export interface SessionEnv {
   /** Monotonic milliseconds for idleness (the relay's clock; virtual in tests). */
   now(): number;
   /** Decides whether the hello may open a session: an error to send, or what the session gets. */
-  admit(hello: HelloFrame): Promise<{ code: ErrorCode; message: string } | Admitted>;
+  admit(hello: HelloFrame): Promise<HelloRefusal | Admitted>;
   /** Counts and (rate-limited) logs a refusal: a flood of them must not flood the log. */
-  refused(code: ErrorCode, message: string): void;
+  refused(refusal: HelloRefusal): void;
 }

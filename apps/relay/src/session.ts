@@ -131,7 +131,8 @@ export class RelaySession {
       admit: (hello) => this.ctx.admit(hello),
       isClosed: () => this.isClosed(),
       close: (reason) => this.close(reason),
-      refuse: (code, message) => this.refuse(code, message),
+      refuse: (refusal) =>
+        this.refuse(refusal.code, refusal.message, refusal.reason, refusal.subject),
       controlOpened: (writer) => {
         this.#controlWriter = writer;
       },
@@ -189,7 +190,7 @@ export class RelaySession {
   }
 
   /** Opens the way to the upstream and sends the welcome; whether the session is now open. */
-  async #open({ upstream, addresses, carriage: asked }: HelloAdmitted): Promise<boolean> {
+  async #open({ upstream, addresses, carriage: asked, identity }: HelloAdmitted): Promise<boolean> {
     const { carriage, reason } = chooseCarriage(asked, this.ctx.transport);
     const forwarder = await Forwarder.open(this.wt, this.#forwarderHost(), upstream, carriage);
     if (!(forwarder instanceof Forwarder)) {
@@ -220,6 +221,7 @@ export class RelaySession {
       client: this.ctx.clientAddress,
       transport: this.ctx.transport,
       upstream: upstream.name,
+      ...(identity ? { subject: identity.subject, policy: identity.label } : {}),
       datagramSize,
       messageSize,
       carriage,
@@ -322,9 +324,14 @@ export class RelaySession {
   }
 
   /** Tells the client why, then closes once the frame had a moment to leave. */
-  refuse(code: ErrorCode, message: string): void {
+  refuse(code: ErrorCode, message: string, reason?: string, subject?: string): void {
     if (this.isClosed()) return;
-    this.ctx.refused(code, message);
+    this.ctx.refused({
+      code,
+      message,
+      ...(reason !== undefined ? { reason } : {}),
+      ...(subject !== undefined ? { subject } : {}),
+    });
     this.#sendControl({ type: "error", code, message });
     const writer = this.#controlWriter;
     this.#controlWriter = undefined;
@@ -366,8 +373,14 @@ export class RelaySession {
     this.#endWith("upstream-unreachable", message, "upstream-gone");
   }
 
+  /** Its token expired or was revoked (identity/identity.ts): say so, then close. */
+  endForIdentity(code: "token-expired" | "unauthorized", message: string, reason: string): void {
+    if (this.isClosed()) return;
+    this.#endWith(code, message, reason);
+  }
+
   #endWith(
-    code: "shutdown" | "upstream-unreachable" | "bad-frame",
+    code: "shutdown" | "upstream-unreachable" | "bad-frame" | "token-expired" | "unauthorized",
     message: string,
     reason: string,
   ): void {

@@ -46,6 +46,59 @@ describe("configuration", () => {
     }
   });
 
+  it("validates the identity settings: issuer and keys, never alg none or HS*, claims, policy", async () => {
+    const bad = parseRelayConfig({
+      identity: {
+        issuer: "",
+        jwksUrl: "http://idp.example/jwks",
+        algorithms: ["RS256", "none"],
+        groupUpstreams: { ops: ["bad name"] },
+        leewaySeconds: 3600,
+        colour: "blue",
+      },
+    });
+    expect(bad.ok ? [] : bad.errors).toEqual([
+      "identity.issuer: must be a non-empty string of at most 2048 characters",
+      "identity.jwksUrl: must be an https:// URL (plain http:// only on loopback)",
+      expect.stringMatching(/^identity\.algorithms: "none" is not allowed .*never HS\*/),
+      'identity.groupUpstreams: "ops": must be an array of at most 100 upstream names (or "*")',
+      "identity.leewaySeconds: must be an integer in 0..600",
+      'identity."colour": unknown setting',
+    ]);
+    expect(parseRelayConfig({ identity: { algorithms: ["HS256"] } }).ok).toBe(false);
+    const errorsOf = async (argv: string[]) => {
+      const result = await loadConfig(argv, {});
+      return result.ok ? [] : result.errors;
+    };
+    expect(await errorsOf(["--jwt-issuer=https://idp.example/"])).toEqual([
+      "identity: an issuer needs exactly one of jwksUrl and jwksFile",
+    ]);
+    expect(await errorsOf(["--no-shared-tokens"])).toEqual([
+      "identity.sharedTokens: turning shared tokens off needs an issuer",
+    ]);
+    // An issuer is enough to listen beyond loopback, but then the audience must be named.
+    const issuer = ["--jwt-issuer=https://idp.example/", "--jwks-file=/etc/jwks.json"];
+    expect(await errorsOf([...issuer, "--host=0.0.0.0"])).toEqual([
+      "identity.audience: required when listening on 0.0.0.0 (the relay's URL is not its public name)",
+    ]);
+    const loaded = await loadConfig(
+      [
+        ...issuer,
+        "--host=0.0.0.0",
+        "--jwt-audience=https://relay.example/wiregate",
+        "--no-shared-tokens",
+      ],
+      { WIREGATE_RELAY_MAX_SESSIONS_PER_USER: "3" },
+    );
+    expect(loaded.ok && loaded.config.identity).toMatchObject({
+      issuer: "https://idp.example/",
+      jwksFile: "/etc/jwks.json",
+      audience: ["https://relay.example/wiregate"],
+      sharedTokens: false,
+      maxSessionsPerSubject: 3,
+    });
+  });
+
   it("never throws on arbitrary input and always explains a rejection (fuzz)", () => {
     const near = fc.record(
       {

@@ -70,6 +70,26 @@ describe("docs/deploy.md", () => {
     expect(tested.length).toBe(3);
   });
 
+  it("gives an Identity example that the relay's parser takes", async () => {
+    const identity = /## Identity[\s\S]*?```json\n([\s\S]*?)```/.exec(deployDoc)?.[1];
+    expect(identity).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), "wiregate-deploy-identity-"));
+    const file = join(dir, "relay.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...JSON.parse(readFileSync(shippedConfig, "utf8")),
+        ...JSON.parse(identity!),
+      }),
+    );
+    const loaded = await loadConfig([`--config=${file}`], {});
+    if (!loaded.ok) throw new Error(loaded.errors.join("\n"));
+    expect(loaded.config.identity).toMatchObject({
+      sharedTokens: false,
+      denyFile: "/etc/wiregate/deny",
+    });
+  });
+
   it("installs the settings and a token file only root can read", async () => {
     const etc = mkdtempSync(join(tmpdir(), "wiregate-deploy-etc-"));
     run(block("/etc/wiregate/tokens"), [["/etc/wiregate", etc]]);
