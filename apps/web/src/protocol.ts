@@ -2,6 +2,7 @@
  * Messages between the page and the tunnel worker. The worker owns the WireGuard device and the
  * relay session; the page only renders what it is told and forwards what the user asks for.
  */
+
 import type { PeerStatus, TraceEvent } from "@wiregate/core";
 import type {
   Carriage,
@@ -10,6 +11,7 @@ import type {
   RelayTransport,
   StatsFrame,
 } from "@wiregate/relay-protocol";
+import type { WebSocketRequest } from "./browse/websocket-connection.js";
 
 export interface PeerSettings {
   publicKey: Uint8Array;
@@ -105,6 +107,8 @@ export type ToWorker =
   | { type: "connect"; settings: ConnectSettings }
   | { type: "http"; request: TunnelHttpRequest; port: MessagePort }
   | { type: "tcp-open"; host: string; port: number; channel: MessagePort }
+  /** A shown app's WebSocket (src/browse/websocket-connection.ts), its frames on `port`. */
+  | { type: "websocket"; request: WebSocketRequest; port: MessagePort }
   | { type: "disconnect" }
   | { type: "handshake" }
   | { type: "ping"; request: PingRequest }

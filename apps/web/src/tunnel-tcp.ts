@@ -4,6 +4,11 @@
  * console connection talks to the page over its own MessagePort.
  */
 import { httpRequest, Netstack, NetstackError } from "@wiregate/netstack";
+import {
+  type PortLike,
+  runWebSocket,
+  type WebSocketRequest,
+} from "./browse/websocket-connection.js";
 import type { HttpPortMessage, TcpPortMessage, TunnelHttpRequest } from "./protocol.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te"]);
@@ -46,6 +51,24 @@ export class TunnelTcp {
     } catch (e) {
       post({ type: "error", message: describe(e) });
     } finally {
+      port.close();
+    }
+  }
+
+  /** A shown app's WebSocket: its own TCP connection to the target, frames over `port`. */
+  async websocket(request: WebSocketRequest, port: MessagePort): Promise<void> {
+    try {
+      const conn = await this.net.connect({
+        host: request.host,
+        port: request.port,
+        noDelay: true,
+      });
+      await runWebSocket(conn, request, port as unknown as PortLike, {
+        random: (n) => crypto.getRandomValues(new Uint8Array(n)),
+      });
+    } catch (e) {
+      port.postMessage({ type: "error", message: describe(e) });
+      port.postMessage({ type: "closed", code: 1006, reason: "", wasClean: false });
       port.close();
     }
   }

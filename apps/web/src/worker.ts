@@ -65,6 +65,13 @@ scope.addEventListener("message", (event: MessageEvent<ToWorker>) => {
       if (tunnel.tcp) void tunnel.tcp.http(message.request, message.port);
       else message.port.postMessage({ type: "error", message: "not connected" });
       break;
+    case "websocket":
+      if (tunnel.tcp) void tunnel.tcp.websocket(message.request, message.port);
+      else {
+        message.port.postMessage({ type: "error", message: "not connected" });
+        message.port.postMessage({ type: "closed", code: 1006, reason: "", wasClean: false });
+      }
+      break;
     case "tcp-open":
       if (tunnel.tcp) void tunnel.tcp.console(message.host, message.port, message.channel);
       else message.channel.postMessage({ type: "error", message: "not connected" });
