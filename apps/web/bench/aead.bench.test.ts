@@ -8,15 +8,13 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join, normalize } from "node:path";
 import { gzipSync } from "node:zlib";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
+import { closeAfterAll } from "../../../test/helpers/closers.js";
 import { chromiumBrowser, RESULTS } from "../test/stack.js";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
-const closers: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-});
+const closers = closeAfterAll();
 
 /** The core's built backends and libsodium, as ES modules straight from the workspace. */
 const PAGE = `<!doctype html>

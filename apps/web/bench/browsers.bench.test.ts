@@ -11,12 +11,15 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DemoPeerThread } from "@wiregate/relay";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
+import { closeAfterAll } from "../../../test/helpers/closers.js";
 import type { FloodResult } from "../src/protocol.js";
 import {
   BROWSERS,
   type BrowserName,
   browser,
+  connectTunnel,
+  demoUpstream,
   localPageUrl,
   newContext,
   open,
@@ -37,10 +40,7 @@ const CARRIAGES = ["datagrams", "stream"] as const;
 type Carriage = (typeof CARRIAGES)[number];
 const TIMEOUT_MS = 120_000 + ROUNDS * BROWSERS.length * (4 * (SECONDS + 15) + 60) * 1000;
 
-const closers: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-});
+const closers = closeAfterAll();
 
 it(
   "Chromium and Firefox ESR: raw ceiling, tunnel flood and Browse download over HTTP/3",
@@ -49,12 +49,7 @@ it(
     const demo = await DemoPeerThread.start();
     closers.push(() => demo.close());
     const echo = await startUdpEcho(closers);
-    const relay = await startRelay(
-      [{ name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey }, echo],
-      0,
-      true,
-      true,
-    );
+    const relay = await startRelay([demoUpstream(demo), echo], 0, true, true);
     closers.push(() => relay.stop());
 
     /** A page of `name` on the loopback listener (a secure context for the Service Worker). */
@@ -66,10 +61,7 @@ it(
         const page = await (await newContext(b, undefined, true)).newPage();
         await open(page, localPageUrl(relay.address, { peer: demo.publicKey, carriage }));
         await page.getByRole("button", { name: "Generate key pair" }).click();
-        await page.getByRole("button", { name: "Connect", exact: true }).click();
-        await expect
-          .poll(() => page.getByTestId("badge").textContent(), { timeout: 20_000 })
-          .toMatch(/^Connected · WebTransport \(HTTP\/3\)/);
+        await connectTunnel(page, /^Connected · WebTransport \(HTTP\/3\)/);
         pages.set(`${name} ${carriage}`, page);
       }
     }

@@ -15,7 +15,8 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Http3Server, quicheLoaded } from "@fails-components/webtransport";
 import { generateDevCertificate } from "@wiregate/relay";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
+import { closeAfterAll } from "../../../test/helpers/closers.js";
 import { chromiumBrowser, RESULTS } from "../test/stack.js";
 import { cpuShares, schedTimes } from "./sched.js";
 
@@ -26,10 +27,7 @@ const BYTES = 1168;
 const INCOMING_HIGH_WATER_MARK = 1024;
 const OUTGOING_MAX_AGE_MS = 100;
 
-const closers: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-});
+const closers = closeAfterAll();
 
 interface CaseResult {
   queues: "browser defaults" | "larger";

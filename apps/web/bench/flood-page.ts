@@ -3,9 +3,9 @@
  * browser benches share.
  */
 import type { Browser, Page } from "playwright-core";
-import { expect } from "vitest";
 import type { FloodResult } from "../src/protocol.js";
 import {
+  connectTunnel,
   DIST,
   newContext,
   open,
@@ -46,10 +46,7 @@ export async function connectedPage(options: {
   const page = await (await newContext(options.chromium)).newPage();
   await open(page, pageUrl(relay.address, { peer: options.demoPublicKey }));
   await page.getByRole("button", { name: "Generate key pair" }).click();
-  await page.getByRole("button", { name: "Connect", exact: true }).click();
-  await expect
-    .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
-    .toMatch(new RegExp(`^Connected · ${options.badge}`));
+  await connectTunnel(page, new RegExp(`^Connected · ${options.badge}`), 15_000);
   await openTab(page, "Tools");
   return page;
 }

@@ -9,12 +9,15 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DemoPeer } from "@wiregate/relay";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
+import { closeAfterAll } from "../../../test/helpers/closers.js";
 import type { FloodResult } from "../src/protocol.js";
 import {
   CARRIAGES,
   type CarriageCase,
   chromiumBrowser,
+  connectTunnel,
+  demoUpstream,
   localPageUrl,
   newContext,
   open,
@@ -23,6 +26,7 @@ import {
   requireBuild,
   startRelay,
 } from "../test/stack.js";
+import { percentile } from "./percentile.js";
 import { startUdpEcho } from "./udp-echo.js";
 
 const BYTES = Number(process.env.BENCH_HTTP_BYTES ?? 50_000_000);
@@ -39,14 +43,7 @@ const BENCH_CASES: BenchCase[] = [
 /** Pings through the tunnel during the download, one per PING_MS. */
 const PING_MS = 50;
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-const closers: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-});
+const closers = closeAfterAll();
 
 it("HTTP download through the tunnel vs raw datagram goodput", async () => {
   requireBuild();
@@ -59,21 +56,17 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
   /** One transport: relay with HTTP/3 on (native) or off (WebSocket), page from its loopback
    * plain-HTTP listener (a secure context for the Service Worker, no certificate to trust). */
   const measure = async ({ http3, carriage, name }: BenchCase) => {
-    const relay = await startRelay(
-      [{ name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey }, echo],
-      0,
-      http3,
-      true,
-    );
+    const relay = await startRelay([demoUpstream(demo), echo], 0, http3, true);
     closers.push(() => relay.stop());
     const context = await newContext(chromium, undefined, true);
     const page = await context.newPage();
     await open(page, localPageUrl(relay.address, { peer: demo.publicKey, carriage }));
     await page.getByRole("button", { name: "Generate key pair" }).click();
-    await page.getByRole("button", { name: "Connect", exact: true }).click();
-    await expect
-      .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
-      .toMatch(http3 ? /^Connected · WebTransport \(HTTP\/3\)/ : /^Connected · WebSocket/);
+    await connectTunnel(
+      page,
+      http3 ? /^Connected · WebTransport \(HTTP\/3\)/ : /^Connected · WebSocket/,
+      15_000,
+    );
     const transport = await page.getByTestId("badge").textContent();
 
     // Raw datagram goodput of the same transport (the Tools screen's flood, "raw" mode).

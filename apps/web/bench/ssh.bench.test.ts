@@ -12,41 +12,42 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
 import type { Frame } from "playwright-core";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
+import { closeAfterAll } from "../../../test/helpers/closers.js";
 import { runCommand } from "../../../test/helpers/command.js";
 import { startHttpServer } from "../../../test/helpers/http-server.js";
 import { startWireGuardPeer } from "../../../test/helpers/netns.js";
 import { startSshd } from "../../../test/helpers/sshd.js";
+import { focusTerminal, login, run, screenText, sshConnected } from "../test/ssh-screen.js";
 import {
   chromiumBrowser,
+  connectTunnel,
+  importConfig,
   localPageUrl,
   newContext,
   open,
   openTab,
+  pageKeyPair,
   RESULTS,
   requireBuild,
   startRelay,
+  wgQuickConfig,
+  wgUpstream,
 } from "../test/stack.js";
+import { percentile } from "./percentile.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const KEYS = Number(process.env.BENCH_KEYS ?? 100);
 const BULK = 10_000_000;
 const SERVER = "10.80.0.1";
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 const summary = (ms: number[]) => {
   const sorted = [...ms].sort((a, b) => a - b);
   return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95) };
 };
 
-const closers: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-});
+const closers = closeAfterAll();
 
 /** OpenSSH's client in a pseudo-terminal: the time from writing "x" to reading its echo. */
 const DIRECT = `
@@ -78,11 +79,10 @@ it("SSH: keystroke echo and bulk cat through the tunnel, next to OpenSSH direct 
   timeout: 600_000,
 }, async () => {
   requireBuild();
-  const clientPrivate = generatePrivateKey((n) => crypto.getRandomValues(new Uint8Array(n)));
-  const clientPublic = keyToBase64(publicKey(nobleCrypto, clientPrivate));
+  const client = pageKeyPair();
   const peer = await startWireGuardPeer({
     addresses: [`${SERVER}/24`],
-    peers: [{ publicKey: clientPublic, allowedIPs: ["10.80.0.2/32"] }],
+    peers: [{ publicKey: client.publicKey, allowedIPs: ["10.80.0.2/32"] }],
     logLevel: "error",
   });
   closers.push(() => peer.stop());
@@ -95,60 +95,28 @@ it("SSH: keystroke echo and bulk cat through the tunnel, next to OpenSSH direct 
   await runCommand("ssh-keygen", ["-q", "-t", "ecdsa", "-N", "", "-f", key]);
   sshd.authorize([readFileSync(`${key}.pub`, "utf8").trim()]);
 
-  const relay = await startRelay(
-    [{ name: "wg", host: peer.underlayAddress, port: peer.listenPort, publicKey: peer.publicKey }],
-    0,
-    true,
-    true,
-  );
+  const relay = await startRelay([wgUpstream(peer)], 0, true, true);
   closers.push(() => relay.stop());
   const chromium = await chromiumBrowser();
   closers.push(() => chromium.close());
   const page = await (await newContext(chromium, undefined, true)).newPage();
   await open(page, localPageUrl(relay.address, { upstream: "wg" }));
-  const config = [
-    "[Interface]",
-    `PrivateKey = ${keyToBase64(clientPrivate)}`,
-    "Address = 10.80.0.2/32",
-    "",
-    "[Peer]",
-    `PublicKey = ${peer.publicKey}`,
-    "AllowedIPs = 10.80.0.0/24",
-    "",
-  ].join("\n");
-  await page.getByLabel("Import a .conf file").setInputFiles({
-    name: "wg0.conf",
-    mimeType: "text/plain",
-    buffer: Buffer.from(config),
+  const config = wgQuickConfig({
+    privateKey: client.privateKey,
+    addresses: ["10.80.0.2/32"],
+    peerPublicKey: peer.publicKey,
+    allowedIPs: ["10.80.0.0/24"],
   });
-  await expect.poll(() => page.getByTestId("public-key").inputValue()).toBe(clientPublic);
-  await page.getByRole("button", { name: "Connect", exact: true }).click();
-  await expect
-    .poll(() => page.getByTestId("badge").textContent(), { timeout: 20_000 })
-    .toMatch(/^Connected/);
-  const badge = (await page.getByTestId("badge").textContent()) ?? "";
+  await importConfig(page, config, client.publicKey);
+  const badge = await connectTunnel(page);
 
   // The SSH session (password), its terminal focused.
   await page.getByRole("tab", { name: "SSH", exact: true }).click();
-  await page.getByLabel("SSH host").fill(SERVER);
-  await page.getByLabel("User", { exact: true }).fill(sshd.user);
-  await page.getByLabel("Password", { exact: true }).fill(sshd.password);
-  await page.getByRole("button", { name: "Open SSH session" }).click();
+  await login(page, { host: SERVER, port: sshd.port, user: sshd.user, password: sshd.password });
   await page.getByRole("button", { name: "Trust and connect" }).click({ timeout: 20_000 });
-  const status = page.locator(".ssh-panels [data-testid=ssh-status]");
-  await expect.poll(() => status.getAttribute("data-state"), { timeout: 30_000 }).toBe("connected");
-  const terminal = page.locator(".ssh-panels .xterm");
-  await terminal.click();
-  const screen = () =>
-    page.evaluate(() =>
-      [...document.querySelectorAll(".ssh-panels .xterm-rows > div")]
-        .map((row) => (row.textContent ?? "").replace(/\u00a0/g, " "))
-        .join("\n"),
-    );
-  const run = async (command: string) => {
-    await page.keyboard.insertText(command);
-    await page.keyboard.press("Enter");
-  };
+  await sshConnected(page);
+  await focusTerminal(page);
+  const screen = () => screenText(page);
 
   // The Browse frame on the namespace's kernel HTTP server.
   await openTab(page, "Browse");
@@ -165,8 +133,8 @@ it("SSH: keystroke echo and bulk cat through the tunnel, next to OpenSSH direct 
   /** Keystrokes in the page: keydown (capture) to the echo's mutation of the terminal's rows. */
   const pageEcho = async (): Promise<number[]> => {
     await page.getByRole("tab", { name: "SSH", exact: true }).click();
-    await terminal.click();
-    await run("clear");
+    await focusTerminal(page);
+    await run(page, "clear");
     await expect.poll(screen).toMatch(/\$ *$/m);
     await page.evaluate(() => {
       const rows = document.querySelector(".ssh-panels .xterm-rows")!;
@@ -222,11 +190,11 @@ it("SSH: keystroke echo and bulk cat through the tunnel, next to OpenSSH direct 
   /** `cat` of a 10 MB text file through the terminal: Enter to the marker after it. */
   const catThroughTerminal = async (): Promise<number> => {
     await page.getByRole("tab", { name: "SSH", exact: true }).click();
-    await terminal.click();
-    await run("head -c 7500000 /dev/zero | base64 > ~/bulk.txt; clear");
+    await focusTerminal(page);
+    await run(page, "head -c 7500000 /dev/zero | base64 > ~/bulk.txt; clear");
     await expect.poll(screen).toMatch(/^\S+@\S+:~\$ *$/m);
     const started = performance.now();
-    await run("cat ~/bulk.txt; echo END-$((40+2))");
+    await run(page, "cat ~/bulk.txt; echo END-$((40+2))");
     await expect.poll(screen, { timeout: 300_000, interval: 20 }).toMatch(/^END-42$/m);
     const seconds = (performance.now() - started) / 1000;
     return readFileSync(join(sshd.home, "bulk.txt")).length / seconds;

@@ -13,10 +13,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DemoPeer, DemoPeerThread } from "@wiregate/relay";
 import type { Page } from "playwright-core";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
+import { closeAfterAll } from "../../../test/helpers/closers.js";
 import type { FloodResult } from "../src/protocol.js";
 import {
   chromiumBrowser,
+  connectTunnel,
   DIST,
   newContext,
   open,
@@ -47,10 +49,7 @@ const BUILDS = [
 ];
 /** Setup, then every flood of every round, each with up to 15 s to report. */
 const TIMEOUT_MS = 60_000 + BUILDS.length * ROUNDS * 2 * (1 + DEMOS.length) * (SECONDS + 15) * 1000;
-const closers: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-});
+const closers = closeAfterAll();
 
 it(
   "tunnel vs raw transport throughput, and main-thread long tasks",
@@ -90,10 +89,7 @@ it(
       const peer = demos.get(kind)!.publicKey;
       await open(page, pageUrl(relay.address, { peer, upstream: `demo-${kind}` }));
       await page.getByRole("button", { name: "Generate key pair" }).click();
-      await page.getByRole("button", { name: "Connect", exact: true }).click();
-      await expect
-        .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
-        .toMatch(new RegExp(`^Connected · ${badge}`));
+      await connectTunnel(page, new RegExp(`^Connected · ${badge}`), 15_000);
       await openTab(page, "Tools");
       return page;
     };

@@ -1,8 +1,9 @@
 /** The raw floods' upstream: a UDP echo on loopback, closed with the bench's other resources. */
 import { createSocket } from "node:dgram";
+import type { Closer } from "../../../test/helpers/closers.js";
 
 export async function startUdpEcho(
-  closers: (() => Promise<unknown> | unknown)[],
+  closers: Closer[],
 ): Promise<{ name: "echo"; host: string; port: number }> {
   const echo = createSocket("udp4");
   echo.on("message", (message, from) => echo.send(message, from.port, from.address));

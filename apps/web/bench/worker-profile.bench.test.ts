@@ -7,8 +7,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DemoPeer } from "@wiregate/relay";
-import { afterAll, expect, it } from "vitest";
-import { chromiumBrowser, DIST, RESULTS, requireBuild } from "../test/stack.js";
+import { expect, it } from "vitest";
+import { closeAfterAll } from "../../../test/helpers/closers.js";
+import { chromiumBrowser, DIST, demoUpstream, RESULTS, requireBuild } from "../test/stack.js";
 import { connectedPage, flood } from "./flood-page.js";
 import { startUdpEcho } from "./udp-echo.js";
 import { summarise, WorkerProfiler } from "./worker-profile.js";
@@ -20,10 +21,7 @@ const PAYLOAD = Number(process.env.BENCH_PAYLOAD ?? 1100);
 const BASELINE = process.env.BENCH_BASELINE_DIST;
 /** Setup, then 2 floods a round per build, each with up to 15 s to report. */
 const TIMEOUT_MS = 60_000 + (BASELINE ? 2 : 1) * ROUNDS * 2 * (SECONDS + 15) * 1000;
-const closers: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-});
+const closers = closeAfterAll();
 
 it(
   "the tunnel worker's CPU per datagram, by source",
@@ -32,10 +30,7 @@ it(
     const demo = await DemoPeer.start();
     closers.push(() => demo.close());
     const echo = await startUdpEcho(closers);
-    const upstreams = [
-      { name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey },
-      echo,
-    ];
+    const upstreams = [demoUpstream(demo), echo];
     const chromium = await chromiumBrowser();
     closers.push(() => chromium.close());
     const builds = [];

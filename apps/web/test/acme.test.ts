@@ -15,7 +15,16 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../../../test/helpers/browser.js";
 import { freeTcpUdpPort, type Pebble, servedSerial, startPebble } from "../../relay/test/pebble.js";
-import { DIST, open, openTab, requireBuild, TOKEN, watchErrors } from "./stack.js";
+import {
+  connectTunnel,
+  DIST,
+  demoUpstream,
+  open,
+  openTab,
+  requireBuild,
+  TOKEN,
+  watchErrors,
+} from "./stack.js";
 
 /** A HOME whose NSS database (what Chromium on Linux trusts) holds `rootPem` as a CA. */
 function homeTrusting(rootPem: string): string {
@@ -67,7 +76,7 @@ describe.each(CASES)("trusted ACME certificate, page over $name", (transport) =>
         http3: transport.http3,
         tokens: [TOKEN],
         staticDir: DIST,
-        upstreams: [{ name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey }],
+        upstreams: [demoUpstream(demo)],
         acmeDomains: ["localhost"],
         acmeDirectory: pebble.directory,
         acmeCaFile: pebble.caFile,
@@ -110,8 +119,7 @@ describe.each(CASES)("trusted ACME certificate, page over $name", (transport) =>
     const query = new URLSearchParams({ relay: relayUrl, token: TOKEN, peer: demo.publicKey });
     await open(page, `https://localhost:${port}/index.html?${query}`);
     await page.getByRole("button", { name: "Generate key pair" }).click();
-    await page.getByRole("button", { name: "Connect", exact: true }).click();
-    await expect.poll(() => badge().textContent(), { timeout: 15_000 }).toMatch(/^Connected/);
+    await connectTunnel(page, /^Connected/, 15_000);
     expect(await badge().textContent()).toBe(`Connected · ${transport.badge} · MTU 1420`);
     await openTab(page, "Status");
     expect(await page.getByTestId("session").textContent()).toContain(

@@ -6,35 +6,37 @@
  * down and up through it, also with 3 % loss each way inside the tunnel. On every carriage
  * (stack.ts): HTTP/3 datagrams, HTTP/3 stream (a relay with HTTP/3), and the WebSocket fallback.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpServer } from "../../../test/helpers/http-server.js";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
 import { addRandomLoss } from "../../../test/helpers/random-loss.js";
 import {
   BROWSERS,
-  browser,
   CARRIAGES,
   carriageInUse,
+  connectTunnel,
+  importConfig,
   localPageUrl,
   newContext,
   open,
   openTab,
+  pageKeyPair,
   type Stack,
   screenshot,
   startStack,
-  type TestBrowser,
   type TestLocator,
   type TestPage,
+  useBrowser,
   watchErrors,
+  wgQuickConfig,
+  wgUpstream,
 } from "./stack.js";
 
-const clientPrivate = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
-const clientPublic = keyToBase64(publicKey(nobleCrypto, clientPrivate));
+const client = pageKeyPair();
 
 let peer: WireGuardPeer;
 let directory: string;
@@ -51,7 +53,7 @@ beforeAll(async () => {
   );
   peer = await startWireGuardPeer({
     addresses: ["10.79.0.1/24", "fd79::1/64"],
-    peers: [{ publicKey: clientPublic, allowedIPs: ["10.79.0.2/32", "fd79::2/128"] }],
+    peers: [{ publicKey: client.publicKey, allowedIPs: ["10.79.0.2/32", "fd79::2/128"] }],
     logLevel: "error",
   });
   await startHttpServer(peer.ns, 8080, directory);
@@ -129,13 +131,7 @@ async function bulk(frame: TestLocator, bytes: number, label: string) {
 }
 
 describe.each(BROWSERS)("in %s", (name) => {
-  let b: TestBrowser;
-  beforeAll(async () => {
-    b = await browser(name);
-  });
-  afterAll(async () => {
-    await b?.close();
-  });
+  const b = useBrowser(name);
 
   describe.each(CARRIAGES)("Browse screen and TCP console over $name", (transport) => {
     let stack: Stack;
@@ -143,18 +139,19 @@ describe.each(BROWSERS)("in %s", (name) => {
       // A Service Worker needs a secure context: the page comes from the relay's loopback
       // plain-HTTP listener, as `npm start` serves it, so the browser trusts no certificate at all
       // (HTTP/3 is reached with the certificate's hash).
-      const wg = { name: "wg", host: peer.underlayAddress, port: peer.listenPort };
-      stack = await startStack([{ ...wg, publicKey: peer.publicKey }], transport.http3, true);
+      stack = await startStack([wgUpstream(peer)], transport.http3, true);
     });
     afterAll(async () => {
       await stack?.close();
     });
     /** The Browse frame showing the kernel server's page (the test before the bulk one). */
     let namespaceFrame: TestLocator | undefined;
-    const connected = async (page: TestPage) => {
-      await expect
-        .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
-        .toMatch(new RegExp(`^Connected · ${transport.badge.replace(/[()/]/g, "\\$&")}`));
+    /** Connects, and checks that the page shows the case's transport and carriage. */
+    const connect = async (page: TestPage) => {
+      await connectTunnel(
+        page,
+        new RegExp(`^Connected · ${transport.badge.replace(/[()/]/g, "\\$&")}`),
+      );
       // The case's carriage is the one in use (for auto, the relay's pick).
       await expect
         .poll(() => page.getByTestId("carriage").textContent())
@@ -164,7 +161,7 @@ describe.each(BROWSERS)("in %s", (name) => {
     it("shows the demo peer's page with its stylesheet and image, over IPv4 and IPv6", {
       timeout: 90_000,
     }, async () => {
-      const page = await (await newContext(b, undefined, true)).newPage();
+      const page = await (await newContext(b(), undefined, true)).newPage();
       const errors = watchErrors(page);
       await open(
         page,
@@ -174,8 +171,7 @@ describe.each(BROWSERS)("in %s", (name) => {
         }),
       );
       await page.getByRole("button", { name: "Generate key pair" }).click();
-      await page.getByRole("button", { name: "Connect", exact: true }).click();
-      await connected(page);
+      await connect(page);
       for (const address of ["http://10.99.0.1/", "http://[fd99::1]/"]) {
         const frame = await browse(page, address);
         await expect
@@ -217,27 +213,19 @@ describe.each(BROWSERS)("in %s", (name) => {
     it("shows a page with its image from the namespace's kernel HTTP server behind wireguard-go", {
       timeout: 90_000,
     }, async () => {
-      const page = await (await newContext(b, undefined, true)).newPage();
+      const page = await (await newContext(b(), undefined, true)).newPage();
       await open(
         page,
         localPageUrl(stack.relay.address, { upstream: "wg", carriage: transport.carriage }),
       );
-      const config = [
-        "[Interface]",
-        `PrivateKey = ${keyToBase64(clientPrivate)}`,
-        "Address = 10.79.0.2/32, fd79::2/128",
-        "",
-        "[Peer]",
-        `PublicKey = ${peer.publicKey}`,
-        "AllowedIPs = 10.79.0.0/24, fd79::/64",
-        "",
-      ].join("\n");
-      await page
-        .getByLabel("Import a .conf file")
-        .setInputFiles({ name: "wg0.conf", mimeType: "text/plain", buffer: Buffer.from(config) });
-      await expect.poll(() => page.getByTestId("public-key").inputValue()).toBe(clientPublic);
-      await page.getByRole("button", { name: "Connect", exact: true }).click();
-      await connected(page);
+      const config = wgQuickConfig({
+        privateKey: client.privateKey,
+        addresses: ["10.79.0.2/32", "fd79::2/128"],
+        peerPublicKey: peer.publicKey,
+        allowedIPs: ["10.79.0.0/24", "fd79::/64"],
+      });
+      await importConfig(page, config, client.publicKey);
+      await connect(page);
       const frame = await browse(page, "http://10.79.0.1:8080/");
       await expect
         .poll(() => frame.contentFrame().locator("#title").textContent(), { timeout: 20_000 })

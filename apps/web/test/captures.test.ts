@@ -11,7 +11,6 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BROWSERS,
-  browser,
   newContext,
   open,
   openTab,
@@ -19,8 +18,8 @@ import {
   type RunningRelay,
   screenshot,
   startRelay,
-  type TestBrowser,
   type TestPage,
+  useBrowser,
   watchErrors,
 } from "./stack.js";
 
@@ -49,16 +48,11 @@ afterAll(async () => {
 });
 
 describe.each(BROWSERS)("in %s", (name) => {
-  let b: TestBrowser;
+  const b = useBrowser(name);
   let page: TestPage;
 
   beforeAll(async () => {
-    b = await browser(name);
-    page = await (await newContext(b)).newPage();
-  });
-
-  afterAll(async () => {
-    await b?.close();
+    page = await (await newContext(b())).newPage();
   });
 
   describe("capture viewer", () => {

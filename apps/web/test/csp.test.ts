@@ -11,10 +11,13 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   chromiumBrowser,
+  connectTunnel,
+  cspViolations,
   newContext,
   openTab,
   pageUrl,
   ping,
+  recordCspViolations,
   type Stack,
   startStack,
   watchErrors,
@@ -28,14 +31,7 @@ beforeAll(async () => {
   stack = await startStack();
   chromium = await chromiumBrowser();
   page = await (await newContext(chromium)).newPage();
-  // Every violation, also those of workers, is reported to the document as an event.
-  await page.addInitScript(() => {
-    const seen: string[] = [];
-    (window as unknown as { cspViolations: string[] }).cspViolations = seen;
-    document.addEventListener("securitypolicyviolation", (event) => {
-      seen.push(`${event.violatedDirective} ${event.blockedURI}`);
-    });
-  });
+  await recordCspViolations(page);
 });
 
 afterAll(async () => {
@@ -49,19 +45,13 @@ describe("Content-Security-Policy", () => {
     const response = await page.goto(pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
     expect(response?.headers()["content-security-policy"]).toBe(CONTENT_SECURITY_POLICY);
     await page.getByRole("button", { name: "Generate key pair" }).click();
-    await page.getByRole("button", { name: "Connect", exact: true }).click();
-    await expect
-      .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
-      .toMatch(/^Connected/);
+    await connectTunnel(page, /^Connected/, 15_000);
     expect(
       (await ping(page, { destination: "10.99.0.1", count: 3, intervalMs: 50 })).received,
     ).toBe(3);
     await openTab(page, "Captures");
     await openTab(page, "Status");
-    const violations = await page.evaluate(
-      () => (window as unknown as { cspViolations: string[] }).cspViolations,
-    );
-    expect(violations).toEqual([]);
+    expect(await cspViolations(page)).toEqual([]);
     expect(errors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
     await expect
       .poll(() => page.getByTestId("session").textContent())
@@ -80,10 +70,7 @@ describe("Content-Security-Policy", () => {
     const strictPage = await context.newPage();
     await strictPage.goto(pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
     await strictPage.getByRole("button", { name: "Generate key pair" }).click();
-    await strictPage.getByRole("button", { name: "Connect", exact: true }).click();
-    await expect
-      .poll(() => strictPage.getByTestId("badge").textContent(), { timeout: 30_000 })
-      .toMatch(/^Connected/);
+    await connectTunnel(strictPage, /^Connected/, 30_000);
     expect(asked).toBeGreaterThan(0);
     expect(
       (await ping(strictPage, { destination: "10.99.0.1", count: 3, intervalMs: 50 })).received,

@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   assignDemoAddresses,
   BROWSERS,
-  browser,
   CARRIAGES,
   carriageInUse,
+  connectTunnel,
   hostsInNetLog,
   keyWithSameIpv4,
   NO_HTTP3_REASON,
@@ -28,8 +28,8 @@ import {
   screenshot,
   startRelay,
   startStack,
-  type TestBrowser,
   type TestPage,
+  useBrowser,
   watchErrors,
 } from "./stack.js";
 
@@ -41,18 +41,10 @@ describe.each(BROWSERS)("in %s", (name) => {
     name === "chromium"
       ? join(mkdtempSync(join(tmpdir(), "wiregate-netlog-")), "netlog.json")
       : undefined;
-  let b: TestBrowser;
+  const b = useBrowser(name, netLog);
   /** Every URL the pages requested (request events of the driver). */
   const requested: string[] = [];
   const relayOrigins = new Set<string>();
-
-  beforeAll(async () => {
-    b = await browser(name, netLog);
-  });
-
-  afterAll(async () => {
-    await b?.close();
-  });
 
   describe.each(CARRIAGES)("browser client ⇄ relay ⇄ demo peer over $name", (transport) => {
     let stack: Stack;
@@ -63,7 +55,7 @@ describe.each(BROWSERS)("in %s", (name) => {
     beforeAll(async () => {
       stack = await startStack([], transport.http3);
       relayOrigins.add(new URL(stack.relay.address.url).origin);
-      const context = await newContext(b);
+      const context = await newContext(b());
       context.on("request", (request) => requested.push(request.url()));
       page = await context.newPage();
       errors = watchErrors(page);
@@ -93,8 +85,7 @@ describe.each(BROWSERS)("in %s", (name) => {
         `PublicKey = ${stack.demo.publicKey}`,
       );
       await screenshot(page, "connect");
-      await page.getByRole("button", { name: "Connect", exact: true }).click();
-      await expect.poll(() => badge().textContent(), { timeout: 15_000 }).toMatch(/^Connected/);
+      await connectTunnel(page, /^Connected/, 15_000);
       connectedAt = Date.now();
       // MTU 1420 on both: over HTTP/3 messages above the datagram limit take the message stream.
       expect(await badge().textContent()).toBe(`Connected · ${transport.badge} · MTU 1420`);
@@ -234,7 +225,7 @@ describe.each(BROWSERS)("in %s", (name) => {
       expect(new Set(network.map((url) => new URL(url).origin))).toEqual(relayOrigins);
       // Firefox has no NetLog; its prefs keep its own services off the network (firefox.ts).
       if (!netLog) return;
-      await b.close(); // completes the NetLog
+      await b().close(); // completes the NetLog
       // WebTransport and QUIC are not Playwright requests: the browser's own log covers them. It
       // also names the Google services Chromium itself tries (resolved to nothing here).
       const hosts = [...hostsInNetLog(netLog)].filter((host) => !CHROMIUM_OWN.test(host));

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BROWSERS,
   browser,
+  connectTunnel,
   NO_HTTP3_REASON,
   open,
   openTab,
@@ -139,9 +140,8 @@ describe.each(CASES)("npm start, then the printed URL ($name)", (transport) => {
       await open(page, started.webClient);
       expect(await page.evaluate(() => window.isSecureContext)).toBe(true);
       await page.getByRole("button", { name: "Generate key pair" }).click();
-      await page.getByRole("button", { name: "Connect", exact: true }).click();
       const badge = page.getByTestId("badge");
-      await expect.poll(() => badge.textContent(), { timeout: 20_000 }).toMatch(/^Connected/);
+      await connectTunnel(page);
       await openTab(page, "Status");
       const session = await page.getByTestId("session").textContent();
       expect(await badge.textContent(), `${session}`).toBe(
@@ -164,9 +164,8 @@ describe.each(CASES)("npm start, then the printed URL ($name)", (transport) => {
       try {
         await open(local, started.webClient.replace("127.0.0.1", "localhost"));
         await local.getByRole("button", { name: "Generate key pair" }).click();
-        await local.getByRole("button", { name: "Connect", exact: true }).click();
         const badge = local.getByTestId("badge");
-        await expect.poll(() => badge.textContent(), { timeout: 20_000 }).toMatch(/^Connected/);
+        await connectTunnel(local);
         expect(await badge.textContent()).toBe(`Connected · ${transport.badge} · MTU 1420`);
         const result = await ping(local, { destination: "10.99.0.1", count: 1, intervalMs: 100 });
         expect(result.received).toBe(1);

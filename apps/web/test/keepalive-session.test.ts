@@ -10,28 +10,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BROWSERS,
-  browser,
+  connectTunnel,
   newContext,
   open,
   pageUrl,
   type Stack,
   startStack,
-  type TestBrowser,
   type TestPage,
+  useBrowser,
   watchErrors,
 } from "./stack.js";
 
 const IDLE_TIMEOUT_MS = 4_500;
 describe.each(BROWSERS)("in %s", (name) => {
-  let b: TestBrowser;
-
-  beforeAll(async () => {
-    b = await browser(name);
-  });
-
-  afterAll(async () => {
-    await b?.close();
-  });
+  const b = useBrowser(name);
 
   describe.each([
     { name: "WebSocket", http3: false },
@@ -43,7 +35,7 @@ describe.each(BROWSERS)("in %s", (name) => {
 
     beforeAll(async () => {
       stack = await startStack([], http3, false, { idleTimeoutMs: IDLE_TIMEOUT_MS });
-      page = await (await newContext(b)).newPage();
+      page = await (await newContext(b())).newPage();
       errors = watchErrors(page);
     });
 
@@ -55,9 +47,8 @@ describe.each(BROWSERS)("in %s", (name) => {
     it("keeps its session past the relay's idle timeout with keepalives, one a second", async () => {
       await open(page, pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
       await page.getByRole("button", { name: "Generate key pair" }).click();
-      await page.getByRole("button", { name: "Connect", exact: true }).click();
       const badge = page.getByTestId("badge");
-      await expect.poll(() => badge.textContent(), { timeout: 15_000 }).toMatch(/^Connected/);
+      await connectTunnel(page, /^Connected/, 15_000);
       const { relay } = stack.relay;
       expect(relay.sessions.size).toBe(1);
       const [session] = [...relay.sessions];

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { lineMatching, lines } from "../../relay/test/relay-process.js";
 import {
   chromiumBrowser,
+  connectTunnel,
   DIST,
   newContext,
   open,
@@ -93,10 +94,7 @@ it("the page falls back to WebSocket, says why, and pings through the demo peer"
     ),
   );
   await page.getByRole("button", { name: "Generate key pair" }).click();
-  await page.getByRole("button", { name: "Connect", exact: true }).click();
-  await expect
-    .poll(() => page.getByTestId("badge").textContent(), { timeout: 20_000 })
-    .toBe("Connected · WebSocket · MTU 1420");
+  await connectTunnel(page, "Connected · WebSocket · MTU 1420");
   await openTab(page, "Status");
   const session = await page.getByTestId("session").textContent();
   expect(session).toContain("relay reports websocket");

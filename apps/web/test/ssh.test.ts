@@ -8,36 +8,51 @@
  * ESR), password and key logins, a command's output and Ctrl-C; the rest in Chromium, which has
  * the rest of Playwright's API (viewport resizes, DevTools' heap, init scripts).
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestBrowser, TestPage } from "../../../test/helpers/browser-page.js";
+import type { TestPage } from "../../../test/helpers/browser-page.js";
 import { runCommand } from "../../../test/helpers/command.js";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
 import { type Sshd, startSshd } from "../../../test/helpers/sshd.js";
 import {
+  focusTerminal,
+  login as loginAs,
+  run,
+  screenText,
+  sessionButton,
+  sshConnected,
+  visible,
+  waitForScreen,
+} from "./ssh-screen.js";
+import {
   BROWSERS,
-  browser,
   CARRIAGES,
   type CarriageCase,
   chromiumBrowser,
+  connectTunnel,
+  cspViolations,
+  importConfig,
   newContext,
   open,
+  pageKeyPair,
   pageUrl,
   type RunningRelay,
+  recordCspViolations,
   requireBuild,
   screenshot,
   startRelay,
+  useBrowser,
   watchErrors,
+  wgQuickConfig,
+  wgUpstream,
 } from "./stack.js";
 
 const SERVER = "10.78.0.1";
-const clientPrivate = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
-const clientPublic = keyToBase64(publicKey(nobleCrypto, clientPrivate));
+const client = pageKeyPair();
 
 let peer: WireGuardPeer;
 let sshd: Sshd;
@@ -47,7 +62,7 @@ beforeAll(async () => {
   requireBuild();
   peer = await startWireGuardPeer({
     addresses: [`${SERVER}/24`, "fd78::1/64"],
-    peers: [{ publicKey: clientPublic, allowedIPs: ["10.78.0.2/32", "fd78::2/128"] }],
+    peers: [{ publicKey: client.publicKey, allowedIPs: ["10.78.0.2/32", "fd78::2/128"] }],
   });
   sshd = await startSshd(peer.ns);
   // The carriage suites below use more of Playwright than the page interface has (viewport
@@ -62,41 +77,13 @@ afterAll(async () => {
 });
 
 /** The page's wg-quick config for the namespace's wireguard-go. */
-function wgConfig(): string {
-  return [
-    "[Interface]",
-    `PrivateKey = ${keyToBase64(clientPrivate)}`,
-    "Address = 10.78.0.2/32, fd78::2/128",
-    "",
-    "[Peer]",
-    `PublicKey = ${peer.publicKey}`,
-    "AllowedIPs = 10.78.0.0/24, fd78::/64",
-    "",
-  ].join("\n");
-}
-
-/** The visible session's terminal screen, row by row. */
-function screenText(page: TestPage): Promise<string> {
-  return page.evaluate(() =>
-    [...document.querySelectorAll(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm-rows > div")]
-      .map((row) => (row.textContent ?? "").replace(/\u00a0/g, " "))
-      .join("\n"),
-  );
-}
-
-function visible(page: TestPage, testId: string) {
-  return page.locator(`.ssh-panels > [role=tabpanel]:not([hidden]) [data-testid="${testId}"]`);
-}
-
-async function waitForScreen(page: TestPage, pattern: RegExp | string, timeout = 15_000) {
-  await expect
-    .poll(() => screenText(page), { timeout })
-    .toMatch(typeof pattern === "string" ? new RegExp(escapeRegExp(pattern)) : pattern);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
+const wgConfig = () =>
+  wgQuickConfig({
+    privateKey: client.privateKey,
+    addresses: ["10.78.0.2/32", "fd78::2/128"],
+    peerPublicKey: peer.publicKey,
+    allowedIPs: ["10.78.0.0/24", "fd78::/64"],
+  });
 
 /** Whether the test user's `sleep 100` runs (the namespace shares the process table). */
 async function sleeping(): Promise<boolean> {
@@ -106,36 +93,26 @@ async function sleeping(): Promise<boolean> {
   return found.code === 0;
 }
 
-/** Types a command line into the terminal (as text input, like a paste) and presses Enter. */
-async function run(page: TestPage, command: string): Promise<void> {
-  await page.keyboard.insertText(command);
-  await page.keyboard.press("Enter");
-}
-
-async function connected(page: TestPage) {
-  await expect
-    .poll(() => visible(page, "ssh-status").getAttribute("data-state"), { timeout: 30_000 })
-    .toMatch(/connected|failed|ended/);
-  expect(await visible(page, "ssh-status").textContent()).toMatch(/^Connected to /);
-}
-
-const METHODS = {
-  Password: "password",
-  Key: "key",
-  "Keyboard-interactive": "keyboard-interactive",
-};
-
-async function login(
+/** The namespace's sshd, or another server of the namespace on `port`. */
+const target = (port = sshd.port) => ({
+  host: SERVER,
+  port,
+  user: sshd.user,
+  password: sshd.password,
+});
+const login = (
   page: TestPage,
   method: "Password" | "Key" | "Keyboard-interactive",
-  port = sshd.port,
-) {
-  await page.getByLabel("SSH host").fill(SERVER);
-  await page.getByLabel("SSH port").fill(String(port));
-  await page.getByLabel("User", { exact: true }).fill(sshd.user);
-  await page.getByLabel("Authentication").selectOption(METHODS[method]);
-  if (method === "Password") await page.getByLabel("Password", { exact: true }).fill(sshd.password);
-  await page.getByRole("button", { name: "Open SSH session" }).click();
+  port?: number,
+) => loginAs(page, target(port), method);
+
+/** Has the page generate an SSH key and authorizes its public key on the namespace's sshd. */
+async function authorizePageKey(page: TestPage): Promise<void> {
+  await page.getByLabel("Authentication").selectOption("key");
+  await page.getByRole("button", { name: "Generate key" }).click();
+  const line = page.getByTestId("ssh-public-key");
+  await expect.poll(() => line.inputValue()).toMatch(/^ssh-ed25519 AAAA\S+ wiregate-page$/);
+  sshd.authorize([await line.inputValue()]);
 }
 
 /** The checks that need no second run go with the first carriage (HTTP/3 datagrams). */
@@ -148,42 +125,16 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
   let errors: string[];
 
   beforeAll(async () => {
-    relay = await startRelay(
-      [
-        {
-          name: "wg",
-          host: peer.underlayAddress,
-          port: peer.listenPort,
-          publicKey: peer.publicKey,
-        },
-      ],
-      0,
-      transport.http3,
-    );
+    relay = await startRelay([wgUpstream(peer)], 0, transport.http3);
     page = await (await newContext(chromium)).newPage();
-    await page.addInitScript(() => {
-      const seen: string[] = [];
-      (window as unknown as { cspViolations: string[] }).cspViolations = seen;
-      document.addEventListener("securitypolicyviolation", (event) => {
-        seen.push(`${event.violatedDirective} ${event.blockedURI}`);
-      });
-    });
+    await recordCspViolations(page);
     errors = watchErrors(page);
   });
 
   it("connects the tunnel to the namespace", async () => {
     await open(page, pageUrl(relay.address, { upstream: "wg", carriage: transport.carriage }));
-    const config = wgConfig();
-    await page.getByLabel("Import a .conf file").setInputFiles({
-      name: "wg0.conf",
-      mimeType: "text/plain",
-      buffer: Buffer.from(config),
-    });
-    await expect.poll(() => page.getByTestId("public-key").inputValue()).toBe(clientPublic);
-    await page.getByRole("button", { name: "Connect", exact: true }).click();
-    await expect
-      .poll(() => page.getByTestId("badge").textContent(), { timeout: 20_000 })
-      .toBe(`Connected · ${transport.badge} · MTU 1420`);
+    await importConfig(page, wgConfig(), client.publicKey);
+    await connectTunnel(page, `Connected · ${transport.badge} · MTU 1420`);
   });
 
   afterAll(async () => {
@@ -200,10 +151,10 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
     await expect.poll(() => prompt.textContent(), { timeout: 20_000 }).toContain(fingerprint);
     expect(await prompt.textContent()).toContain("ssh-ed25519");
     await page.getByRole("button", { name: "Trust and connect" }).click();
-    await connected(page);
+    await sshConnected(page);
     expect(await page.getByTestId("ssh-known-hosts").textContent()).toContain(fingerprint);
 
-    await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+    await focusTerminal(page);
     await run(page, "echo hello-$((6*7)) $TERM");
     await waitForScreen(page, "hello-42 xterm-256color");
     // UTF-8 both ways, and colours (the SGR sequence is drawn, not printed).
@@ -282,15 +233,11 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
   });
 
   it("logs in with a key generated in the page, in a second tab", async () => {
-    await page.getByLabel("Authentication").selectOption({ label: "Key" });
-    await page.getByRole("button", { name: "Generate key" }).click();
-    const line = page.getByTestId("ssh-public-key");
-    await expect.poll(() => line.inputValue()).toMatch(/^ssh-ed25519 AAAA\S+ wiregate-page$/);
-    sshd.authorize([await line.inputValue()]);
+    await authorizePageKey(page);
     await login(page, "Key");
-    await connected(page);
+    await sshConnected(page);
     expect(await page.getByRole("tab", { name: /^wgssh@10\.78\.0\.1 / }).count()).toBe(2);
-    await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+    await focusTerminal(page);
     await run(page, "echo key-login-$(whoami)");
     await waitForScreen(page, "key-login-wgssh");
     // Ctrl-D ends the shell, and the session says so.
@@ -298,14 +245,9 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
     await expect
       .poll(() => visible(page, "ssh-status").textContent(), { timeout: 10_000 })
       .toMatch(/^Session ended: the shell exited/);
-    await page
-      .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
-      .getByRole("button", { name: "Close session" })
-      .click();
+    await sessionButton(page, "Close session");
     expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
-    expect(
-      await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations),
-    ).toEqual([]);
+    expect(await cspViolations(page)).toEqual([]);
   });
 
   // The checks below need no second run: they are registered on the first carriage only.
@@ -321,7 +263,7 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
     };
     const terminal = visible(page, "ssh-terminal");
     const received = async () => Number(await terminal.getAttribute("data-received"));
-    await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+    await focusTerminal(page);
     await run(page, "clear");
     const before = await heap();
     const start = await received();
@@ -350,14 +292,11 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
     const form = page.getByRole("form", { name: "Server prompts" });
     await form.getByLabel(/Password/).fill(sshd.password, { timeout: 20_000 });
     await form.getByRole("button", { name: "Send" }).click();
-    await connected(page);
-    await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+    await sshConnected(page);
+    await focusTerminal(page);
     await run(page, "echo kbd-$(id -un)");
     await waitForScreen(page, "kbd-wgssh");
-    await page
-      .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
-      .getByRole("button", { name: "Close session" })
-      .click();
+    await sessionButton(page, "Close session");
   });
 
   it("refuses a changed host key loudly, until the old one is removed on purpose", async () => {
@@ -373,10 +312,7 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
     expect(text).toContain(old);
     expect(text).toContain(fresh);
     await screenshot(page, "ssh-host-key-changed");
-    await page
-      .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
-      .getByRole("button", { name: "Close session" })
-      .click();
+    await sessionButton(page, "Close session");
     // Removed on purpose: trust on first use again, with the new fingerprint.
     await page.getByRole("button", { name: `Remove the host key of ${SERVER}` }).click();
     await login(page, "Password");
@@ -384,7 +320,7 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
       .poll(() => visible(page, "ssh-host-key-prompt").textContent(), { timeout: 20_000 })
       .toContain(fresh);
     await page.getByRole("button", { name: "Trust and connect" }).click();
-    await connected(page);
+    await sshConnected(page);
   });
 
   it("ends every session with a clear message when the tunnel goes down, and reconnects on demand", async () => {
@@ -395,24 +331,15 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
       .poll(() => visible(page, "ssh-status").textContent(), { timeout: 10_000 })
       .toBe("Session ended: the tunnel was disconnected.");
     await page.getByRole("tab", { name: "Connect" }).click();
-    await page.getByRole("button", { name: "Connect", exact: true }).click();
-    await expect
-      .poll(() => page.getByTestId("badge").textContent(), { timeout: 20_000 })
-      .toMatch(/^Connected/);
+    await connectTunnel(page);
     await page.getByRole("tab", { name: "SSH", exact: true }).click();
-    await page
-      .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
-      .getByRole("button", { name: "Reconnect" })
-      .click();
-    await connected(page);
-    await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+    await sessionButton(page, "Reconnect");
+    await sshConnected(page);
+    await focusTerminal(page);
     await run(page, "echo back-$((2+3))");
     await waitForScreen(page, "back-5");
     await screenshot(page, "ssh-reconnected");
-    await page
-      .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
-      .getByRole("button", { name: "Close session" })
-      .click();
+    await sessionButton(page, "Close session");
   });
 
   it("says what went wrong with a server that sends garbage or stalls, and stays responsive", async () => {
@@ -434,10 +361,7 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
         .toBe("failed");
       expect(await status.textContent()).toMatch(/^Not connected: /);
       const garbageMessage = await status.textContent();
-      await page
-        .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
-        .getByRole("button", { name: "Close session" })
-        .click();
+      await sessionButton(page, "Close session");
 
       await login(page, "Password", 2223);
       // While the server stalls, the page answers.
@@ -453,10 +377,7 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
         `garbage: ${garbageMessage}; stall: ${await visible(page, "ssh-status").textContent()}`,
       );
       await screenshot(page, "ssh-hostile");
-      await page
-        .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
-        .getByRole("button", { name: "Close session" })
-        .click();
+      await sessionButton(page, "Close session");
     } finally {
       server.kill();
     }
@@ -491,14 +412,11 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
         await expect.poll(() => page.getByTestId("ssh-public-key").inputValue()).toBe(pub);
         sshd.authorize([pub]);
         await login(page, "Key");
-        await connected(page);
-        await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+        await sshConnected(page);
+        await focusTerminal(page);
         await run(page, `echo imported-${type}-$(whoami)`);
         await waitForScreen(page, `imported-${type}-wgssh`);
-        await page
-          .locator(".ssh-panels > [role=tabpanel]:not([hidden])")
-          .getByRole("button", { name: "Close session" })
-          .click();
+        await sessionButton(page, "Close session");
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -540,45 +458,24 @@ describe.each(CARRIAGES)("SSH to OpenSSH in a namespace over $name", (transport)
 });
 
 describe.each(BROWSERS)("SSH in %s, over HTTP/3 datagrams", (name) => {
+  const b = useBrowser(name);
   let relay: RunningRelay;
-  let b: TestBrowser;
   let page: TestPage;
 
   beforeAll(async () => {
-    relay = await startRelay(
-      [
-        {
-          name: "wg",
-          host: peer.underlayAddress,
-          port: peer.listenPort,
-          publicKey: peer.publicKey,
-        },
-      ],
-      0,
-      true,
-    );
-    b = await browser(name);
-    page = await (await newContext(b)).newPage();
+    relay = await startRelay([wgUpstream(peer)], 0, true);
+    page = await (await newContext(b())).newPage();
   });
 
   afterAll(async () => {
-    await b?.close();
     await relay?.stop();
   });
 
   it("logs in with a password and with a key generated in the page; commands, output, Ctrl-C", async () => {
     const errors = watchErrors(page);
     await open(page, pageUrl(relay.address, { upstream: "wg", carriage: "datagrams" }));
-    await page.getByLabel("Import a .conf file").setInputFiles({
-      name: "wg0.conf",
-      mimeType: "text/plain",
-      buffer: Buffer.from(wgConfig()),
-    });
-    await expect.poll(() => page.getByTestId("public-key").inputValue()).toBe(clientPublic);
-    await page.getByRole("button", { name: "Connect", exact: true }).click();
-    await expect
-      .poll(() => page.getByTestId("badge").textContent(), { timeout: 20_000 })
-      .toMatch(/^Connected · WebTransport \(HTTP\/3\)/);
+    await importConfig(page, wgConfig(), client.publicKey);
+    await connectTunnel(page, /^Connected · WebTransport \(HTTP\/3\)/);
     await page.getByRole("tab", { name: "SSH", exact: true }).click();
     await login(page, "Password");
     const fingerprint = (await sshd.hostKeyFingerprint("ed25519")).split(" ")[1]!;
@@ -586,8 +483,8 @@ describe.each(BROWSERS)("SSH in %s, over HTTP/3 datagrams", (name) => {
       .poll(() => visible(page, "ssh-host-key-prompt").textContent(), { timeout: 20_000 })
       .toContain(fingerprint);
     await page.getByRole("button", { name: "Trust and connect" }).click();
-    await connected(page);
-    await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+    await sshConnected(page);
+    await focusTerminal(page);
     await run(page, `echo hello-$((6*7)) from-${name}`);
     await waitForScreen(page, `hello-42 from-${name}`);
     await run(page, "sleep 100");
@@ -598,14 +495,10 @@ describe.each(BROWSERS)("SSH in %s, over HTTP/3 datagrams", (name) => {
     await waitForScreen(page, "interrupted-130");
     await screenshot(page, "ssh-browser");
 
-    await page.getByLabel("Authentication").selectOption("key");
-    await page.getByRole("button", { name: "Generate key" }).click();
-    const line = page.getByTestId("ssh-public-key");
-    await expect.poll(() => line.inputValue()).toMatch(/^ssh-ed25519 AAAA\S+ wiregate-page$/);
-    sshd.authorize([await line.inputValue()]);
+    await authorizePageKey(page);
     await login(page, "Key");
-    await connected(page);
-    await page.locator(".ssh-panels > [role=tabpanel]:not([hidden]) .xterm").click();
+    await sshConnected(page);
+    await focusTerminal(page);
     await run(page, "echo key-login-$(whoami)");
     await waitForScreen(page, "key-login-wgssh");
     expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);

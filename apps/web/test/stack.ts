@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
 import { demoClientAddresses } from "@wiregate/packets";
 import {
   DEFAULT_CONFIG,
@@ -19,7 +20,8 @@ import {
   type RelayConfig,
   type UpstreamEntry,
 } from "@wiregate/relay";
-import type { Browser, BrowserContext } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, expect } from "vitest";
 import {
   BROWSERS,
   type BrowserName,
@@ -31,6 +33,7 @@ import {
   type TestLocator,
   type TestPage,
 } from "../../../test/helpers/browser.js";
+import type { WireGuardPeer } from "../../../test/helpers/netns.js";
 import { startRelayWith } from "../../relay/test/helpers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -118,6 +121,26 @@ export async function startRelay(
       : {}),
   });
   return { relay, address, stop: () => relay.stop(500) };
+}
+
+/**
+ * The relay's upstream entry for a wireguard-go peer in a namespace (netns.ts): what the page asks
+ * for with `upstream: "wg"`.
+ */
+export function wgUpstream(
+  peer: Pick<WireGuardPeer, "underlayAddress" | "listenPort" | "publicKey">,
+  name = "wg",
+): UpstreamEntry {
+  return { name, host: peer.underlayAddress, port: peer.listenPort, publicKey: peer.publicKey };
+}
+
+/** The relay's upstream entry for a demo peer (`DemoPeer`, `DemoPeerThread`) reached directly. */
+export function demoUpstream(demo: {
+  host: string;
+  port: number;
+  publicKey: string;
+}): UpstreamEntry {
+  return { name: "demo", host: demo.host, port: demo.port, publicKey: demo.publicKey };
 }
 
 /** Forwards UDP between the relay and the demo peer; one upstream socket per relay socket. */
@@ -268,6 +291,24 @@ export {
   type TestLocator,
   type TestPage,
 };
+
+/**
+ * The browser `name` for the describe block this is called in: launched before its tests, closed
+ * after them. `describe.each(BROWSERS)("in %s", (name) => { const b = useBrowser(name); … b() … })`.
+ */
+export function useBrowser(name: BrowserName, netLog?: string): () => TestBrowser {
+  let launched: TestBrowser | undefined;
+  beforeAll(async () => {
+    launched = await browser(name, netLog);
+  });
+  afterAll(async () => {
+    await launched?.close();
+  });
+  return () => {
+    if (!launched) throw new Error(`${name} is not running: call useBrowser in a describe block`);
+    return launched;
+  };
+}
 
 /**
  * Why the page fell back to WebSocket when the relay has HTTP/3 off, in each browser. Chromium hears
@@ -441,4 +482,80 @@ export async function open(page: TestPage, url: string): Promise<void> {
       await page.waitForTimeout(250);
     }
   }
+}
+
+/** A fresh WireGuard key pair for the page, both keys in base64 as a wg-quick config has them. */
+export function pageKeyPair(): { privateKey: string; publicKey: string } {
+  const privateKey = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
+  return {
+    privateKey: keyToBase64(privateKey),
+    publicKey: keyToBase64(publicKey(nobleCrypto, privateKey)),
+  };
+}
+
+/** The page's wg-quick config for one peer (e.g. a namespace's wireguard-go). */
+export function wgQuickConfig(config: {
+  privateKey: string;
+  addresses: string[];
+  peerPublicKey: string;
+  allowedIPs: string[];
+}): string {
+  return [
+    "[Interface]",
+    `PrivateKey = ${config.privateKey}`,
+    `Address = ${config.addresses.join(", ")}`,
+    "",
+    "[Peer]",
+    `PublicKey = ${config.peerPublicKey}`,
+    `AllowedIPs = ${config.allowedIPs.join(", ")}`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * Imports a wg-quick config through the Connect screen's file input, as a user importing a .conf
+ * would, and waits until the page shows the config's public key (`publicKey`).
+ */
+export async function importConfig(page: TestPage, config: string, publicKey: string) {
+  await page.getByLabel("Import a .conf file").setInputFiles({
+    name: "wg0.conf",
+    mimeType: "text/plain",
+    buffer: Buffer.from(config),
+  });
+  await expect.poll(() => page.getByTestId("public-key").inputValue()).toBe(publicKey);
+}
+
+/**
+ * Presses Connect and waits until the badge says `expected` (a string: exactly; by default any
+ * "Connected …"); returns the badge's text.
+ */
+export async function connectTunnel(
+  page: TestPage,
+  expected: string | RegExp = /^Connected/,
+  timeout = 20_000,
+): Promise<string> {
+  await page.getByRole("button", { name: "Connect", exact: true }).click();
+  const badge = page.getByTestId("badge");
+  const shown = expect.poll(() => badge.textContent(), { timeout });
+  await (typeof expected === "string" ? shown.toBe(expected) : shown.toMatch(expected));
+  return (await badge.textContent()) ?? "";
+}
+
+/**
+ * Records every Content-Security-Policy violation the page's documents report (workers' too, as
+ * events on the document), for `cspViolations`. Playwright only (an init script): Chromium.
+ */
+export async function recordCspViolations(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { cspViolations: string[] }).cspViolations = seen;
+    document.addEventListener("securitypolicyviolation", (event) => {
+      seen.push(`${event.violatedDirective} ${event.blockedURI}`);
+    });
+  });
+}
+
+/** The violations `recordCspViolations` saw in the current document: "directive blocked-URI". */
+export function cspViolations(page: TestPage): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
 }

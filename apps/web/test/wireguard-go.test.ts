@@ -5,33 +5,35 @@
  * message stream), 1,400-byte UDP datagrams sent from the namespace reach the page's UDP listener,
  * every one, and a burst's losses are all counted. Also the narrow-screen (375 px) screenshots.
  */
-import { randomBytes } from "node:crypto";
-import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
 import {
   BROWSERS,
-  browser,
   CARRIAGES,
+  connectTunnel,
+  importConfig,
   newContext,
   open,
   openTab,
+  pageKeyPair,
   pageUrl,
   ping,
   type RunningRelay,
   screenshot,
   startRelay,
-  type TestBrowser,
   type TestPage,
+  useBrowser,
   watchErrors,
+  wgQuickConfig,
+  wgUpstream,
 } from "./stack.js";
 
 let peer: WireGuardPeer;
 let relay: RunningRelay;
 let page: TestPage;
 
-const clientPrivate = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
-const clientPublic = keyToBase64(publicKey(nobleCrypto, clientPrivate));
+const client = pageKeyPair();
+const clientPublic = client.publicKey;
 
 beforeAll(async () => {
   // No endpoint for the page: wireguard-go learns it (the relay's UDP socket) from the handshake.
@@ -46,13 +48,7 @@ afterAll(async () => {
 });
 
 describe.each(BROWSERS)("in %s", (name) => {
-  let b: TestBrowser;
-  beforeAll(async () => {
-    b = await browser(name);
-  });
-  afterAll(async () => {
-    await b?.close();
-  });
+  const b = useBrowser(name);
 
   describe.each(CARRIAGES)(
     "browser client ⇄ relay ⇄ wireguard-go (namespace kernel) over $name",
@@ -60,19 +56,8 @@ describe.each(BROWSERS)("in %s", (name) => {
       /** The narrow-screen screenshots, once. */
       const shots = transport === CARRIAGES[0];
       beforeAll(async () => {
-        relay = await startRelay(
-          [
-            {
-              name: "wg",
-              host: peer.underlayAddress,
-              port: peer.listenPort,
-              publicKey: peer.publicKey,
-            },
-          ],
-          0,
-          transport.http3,
-        );
-        page = await (await newContext(b, { width: 375, height: 812 })).newPage();
+        relay = await startRelay([wgUpstream(peer)], 0, transport.http3);
+        page = await (await newContext(b(), { width: 375, height: 812 })).newPage();
       });
       afterAll(async () => {
         await page?.context().close();
@@ -82,31 +67,15 @@ describe.each(BROWSERS)("in %s", (name) => {
       it("imports a wg-quick config, connects, and the namespace answers full-size pings", async () => {
         const errors = watchErrors(page);
         await open(page, pageUrl(relay.address, { upstream: "wg", carriage: transport.carriage }));
-        const config = [
-          "[Interface]",
-          `PrivateKey = ${keyToBase64(clientPrivate)}`,
-          "Address = 10.77.0.2/32, fd77::2/128",
-          "",
-          "[Peer]",
-          `PublicKey = ${peer.publicKey}`,
-          "AllowedIPs = 10.77.0.0/24, fd77::/64",
-          "",
-        ].join("\n");
-        // Through the file input, as a user importing a .conf would.
-        await page.getByLabel("Import a .conf file").setInputFiles({
-          name: "wg0.conf",
-          mimeType: "text/plain",
-          buffer: Buffer.from(config),
+        const config = wgQuickConfig({
+          privateKey: client.privateKey,
+          addresses: ["10.77.0.2/32", "fd77::2/128"],
+          peerPublicKey: peer.publicKey,
+          allowedIPs: ["10.77.0.0/24", "fd77::/64"],
         });
-        await expect.poll(() => page.getByTestId("public-key").inputValue()).toBe(clientPublic);
+        await importConfig(page, config, clientPublic);
         if (shots) await screenshot(page, "narrow-connect");
-        await page.getByRole("button", { name: "Connect", exact: true }).click();
-        await expect
-          .poll(() => page.getByTestId("badge").textContent(), { timeout: 15_000 })
-          .toMatch(/^Connected/);
-        expect(await page.getByTestId("badge").textContent()).toBe(
-          `Connected · ${transport.badge} · MTU 1420`,
-        );
+        expect(await connectTunnel(page)).toBe(`Connected · ${transport.badge} · MTU 1420`);
 
         const v4 = await ping(page, { destination: "10.77.0.1", count: 5, intervalMs: 100 });
         expect(v4).toMatchObject({ transmitted: 5, received: 5 });
