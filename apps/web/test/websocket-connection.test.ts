@@ -2,11 +2,15 @@
 // server: the `ws` package (the WebSocket server of Node.js's ecosystem), over a real TCP
 // connection on loopback. The handshake with the app's subprotocols, Origin and cookies; text and
 // binary both ways, fragmented messages, ping/pong, close codes both ways; refusals with clear
-// errors; and the bound on what a server can make the worker hold.
+// errors; and the bound on what a server can make the worker hold. Then the shown page's
+// WebSocket class (public/__wiregate/websocket.js) on top of it, against the same server.
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
 import { Duplex } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { createContext, runInContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import {
@@ -15,6 +19,7 @@ import {
   type WebSocketRequest,
 } from "../src/browse/websocket-connection.js";
 
+const SHIM = fileURLToPath(new URL("../public/__wiregate/websocket.js", import.meta.url));
 let server: WebSocketServer;
 let port: number;
 /** What the server saw of each handshake, and the server side of each connection. */
@@ -199,5 +204,156 @@ describe("a WebSocket through the worker's connection to a real server", () => {
     expect(await none.until((e) => e.type === "error")).toMatchObject({
       message: expect.stringMatching(/chose none of the subprotocols offered$/),
     });
+  });
+});
+
+/** The shown page's WebSocket class (public/__wiregate/websocket.js), loaded as the page loads it. */
+function shimClass(location = new URL("http://app.localhost:4480/notebooks/a.ipynb")) {
+  class CloseEvent extends Event {
+    readonly code: number;
+    readonly reason: string;
+    readonly wasClean: boolean;
+    constructor(type: string, init: { code: number; reason: string; wasClean: boolean }) {
+      super(type);
+      ({ code: this.code, reason: this.reason, wasClean: this.wasClean } = init);
+    }
+  }
+  const context = createContext({
+    EventTarget,
+    Event,
+    MessageEvent,
+    CloseEvent,
+    DOMException,
+    TextEncoder,
+    URL,
+    Blob,
+    queueMicrotask,
+    console: { error: (m: string) => errors.push(m) },
+  });
+  const errors: string[] = [];
+  runInContext(readFileSync(SHIM, "utf8"), context);
+  const paths: string[] = [];
+  /** Each connection made through the tunnel worker's code to the ws server. */
+  const openPort = (path: string, protocols: string[]) => {
+    paths.push(path);
+    const channel = new MessageChannel();
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      const tcp = Duplex.toWeb(socket) as unknown as Parameters<typeof runWebSocket>[0];
+      void runWebSocket(
+        tcp,
+        { host: "127.0.0.1", port, path, origin: location.origin, protocols, headers: {} },
+        channel.port1 as unknown as Parameters<typeof runWebSocket>[2],
+        { random },
+      );
+    });
+    return channel.port2;
+  };
+  const make = context.wiregateWebSocketClass as (
+    open: typeof openPort,
+    native: unknown,
+    location: URL,
+  ) => typeof globalThis.WebSocket;
+  return { WebSocketClass: make(openPort, undefined, location), errors, paths };
+}
+
+/** Every event of a socket, in order, as "type" or "type:detail". */
+function record(ws: globalThis.WebSocket) {
+  const log: string[] = [];
+  const waiters: (() => void)[] = [];
+  for (const type of ["open", "message", "error", "close"]) {
+    ws.addEventListener(type, (event) => {
+      const e = event as unknown as MessageEvent & CloseEvent;
+      const detail =
+        type === "message"
+          ? `:${typeof e.data === "string" ? e.data : e.data instanceof Blob ? `blob ${e.data.size}` : `arraybuffer ${e.data.byteLength}`}`
+          : type === "close"
+            ? `:${e.code} ${e.reason} ${e.wasClean}`
+            : "";
+      log.push(`${type}${detail}`);
+      for (const w of waiters.splice(0)) w();
+    });
+  }
+  const until = async (entry: string) => {
+    while (!log.includes(entry)) await new Promise<void>((resolve) => waiters.push(resolve));
+  };
+  return { log, until };
+}
+
+describe("the shown page's WebSocket (public/__wiregate/websocket.js) through the worker's connection", () => {
+  it("opens, sends and receives text, ArrayBuffer and Blob, counts bufferedAmount, closes cleanly: events in order", async () => {
+    const { WebSocketClass, paths } = shimClass();
+    const ws = new WebSocketClass("/api/kernels/1/channels?session_id=x", ["chat"]);
+    expect(ws.url).toBe("ws://app.localhost:4480/api/kernels/1/channels?session_id=x");
+    expect(ws.readyState).toBe(WebSocketClass.CONNECTING);
+    expect(() => ws.send("too early")).toThrow(/CONNECTING/);
+    const events = record(ws);
+    let attribute = 0;
+    ws.onmessage = () => attribute++;
+    await events.until("open");
+    expect([ws.readyState, ws.protocol, ws.extensions]).toEqual([WebSocketClass.OPEN, "chat", ""]);
+    expect(paths).toEqual(["/api/kernels/1/channels?session_id=x"]);
+
+    ws.send("hello");
+    ws.send(new Uint8Array([1, 2, 3]));
+    ws.send(new Blob([new Uint8Array(1000)]));
+    expect(ws.bufferedAmount).toBe(5 + 3 + 1000);
+    await events.until("message:hello");
+    await events.until("message:blob 3");
+    await events.until("message:blob 1000");
+    ws.binaryType = "arraybuffer";
+    ws.binaryType = "nonsense" as BinaryType;
+    expect(ws.binaryType).toBe("arraybuffer");
+    ws.send(new ArrayBuffer(7));
+    await events.until("message:arraybuffer 7");
+    expect(ws.bufferedAmount).toBe(0);
+    expect(attribute).toBe(4);
+
+    expect(() => ws.close(1001)).toThrow(/1000 or 3000-4999/);
+    expect(() => ws.close(1000, "x".repeat(124))).toThrow(/123 bytes/);
+    ws.close(4000, "done");
+    expect(ws.readyState).toBe(WebSocketClass.CLOSING);
+    ws.send("after close");
+    expect(ws.bufferedAmount).toBe(11);
+    await events.until("close:4000 done true");
+    expect(events.log).toEqual([
+      "open",
+      "message:hello",
+      "message:blob 3",
+      "message:blob 1000",
+      "message:arraybuffer 7",
+      "close:4000 done true",
+    ]);
+    expect(ws.readyState).toBe(WebSocketClass.CLOSED);
+  });
+
+  it("a close by the server, a fragmented message, and a failed handshake (error, then close 1006)", async () => {
+    const { WebSocketClass, errors } = shimClass();
+    const ws = new WebSocketClass("ws://app.localhost:4480/x");
+    const events = record(ws);
+    await events.until("open");
+    ws.send("fragments");
+    await events.until("message:fragmented wörld");
+    ws.send("close 1001");
+    await events.until("close:1001 server says bye true");
+
+    const refused = new WebSocketClass("/forbidden");
+    const failed = record(refused);
+    await failed.until("close:1006  false");
+    expect(failed.log).toEqual(["error", "close:1006  false"]);
+    expect(errors.at(-1)).toMatch(/the server answered 403 Forbidden$/);
+  });
+
+  it("refuses what cannot work with the standard's errors: wss://, bad URLs, repeated subprotocols", async () => {
+    const { WebSocketClass, errors, paths } = shimClass();
+    expect(() => new WebSocketClass("ftp://app.localhost:4480/")).toThrow(/scheme/);
+    expect(() => new WebSocketClass("/x#frag")).toThrow(/fragment/);
+    expect(() => new WebSocketClass("/x", ["a", "a"])).toThrow(/subprotocols/);
+    const secure = new WebSocketClass("wss://app.localhost:4480/x");
+    const events = record(secure);
+    await events.until("close:1006  false");
+    expect(events.log).toEqual(["error", "close:1006  false"]);
+    expect(errors.at(-1)).toMatch(/wss:\/\/ cannot work through the Wiregate tunnel/);
+    expect(paths).toEqual([]);
   });
 });
