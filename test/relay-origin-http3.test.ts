@@ -2,7 +2,8 @@
  * The relay's Origin allow-list over HTTP/3, with real Chromium pages (Chromium's WebTransport is
  * HTTP/3 only) against a relay process: the add-on hands the relay no request headers unless the
  * relay takes over the request, so before it did, every HTTP/3 session passed as one without an
- * Origin.
+ * Origin. One carriage suffices: the Origin is checked when the session is opened, before the
+ * hello that asks for a carriage.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";

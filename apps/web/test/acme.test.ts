@@ -3,7 +3,10 @@
  * through its NSS database: the page opens and connects over HTTP/3 and over WebSocket with no
  * certificate hashes, no ignored errors and no certificate flags. A forced renewal during a ping
  * swaps the certificate: WebSocket loses nothing; HTTP/3 sessions are closed and the page
- * reconnects (docs/relay.md, "Certificates", says what that costs).
+ * reconnects (docs/relay.md, "Certificates", says what that costs). Each transport with the page's
+ * default carriage (`auto`: the stream) only: the certificate is the connection's, below the
+ * session and the carriage its hello asks for, and the reconnect after the swap is the one
+ * demo.test.ts runs on every carriage (a relay restart).
  */
 
 import { execFileSync } from "node:child_process";

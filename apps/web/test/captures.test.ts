@@ -1,7 +1,8 @@
 /**
  * The capture viewer, in each browser: the collision-stall capture loaded through the file input is analysed in
  * the page, drawn with the collision and the stall marked, and its verdicts and report are the
- * ones `wiregate-replay analyze` prints for the same file.
+ * ones `wiregate-replay analyze` prints for the same file. No tunnel is opened (the viewer reads a
+ * file in the page), so the carriage does not matter and no case runs per carriage.
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";

@@ -1,15 +1,19 @@
 /**
  * The page obeys the Content-Security-Policy the relay serves it with: connecting (the tunnel
- * worker), pinging through the tunnel and switching screens raise no violation in real Chromium.
- * (browse.test.ts runs the Service Worker and the sandboxed frame under the same policy.)
- * Where the tunnel worker cannot load libsodium's WebAssembly, it falls back to noble, says so,
- * and works.
+ * worker), pinging through the tunnel and switching screens raise no violation in real Chromium,
+ * on every carriage (the policy's connect-src must allow both WebTransport over HTTP/3 and the
+ * WebSocket fallback). (browse.test.ts runs the Service Worker and the sandboxed frame under the
+ * same policy.) Where the tunnel worker cannot load libsodium's WebAssembly, it falls back to
+ * noble, says so, and works: on one carriage, since the worker picks its AEAD before it connects
+ * and the carriage does not touch it.
  */
 
 import { CONTENT_SECURITY_POLICY } from "@wiregate/relay";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  CARRIAGES,
+  carriageInUse,
   chromiumBrowser,
   connectTunnel,
   cspViolations,
@@ -23,29 +27,42 @@ import {
   watchErrors,
 } from "./stack.js";
 
-let stack: Stack;
 let chromium: Browser;
-let page: Page;
 
 beforeAll(async () => {
-  stack = await startStack();
   chromium = await chromiumBrowser();
-  page = await (await newContext(chromium)).newPage();
-  await recordCspViolations(page);
 });
 
 afterAll(async () => {
   await chromium?.close();
-  await stack?.close();
 });
 
-describe("Content-Security-Policy", () => {
+describe.each(CARRIAGES)("Content-Security-Policy over $name", (transport) => {
+  let stack: Stack;
+  let page: Page;
+
+  beforeAll(async () => {
+    stack = await startStack([], transport.http3);
+    page = await (await newContext(chromium)).newPage();
+    await recordCspViolations(page);
+  });
+
+  afterAll(async () => {
+    await page?.context().close();
+    await stack?.close();
+  });
+
   it("is served with the page, and the page works within it", async () => {
     const errors = watchErrors(page);
-    const response = await page.goto(pageUrl(stack.relay.address, { peer: stack.demo.publicKey }));
+    const response = await page.goto(
+      pageUrl(stack.relay.address, { peer: stack.demo.publicKey, carriage: transport.carriage }),
+    );
     expect(response?.headers()["content-security-policy"]).toBe(CONTENT_SECURITY_POLICY);
     await page.getByRole("button", { name: "Generate key pair" }).click();
-    await connectTunnel(page, /^Connected/, 15_000);
+    await connectTunnel(page, `Connected · ${transport.badge} · MTU 1420`, 15_000);
+    await expect
+      .poll(() => page.getByTestId("carriage").textContent())
+      .toMatch(new RegExp(`^Carriage: ${carriageInUse(transport)} — `));
     expect(
       (await ping(page, { destination: "10.99.0.1", count: 3, intervalMs: 50 })).received,
     ).toBe(3);
@@ -56,6 +73,19 @@ describe("Content-Security-Policy", () => {
     await expect
       .poll(() => page.getByTestId("session").textContent())
       .toContain("libsodium (WebAssembly) for ChaCha20-Poly1305");
+  });
+});
+
+/** The AEAD fallback: on the WebSocket fallback's relay only (see above). */
+describe("the tunnel worker without libsodium", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+
+  afterAll(async () => {
+    await stack?.close();
   });
 
   /** A page whose worker's request for the libsodium chunk is refused or never answered. */

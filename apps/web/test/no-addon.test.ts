@@ -2,6 +2,9 @@
  * The HTTP/3 add-on absent (not merely turned off): the relay CLI runs in a child process in which
  * the add-on cannot be resolved, as on a machine where it did not install. The relay must say at
  * start that HTTP/3 is off and why, and the page must fall back to WebSocket and work.
+ * One carriage (the page's default, `auto`: the stream): without the add-on the relay has no
+ * HTTP/3 carriage to offer, and the WebSocket carriages are the same code as in a relay with HTTP/3
+ * turned off, which demo.test.ts and the others run on every carriage (CARRIAGES in stack.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
