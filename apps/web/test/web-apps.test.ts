@@ -10,7 +10,13 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
 import { startWebApps, type WebApps } from "../../../test/helpers/web-apps.js";
 import { BROWSERS, browser, newContext, screenshot, type TestBrowser } from "./stack.js";
-import { jupyterLogin, jupyterRun, prometheusQuery, syncthingRename } from "./web-apps.js";
+import {
+  jupyterLogin,
+  jupyterRun,
+  pageView,
+  prometheusQuery,
+  syncthingRename,
+} from "./web-apps.js";
 
 const clientPrivate = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
 const clientPublic = keyToBase64(publicKey(nobleCrypto, clientPrivate));
@@ -48,8 +54,9 @@ describe.each(BROWSERS)("in %s", (name) => {
       timeout: 120_000,
     }, async () => {
       const page = await (await newContext(b)).newPage();
-      await jupyterLogin(page, direct(apps.jupyter.port), apps);
-      await jupyterRun(page, apps, `direct, ${name}`);
+      const view = pageView(page, direct(apps.jupyter.port));
+      await jupyterLogin(view, apps);
+      await jupyterRun(view, apps, `direct, ${name}`);
       await screenshot(page, "app-jupyter-direct");
       await page.context().close();
     });
@@ -58,7 +65,7 @@ describe.each(BROWSERS)("in %s", (name) => {
       timeout: 120_000,
     }, async () => {
       const page = await (await newContext(b)).newPage();
-      await syncthingRename(page, direct(apps.syncthing.port), apps, `direct-${name}`);
+      await syncthingRename(pageView(page, direct(apps.syncthing.port)), apps, `direct-${name}`);
       await screenshot(page, "app-syncthing-direct");
       await page.context().close();
     });
@@ -67,7 +74,7 @@ describe.each(BROWSERS)("in %s", (name) => {
       timeout: 120_000,
     }, async () => {
       const page = await (await newContext(b)).newPage();
-      await prometheusQuery(page, direct(apps.prometheus.port));
+      await prometheusQuery(pageView(page, direct(apps.prometheus.port)));
       await screenshot(page, "app-prometheus-direct");
       await page.context().close();
     });

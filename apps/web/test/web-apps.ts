@@ -1,37 +1,63 @@
 /**
- * What a user does in each real web app (test/helpers/web-apps.ts), written once against the page
- * interface and a base URL, so the same steps run with the app loaded directly from its namespace
- * and through the tunnel: log in, a click that changes the server's state, and the change seen.
+ * What a user does in each real web app (test/helpers/web-apps.ts), written once against an
+ * `AppView` (where the app is shown, and how to open one of its paths), so the same steps run with
+ * the app loaded directly from its namespace and through the tunnel: log in, a click that changes
+ * the server's state, and the change seen.
  */
 import { expect } from "vitest";
-import type { TestPage } from "../../../test/helpers/browser-page.js";
+import type { TestKeyboard, TestLocator, TestPage } from "../../../test/helpers/browser-page.js";
 import type { WebApps } from "../../../test/helpers/web-apps.js";
+import { open } from "./stack.js";
+
+/** Where an app is shown: a page of its own, or a frame of the Wiregate page. */
+export interface AppView {
+  locator(selector: string): TestLocator;
+  readonly keyboard: TestKeyboard;
+  title(): Promise<string>;
+  /** Opens a path of the app (e.g. "/login?next=…"). */
+  open(path: string): Promise<void>;
+}
+
+/** The app in `page` itself, loaded from `base` (e.g. `http://10.213.0.2:8888`). */
+export function pageView(page: TestPage, base: string): AppView {
+  return {
+    locator: (selector) => page.locator(selector),
+    keyboard: page.keyboard,
+    title: () => page.title(),
+    // (stack.ts's open: again when a namespace test elsewhere changed the network under Chromium)
+    open: (path) => open(page, `${base}${path}`),
+  };
+}
 
 /** Jupyter: logs in with the password, opens the notebook, waits for its kernel (a WebSocket). */
-export async function jupyterLogin(page: TestPage, base: string, apps: WebApps): Promise<void> {
+export async function jupyterLogin(view: AppView, apps: WebApps): Promise<void> {
   const next = encodeURIComponent(`/notebooks/${apps.jupyter.notebook}`);
-  await page.goto(`${base}/login?next=${next}`);
-  await page.locator("#password_input").fill(apps.jupyter.password);
-  await page.locator("#login_submit").click();
-  // The kernel's status comes over the kernel's WebSocket: idle means it is connected.
-  await page.locator("#kernel_indicator_icon.kernel_idle_icon").waitFor({ timeout: 60_000 });
+  await view.open(`/login?next=${next}`);
+  await view.locator("#password_input").fill(apps.jupyter.password);
+  await view.locator("#login_submit").click();
+  await jupyterReady(view);
+}
+
+/** The notebook's main view is usable: its kernel's status, which comes over its WebSocket, is idle. */
+export async function jupyterReady(view: AppView, timeout = 60_000): Promise<void> {
+  await view.locator("#kernel_indicator_icon.kernel_idle_icon").waitFor({ timeout });
 }
 
 /**
  * Jupyter: runs `print(6*7)` in the first cell (replacing what is there; `tag` in a comment marks
  * this run), sees 42, saves; the server's file has this run's cell and its output.
  */
-export async function jupyterRun(page: TestPage, apps: WebApps, tag: string): Promise<void> {
+export async function jupyterRun(view: AppView, apps: WebApps, tag: string): Promise<void> {
   const source = `print(6*7)  # ${tag}`;
-  await page.locator(".cell .CodeMirror").first().click();
-  await page.keyboard.press("Control+a");
-  await page.keyboard.insertText(source);
-  await page.keyboard.press("Shift+Enter");
+  await view.locator(".cell .CodeMirror").first().click();
+  await view.keyboard.press("Control+a");
+  await view.keyboard.insertText(source);
+  await view.keyboard.press("Shift+Enter");
   await expect
-    .poll(() => page.locator(".output_area pre").first().textContent(), { timeout: 60_000 })
+    .poll(() => view.locator(".output_area pre").first().textContent(), { timeout: 60_000 })
     .toBe("42\n");
-  await page.keyboard.press("Escape");
-  await page.keyboard.press("s");
+  await view.keyboard.press("Escape");
+  await view.keyboard.press("s");
   await expect
     .poll(
       () => {
@@ -46,33 +72,39 @@ export async function jupyterRun(page: TestPage, apps: WebApps, tag: string): Pr
     .toEqual([source, "42\n"]);
 }
 
+/** Syncthing's main view is usable: the app has its config (the title names the device). */
+export async function syncthingReady(view: AppView, timeout = 60_000): Promise<void> {
+  await expect.poll(() => view.title(), { timeout }).toMatch(/. \| Syncthing$/);
+}
+
 /** Syncthing: the single-page app renames its device; the server's config.xml has the new name. */
-export async function syncthingRename(
-  page: TestPage,
-  base: string,
-  apps: WebApps,
-  name: string,
-): Promise<void> {
-  await page.goto(`${base}/`);
-  await expect.poll(() => page.title(), { timeout: 60_000 }).toMatch(/ \| Syncthing$/);
-  await page.locator("li.action-menu > a.dropdown-toggle").click();
-  await page.locator("a[ng-click='showSettings()']").first().click();
+export async function syncthingRename(view: AppView, apps: WebApps, name: string): Promise<void> {
+  await view.open("/");
+  await syncthingReady(view);
+  await view.locator("li.action-menu > a.dropdown-toggle").click();
+  await view.locator("a[ng-click='showSettings()']").first().click();
   // The dialog's fields are filled from the config the app fetched: wait for them first.
   await expect
-    .poll(() => page.locator("#DeviceName").inputValue(), { timeout: 30_000 })
+    .poll(() => view.locator("#DeviceName").inputValue(), { timeout: 30_000 })
     .not.toBe("");
-  await page.locator("#DeviceName").fill(name);
-  await page.locator("#settings button[ng-click='saveSettings()']").click();
+  await view.locator("#DeviceName").fill(name);
+  await view.locator("#settings button[ng-click='saveSettings()']").click();
   await expect.poll(() => apps.syncthing.deviceName(), { timeout: 30_000 }).toBe(name);
-  await expect.poll(() => page.title(), { timeout: 30_000 }).toBe(`${name} | Syncthing`);
+  await expect.poll(() => view.title(), { timeout: 30_000 }).toBe(`${name} | Syncthing`);
+}
+
+/** Prometheus's main view is usable: the classic page's expression field is there. */
+export async function prometheusReady(view: AppView, timeout = 60_000): Promise<void> {
+  await view.locator("textarea.expression_input").waitFor({ timeout });
 }
 
 /** Prometheus: runs the query `up` on its classic page (JSON from /api/v1) and sees the series. */
-export async function prometheusQuery(page: TestPage, base: string): Promise<void> {
-  await page.goto(`${base}/classic/graph`);
-  await page.locator("textarea.expression_input").fill("up");
-  await page.locator("input.execute_btn").click();
+export async function prometheusQuery(view: AppView): Promise<void> {
+  await view.open("/classic/graph");
+  await prometheusReady(view);
+  await view.locator("textarea.expression_input").fill("up");
+  await view.locator("input.execute_btn").click();
   await expect
-    .poll(() => page.locator(".console_table tbody").first().textContent(), { timeout: 30_000 })
+    .poll(() => view.locator(".console_table tbody").first().textContent(), { timeout: 30_000 })
     .toMatch(/up\{instance="127\.0\.0\.1:9090",\s*job="prometheus"\}\s*1/);
 }
