@@ -5,6 +5,7 @@ import { format } from "node:util";
 import { pinnedHash } from "./certificates.js";
 import { helpText, loadConfig } from "./cli-options.js";
 import { hexHash } from "./dev-cert.js";
+import { readFleetFile } from "./fleet-file.js";
 import { createLogger } from "./logger.js";
 
 async function main(): Promise<number> {
@@ -20,6 +21,12 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config } = loaded;
+  const fleetAtStart = config.fleetFile === null ? [] : await readFleetFile(config.fleetFile);
+  if (typeof fleetAtStart === "string") {
+    process.stderr.write(`wiregate-relay: invalid configuration\n  ${fleetAtStart}\n`);
+    return 2;
+  }
+  let fleet = fleetAtStart;
   // A closed stdout (the reader went away) must not crash the relay.
   process.stdout.on("error", () => {});
   const log = createLogger(config.logLevel);
@@ -69,10 +76,26 @@ async function main(): Promise<number> {
       ...(address.localHttpUrl
         ? { websocket: new URL(config.path, address.localHttpUrl.replace(/^http/, "ws")).href }
         : {}),
+      // The fleet the page may measure and fail over between (docs/deploy.md, "Many relays").
+      ...(fleet.length > 0 ? { relays: fleet } : {}),
     });
   };
   demoGone = publishDefaults;
   publishDefaults();
+  const fleetFile = config.fleetFile;
+  if (fleetFile !== null) {
+    process.on("SIGHUP", () => {
+      void readFleetFile(fleetFile).then((read) => {
+        if (typeof read === "string") {
+          log.error("fleet file reload failed, the list served is unchanged", { error: read });
+          return;
+        }
+        fleet = read;
+        publishDefaults();
+        log.info("fleet file reloaded", { relays: read.map((r) => r.name) });
+      });
+    });
+  }
   relay.certificates?.onChange(publishDefaults);
   if (relay.openMode) {
     log.warn("open mode: no tokens configured, any local client may connect", {

@@ -75,6 +75,11 @@ export interface RelayConfig {
   localHttpHost: string;
   localHttpPort: number | null;
   staticDir: string | null;
+  /**
+   * A JSON file naming the relays of this relay's fleet (docs/deploy.md, "Many relays"), served to
+   * the page in `wiregate.json` as `relays`; read at start and on SIGHUP.
+   */
+  fleetFile: string | null;
   certFile: string | null;
   keyFile: string | null;
   certDir: string;
@@ -128,6 +133,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   localHttpHost: "127.0.0.1",
   localHttpPort: null,
   staticDir: null,
+  fleetFile: null,
   certFile: null,
   keyFile: null,
   certDir: ".wiregate/dev-cert",

@@ -80,6 +80,12 @@ export const OPTIONS: OptionSpec[] = [
     help: "directory served as static files (TLS port, and --local-http-port)",
   },
   {
+    flag: "fleet-file",
+    key: "fleetFile",
+    kind: "string",
+    help: "JSON list of this relay's fleet (name, url, certificateSha256) for the page; SIGHUP reloads",
+  },
+  {
     flag: "cert",
     key: "certFile",
     kind: "string",

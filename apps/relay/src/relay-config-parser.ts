@@ -84,6 +84,7 @@ const TOP_LEVEL: Record<string, Check> = {
   localHttpHost: isHost,
   localHttpPort: orNull(isInt(0, 65535)),
   staticDir: orNull(isString),
+  fleetFile: orNull(isString),
   certFile: orNull(isString),
   tokenFile: orNull(isString),
   keyFile: orNull(isString),
