@@ -1,5 +1,6 @@
 /** The page: four screens over one tunnel worker. */
 import "./style.css";
+import { formatRelayLines, parseRelayList } from "@wiregate/relay-protocol";
 import { TunnelClient } from "./client.js";
 import { h } from "./dom.js";
 import { browseScreen, relayServiceWorkerRequests } from "./screens/browse.js";
@@ -21,6 +22,13 @@ try {
 }
 (globalThis as { wiregateLongTasks?: number[] }).wiregateLongTasks = longTasks;
 
+/** wiregate.json's `relays` in the Connect screen's form (one per line); bad ones as they are. */
+function servedRelays(relays: unknown): string {
+  if (relays === undefined) return "";
+  const result = parseRelayList(relays);
+  return result.ok ? formatRelayLines(result.relays) : `# wiregate.json: ${result.error}`;
+}
+
 async function defaults(): Promise<Defaults> {
   const query = new URLSearchParams(location.search);
   // A relay serving this page can put its own defaults beside it (wiregate.json); optional.
@@ -35,6 +43,8 @@ async function defaults(): Promise<Defaults> {
   const pick = (key: keyof Defaults, fallback = "") =>
     query.get(key) ?? (typeof served[key] === "string" ? served[key] : fallback);
   return {
+    // The fleet: one relay per line in the query string, an array in wiregate.json.
+    relays: query.get("relays") ?? servedRelays((served as { relays?: unknown }).relays),
     relay: pick("relay", sameOrigin || "https://127.0.0.1:4433/wiregate"),
     token: pick("token"),
     upstream: pick("upstream", "demo"),

@@ -20,9 +20,27 @@ export interface PeerSettings {
   persistentKeepaliveSeconds?: number;
 }
 
-export interface ConnectSettings {
+/** One relay of a fleet the page may use (docs/web.md, "Many relays"). */
+export interface RelayTarget {
+  name: string;
   /** https URL of the relay's WebTransport endpoint. */
   url: string;
+  /** SHA-256 of the relay's certificate, for native WebTransport with a self-signed certificate. */
+  certificateHash?: Uint8Array;
+  /** ws:// URL of the relay's WebSocket mapping, when not at `url`. */
+  websocketUrl?: string;
+}
+
+export interface ConnectSettings {
+  /** https URL of the relay's WebTransport endpoint (the first relay of a fleet). */
+  url: string;
+  /** Its name on the Status screen (default: the URL's host). */
+  name?: string;
+  /**
+   * The other relays of its fleet: the page measures them all, uses the best and moves to the
+   * next-best when its session is lost. Absent: one relay, as before.
+   */
+  moreRelays?: RelayTarget[];
   token?: string;
   /** Upstream name the relay knows. */
   upstream: string;
@@ -134,8 +152,45 @@ export interface UdpListenStatus {
   from?: string;
 }
 
+/** What the page measured of one relay of its fleet when it chose one. */
+export interface RelayMeasurement {
+  name: string;
+  url: string;
+  /** From dialling to the relay's welcome. */
+  connectMs?: number;
+  /** The best of a few round trips of a stats request on the session's control stream. */
+  rttMs?: number;
+  transport?: "native" | "websocket";
+  /** Why it could not be used. */
+  error?: string;
+}
+
+/** A move from one relay of the fleet to another. */
+export interface RelayMove {
+  /** Wall-clock ms when the new session was up. */
+  at: number;
+  from: string;
+  to: string;
+  /** What ended the session on `from`. */
+  reason: string;
+  /** From losing `from` to the welcome of `to`. */
+  tookMs: number;
+}
+
+/** Which relay the session is on, and why. */
+export interface RelayInUse {
+  name: string;
+  url: string;
+  reason: string;
+  /** Of the fleet, when the page measured it (empty for one relay). */
+  measurements: RelayMeasurement[];
+  /** The latest moves between relays, the latest last. */
+  moves: RelayMove[];
+}
+
 /** The relay session while connected: what the relay and the page agreed on. */
 export interface OpenSession {
+  relay: RelayInUse;
   /** Transport the relay reports for the session. */
   transport: RelayTransport;
   /** What the page uses: native WebTransport (HTTP/3), or the WebSocket mapping as fallback. */
@@ -166,6 +221,8 @@ export type ConnectionState =
       retryInMs?: number;
       /** What ended the last attempt. */
       detail?: string;
+      /** Of a fleet: the relay the next attempt dials. */
+      next?: string;
     }
   | { phase: "connected"; publicKey: string; session: OpenSession }
   | { phase: "failed"; detail: string };

@@ -34,6 +34,11 @@ export class Reconnect {
     this.#random = options.random ?? Math.random;
   }
 
+  /** A refusal that a retry cannot fix, on this relay or on another of its fleet. */
+  static isFinal(code: string): boolean {
+    return FATAL.has(code);
+  }
+
   /** Retries scheduled since the last `reset`. */
   get attempt(): number {
     return this.#attempt;
@@ -49,7 +54,7 @@ export class Reconnect {
    * the refusal is final.
    */
   failed(code: string): { attempt: number; delayMs: number } | null {
-    if (FATAL.has(code)) return null;
+    if (Reconnect.isFinal(code)) return null;
     const base = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** this.#attempt);
     const delayMs = base * (0.8 + 0.4 * this.#random());
     this.#attempt++;

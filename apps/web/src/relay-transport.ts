@@ -16,7 +16,7 @@ import {
   type WebTransportConstructor,
   type WebTransportLike,
 } from "@wiregate/relay-protocol";
-import type { ConnectSettings } from "./protocol.js";
+import type { ConnectSettings, RelayTarget } from "./protocol.js";
 
 /** How long native WebTransport may take before WebSocket is tried (UDP silently dropped). */
 const NATIVE_TIMEOUT_MS = 5_000;
@@ -161,25 +161,40 @@ export async function openRelaySession(
   return { conn, kind: "websocket", reason, transportMax: maxOf(websocket.last()) };
 }
 
-/** A session to `upstream` with the Connect screen's settings (the tunnel's, or a raw flood's). */
+/** The relays of the settings' fleet, the Connect screen's relay first. */
+export function relayTargets(settings: ConnectSettings): RelayTarget[] {
+  const first: RelayTarget = {
+    name: settings.name ?? new URL(settings.url).host,
+    url: settings.url,
+    ...(settings.certificateHash ? { certificateHash: settings.certificateHash } : {}),
+    ...(settings.websocketUrl ? { websocketUrl: settings.websocketUrl } : {}),
+  };
+  return [first, ...(settings.moreRelays ?? []).filter((r) => r.url !== first.url)];
+}
+
+/**
+ * A session to `upstream` with the Connect screen's settings (the tunnel's, or a raw flood's), to
+ * `target` (default: the Connect screen's relay).
+ */
 export function openRelay(
   settings: ConnectSettings,
   upstream: string,
   onDatagram: (d: Uint8Array) => void,
   onError?: ConnectRelayOptions["onError"],
+  target: RelayTarget = relayTargets(settings)[0]!,
 ): Promise<OpenedRelay> {
   return openRelaySession({
-    url: settings.url,
+    url: target.url,
     upstream,
     // An upstream that hands out tunnel addresses (the demo peer) answers in the welcome.
     publicKey: keyToBase64(publicKeyOf(nobleCrypto, settings.privateKey)),
     onDatagram,
     ...(settings.token ? { token: settings.token } : {}),
     ...(onError ? { onError } : {}),
-    ...(settings.websocketUrl ? { websocketUrl: settings.websocketUrl } : {}),
+    ...(target.websocketUrl ? { websocketUrl: target.websocketUrl } : {}),
     ...(settings.carriage ? { carriage: settings.carriage } : {}),
-    ...(settings.certificateHash
-      ? { serverCertificateHashes: [{ algorithm: "sha-256", value: settings.certificateHash }] }
+    ...(target.certificateHash
+      ? { serverCertificateHashes: [{ algorithm: "sha-256", value: target.certificateHash }] }
       : {}),
   });
 }

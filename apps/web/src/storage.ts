@@ -11,6 +11,8 @@ export interface SavedSettings {
   config: string;
   peerPublicKey: string;
   certificateSha256: string;
+  /** More relays of the fleet, one per line (absent in what older pages saved). */
+  relays?: string;
 }
 
 const settings = idbRecord<SavedSettings>("wiregate", "settings", "connect");

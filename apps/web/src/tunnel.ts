@@ -12,9 +12,12 @@ import {
 } from "@wiregate/core";
 import { type RelayConnection, RelayError, type WebTransportLike } from "@wiregate/relay-protocol";
 import { sessionKeepaliveSeconds } from "./keepalive.js";
-import type { ConnectionState, ConnectSettings, FromWorker } from "./protocol.js";
+import type { ConnectionState, ConnectSettings, FromWorker, RelayTarget } from "./protocol.js";
 import { Reconnect } from "./reconnect.js";
-import { browserLosses, type OpenedRelay, openRelay } from "./relay-transport.js";
+import { chooseRelay } from "./relay-choice.js";
+import { RelayFleet } from "./relay-fleet.js";
+import { browserLosses, type OpenedRelay, openRelay, relayTargets } from "./relay-transport.js";
+import { RelayWatch } from "./relay-watch.js";
 import type { TunnelCrypto } from "./tunnel-crypto.js";
 import { sessionLimits, TunnelEngine } from "./tunnel-engine.js";
 import { TunnelReport } from "./tunnel-report.js";
@@ -52,6 +55,12 @@ export class Tunnel {
   #addresses: string[] = [];
   /** The device's persistent keepalive, from the relay's idle timeout (keepalive.ts). */
   #keepaliveSeconds = 0;
+  /** The relays of the settings and the order to try them in. */
+  #fleet: RelayFleet | undefined;
+  /** Which of them the session is on. */
+  #relayIndex = 0;
+  /** Of a fleet: notices a relay that went silent without closing the session. */
+  #watch: RelayWatch | undefined;
 
   constructor(options: TunnelOptions) {
     this.#o = options;
@@ -94,6 +103,7 @@ export class Tunnel {
   connect(settings: ConnectSettings): void {
     this.disconnect();
     this.#settings = settings;
+    this.#fleet = new RelayFleet(relayTargets(settings));
     this.#wanted = true;
     this.#reconnect.reset();
     this.#report.start();
@@ -105,6 +115,7 @@ export class Tunnel {
     this.#reconnect.cancel();
     this.#report.stop();
     this.#o.stopping();
+    this.#watch?.stop();
     const conn = this.#conn;
     this.#conn = undefined;
     conn?.close();
@@ -154,20 +165,17 @@ export class Tunnel {
     const attempt = this.#reconnect.attempt;
     this.#setState({ phase: attempt === 0 ? "connecting" : "reconnecting", attempt, publicKey });
     const { backend, detail: cryptoDetail } = await this.#o.crypto;
-    let opened: OpenedRelay;
+    const fleet = this.#fleet!;
+    let dialled: { opened: OpenedRelay; index: number; reason: string };
     try {
-      opened = await openRelay(
-        settings,
-        settings.upstream,
-        (datagram) => this.#engine?.receive(datagram),
-        (error) => this.#report.relayError(error),
-      );
+      dialled = await this.#dial(settings, fleet);
     } catch (error) {
       if (!this.#wanted) return;
       const code = error instanceof RelayError ? error.code : "transport";
       this.#retryOrFail(code, (error as Error).message);
       return;
     }
+    const { opened, index } = dialled;
     const { conn, transportMax } = opened;
     if (!this.#wanted || this.#settings !== settings) {
       conn.close();
@@ -176,7 +184,9 @@ export class Tunnel {
     const { datagramSize, mtu } = sessionLimits(conn.welcome, transportMax);
     this.#conn = conn;
     this.#native = opened.native;
+    this.#relayIndex = index;
     this.#reconnect.reset();
+    const relay = fleet.arrived(index, dialled.reason, this.#o.now(), Date.now());
     const addresses = conn.welcome.addresses?.map((a) => a.split("/")[0]!) ?? settings.addresses;
     const moved = addresses.join() !== this.#addresses.join();
     this.#addresses = addresses;
@@ -216,6 +226,7 @@ export class Tunnel {
       phase: "connected",
       publicKey,
       session: {
+        relay,
         transport: conn.welcome.transport,
         polyfill: opened.kind,
         transportReason: opened.reason,
@@ -230,15 +241,72 @@ export class Tunnel {
     });
     if (fresh) engine.initiateHandshake(settings.peer.publicKey);
     void this.#report.status();
-    void conn.closed.then(({ error }) => {
-      if (this.#conn !== conn) return;
-      this.#conn = undefined;
-      if (!this.#wanted) return;
-      this.#retryOrFail(
+    if (fleet.isFleet) {
+      this.#watch = new RelayWatch(conn, (detail) => this.#lost(conn, "transport", detail));
+      this.#watch.start();
+    }
+    void conn.closed.then(({ error }) =>
+      this.#lost(
+        conn,
         error?.code ?? "transport",
         error ? `${error.code}: ${error.message}` : "session closed",
+      ),
+    );
+  }
+
+  /**
+   * Opens a session: to the one relay; to the best of a fleet not measured yet (every relay is
+   * dialled and timed, relay-choice.ts); else to the next in the fleet's ranking.
+   */
+  async #dial(
+    settings: ConnectSettings,
+    fleet: RelayFleet,
+  ): Promise<{ opened: OpenedRelay; index: number; reason: string }> {
+    const dial = (target: RelayTarget) =>
+      openRelay(
+        settings,
+        settings.upstream,
+        (datagram) => this.#engine?.receive(datagram),
+        (error) => this.#report.relayError(error),
+        target,
       );
-    });
+    if (!fleet.isFleet)
+      return { opened: await dial(fleet.targets[0]!), index: 0, reason: "the only relay given" };
+    if (fleet.unmeasured) {
+      const choice = await chooseRelay(fleet.targets, dial, this.#o.now);
+      fleet.measured(choice.measurements, choice.ranking, choice.best !== undefined);
+      if (choice.best) return { ...choice.best, reason: choice.reason };
+      // A refusal another relay would repeat (token, upstream) is final; else the first error.
+      const errors = [...choice.errors.values()];
+      throw (
+        errors.find((e) => e instanceof RelayError && Reconnect.isFinal(e.code)) ??
+        errors[0] ??
+        new Error("no relay answered")
+      );
+    }
+    const index = fleet.next;
+    try {
+      return { opened: await dial(fleet.targets[index]!), index, reason: "next in the ranking" };
+    } catch (error) {
+      fleet.demote(index);
+      throw error;
+    }
+  }
+
+  /** The session on `conn` ended without the user asking: the next relay, or the same again. */
+  #lost(conn: RelayConnection, code: string, detail: string): void {
+    if (this.#conn !== conn) return;
+    this.#conn = undefined;
+    this.#watch?.stop();
+    this.#watch = undefined;
+    conn.close();
+    if (!this.#wanted) return;
+    const fleet = this.#fleet!;
+    fleet.lost(this.#relayIndex, detail, this.#o.now());
+    this.#retryOrFail(
+      code,
+      fleet.isFleet ? `${fleet.targets[this.#relayIndex]!.name}: ${detail}` : detail,
+    );
   }
 
   #retryOrFail(code: string, detail: string): void {
@@ -249,11 +317,13 @@ export class Tunnel {
       this.#setState({ phase: "failed", detail });
       return;
     }
+    const fleet = this.#fleet;
     this.#setState({
       phase: "reconnecting",
       attempt: retry.attempt,
       retryInMs: Math.round(retry.delayMs),
       detail,
+      ...(fleet?.isFleet && !fleet.unmeasured ? { next: fleet.targets[fleet.next]!.name } : {}),
       ...("publicKey" in this.#state && this.#state.publicKey
         ? { publicKey: this.#state.publicKey }
         : {}),

@@ -12,10 +12,15 @@ import {
   type WgQuickConfig,
 } from "@wiregate/core";
 import { DEMO_SERVER_V4, DEMO_SERVER_V6, demoClientAddresses } from "@wiregate/packets";
-import { CARRIAGE_CHOICES, type CarriageChoice } from "@wiregate/relay-protocol";
+import {
+  CARRIAGE_CHOICES,
+  type CarriageChoice,
+  parseRelayLines,
+  type RelayListEntry,
+} from "@wiregate/relay-protocol";
 import type { TunnelClient } from "../client.js";
 import { field, h, replace } from "../dom.js";
-import type { ConnectSettings } from "../protocol.js";
+import type { ConnectSettings, RelayTarget } from "../protocol.js";
 import { forgetSaved, loadSaved, type SavedSettings, save } from "../storage.js";
 
 export interface Defaults {
@@ -30,6 +35,8 @@ export interface Defaults {
   websocket: string;
   /** The carriage to ask the relay for: "datagrams", "stream" or "auto" (anything else: auto). */
   carriage: string;
+  /** Other relays of the fleet, one per line (`NAME URL [SHA256]`); "" for one relay. */
+  relays: string;
 }
 
 /** The page asks for `auto` unless told otherwise: the relay picks (docs/web.md, "Carriage"). */
@@ -45,6 +52,11 @@ function hexToBytes(hex: string): Uint8Array | undefined {
   const clean = hex.replace(/[^0-9a-f]/gi, "");
   if (clean.length !== 64) return undefined;
   return Uint8Array.from(clean.match(/../g)!.map((b) => Number.parseInt(b, 16)));
+}
+
+function targetOf(entry: RelayListEntry): RelayTarget {
+  const hash = entry.certificateSha256 ? hexToBytes(entry.certificateSha256) : undefined;
+  return { name: entry.name, url: entry.url, ...(hash ? { certificateHash: hash } : {}) };
 }
 
 export function generatedConfig(peerPublicKey: string): string {
@@ -78,6 +90,13 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
     autocomplete: "off",
     spellcheck: "false",
   });
+  const relays = h("textarea", {
+    rows: 3,
+    spellcheck: "false",
+    autocomplete: "off",
+    "data-testid": "relays",
+  });
+  relays.value = defaults.relays;
   const config = h("textarea", { rows: 9, spellcheck: "false", "data-testid": "config" });
   const file = h("input", { type: "file", accept: ".conf,text/plain" });
   const ownKey = h("input", { type: "text", readonly: true, "data-testid": "public-key" });
@@ -160,7 +179,18 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
           return;
         }
         const peer = wg.peers[0]!;
-        const hash = certHash.value.trim() ? hexToBytes(certHash.value) : undefined;
+        const fleet = parseRelayLines(relays.value);
+        if (!fleet.ok) {
+          message.textContent = `More relays: ${fleet.error}`;
+          return;
+        }
+        const url = relay.value.trim();
+        // The relay URL may be one of the list too (wiregate.json names the whole fleet).
+        const self = fleet.relays.find((r) => r.url === url);
+        const moreRelays = fleet.relays.filter((r) => r !== self).map(targetOf);
+        const hash = certHash.value.trim()
+          ? hexToBytes(certHash.value)
+          : self && targetOf(self).certificateHash;
         if (certHash.value.trim() && !hash) {
           message.textContent = "Certificate SHA-256 must be 64 hex digits";
           return;
@@ -175,7 +205,9 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
           websocketUrl = url.href;
         }
         const settings: ConnectSettings = {
-          url: relay.value.trim(),
+          url,
+          ...(self ? { name: self.name } : {}),
+          ...(moreRelays.length > 0 ? { moreRelays } : {}),
           upstream: upstream.value.trim(),
           privateKey: wg.interface.privateKey,
           addresses: wg.interface.addresses.map((a) => formatIp(a)),
@@ -223,6 +255,11 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
           "Relay certificate SHA-256 (hex)",
           certHash,
           "Only for native WebTransport to a relay with a self-signed certificate",
+        ),
+        field(
+          "More relays",
+          relays,
+          "Other relays of the same fleet, one per line: NAME URL [CERTIFICATE-SHA256]. The page measures them all, uses the best and moves to the next-best if it loses its relay",
         ),
         field(
           "Carriage",
@@ -290,6 +327,7 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
     config: config.value,
     peerPublicKey: peerKey.value,
     certificateSha256: certHash.value,
+    relays: relays.value,
   });
 
   void loadSaved().then((saved) => {
@@ -300,6 +338,7 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
     config.value = saved.config;
     peerKey.value = saved.peerPublicKey;
     certHash.value = saved.certificateSha256;
+    relays.value = saved.relays ?? "";
     remember.checked = true;
     showOwnKey();
     message.textContent = "Loaded settings saved in this browser.";

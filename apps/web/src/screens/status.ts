@@ -3,6 +3,7 @@ import type { DatagramLosses, StatsFrame } from "@wiregate/relay-protocol";
 import type { TunnelClient } from "../client.js";
 import { formatAge, formatBytes, h, replace, shortKey } from "../dom.js";
 import type { TimedEvent } from "../protocol.js";
+import { relayFacts } from "./relay-facts.js";
 
 /** The timeline as NDJSON, one trace event per line with `at` (ms since the epoch): what
  * `wiregate-replay analyze --log` and the Captures screen read. */
@@ -118,6 +119,7 @@ export function statusScreen(client: TunnelClient): HTMLElement {
     replace(
       session,
       fact("State", PHASE[s.phase]),
+      relayFacts(open?.relay),
       fact(
         "Transport",
         open
@@ -140,6 +142,7 @@ export function statusScreen(client: TunnelClient): HTMLElement {
       fact("Session", open?.sessionId),
       fact("Your public key", "publicKey" in s ? s.publicKey : undefined),
       fact("Reconnect attempt", s.phase === "reconnecting" ? s.attempt : undefined),
+      fact("Next relay", s.phase === "reconnecting" ? s.next : undefined),
       fact("Last problem", "detail" in s ? s.detail : undefined),
     );
   };

@@ -1,0 +1,131 @@
+/**
+ * Many relays, in each browser, over HTTP/3 and over WebSocket: three relay processes in front of
+ * one wireguard-go in a network namespace, the page served by the first with the fleet in its
+ * wiregate.json. The page measures all three and says which it uses and why; the relay it uses is
+ * killed (SIGKILL) in the middle of a ping; the page moves to another within seconds, with the
+ * same WireGuard keys and device: wireguard-go sees the session roam to the new relay's socket
+ * with no new handshake, and the ping goes on. No timing is asserted: each step waits for its event.
+ */
+import { randomBytes } from "node:crypto";
+import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
+import { connectThroughFleet, pageConfig, relayInUse, startFleet } from "./fleet-stack.js";
+import {
+  BROWSERS,
+  browser,
+  CARRIAGES,
+  newContext,
+  openTab,
+  type TestBrowser,
+  watchErrors,
+} from "./stack.js";
+
+let peer: WireGuardPeer;
+const clientPrivate = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
+const clientPublic = keyToBase64(publicKey(nobleCrypto, clientPrivate));
+
+beforeAll(async () => {
+  peer = await startWireGuardPeer({
+    addresses: ["10.77.0.1/24"],
+    peers: [{ publicKey: clientPublic, allowedIPs: ["10.77.0.2/32"] }],
+  });
+});
+afterAll(async () => {
+  await peer?.stop();
+});
+
+/** What wireguard-go knows of the page: the endpoint it sends to and its latest handshake. */
+async function seenByUpstream() {
+  const ours = (await peer.dump()).peers.find((p) => p.publicKey === clientPublic);
+  return { endpoint: ours?.endpoint ?? null, latestHandshake: ours?.latestHandshake ?? 0 };
+}
+
+/** HTTP/3 (one message per datagram) and the WebSocket fallback. */
+const CASES = CARRIAGES.filter((c) => c.name !== "HTTP/3 stream");
+
+describe.each(BROWSERS)("in %s", (name) => {
+  let b: TestBrowser;
+  beforeAll(async () => {
+    b = await browser(name);
+  });
+  afterAll(async () => {
+    await b?.close();
+  });
+
+  it.each(CASES)(
+    "moves to another relay of the fleet when its relay is killed mid-ping, same keys ($name)",
+    async (carriage) => {
+      const fleet = await startFleet(`${peer.underlayAddress}:${peer.listenPort}`, carriage.http3);
+      const context = await newContext(b);
+      try {
+        const page = await context.newPage();
+        const errors = watchErrors(page);
+        await connectThroughFleet(
+          page,
+          fleet,
+          pageConfig(clientPrivate, peer.publicKey),
+          carriage.carriage,
+        );
+        // Status: the relay in use, why, and what the page measured of all three.
+        const first = await relayInUse(page);
+        expect(first).toMatch(/^relay-[123]$/);
+        expect(await page.getByTestId("relay-reason").textContent()).toMatch(
+          /^shortest control-stream round trip: /,
+        );
+        const measured = await page
+          .getByTestId("relay-measurements")
+          .locator("li")
+          .allTextContents();
+        expect(measured).toHaveLength(3);
+        for (const line of measured)
+          expect(line).toMatch(/^relay-[123]: control-stream round trip [\d.]+ ms, connected in/);
+
+        // A long ping; wireguard-go answers over the first relay.
+        await openTab(page, "Tools");
+        await page.getByLabel("Destination").fill("10.77.0.1");
+        await page.getByLabel("Count").fill("2000");
+        await page.getByLabel("Interval (ms)").fill("50");
+        await page.getByRole("button", { name: "Start ping" }).click();
+        const replies = page.locator('[data-testid="ping-log"] li.reply');
+        await expect.poll(() => replies.count(), { timeout: 15_000 }).toBeGreaterThan(3);
+        const before = await seenByUpstream();
+        expect(before.latestHandshake).toBeGreaterThan(0);
+
+        const killedRelay = fleet.byName(first!);
+        killedRelay.child.kill("SIGKILL");
+        const repliesAtKill = await replies.count();
+        await expect.poll(() => relayInUse(page), { timeout: 30_000 }).toMatch(/^relay-[123]$/);
+        await expect.poll(() => relayInUse(page), { timeout: 30_000 }).not.toBe(first);
+        // The ping goes on through the new relay.
+        await expect
+          .poll(() => replies.count(), { timeout: 15_000 })
+          .toBeGreaterThan(repliesAtKill + 5);
+        await page.getByRole("button", { name: "Stop", exact: true }).click();
+
+        // wireguard-go: the same session, roamed to another relay's socket; no new handshake.
+        const after = await seenByUpstream();
+        expect(after.endpoint).not.toBe(before.endpoint);
+        expect(after.latestHandshake).toBe(before.latestHandshake);
+
+        // Status says where it went and why.
+        await openTab(page, "Status");
+        const move = await page.getByTestId("relay-move-list").locator("li").allTextContents();
+        expect(move).toHaveLength(1);
+        expect(move[0]).toContain(`${first} → ${await relayInUse(page)}`);
+        expect(await page.getByTestId("relay-reason").textContent()).toMatch(
+          new RegExp(`^the best of the rest after ${first} was lost \\(`),
+        );
+        // Firefox reports the killed relay's WebSocket as a page error ("The connection to wss://…
+        // was interrupted while the page was loading."): that is the kill itself, nothing else is.
+        const killed = new RegExp(
+          `^pageerror: The connection to wss://127\\.0\\.0\\.1:${killedRelay.address.port}/.* was interrupted`,
+        );
+        expect(errors.filter((e) => e.startsWith("pageerror") && !killed.test(e))).toEqual([]);
+      } finally {
+        await context.close();
+        fleet.stop();
+      }
+    },
+  );
+});
