@@ -10,6 +10,9 @@ const MAX_DELAY_MS = 10_000;
 /** Refusals that a retry cannot fix. */
 const FATAL: ReadonlySet<string> = new Set<ErrorCode>([
   "unauthorized",
+  // The token's own answers: every relay of a fleet would give them alike.
+  "token-expired",
+  "forbidden",
   "unknown-upstream",
   "version",
   "bad-hello",

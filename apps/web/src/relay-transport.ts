@@ -24,6 +24,8 @@ const NATIVE_TIMEOUT_MS = 5_000;
 /** Relay refusals that WebSocket would get alike: no point in falling back. */
 const FINAL_CODES: ReadonlySet<string> = new Set([
   "unauthorized",
+  "token-expired",
+  "forbidden",
   "unknown-upstream",
   "version",
   "bad-hello",

@@ -35,7 +35,15 @@ describe("Reconnect", () => {
   });
 
   it("does not retry a refusal that a retry cannot fix", () => {
-    for (const code of ["unauthorized", "unknown-upstream", "version", "bad-hello", "bad-frame"]) {
+    for (const code of [
+      "unauthorized",
+      "token-expired",
+      "forbidden",
+      "unknown-upstream",
+      "version",
+      "bad-hello",
+      "bad-frame",
+    ]) {
       const { retry, policy } = reconnect(() => 0.5);
       expect(policy.failed(code)).toBeNull();
       expect(policy.attempt).toBe(0);
