@@ -8,11 +8,15 @@
  * Requests must name a loopback host too, so a web site that rebinds its DNS name to 127.0.0.1
  * cannot use the listener as its own origin. WebSocket upgrades go to the WebTransport library's
  * own handler, so those sessions take exactly the path of the TLS port's.
+ *
+ * `<label>.localhost` hosts are the Browse screen's origins, one per web server inside a tunnel:
+ * they get the Browse bridge only (browse-origin.ts), never the page or a session.
  */
 
 import type { IncomingMessage } from "node:http";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { browseLabel, PAGE_NAME, serveBrowseBridge } from "./browse-origin.js";
 import { isLoopback, isLoopbackAddress, type Limits } from "./config.js";
 import { ownOrigins } from "./origin-check.js";
 import { type StaticSite, serveHttp1 } from "./static-files.js";
@@ -36,9 +40,13 @@ function hostName(header: string | undefined): string {
   return host.replace(/:\d+$/, "");
 }
 
-/** Whether a request is addressed to this machine by a loopback name (not a rebound DNS name). */
+/**
+ * Whether a request is addressed to this machine by a loopback name (not a rebound DNS name):
+ * localhost, a loopback address, or wiregate.localhost (browsers resolve *.localhost themselves).
+ */
 export function loopbackHost(header: string | undefined): boolean {
-  return isLoopback(hostName(header));
+  const name = hostName(header);
+  return isLoopback(name) || name === PAGE_NAME;
 }
 
 export interface LocalHttp {
@@ -51,9 +59,14 @@ export interface LocalHttp {
 
 export async function startLocalHttp(options: LocalHttpOptions): Promise<LocalHttp> {
   const { limits } = options;
+  let pageOrigins: string[] = [];
   const server = createServer(
     { headersTimeout: limits.connectionIdleMs, requestTimeout: limits.connectionIdleMs },
     (req, res) => {
+      if (browseLabel(hostName(req.headers.host)) !== undefined) {
+        void serveBrowseBridge(options.site.root, pageOrigins, req, res);
+        return;
+      }
       if (!loopbackHost(req.headers.host)) {
         res.writeHead(421, { "content-type": "text/plain; charset=utf-8" });
         res.end("this listener answers only to localhost, 127.0.0.1 and [::1]\n");
@@ -84,9 +97,10 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<LocalHt
   }
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
-  return {
-    server,
-    url: `http://${host}:${port}/`,
-    origins: ownOrigins(["localhost", "127.0.0.1", "::1", options.host], port, "http"),
-  };
+  pageOrigins = [
+    ...new Set(
+      ownOrigins(["localhost", PAGE_NAME, "127.0.0.1", "::1", options.host], port, "http"),
+    ),
+  ];
+  return { server, url: `http://${host}:${port}/`, origins: pageOrigins };
 }

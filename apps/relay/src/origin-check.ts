@@ -9,6 +9,8 @@
  * so the same check runs there.
  */
 
+import { isBrowseOrigin } from "./browse-origin.js";
+
 export interface OriginPolicy {
   /** Origins let in besides the relay's own, like "https://app.example"; "*" lets any in. */
   allowedOrigins: readonly string[];
@@ -52,6 +54,9 @@ export function originRefusal(
   // A browser sends a URL, or "null" for an opaque origin (sandboxed frames, files), never else.
   if (asked === undefined && origin !== "null")
     return policy.requireOrigin ? "no browser Origin header" : undefined;
+  // Pages shown by the Browse screen come from inside a tunnel: never a session of their own.
+  if (asked !== undefined && isBrowseOrigin(asked))
+    return `origin ${asked.slice(0, 100)} is a Browse origin (content from inside a tunnel)`;
   if (policy.allowedOrigins.includes("*")) return undefined;
   const authority = first(header?.[":authority"]) ?? first(header?.host);
   const own = authority === undefined ? undefined : normalized(`https://${authority}`);

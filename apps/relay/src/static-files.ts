@@ -32,7 +32,8 @@ export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self' 'wasm-unsafe-eval'",
   "worker-src 'self'",
-  "frame-src 'self'",
+  // Browse shows each web server inside the tunnel on an origin of its own (browse-origin.ts).
+  "frame-src 'self' http://*.localhost:*",
   "style-src 'self'",
   "img-src 'self' data:",
   "connect-src 'self' https: wss:",
@@ -50,7 +51,8 @@ export function securityHeaders(urlPath: string): Record<string, string> {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
-    "cross-origin-opener-policy": "same-origin",
+    // Browse's "open in new tab" keeps the tab's opener: the tab asks this page for its port.
+    "cross-origin-opener-policy": "same-origin-allow-popups",
     "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
   };
 }

@@ -1,15 +1,17 @@
 /**
  * The loopback plain-HTTP listener from outside the relay process: it serves the page, its
  * defaults (with the ws:// fallback) and WebSocket upgrades, but only to requests that name a
- * loopback host, so a site rebinding its DNS name to 127.0.0.1 gets nothing.
+ * loopback host, so a site rebinding its DNS name to 127.0.0.1 gets nothing; and to Browse
+ * origins (`<target>.wiregate.localhost`, content from inside a tunnel) only the Browse bridge.
  */
 
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { originRefusal } from "../src/origin-check.js";
 import { CONTENT_SECURITY_POLICY } from "../src/static-files.js";
 import { type RelayProcess, spawnRelay } from "./relay-process.js";
 
@@ -19,6 +21,9 @@ let port: number;
 
 beforeAll(async () => {
   writeFileSync(join(site, "index.html"), "<!doctype html><title>site</title>\n");
+  mkdirSync(join(site, "__wiregate"));
+  writeFileSync(join(site, "__wiregate", "bridge.html"), "<!doctype html><title>bridge</title>\n");
+  writeFileSync(join(site, "__wiregate", "sw.js"), "// the Service Worker\n");
   relay = await spawnRelay([`--static=${site}`, "--local-http-port=0"]);
   port = Number(new URL(relay.address.localHttpUrl!).port);
 });
@@ -38,7 +43,7 @@ function get(path: string, host: string) {
 }
 
 /** Sends a WebSocket upgrade as the web page's library does; the first bytes of the answer. */
-function upgrade(host: string): Promise<string> {
+function upgrade(host: string, origin = `http://${host}`): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1", () => {
       socket.write(
@@ -50,7 +55,7 @@ function upgrade(host: string): Promise<string> {
           "Sec-WebSocket-Version: 13",
           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
           "Sec-WebSocket-Protocol: webtransport_kDraft2",
-          `Origin: http://${host}`,
+          `Origin: ${origin}`,
           "",
           "",
         ].join("\r\n"),
@@ -100,5 +105,40 @@ describe("loopback plain-HTTP listener", () => {
       /^HTTP\/1\.1 101 Switching Protocols\r\n[\s\S]*Sec-WebSocket-Protocol: webtransport_kDraft2\r\n/,
     );
     expect(await upgrade(`evil.example:${port}`)).toBe("");
+  });
+
+  it("gives Browse origins the bridge only: no page, defaults, methods or sessions", async () => {
+    const browse = `v4-8080-10-79-0-1.wiregate.localhost:${port}`;
+    const page = `http://wiregate.localhost:${port}`;
+    // The page itself is also served as wiregate.localhost, whose site Browse origins share.
+    expect((await get("/", `wiregate.localhost:${port}`)).body).toContain("<title>site</title>");
+    for (const path of ["/", "/index.html", "/wiregate.json", "/app/x?y"]) {
+      const answer = await get(path, browse);
+      expect(answer.status).toBe(200);
+      expect(answer.body).toContain("<title>bridge</title>");
+      expect(answer.headers["content-security-policy"]).toMatch(
+        new RegExp(`frame-ancestors [^;]*${page.replaceAll(".", "\\.")}`),
+      );
+      expect(answer.headers["content-security-policy"]).not.toMatch(/\[::1\]/);
+    }
+    const worker = await get("/__wiregate/sw.js", browse);
+    expect(worker.body).toBe("// the Service Worker\n");
+    expect(worker.headers["service-worker-allowed"]).toBe("/");
+    expect(JSON.parse((await get("/__wiregate/pages.json", browse)).body).pages).toContain(page);
+    expect((await get("/__wiregate/other.js", browse)).status).toBe(404);
+    expect((await get("/healthz", `v4-80-10-0-0-1.localhost:${port}`)).body).toContain("bridge");
+    // No WebSocket session from a Browse host, nor from a Browse origin to the relay's own host.
+    expect(await upgrade(browse)).toBe("");
+    // (A session from a Browse origin to the relay's own host is refused by the origin check,
+    // whatever origins the relay lets in.)
+    for (const allowedOrigins of [[], ["*"], [`http://${browse}`]])
+      expect(
+        originRefusal(
+          { origin: `http://${browse}`, host: `127.0.0.1:${port}` },
+          { allowedOrigins, requireOrigin: false },
+        ),
+      ).toMatch(/is a Browse origin/);
+    // Not a Browse label: a name the listener does not answer to.
+    expect((await get("/", `other.wiregate.localhost:${port}`)).status).toBe(421);
   });
 });

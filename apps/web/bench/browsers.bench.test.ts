@@ -13,14 +13,16 @@ import { join } from "node:path";
 import { DemoPeerThread } from "@wiregate/relay";
 import { expect, it } from "vitest";
 import { closeAfterAll } from "../../../test/helpers/closers.js";
+import { evaluateInFrame } from "../../../test/helpers/frames.js";
 import type { FloodResult } from "../src/protocol.js";
 import {
   BROWSERS,
   type BrowserName,
+  browseOriginOf,
+  browsePageUrl,
   browser,
   connectTunnel,
   demoUpstream,
-  localPageUrl,
   newContext,
   open,
   openTab,
@@ -59,7 +61,7 @@ it(
       closers.push(() => b.close());
       for (const carriage of CARRIAGES) {
         const page = await (await newContext(b, undefined, true)).newPage();
-        await open(page, localPageUrl(relay.address, { peer: demo.publicKey, carriage }));
+        await open(page, browsePageUrl(relay.address, { peer: demo.publicKey, carriage }));
         await page.getByRole("button", { name: "Generate key pair" }).click();
         await connectTunnel(page, /^Connected · WebTransport \(HTTP\/3\)/);
         pages.set(`${name} ${carriage}`, page);
@@ -88,27 +90,29 @@ it(
         .getByRole("textbox", { name: "Web address inside the tunnel" })
         .fill("http://10.99.0.1/");
       await page.getByRole("button", { name: "Go" }).click(); // registers the Service Worker
-      const frame = page.getByTestId("browse-frame");
-      await expect
-        .poll(() => frame.evaluate((f: HTMLIFrameElement) => f.contentWindow?.location.href), {
-          timeout: 20_000,
-        })
-        .toContain("/browse/");
-      await frame.contentFrame().locator("h1").waitFor({ state: "attached", timeout: 20_000 });
-      // The fetch runs in the frame, under the Service Worker's scope.
-      const result = await frame.evaluate(async (f: HTMLIFrameElement, n: number) => {
-        const start = performance.now();
-        // Under the Service Worker's /browse/ scope, as the Browse screen's pages ask.
-        const response = await f.contentWindow!.fetch(`/browse/10.99.0.1/bytes?n=${n}`);
-        const reader = response.body!.getReader();
-        let length = 0;
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          length += value.length;
-        }
-        return { length, seconds: (performance.now() - start) / 1000 };
-      }, BYTES);
+      // The fetch runs in the frame (its own origin), through that origin's Service Worker.
+      const origin = browseOriginOf(page.url(), "v4-80-10-99-0-1");
+      const shown = (url: string) => url.startsWith(`${origin}/`) && !url.includes("/__wiregate/");
+      await evaluateInFrame(page, shown, () => {
+        if (!document.querySelector("h1")) throw new Error("not shown yet");
+      });
+      const result = await evaluateInFrame(
+        page,
+        shown,
+        async (n: number) => {
+          const start = performance.now();
+          const response = await fetch(`/bytes?n=${n}`);
+          const reader = response.body!.getReader();
+          let length = 0;
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            length += value.length;
+          }
+          return { length, seconds: (performance.now() - start) / 1000 };
+        },
+        BYTES,
+      );
       expect(result.length).toBe(BYTES);
       return (result.length * 8) / 1e6 / result.seconds;
     };

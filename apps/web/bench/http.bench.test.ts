@@ -13,12 +13,13 @@ import { expect, it } from "vitest";
 import { closeAfterAll } from "../../../test/helpers/closers.js";
 import type { FloodResult } from "../src/protocol.js";
 import {
+  browseOriginOf,
+  browsePageUrl,
   CARRIAGES,
   type CarriageCase,
   chromiumBrowser,
   connectTunnel,
   demoUpstream,
-  localPageUrl,
   newContext,
   open,
   openTab,
@@ -60,7 +61,7 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
     closers.push(() => relay.stop());
     const context = await newContext(chromium, undefined, true);
     const page = await context.newPage();
-    await open(page, localPageUrl(relay.address, { peer: demo.publicKey, carriage }));
+    await open(page, browsePageUrl(relay.address, { peer: demo.publicKey, carriage }));
     await page.getByRole("button", { name: "Generate key pair" }).click();
     await connectTunnel(
       page,
@@ -90,12 +91,13 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
       (await page.getByTestId("flood-result").getAttribute("data-result")) ?? "{}",
     ) as FloodResult;
 
-    // The Browse path: a tab under the Service Worker's scope fetches /bytes from the demo peer.
+    // The Browse path: a tab on the demo peer's Browse origin fetches /bytes through that origin's
+    // Service Worker (which gets its tunnel port from the first tab's bridge).
     await openTab(page, "Browse");
     await page.getByRole("button", { name: "Go" }).click(); // registers the worker, shows the page
-    const base = relay.address.localHttpUrl!;
+    await page.getByTestId("browse-origin").getByText("wiregate.localhost").waitFor();
     const tab = await context.newPage();
-    await tab.goto(`${base}browse/10.99.0.1/`);
+    await tab.goto(`${browseOriginOf(page.url(), "v4-80-10-99-0-1")}/`);
     // Pings through the tunnel while the download runs (the Tools screen, in the first tab).
     await openTab(page, "Tools");
     await page.getByLabel("Destination").fill("10.99.0.1");

@@ -21,10 +21,10 @@ import { startWireGuardPeer } from "../../../test/helpers/netns.js";
 import { startSshd } from "../../../test/helpers/sshd.js";
 import { focusTerminal, login, run, screenText, sshConnected } from "../test/ssh-screen.js";
 import {
+  browsePageUrl,
   chromiumBrowser,
   connectTunnel,
   importConfig,
-  localPageUrl,
   newContext,
   open,
   openTab,
@@ -100,7 +100,7 @@ it("SSH: keystroke echo and bulk cat through the tunnel, next to OpenSSH direct 
   const chromium = await chromiumBrowser();
   closers.push(() => chromium.close());
   const page = await (await newContext(chromium, undefined, true)).newPage();
-  await open(page, localPageUrl(relay.address, { upstream: "wg" }));
+  await open(page, browsePageUrl(relay.address, { upstream: "wg" }));
   const config = wgQuickConfig({
     privateKey: client.privateKey,
     addresses: ["10.80.0.2/32"],
@@ -127,7 +127,7 @@ it("SSH: keystroke echo and bulk cat through the tunnel, next to OpenSSH direct 
   const handle = await page.getByTestId("browse-frame").elementHandle();
   await expect
     .poll(async () => (await handle?.contentFrame())?.url() ?? "", { timeout: 20_000 })
-    .toContain("/browse/");
+    .toContain(".wiregate.localhost:");
   const frame = (await handle!.contentFrame()) as Frame;
 
   /** Keystrokes in the page: keydown (capture) to the echo's mutation of the terminal's rows. */
@@ -205,7 +205,7 @@ it("SSH: keystroke echo and bulk cat through the tunnel, next to OpenSSH direct 
     await openTab(page, "Browse");
     const seconds = await frame.evaluate(async (n) => {
       const started = performance.now();
-      const body = await (await fetch(`/browse/10.80.0.1:8080/bytes/${n}`)).arrayBuffer();
+      const body = await (await fetch(`/bytes/${n}`)).arrayBuffer();
       if (body.byteLength !== n) throw new Error(`got ${body.byteLength} of ${n} bytes`);
       return (performance.now() - started) / 1000;
     }, BULK);

@@ -3,7 +3,7 @@ import "./style.css";
 import { formatRelayLines, parseRelayList } from "@wiregate/relay-protocol";
 import { TunnelClient } from "./client.js";
 import { h } from "./dom.js";
-import { browseScreen, relayServiceWorkerRequests } from "./screens/browse.js";
+import { browseScreen, startBrowsing } from "./screens/browse.js";
 import { capturesScreen } from "./screens/captures.js";
 import { connectScreen, type Defaults, describeState } from "./screens/connect.js";
 import { consoleScreen } from "./screens/console.js";
@@ -57,7 +57,7 @@ async function defaults(): Promise<Defaults> {
 
 async function start(): Promise<void> {
   const client = new TunnelClient();
-  const browsing = relayServiceWorkerRequests(client);
+  const browsing = startBrowsing(client);
   const settings = await defaults();
   const ssh = sshScreen(client);
   const screens: { id: string; label: string; element: HTMLElement; show?: () => void }[] = [

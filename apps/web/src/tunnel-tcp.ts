@@ -12,6 +12,8 @@ import {
 import type { HttpPortMessage, TcpPortMessage, TunnelHttpRequest } from "./protocol.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te"]);
+/** Request headers the client sets itself (framing, the target), never the page's. */
+const OWN_REQUEST_HEADERS = new Set([...HOP_BY_HOP, "host", "content-length", "accept-encoding"]);
 
 export class TunnelTcp {
   readonly net: Netstack;
@@ -28,20 +30,34 @@ export class TunnelTcp {
   async http(request: TunnelHttpRequest, port: MessagePort): Promise<void> {
     const post = (m: HttpPortMessage, transfer: Transferable[] = []) =>
       port.postMessage(m, transfer);
+    let cancelled = false;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    // The page stopped reading (a closed event stream, a frame navigated away): so do we.
+    port.onmessage = (event: MessageEvent<{ type?: string }>) => {
+      if (event.data?.type !== "cancel") return;
+      cancelled = true;
+      void reader?.cancel().catch(() => {});
+    };
     try {
+      const sent = Object.fromEntries(
+        Object.entries(request.headers).filter(
+          ([name]) => !OWN_REQUEST_HEADERS.has(name.toLowerCase()),
+        ),
+      );
       const response = await httpRequest(this.net, {
         host: request.host,
         port: request.port,
         method: request.method,
         path: request.path,
-        headers: request.headers,
+        headers: sent,
         ...(request.body ? { body: request.body } : {}),
       });
       const headers: [string, string][] = Object.entries(response.headers).filter(
         ([name]) => !HOP_BY_HOP.has(name),
       );
       post({ type: "head", status: response.status, statusText: response.statusText, headers });
-      const reader = response.body.getReader();
+      reader = response.body.getReader();
+      if (cancelled) await reader.cancel();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;

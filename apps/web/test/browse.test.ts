@@ -1,7 +1,7 @@
 /**
  * The Browse screen and the TCP console in each browser (Chromium, Firefox ESR): pages that exist
- * only inside the tunnel,
- * fetched by the Service Worker through netstack TCP in the tunnel worker — the demo peer's page
+ * only inside the tunnel, each server on an origin of its own (`http://<target>.localhost:<port>/`),
+ * fetched by that origin's Service Worker through netstack TCP in the tunnel worker — the demo peer's page
  * (netstack on both ends) and a page served by a namespace's kernel behind wireguard-go, and 50 MB
  * down and up through it, also with 3 % loss each way inside the tunnel. On every carriage
  * (stack.ts): HTTP/3 datagrams, HTTP/3 stream (a relay with HTTP/3), and the WebSocket fallback.
@@ -11,16 +11,18 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { evaluateInFrame } from "../../../test/helpers/frames.js";
 import { startHttpServer } from "../../../test/helpers/http-server.js";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
 import { addRandomLoss } from "../../../test/helpers/random-loss.js";
 import {
   BROWSERS,
+  browseOriginOf,
+  browsePageUrl,
   CARRIAGES,
   carriageInUse,
   connectTunnel,
   importConfig,
-  localPageUrl,
   newContext,
   open,
   openTab,
@@ -28,7 +30,6 @@ import {
   type Stack,
   screenshot,
   startStack,
-  type TestLocator,
   type TestPage,
   useBrowser,
   watchErrors,
@@ -64,22 +65,44 @@ afterAll(async () => {
   rmSync(directory, { recursive: true, force: true });
 });
 
-/** Shows `address` on the Browse screen; its `<iframe>` (same origin as the page). */
-async function browse(page: TestPage, address: string): Promise<TestLocator> {
+/** The Browse frame of a page: the page, and the origin it shows (another origin than the page's). */
+interface Shown {
+  page: TestPage;
+  origin: string;
+}
+
+/** Shows `address` on the Browse screen; the frame, on its own origin. */
+async function browse(page: TestPage, address: string, label: string): Promise<Shown> {
   await openTab(page, "Browse");
   await page.getByRole("textbox", { name: "Web address inside the tunnel" }).fill(address);
   await page.getByRole("button", { name: "Go" }).click();
+  const origin = browseOriginOf(page.url(), label);
+  await expect
+    .poll(() => page.getByTestId("browse-origin").textContent(), { timeout: 20_000 })
+    .toBe(`Shown on its own origin: ${origin}`);
+  // The frame is another origin: the page cannot look into it, the test can.
   const frame = page.getByTestId("browse-frame");
-  const where = async () =>
-    `${await frame.evaluate((f: HTMLIFrameElement) => f.contentWindow?.location.href)} ${await page.getByTestId("browse-message").textContent()}`;
-  await expect.poll(where, { timeout: 20_000 }).toContain("/browse/");
-  return frame;
+  await expect
+    .poll(() => frame.evaluate((f: HTMLIFrameElement) => f.contentDocument === null), {
+      timeout: 20_000,
+    })
+    .toBe(true);
+  return { page, origin };
 }
 
+/** Runs `fn` in the Browse frame's document. */
+const inFrame = <R, A = undefined>(shown: Shown, fn: (arg: A) => R | Promise<R>, arg?: A) =>
+  evaluateInFrame(
+    shown.page,
+    (url) => url.startsWith(`${shown.origin}/`) && !url.includes("/__wiregate/"),
+    fn,
+    arg,
+  );
+
 /** Whether every image of the frame loaded (naturalWidth > 0). */
-const imagesLoaded = (frame: TestLocator) =>
-  frame.evaluate((f: HTMLIFrameElement) => {
-    const images = [...(f.contentDocument?.images ?? [])];
+const imagesLoaded = (shown: Shown) =>
+  inFrame(shown, () => {
+    const images = [...document.images];
     return images.length > 0 && images.every((i) => i.complete && i.naturalWidth > 0);
   });
 
@@ -97,33 +120,34 @@ function patternSha256(n: number): string {
  * In the Browse frame (a client of the Service Worker): downloads `bytes` bytes from the kernel
  * server and uploads as many pseudo-random ones, returning the SHA-256 of each side's bytes.
  */
-async function bulk(frame: TestLocator, bytes: number, label: string) {
-  const { seconds, ...result } = await frame.evaluate(async (f: HTMLIFrameElement, n: number) => {
-    // The frame's own fetch: its requests go through the Service Worker that controls it.
-    const fetch = f.contentWindow!.fetch.bind(f.contentWindow);
-    const hex = (buffer: ArrayBuffer) =>
-      [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
-    const started = performance.now();
-    const down = await (await fetch(`/browse/10.79.0.1:8080/bytes/${n}`)).arrayBuffer();
-    const downloadedAt = performance.now();
-    const body = new Uint8Array(n);
-    for (let i = 0; i < n; i += 65536) crypto.getRandomValues(body.subarray(i, i + 65536));
-    const uploadFrom = performance.now();
-    const answer = await (
-      await fetch("/browse/10.79.0.1:8080/upload", { method: "PUT", body })
-    ).text();
-    const seconds = {
-      down: (downloadedAt - started) / 1000,
-      up: (performance.now() - uploadFrom) / 1000,
-    };
-    return {
-      seconds,
-      downloaded: down.byteLength,
-      downloadSha256: hex(await crypto.subtle.digest("SHA-256", down)),
-      uploadSha256: hex(await crypto.subtle.digest("SHA-256", body)),
-      serverSha256: answer.trim(),
-    };
-  }, bytes);
+async function bulk(frame: Shown, bytes: number, label: string) {
+  const { seconds, ...result } = await inFrame(
+    frame,
+    async (n: number) => {
+      // The frame's own fetch: its requests go through the Service Worker that controls it.
+      const hex = (buffer: ArrayBuffer) =>
+        [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+      const started = performance.now();
+      const down = await (await fetch(`/bytes/${n}`)).arrayBuffer();
+      const downloadedAt = performance.now();
+      const body = new Uint8Array(n);
+      for (let i = 0; i < n; i += 65536) crypto.getRandomValues(body.subarray(i, i + 65536));
+      const uploadFrom = performance.now();
+      const answer = await (await fetch("/upload", { method: "PUT", body })).text();
+      const seconds = {
+        down: (downloadedAt - started) / 1000,
+        up: (performance.now() - uploadFrom) / 1000,
+      };
+      return {
+        seconds,
+        downloaded: down.byteLength,
+        downloadSha256: hex(await crypto.subtle.digest("SHA-256", down)),
+        uploadSha256: hex(await crypto.subtle.digest("SHA-256", body)),
+        serverSha256: answer.trim(),
+      };
+    },
+    bytes,
+  );
   // Information only (the machine may be busy): the benches measure, this proves the bytes.
   const rate = (s: number) => `${((bytes * 8) / s / 1e6).toFixed(1)} Mbit/s`;
   console.info(`Browse ${label}: down ${rate(seconds.down)}, up ${rate(seconds.up)}`);
@@ -145,7 +169,7 @@ describe.each(BROWSERS)("in %s", (name) => {
       await stack?.close();
     });
     /** The Browse frame showing the kernel server's page (the test before the bulk one). */
-    let namespaceFrame: TestLocator | undefined;
+    let namespaceFrame: Shown | undefined;
     /** Connects, and checks that the page shows the case's transport and carriage. */
     const connect = async (page: TestPage) => {
       await connectTunnel(
@@ -165,23 +189,27 @@ describe.each(BROWSERS)("in %s", (name) => {
       const errors = watchErrors(page);
       await open(
         page,
-        localPageUrl(stack.relay.address, {
+        browsePageUrl(stack.relay.address, {
           peer: stack.demo.publicKey,
           carriage: transport.carriage,
         }),
       );
       await page.getByRole("button", { name: "Generate key pair" }).click();
       await connect(page);
-      for (const address of ["http://10.99.0.1/", "http://[fd99::1]/"]) {
-        const frame = await browse(page, address);
+      for (const [address, label] of [
+        ["http://10.99.0.1/", "v4-80-10-99-0-1"],
+        ["http://[fd99::1]/", "v6-80-fd99-0-0-0-0-0-0-1"],
+      ] as const) {
+        const frame = await browse(page, address, label);
         await expect
-          .poll(() => frame.contentFrame().locator("h1").textContent(), { timeout: 20_000 })
+          .poll(() => inFrame(frame, () => document.querySelector("h1")?.textContent), {
+            timeout: 20_000,
+          })
           .toBe("You are inside the tunnel");
         await expect.poll(() => imagesLoaded(frame), { timeout: 20_000 }).toBe(true);
         // The stylesheet came through too (absolute path /style.css, from a controlled frame).
-        const maxWidth = (f: HTMLIFrameElement) =>
-          f.contentWindow?.getComputedStyle(f.contentDocument!.body).maxWidth;
-        expect(await frame.evaluate(maxWidth)).toBe("40em".replace("40em", `${40 * 16}px`));
+        const maxWidth = () => getComputedStyle(document.body).maxWidth;
+        expect(await inFrame(frame, maxWidth)).toBe("40em".replace("40em", `${40 * 16}px`));
       }
       if (transport.name === "WebSocket") await screenshot(page, "browse-demo");
       // What cannot work is said, not attempted.
@@ -216,7 +244,7 @@ describe.each(BROWSERS)("in %s", (name) => {
       const page = await (await newContext(b(), undefined, true)).newPage();
       await open(
         page,
-        localPageUrl(stack.relay.address, { upstream: "wg", carriage: transport.carriage }),
+        browsePageUrl(stack.relay.address, { upstream: "wg", carriage: transport.carriage }),
       );
       const config = wgQuickConfig({
         privateKey: client.privateKey,
@@ -226,9 +254,11 @@ describe.each(BROWSERS)("in %s", (name) => {
       });
       await importConfig(page, config, client.publicKey);
       await connect(page);
-      const frame = await browse(page, "http://10.79.0.1:8080/");
+      const frame = await browse(page, "http://10.79.0.1:8080/", "v4-8080-10-79-0-1");
       await expect
-        .poll(() => frame.contentFrame().locator("#title").textContent(), { timeout: 20_000 })
+        .poll(() => inFrame(frame, () => document.querySelector("#title")?.textContent), {
+          timeout: 20_000,
+        })
         .toBe("Served by the namespace kernel");
       await expect.poll(() => imagesLoaded(frame), { timeout: 20_000 }).toBe(true);
       if (transport.name === "WebSocket") await screenshot(page, "browse-namespace");

@@ -339,7 +339,9 @@ export function chromiumBrowser(
   netLog?: string,
   reachable: readonly string[] = [],
 ): Promise<Browser> {
-  const exclude = ["localhost", "127.0.0.1", ...reachable].map((host) => `EXCLUDE ${host}`);
+  const exclude = ["localhost", "*.localhost", "127.0.0.1", ...reachable].map(
+    (host) => `EXCLUDE ${host}`,
+  );
   return launchChromium({
     extraArgs: [
       `--host-resolver-rules=MAP * ~NOTFOUND, ${exclude.join(", ")}`,
@@ -409,6 +411,22 @@ export function localPageUrl(address: RelayAddress, query: Record<string, string
     ...query,
   });
   return `${address.localHttpUrl}index.html?${params}`;
+}
+
+/**
+ * The page as the loopback listener also serves it, at wiregate.localhost: there the Browse
+ * screen's origins (`<target>.wiregate.localhost`) are of the page's own site, so a test context
+ * (which, like an incognito window, blocks third-party storage) still gives them Service Workers.
+ */
+export function browsePageUrl(address: RelayAddress, query: Record<string, string>): string {
+  const url = new URL(localPageUrl(address, query));
+  url.hostname = "wiregate.localhost";
+  return url.href;
+}
+
+/** The Browse origin of a target label (`v4-80-10-99-0-1`) for a page at `browsePageUrl`. */
+export function browseOriginOf(pageUrl: string, label: string): string {
+  return `http://${label}.wiregate.localhost:${new URL(pageUrl).port}`;
 }
 
 /** `name.png` for Chromium, `name-firefox.png` for Firefox. */

@@ -1,105 +1,176 @@
 /**
- * Browse: web pages that exist only inside the tunnel, shown in a sandboxed frame. A Service
- * Worker (public/browse-sw.js) answers the frame's requests by sending HTTP/1.1 over netstack
- * TCP in the tunnel worker.
+ * Browse: web apps that exist only inside the tunnel. Each server (host and port) is shown on an
+ * origin of its own (`http://<target>.localhost:4480/`, see browse/target.ts), whose Service Worker
+ * sends every request through the tunnel (browse/bridges.ts): the shown app's scripts run, in
+ * their own origin, and cannot reach this page, its storage or its tunnel.
  */
+
+import { BrowseBridges } from "../browse/bridges.js";
+import {
+  crossSite,
+  loopbackOriginBase,
+  PAGE_NAME,
+  parseAddress,
+  type Target,
+  targetOfOrigin,
+  targetOrigin,
+} from "../browse/target.js";
 import type { TunnelClient } from "../client.js";
 import { h, replace } from "../dom.js";
-import type { TunnelHttpRequest } from "../protocol.js";
 
-/** Lets the Service Worker's requests reach the tunnel worker (once per page). */
-export function relayServiceWorkerRequests(client: TunnelClient): Promise<true | string> {
-  if (!("serviceWorker" in navigator)) {
-    return Promise.resolve("this browser gives the page no Service Worker (is it https?)");
-  }
-  navigator.serviceWorker.addEventListener("message", (event: MessageEvent) => {
-    const data = event.data as { type?: string; request?: TunnelHttpRequest };
-    const port = event.ports[0];
-    if (data?.type !== "wiregate-http" || !data.request || !port) return;
-    client.send({ type: "http", request: data.request, port }, [port]);
-  });
-  return navigator.serviceWorker
-    .register("./browse-sw.js", { scope: "./browse/" })
-    .then(activated)
-    .then(
-      () => true as const,
-      (e: unknown) => (e instanceof Error ? e.message : String(e)),
-    );
+/** The bridges, or why Browse cannot work on this page. */
+export function startBrowsing(client: TunnelClient): BrowseBridges | string {
+  if (!("serviceWorker" in navigator))
+    return "This browser gives pages no Service Worker here, so Browse cannot work.";
+  const base = loopbackOriginBase(location);
+  if (!base)
+    return "Browse needs the page from the relay's loopback listener (http://127.0.0.1:4480/, what `npm start` prints): each web server inside the tunnel is shown on an origin of its own under localhost.";
+  return new BrowseBridges(client, base, document.body);
 }
 
-/** Resolves once the worker is active (`navigator.serviceWorker.ready` is for the page's own scope). */
-function activated(registration: ServiceWorkerRegistration): Promise<void> {
-  const worker = registration.installing ?? registration.waiting ?? registration.active;
-  if (!worker || worker.state === "activated") return Promise.resolve();
-  return new Promise((resolve) => {
-    worker.addEventListener("statechange", () => {
-      if (worker.state === "activated") resolve();
-    });
-  });
-}
+const CANNOT = [
+  "HTTPS inside the tunnel (the browser cannot do TLS over our TCP).",
+  "Links and redirects to other servers open them for real, outside the tunnel, unless the Browse screen shows them.",
+  "The app's own paths under /__wiregate/ (the bridge's).",
+  "Apps that refuse to be framed (X-Frame-Options, frame-ancestors): use “Open in new tab”.",
+  "A new tab works while this page stays open and connected.",
+];
 
-/** "http://10.99.0.1:8080/x?y" → "./browse/10.99.0.1:8080/x?y", or an explanation. */
-export function framePath(input: string): { path: string } | { error: string } {
-  let url: URL;
-  try {
-    url = new URL(/^[a-z]+:\/\//i.test(input) ? input : `http://${input}`);
-  } catch {
-    return { error: `'${input}' is not a URL` };
-  }
-  if (url.protocol === "https:") {
-    return {
-      error:
-        "HTTPS inside the tunnel cannot work here: the browser would need to trust the private server's certificate, and a page cannot open TLS over our TCP. Use http://.",
-    };
-  }
-  if (url.protocol !== "http:") return { error: `only http:// addresses, not ${url.protocol}` };
-  if (!/^(\[[0-9a-f:.]+\]|[0-9.]+)$/i.test(url.hostname)) {
-    return { error: "use an IP address inside the tunnel: names are not resolved through it" };
-  }
-  return { path: `./browse/${url.host}${url.pathname}${url.search}` };
-}
-
-export function browseScreen(ready: Promise<true | string>, defaultUrl: string): HTMLElement {
+export function browseScreen(bridges: BrowseBridges | string, defaultUrl: string): HTMLElement {
   const address = h("input", {
     type: "text",
     value: defaultUrl,
     "aria-label": "Web address inside the tunnel",
     autocomplete: "off",
+    class: "browse-address",
   });
   const message = h("p", { class: "note", "data-testid": "browse-message", "aria-live": "polite" });
+  const shownOn = h("p", { class: "note", "data-testid": "browse-origin" });
   const frame = h("iframe", {
     title: "Page inside the tunnel",
     "data-testid": "browse-frame",
-    // No scripts: a page from inside the tunnel must not reach this page or the tunnel.
-    sandbox: "allow-same-origin allow-forms",
+    // A cross-origin frame: its own origin (allow-same-origin keeps it, so its Service Worker
+    // and storage work) and scripts, but no navigating this page away and no downloads.
+    sandbox:
+      "allow-scripts allow-same-origin allow-forms allow-modals allow-popups allow-popups-to-escape-sandbox",
     class: "browse-frame",
   }) as HTMLIFrameElement;
-  const go = async (event: Event) => {
-    event.preventDefault();
-    const target = framePath(address.value.trim());
-    if ("error" in target) {
-      replace(message, target.error);
+  const back = h("button", { type: "button", "aria-label": "Back", disabled: true }, "←");
+  const forward = h("button", { type: "button", "aria-label": "Forward", disabled: true }, "→");
+  const reload = h("button", { type: "button", "aria-label": "Reload", disabled: true }, "⟳");
+  const newTab = h("button", { type: "button", disabled: true }, "Open in new tab");
+
+  /** What the frame has shown (target URLs as typed), and where in that list it is. */
+  const visited: string[] = [];
+  let at = -1;
+  let current: { target: Target; url: string } | undefined;
+  const buttons = () => {
+    back.disabled = at <= 0;
+    forward.disabled = at >= visited.length - 1;
+    reload.disabled = newTab.disabled = current === undefined;
+  };
+
+  /** Shows `input` in the frame; `fromHistory`: back/forward/reload, which keep the list. */
+  const show = async (input: string, fromHistory = false) => {
+    if (typeof bridges === "string") {
+      replace(message, bridges);
       return;
     }
-    if (!(await ready)) {
+    const parsed = parseAddress(input);
+    if ("error" in parsed) {
+      replace(message, parsed.error);
+      return;
+    }
+    const origin = bridges.origin(parsed.target);
+    replace(message, "Starting this server's origin…");
+    try {
+      await bridges.ready(parsed.target);
+    } catch (e) {
+      const why = (e as Error).message;
+      const here = `${location.protocol}//${PAGE_NAME}${location.port ? `:${location.port}` : ""}/`;
       replace(
         message,
-        "This browser gives the page no Service Worker, so Browse cannot work here.",
+        `The browser refused ${origin} a Service Worker (${why}). `,
+        crossSite(bridges.base)
+          ? h(
+              "span",
+              {},
+              "Browse origins are another site than this page here, and this browser blocks third-party storage: open Wiregate at ",
+              h("a", { href: here }, here),
+              ", where they are of the page's own site.",
+            )
+          : null,
       );
       return;
     }
     replace(message);
-    frame.src = target.path;
+    replace(shownOn, "Shown on its own origin: ", h("code", {}, origin));
+    current = { target: parsed.target, url: `${origin}${parsed.path}` };
+    address.value = `${targetOrigin(parsed.target)}${parsed.path}`;
+    if (!fromHistory) {
+      visited.splice(at + 1, visited.length, address.value);
+      at = visited.length - 1;
+    }
+    buttons();
+    frame.src = current.url;
   };
+
+  if (typeof bridges !== "string") {
+    bridges.allow(() => frame.contentWindow);
+    // Pages shown say where they are (inject.js): the address bar follows links and redirects.
+    window.addEventListener("message", (event) => {
+      const data = event.data as { type?: unknown; path?: unknown } | null;
+      if (data?.type !== "wiregate-location" || event.source !== frame.contentWindow) return;
+      const target = targetOfOrigin(bridges.base, event.origin);
+      if (!target || typeof data.path !== "string" || !data.path.startsWith("/")) return;
+      const url = `${targetOrigin(target)}${data.path}`;
+      current = { target, url: `${event.origin}${data.path}` };
+      replace(shownOn, "Shown on its own origin: ", h("code", {}, event.origin));
+      address.value = url;
+      if (visited[at] !== url) {
+        visited.splice(at + 1, visited.length, url);
+        at = visited.length - 1;
+      }
+      buttons();
+    });
+  }
+  back.addEventListener("click", () => {
+    if (at > 0) void show(visited[--at]!, true);
+  });
+  forward.addEventListener("click", () => {
+    if (at < visited.length - 1) void show(visited[++at]!, true);
+  });
+  reload.addEventListener("click", () => {
+    if (current) frame.src = current.url;
+  });
+  newTab.addEventListener("click", () => {
+    if (!current || typeof bridges === "string") return;
+    // Not noopener: the tab asks this page (its opener) for its tunnel port.
+    const tab = window.open(current.url, "_blank");
+    if (tab) bridges.allow(() => tab);
+    else replace(message, "The browser blocked the new tab.");
+  });
+
   return h(
     "section",
     { class: "stack" },
     h(
       "form",
-      { class: "row", onsubmit: go },
+      {
+        class: "row browse-bar",
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          void show(address.value.trim());
+        },
+      },
+      back,
+      forward,
+      reload,
       address,
       h("button", { type: "submit", class: "primary" }, "Go"),
+      newTab,
     ),
+    shownOn,
     message,
     frame,
     h(
@@ -109,15 +180,7 @@ export function browseScreen(ready: Promise<true | string>, defaultUrl: string):
       h(
         "ul",
         {},
-        h("li", {}, "HTTPS inside the tunnel (the browser cannot do TLS over our TCP)."),
-        h("li", {}, "Links and resources on other origins: they leave the tunnel, or fail."),
-        h(
-          "li",
-          {},
-          "Links to absolute paths (/x) open outside the frame's tunnel address; resources at absolute paths do load.",
-        ),
-        h("li", {}, "Scripts of the shown page: the frame is sandboxed."),
-        h("li", {}, "Host names: type the IP address inside the tunnel."),
+        CANNOT.map((line) => h("li", {}, line)),
       ),
     ),
   );

@@ -1,0 +1,78 @@
+// Put into every HTML page a Browse origin shows (as the first script of its <head>), and loaded
+// by the bridge page. It lets this origin's Service Worker get a new tunnel port through this
+// window when the worker has lost its own (the browser stopped it): the port comes only from the
+// Wiregate page, a window of one of the origins in /__wiregate/pages.json that is this window's
+// parent or opener. `window.wiregateBrowse` is where other parts of the shim hook in.
+
+(() => {
+  if (window.wiregateBrowse) return;
+  const page = window.parent !== window ? window.parent : window.opener;
+  let origins;
+  /** The page's origins; only the parent's when the browser says which it is. */
+  const pageOrigins = () => {
+    origins ??= fetch("/__wiregate/pages.json")
+      .then((r) => r.json())
+      .then((j) => (Array.isArray(j.pages) ? j.pages : []))
+      .then((list) => {
+        const parent = window.parent !== window ? location.ancestorOrigins?.[0] : undefined;
+        return parent && list.includes(parent) ? [parent] : list;
+      });
+    return origins;
+  };
+
+  /** A port from the Wiregate page, with the target's own origin (rejects after 10 s). */
+  function askPort() {
+    return new Promise((resolve, reject) => {
+      if (!page) {
+        reject(new Error("no Wiregate page opened this one"));
+        return;
+      }
+      pageOrigins().then((list) => {
+        const timer = setTimeout(() => {
+          removeEventListener("message", onMessage);
+          reject(new Error("the Wiregate page did not answer (is it still open?)"));
+        }, 10_000);
+        const onMessage = (event) => {
+          if (event.source !== page || !list.includes(event.origin)) return;
+          if (event.data?.type !== "wiregate-port" || !event.ports[0]) return;
+          clearTimeout(timer);
+          removeEventListener("message", onMessage);
+          resolve({ port: event.ports[0], server: event.data.server });
+        };
+        addEventListener("message", onMessage);
+        for (const origin of list) page.postMessage({ type: "wiregate-bridge" }, origin);
+      }, reject);
+    });
+  }
+
+  /** Hands a port to this origin's active Service Worker; resolves once it has taken it. */
+  async function givePort({ port, server }) {
+    const registration = await navigator.serviceWorker.ready;
+    const taken = new MessageChannel();
+    const done = new Promise((resolve) => (taken.port1.onmessage = () => resolve()));
+    registration.active.postMessage({ type: "wiregate-port", server }, [port, taken.port2]);
+    await done;
+  }
+
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.addEventListener("message", (event) => {
+      if (event.data?.type === "wiregate-need-port")
+        askPort()
+          .then(givePort)
+          .catch(() => {});
+    });
+    navigator.serviceWorker.startMessages();
+  }
+  try {
+    sessionStorage.removeItem(`wiregate-reloaded:${location.href}`);
+  } catch {
+    // No storage: the bridge cannot guard against reloading in a loop; nothing else needs it.
+  }
+  // The Wiregate page's address bar follows the shown page (links, redirects, forms).
+  if (page && location.pathname !== "/__wiregate/bridge.html")
+    pageOrigins().then((list) => {
+      const path = location.pathname + location.search + location.hash;
+      for (const origin of list) page.postMessage({ type: "wiregate-location", path }, origin);
+    });
+  window.wiregateBrowse = { askPort, givePort, pageOrigins };
+})();

@@ -1,0 +1,152 @@
+// The Service Worker of one Browse origin (http://<target>.localhost:4480/, one per web server
+// inside the tunnel): it answers every request of its origin — pages, scripts, fetches to absolute
+// paths, form posts — by sending it over a MessagePort to the Wiregate page, which hands it to the
+// tunnel worker for this one target (the page fixes the target: this worker cannot name another).
+// The port comes from the bridge (bridge.js); a worker the browser stopped and started again has
+// lost it and asks a bridge or a shown page of its origin for a new one. /__wiregate/ stays the
+// relay's (the bridge's files). Plain JavaScript on purpose: served as is, next to the bridge.
+
+const BRIDGE = "/__wiregate/";
+/** The Wiregate page's requests port for this origin, and the target's own origin. */
+let port = null;
+let server = null;
+let waiting = [];
+let nextId = 1;
+/** Requests sent and not yet accepted by the page: id → reject. */
+const pending = new Map();
+
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
+self.addEventListener("message", (event) => {
+  const data = event.data;
+  if (data?.type !== "wiregate-port" || !event.ports[0]) return;
+  usePort(event.ports[0], data.server);
+  event.ports[1]?.postMessage({ type: "wiregate-port-taken" });
+});
+
+function usePort(next, serverOrigin) {
+  port?.close();
+  port = next;
+  server = typeof serverOrigin === "string" ? serverOrigin : null;
+  port.onmessage = ({ data }) => {
+    if (data?.type === "accepted") pending.get(data.id)?.accepted();
+  };
+  const ready = waiting;
+  waiting = [];
+  for (const resolve of ready) resolve(port);
+}
+
+/** The port, or a new one asked of a bridge or shown page of this origin (null if none answers). */
+async function getPort() {
+  if (port) return port;
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  if (windows.length === 0) return null;
+  const got = new Promise((resolve) => waiting.push(resolve));
+  // The hidden bridge first: it lives as long as the Wiregate page shows this origin.
+  windows.sort((a, b) => Number(b.url.includes(BRIDGE)) - Number(a.url.includes(BRIDGE)));
+  for (const client of windows) client.postMessage({ type: "wiregate-need-port" });
+  return Promise.race([got, new Promise((resolve) => setTimeout(() => resolve(null), 10_000))]);
+}
+
+function text(status, message) {
+  return new Response(`${message}\n`, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8", "x-wiregate": "browse" },
+  });
+}
+
+const NO_WIREGATE =
+  "Wiregate: this page comes from inside a WireGuard tunnel, and the Wiregate page that showed it is closed or not connected. Open Wiregate, connect, and show it again from the Browse screen.";
+
+async function bodyOf(request) {
+  if (request.method === "GET" || request.method === "HEAD") return undefined;
+  return new Uint8Array(await request.arrayBuffer());
+}
+
+/** Sends one request through the page; resolves with the Response. */
+async function forward(request, path, attempt = 0) {
+  const to = await getPort();
+  if (!to) return text(503, NO_WIREGATE);
+  const body = await bodyOf(request);
+  const channel = new MessageChannel();
+  const id = nextId++;
+  const message = {
+    type: "request",
+    id,
+    request: {
+      method: request.method,
+      path,
+      headers: [...request.headers],
+      referrer: request.referrer,
+      mode: request.mode,
+      destination: request.destination,
+      ...(body ? { body } : {}),
+    },
+  };
+  // The page says at once that it took the request; no word means its port is dead (the page was
+  // closed or reloaded): ask for a new one, once.
+  const accepted = new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), 5000);
+    pending.set(id, {
+      accepted: () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    });
+  });
+  to.postMessage(message, [channel.port2]);
+  if (!(await accepted)) {
+    pending.delete(id);
+    channel.port1.close();
+    if (port === to) port = null;
+    return attempt === 0 ? forward(request, path, 1) : text(503, NO_WIREGATE);
+  }
+  pending.delete(id);
+  return new Promise((resolveResponse) => {
+    let controller;
+    channel.port1.onmessage = ({ data }) => {
+      if (data.type === "head") {
+        const nullBody = [101, 204, 205, 304].includes(data.status) || request.method === "HEAD";
+        const stream = nullBody
+          ? null
+          : new ReadableStream({
+              start: (c) => (controller = c),
+              cancel: () => channel.port1.postMessage({ type: "cancel" }),
+            });
+        const status = data.status >= 200 && data.status <= 599 ? data.status : 502;
+        const headers = new Headers();
+        for (const [name, value] of data.headers) {
+          try {
+            headers.append(name, value);
+          } catch {
+            // A header this browser will not carry (a forbidden name): dropped.
+          }
+        }
+        headers.set("x-wiregate", "browse");
+        resolveResponse(new Response(stream, { status, statusText: data.statusText, headers }));
+      } else if (data.type === "chunk") controller?.enqueue(data.data);
+      else if (data.type === "end") {
+        controller?.close();
+        channel.port1.close();
+      } else if (data.type === "error") {
+        if (controller) controller.error(new Error(data.message));
+        else resolveResponse(text(502, `Wiregate: ${data.message}`));
+        channel.port1.close();
+      }
+    };
+  });
+}
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  let path;
+  if (url.origin === self.location.origin) {
+    if (url.pathname.startsWith(BRIDGE)) return; // the bridge's own files, from the relay
+    path = url.pathname + url.search;
+  } else if (server && url.origin === server) {
+    // The app names its server's own address (http://10.79.0.1:8080/api): the same target.
+    path = url.pathname + url.search;
+  } else return; // another origin: the browser's own business
+  event.respondWith(forward(event.request, path));
+});

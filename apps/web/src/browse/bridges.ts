@@ -1,0 +1,133 @@
+/**
+ * The Wiregate page's side of the Browse bridges. For each Browse origin shown, a hidden frame
+ * loads the origin's bridge (`/__wiregate/bridge.html`, served by the relay), which registers the
+ * origin's Service Worker; the page hands it a MessagePort on which that worker sends requests.
+ * The page fixes the target of every request from the origin the port was given to: a Browse
+ * origin reaches its own server inside the tunnel and nothing else. Ports are given only to
+ * windows this page made or opened (its bridge frames, the Browse frame, tabs it opened), and only
+ * for the origin they are on.
+ */
+import type { TunnelClient } from "../client.js";
+import type { TunnelHttpRequest } from "../protocol.js";
+import {
+  browseOrigin,
+  type OriginBase,
+  type Target,
+  targetOfOrigin,
+  targetOrigin,
+} from "./target.js";
+
+/** A request as the Service Worker sends it on its port. */
+interface BrowseRequest {
+  method: string;
+  path: string;
+  headers: [string, string][];
+  referrer?: string;
+  mode?: string;
+  destination?: string;
+  body?: Uint8Array;
+}
+
+type FromServiceWorker = { type: "request"; id: number; request: BrowseRequest };
+
+export class BrowseBridges {
+  readonly #frames = new Map<string, { frame: HTMLIFrameElement; ready: Promise<void> }>();
+  readonly #readyWaiters = new Map<string, { resolve(): void; reject(e: Error): void }>();
+  /** Windows that may ask for a port: the Browse frame(s) and tabs this page opened. */
+  readonly #windows = new Set<() => Window | null>();
+
+  constructor(
+    private readonly client: TunnelClient,
+    readonly base: OriginBase,
+    private readonly container: HTMLElement,
+  ) {
+    window.addEventListener("message", (event) => this.#onMessage(event));
+  }
+
+  /** The origin a target is shown on. */
+  origin(target: Target): string {
+    return browseOrigin(this.base, target);
+  }
+
+  /** Lets `window()` (a frame's or a tab's window) ask for ports for the origin it shows. */
+  allow(window: () => Window | null): void {
+    this.#windows.add(window);
+  }
+
+  /** Starts the bridge of `target`'s origin (once); resolves when its Service Worker has a port. */
+  ready(target: Target): Promise<void> {
+    const origin = this.origin(target);
+    const known = this.#frames.get(origin);
+    if (known) return known.ready;
+    const frame = document.createElement("iframe");
+    frame.hidden = true;
+    frame.title = `Browse bridge for ${targetOrigin(target)}`;
+    frame.dataset.testid = "browse-bridge";
+    const ready = new Promise<void>((resolve, reject) =>
+      this.#readyWaiters.set(origin, { resolve, reject }),
+    );
+    frame.src = `${origin}/__wiregate/bridge.html`;
+    this.container.append(frame);
+    this.#frames.set(origin, { frame, ready });
+    return ready;
+  }
+
+  #known(source: MessageEventSource | null): boolean {
+    if (!source) return false;
+    for (const { frame } of this.#frames.values()) if (frame.contentWindow === source) return true;
+    for (const window of this.#windows) if (window() === source) return true;
+    return false;
+  }
+
+  #onMessage(event: MessageEvent): void {
+    const type = (event.data as { type?: unknown } | null)?.type;
+    if (
+      type !== "wiregate-bridge" &&
+      type !== "wiregate-bridge-ready" &&
+      type !== "wiregate-bridge-failed"
+    )
+      return;
+    const target = targetOfOrigin(this.base, event.origin);
+    if (!target || !this.#known(event.source)) return;
+    const waiter = this.#readyWaiters.get(event.origin);
+    if (type === "wiregate-bridge-ready" || type === "wiregate-bridge-failed") {
+      this.#readyWaiters.delete(event.origin);
+      if (type === "wiregate-bridge-ready") waiter?.resolve();
+      else {
+        // Forget the bridge: the next attempt starts a new one.
+        this.#frames.get(event.origin)?.frame.remove();
+        this.#frames.delete(event.origin);
+        const message = String((event.data as { message?: unknown }).message).slice(0, 300);
+        waiter?.reject(new Error(message));
+      }
+      return;
+    }
+    const channel = new MessageChannel();
+    channel.port1.onmessage = (m: MessageEvent<FromServiceWorker>) =>
+      this.#request(target, channel.port1, m);
+    (event.source as Window).postMessage(
+      { type: "wiregate-port", server: targetOrigin(target) },
+      event.origin,
+      [channel.port2],
+    );
+  }
+
+  /** One request of a Browse origin's Service Worker: to the tunnel worker, for its target only. */
+  #request(target: Target, port: MessagePort, event: MessageEvent<FromServiceWorker>): void {
+    const data = event.data;
+    const answer = event.ports[0];
+    if (data?.type !== "request" || !answer || typeof data.request?.path !== "string") return;
+    port.postMessage({ type: "accepted", id: data.id });
+    const headers: Record<string, string> = {};
+    for (const [name, value] of data.request.headers ?? []) headers[name] = value;
+    const request: TunnelHttpRequest = {
+      host: target.host,
+      port: target.port,
+      method: data.request.method,
+      path: data.request.path,
+      headers,
+      ...(data.request.body ? { body: data.request.body } : {}),
+    };
+    this.client.send({ type: "http", request, port: answer }, [answer]);
+  }
+}
