@@ -128,6 +128,8 @@ export type ToWorker =
   /** A shown app's WebSocket (src/browse/websocket-connection.ts), its frames on `port`. */
   | { type: "websocket"; request: WebSocketRequest; port: MessagePort }
   | { type: "disconnect" }
+  /** A new token: used from the next session on, and dials again at once if the last one failed. */
+  | { type: "token"; token: string }
   | { type: "handshake" }
   | { type: "ping"; request: PingRequest }
   | { type: "ping-stop" }
@@ -225,7 +227,12 @@ export type ConnectionState =
       next?: string;
     }
   | { phase: "connected"; publicKey: string; session: OpenSession }
-  | { phase: "failed"; detail: string };
+  | {
+      phase: "failed";
+      detail: string;
+      /** The relay's error code, when it refused (e.g. `token-expired`: a new token reconnects). */
+      code?: string;
+    };
 
 export type ConnectionPhase = ConnectionState["phase"];
 

@@ -124,6 +124,21 @@ export class Tunnel {
     this.#setState({ phase: "idle" });
   }
 
+  /**
+   * A new token (the last one expired): the next session uses it, and a tunnel that failed dials
+   * again at once. The device and its keys stay, so the tunnel resumes as after any reconnect.
+   */
+  useToken(token: string): void {
+    const settings = this.#settings;
+    if (!settings) return;
+    this.#settings = { ...settings, token };
+    if (this.#state.phase !== "failed") return;
+    this.#wanted = true;
+    this.#reconnect.reset();
+    this.#report.start();
+    void this.#connectOnce(this.#settings);
+  }
+
   handshake(): void {
     const engine = this.#engine;
     const settings = this.#settings;
@@ -314,7 +329,7 @@ export class Tunnel {
     if (!retry) {
       this.#wanted = false;
       this.#report.stop();
-      this.#setState({ phase: "failed", detail });
+      this.#setState({ phase: "failed", detail, code });
       return;
     }
     const fleet = this.#fleet;

@@ -43,6 +43,9 @@ scope.addEventListener("message", (event: MessageEvent<ToWorker>) => {
     case "disconnect":
       tunnel.disconnect();
       break;
+    case "token":
+      tunnel.useToken(message.token);
+      break;
     case "handshake":
       tunnel.handshake();
       break;

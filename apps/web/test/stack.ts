@@ -16,6 +16,7 @@ import {
   DEFAULT_CONFIG,
   DemoPeerThread,
   mergeConfig,
+  type PartialConfig,
   type RelayAddress,
   type RelayConfig,
   type UpstreamEntry,
@@ -99,6 +100,8 @@ export async function startRelay(
   localHttp = false,
   staticDir = DIST,
   limits: Partial<RelayConfig["limits"]> = {},
+  /** More settings (e.g. `identity`), over the ones above. */
+  more: PartialConfig = {},
 ): Promise<RunningRelay> {
   const config = mergeConfig(DEFAULT_CONFIG, {
     host: "127.0.0.1",
@@ -111,6 +114,7 @@ export async function startRelay(
     upstreams,
     localHttpPort: localHttp ? 0 : null,
     limits,
+    ...more,
   });
   const { relay, address } = await startRelayWith(config);
   // What the relay's CLI publishes beside the page, ws:// fallback included.
@@ -256,6 +260,7 @@ export async function startStack(
   http3 = false,
   localHttp = false,
   limits: Partial<RelayConfig["limits"]> = {},
+  more: PartialConfig = {},
 ): Promise<Stack> {
   requireBuild();
   const demo = await DemoPeerThread.start();
@@ -270,7 +275,7 @@ export async function startStack(
     upstreams,
     http3,
     relay: assignDemoAddresses(
-      await startRelay(upstreams, 0, http3, localHttp, DIST, limits),
+      await startRelay(upstreams, 0, http3, localHttp, DIST, limits, more),
       demo,
       proxy.port,
     ),

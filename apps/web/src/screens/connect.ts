@@ -169,6 +169,13 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
       class: "stack",
       onsubmit: (event: Event) => {
         event.preventDefault();
+        const state = client.state;
+        if (state.phase === "failed" && state.code === "token-expired" && token.value) {
+          // Same tunnel, same keys: only the token is new.
+          message.textContent = "";
+          client.send({ type: "token", token: token.value });
+          return;
+        }
         const { config: wg, error } = parsed();
         if (!wg) {
           message.textContent = `Config: ${error}`;
@@ -349,7 +356,12 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
       const busy = m.state.phase !== "idle" && m.state.phase !== "failed";
       connect.disabled = busy;
       disconnect.disabled = !busy;
-      if (m.state.phase === "failed") message.textContent = `Connection failed: ${m.state.detail}`;
+      if (m.state.phase === "failed" && m.state.code === "token-expired") {
+        message.textContent = "Token expired: enter a new one and press Connect.";
+        token.value = "";
+        token.focus();
+      } else if (m.state.phase === "failed")
+        message.textContent = `Connection failed: ${m.state.detail}`;
       inUse.textContent =
         m.state.phase === "connected"
           ? `Carriage: ${m.state.session.carriage} — ${m.state.session.carriageReason}`
