@@ -7,10 +7,18 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { keyToBase64 } from "@wiregate/core";
+import { exited } from "../../../test/helpers/command.js";
 import { TOKEN } from "../../relay/test/helpers.js";
 import { lineMatching, type RelayProcess, spawnRelay } from "../../relay/test/relay-process.js";
-import { DIST, open, openTab, pageUrl, requireBuild, type TestPage } from "./stack.js";
+import {
+  connectTunnel,
+  DIST,
+  open,
+  openTab,
+  pageUrl,
+  requireBuild,
+  type TestPage,
+} from "./stack.js";
 
 const dir = mkdtempSync(join(tmpdir(), "wiregate-fleet-"));
 let fleets = 0;
@@ -19,6 +27,8 @@ export interface Fleet {
   relays: RelayProcess[];
   /** Relay processes by the name the fleet file gives them. */
   byName(name: string): RelayProcess;
+  /** Starts a killed relay again, at its port and with its certificate: back in the fleet. */
+  restart(name: string): Promise<void>;
   stop(): void;
 }
 
@@ -26,15 +36,18 @@ export interface Fleet {
 export async function startFleet(upstream: string, http3: boolean): Promise<Fleet> {
   requireBuild();
   const flags = [`--upstream=wg=${upstream}`, `--static=${DIST}`, ...(http3 ? [] : ["--no-http3"])];
-  const file = join(dir, `fleet-${++fleets}.json`);
+  const fleet = ++fleets;
+  const file = join(dir, `fleet-${fleet}.json`);
   writeFileSync(file, "[]");
-  const first = await spawnRelay([...flags, `--fleet-file=${file}`]);
+  // Each relay its own certificate, kept for a restart.
+  const certDir = (n: number) => `--cert-dir=${join(dir, `certs-${fleet}-${n}`)}`;
+  const relayFlags = [[...flags, certDir(1), `--fleet-file=${file}`]];
+  const first = await spawnRelay(relayFlags[0]!);
   const relays = [first];
   try {
     const origin = new URL(first.address.url).origin;
-    relays.push(
-      ...(await Promise.all([2, 3].map(() => spawnRelay([...flags, `--allow-origin=${origin}`])))),
-    );
+    for (const n of [2, 3]) relayFlags.push([...flags, certDir(n), `--allow-origin=${origin}`]);
+    relays.push(...(await Promise.all(relayFlags.slice(1).map((f) => spawnRelay(f)))));
     const names = relays.map((_, i) => `relay-${i + 1}`);
     writeFileSync(
       file,
@@ -52,6 +65,11 @@ export async function startFleet(upstream: string, http3: boolean): Promise<Flee
     return {
       relays,
       byName: (name) => relays[names.indexOf(name)]!,
+      async restart(name) {
+        const i = names.indexOf(name);
+        await exited(relays[i]!.child);
+        relays[i] = await spawnRelay([...relayFlags[i]!, `--port=${relays[i]!.address.port}`]);
+      },
       stop: () => {
         for (const relay of relays) relay.stop();
       },
@@ -71,10 +89,8 @@ export async function connectThroughFleet(
 ): Promise<void> {
   await open(page, pageUrl(fleet.relays[0]!.address, { upstream: "wg", carriage, token: TOKEN }));
   await page.getByTestId("config").fill(config);
-  await page.getByRole("button", { name: "Connect", exact: true }).click();
-  await page
-    .locator('[data-testid="badge"][data-phase="connected"]')
-    .waitFor({ state: "attached", timeout: 30_000 });
+  // Firefox tries HTTP/3 for 5 s at each relay before WebSocket when the fleet has it off.
+  await connectTunnel(page, /^Connected/, 30_000);
   await openTab(page, "Status");
 }
 
@@ -82,18 +98,4 @@ export async function connectThroughFleet(
 export async function relayInUse(page: TestPage): Promise<string | null> {
   const relay = page.getByTestId("relay");
   return (await relay.count()) === 0 ? null : relay.getAttribute("data-name");
-}
-
-/** A wg-quick config for the page: its key, tunnel address 10.77.0.2 and the upstream peer. */
-export function pageConfig(privateKey: Uint8Array, peerPublicKey: string): string {
-  return [
-    "[Interface]",
-    `PrivateKey = ${keyToBase64(privateKey)}`,
-    "Address = 10.77.0.2/32",
-    "",
-    "[Peer]",
-    `PublicKey = ${peerPublicKey}`,
-    "AllowedIPs = 10.77.0.0/24",
-    "",
-  ].join("\n");
 }

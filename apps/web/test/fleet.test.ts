@@ -6,24 +6,23 @@
  * same WireGuard keys and device: wireguard-go sees the session roam to the new relay's socket
  * with no new handshake, and the ping goes on. No timing is asserted: each step waits for its event.
  */
-import { randomBytes } from "node:crypto";
-import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
-import { connectThroughFleet, pageConfig, relayInUse, startFleet } from "./fleet-stack.js";
+import { connectThroughFleet, relayInUse, startFleet } from "./fleet-stack.js";
 import {
   BROWSERS,
-  browser,
   CARRIAGES,
   newContext,
   openTab,
-  type TestBrowser,
+  pageKeyPair,
+  useBrowser,
   watchErrors,
+  wgQuickConfig,
 } from "./stack.js";
 
 let peer: WireGuardPeer;
-const clientPrivate = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
-const clientPublic = keyToBase64(publicKey(nobleCrypto, clientPrivate));
+const keys = pageKeyPair();
+const clientPublic = keys.publicKey;
 
 beforeAll(async () => {
   peer = await startWireGuardPeer({
@@ -45,26 +44,25 @@ async function seenByUpstream() {
 const CASES = CARRIAGES.filter((c) => c.name !== "HTTP/3 stream");
 
 describe.each(BROWSERS)("in %s", (name) => {
-  let b: TestBrowser;
-  beforeAll(async () => {
-    b = await browser(name);
-  });
-  afterAll(async () => {
-    await b?.close();
-  });
+  const b = useBrowser(name);
 
   it.each(CASES)(
     "moves to another relay of the fleet when its relay is killed mid-ping, same keys ($name)",
     async (carriage) => {
       const fleet = await startFleet(`${peer.underlayAddress}:${peer.listenPort}`, carriage.http3);
-      const context = await newContext(b);
+      const context = await newContext(b());
       try {
         const page = await context.newPage();
         const errors = watchErrors(page);
         await connectThroughFleet(
           page,
           fleet,
-          pageConfig(clientPrivate, peer.publicKey),
+          wgQuickConfig({
+            privateKey: keys.privateKey,
+            addresses: ["10.77.0.2/32"],
+            peerPublicKey: peer.publicKey,
+            allowedIPs: ["10.77.0.0/24"],
+          }),
           carriage.carriage,
         );
         // Status: the relay in use, why, and what the page measured of all three.
