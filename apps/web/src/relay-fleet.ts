@@ -38,6 +38,18 @@ export class RelayFleet {
     this.#measured = usable;
   }
 
+  /**
+   * Why the page does not try HTTP/3 at relay `index` when it moves there: the measurement found
+   * it only over WebSocket (HTTP/3 blocked or off there). Waiting for HTTP/3 again (up to 5 s)
+   * would lengthen every move to it.
+   */
+  skipNative(index: number): string | undefined {
+    const measured = this.#measurements[index];
+    return measured?.transport === "websocket"
+      ? "HTTP/3 did not reach this relay when the page measured the fleet"
+      : undefined;
+  }
+
   /** The relay to dial next. */
   get next(): number {
     return this.#ranking[0]!;

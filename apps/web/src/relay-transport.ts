@@ -124,12 +124,17 @@ function dialing(Base: WebTransportConstructor, websocketUrl: string): WebTransp
 const maxOf = (wt: WebTransportLike | undefined) => wt?.datagrams.maxDatagramSize ?? 0;
 
 export async function openRelaySession(
-  options: Omit<ConnectRelayOptions, "WebTransport"> & { websocketUrl?: string },
+  options: Omit<ConnectRelayOptions, "WebTransport"> & {
+    websocketUrl?: string;
+    /** Why HTTP/3 is not tried this time (straight to WebSocket). */
+    skipNative?: string;
+  },
 ): Promise<OpenedRelay> {
-  const { websocketUrl, ...connect } = options;
+  const { websocketUrl, skipNative, ...connect } = options;
   const Native = (globalThis as { WebTransport?: WebTransportConstructor }).WebTransport;
   let reason: string;
   if (!Native) reason = "this browser has no WebTransport";
+  else if (skipNative) reason = skipNative;
   else {
     const native = tracked(Native);
     try {
@@ -176,7 +181,7 @@ export function relayTargets(settings: ConnectSettings): RelayTarget[] {
 
 /**
  * A session to `upstream` with the Connect screen's settings (the tunnel's, or a raw flood's), to
- * `target` (default: the Connect screen's relay).
+ * `target` (default: the Connect screen's relay); `skipNative`: why HTTP/3 is not tried.
  */
 export function openRelay(
   settings: ConnectSettings,
@@ -184,8 +189,10 @@ export function openRelay(
   onDatagram: (d: Uint8Array) => void,
   onError?: ConnectRelayOptions["onError"],
   target: RelayTarget = relayTargets(settings)[0]!,
+  skipNative?: string,
 ): Promise<OpenedRelay> {
   return openRelaySession({
+    ...(skipNative ? { skipNative } : {}),
     url: target.url,
     upstream,
     // An upstream that hands out tunnel addresses (the demo peer) answers in the welcome.

@@ -97,6 +97,15 @@ export class TunnelEngine {
     this.#runner.run((t) => this.#device.send(t, packet));
   }
 
+  /**
+   * A keepalive (a transport message with nothing inside) to `peer` now: after a move to another
+   * relay, the upstream learns the new relay's address from it at once instead of at the next
+   * packet. Staged, and so sent after a handshake, when no keypair is up.
+   */
+  keepalive(peer: Uint8Array): void {
+    this.#runner.run((t) => this.#device.sendToPeer(t, peer, new Uint8Array(0)));
+  }
+
   peerStatus(peer: Uint8Array): PeerStatus | undefined {
     return this.#device.peerStatus(peer);
   }

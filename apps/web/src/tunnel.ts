@@ -179,8 +179,8 @@ export class Tunnel {
     const publicKey = keyToBase64(publicKeyOf(nobleCrypto, settings.privateKey));
     const attempt = this.#reconnect.attempt;
     this.#setState({ phase: attempt === 0 ? "connecting" : "reconnecting", attempt, publicKey });
-    const { backend, detail: cryptoDetail } = await this.#o.crypto;
     const fleet = this.#fleet!;
+    const { backend, detail: cryptoDetail } = await this.#o.crypto;
     let dialled: { opened: OpenedRelay; index: number; reason: string };
     try {
       dialled = await this.#dial(settings, fleet);
@@ -255,6 +255,9 @@ export class Tunnel {
       },
     });
     if (fresh) engine.initiateHandshake(settings.peer.publicKey);
+    // Of a fleet, on another relay (or the same one again): the upstream roams to the relay's new
+    // socket with the first packet from the page; one now, so what it sends meanwhile is not lost.
+    else if (fleet.isFleet) engine.keepalive(settings.peer.publicKey);
     void this.#report.status();
     if (fleet.isFleet) {
       this.#watch = new RelayWatch(conn, (detail) => this.#lost(conn, "transport", detail));
@@ -277,18 +280,19 @@ export class Tunnel {
     settings: ConnectSettings,
     fleet: RelayFleet,
   ): Promise<{ opened: OpenedRelay; index: number; reason: string }> {
-    const dial = (target: RelayTarget) =>
+    const dial = (target: RelayTarget, skipNative?: string) =>
       openRelay(
         settings,
         settings.upstream,
         (datagram) => this.#engine?.receive(datagram),
         (error) => this.#report.relayError(error),
         target,
+        skipNative,
       );
     if (!fleet.isFleet)
       return { opened: await dial(fleet.targets[0]!), index: 0, reason: "the only relay given" };
     if (fleet.unmeasured) {
-      const choice = await chooseRelay(fleet.targets, dial, this.#o.now);
+      const choice = await chooseRelay(fleet.targets, (target) => dial(target), this.#o.now);
       fleet.measured(choice.measurements, choice.ranking, choice.best !== undefined);
       if (choice.best) return { ...choice.best, reason: choice.reason };
       // A refusal another relay would repeat (token, upstream) is final; else the first error.
@@ -301,7 +305,8 @@ export class Tunnel {
     }
     const index = fleet.next;
     try {
-      return { opened: await dial(fleet.targets[index]!), index, reason: "next in the ranking" };
+      const opened = await dial(fleet.targets[index]!, fleet.skipNative(index));
+      return { opened, index, reason: "next in the ranking" };
     } catch (error) {
       fleet.demote(index);
       throw error;

@@ -90,7 +90,11 @@ export async function connectThroughFleet(
   await open(page, pageUrl(fleet.relays[0]!.address, { upstream: "wg", carriage, token: TOKEN }));
   await page.getByTestId("config").fill(config);
   // Firefox tries HTTP/3 for 5 s at each relay before WebSocket when the fleet has it off.
-  await connectTunnel(page, /^Connected/, 30_000);
+  await connectTunnel(page, /^Connected/, 30_000).catch(async (error: Error) => {
+    // What the Connect screen said (a refused setting, the relay's refusal).
+    const said = await page.locator("#panel-connect .message").textContent();
+    throw new Error(`${error.message}; the Connect screen says: ${said}`);
+  });
   await openTab(page, "Status");
 }
 

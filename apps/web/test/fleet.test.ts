@@ -15,6 +15,7 @@ import {
   newContext,
   openTab,
   pageKeyPair,
+  type TestPage,
   useBrowser,
   watchErrors,
   wgQuickConfig,
@@ -38,6 +39,14 @@ afterAll(async () => {
 async function seenByUpstream() {
   const ours = (await peer.dump()).peers.find((p) => p.publicKey === clientPublic);
   return { endpoint: ours?.endpoint ?? null, latestHandshake: ours?.latestHandshake ?? 0 };
+}
+
+/** Waits until the page is on a relay other than `from`; its name. */
+async function movedFrom(page: TestPage, from: string): Promise<string> {
+  await expect
+    .poll(() => relayInUse(page), { timeout: 30_000 })
+    .toSatisfy((name) => name !== null && name !== from);
+  return (await relayInUse(page))!;
 }
 
 /** HTTP/3 (one message per datagram) and the WebSocket fallback. */
@@ -93,8 +102,7 @@ describe.each(BROWSERS)("in %s", (name) => {
         const killedRelay = fleet.byName(first!);
         killedRelay.child.kill("SIGKILL");
         const repliesAtKill = await replies.count();
-        await expect.poll(() => relayInUse(page), { timeout: 30_000 }).toMatch(/^relay-[123]$/);
-        await expect.poll(() => relayInUse(page), { timeout: 30_000 }).not.toBe(first);
+        const second = await movedFrom(page, first!);
         // The ping goes on through the new relay.
         await expect
           .poll(() => replies.count(), { timeout: 15_000 })
@@ -110,14 +118,27 @@ describe.each(BROWSERS)("in %s", (name) => {
         await openTab(page, "Status");
         const move = await page.getByTestId("relay-move-list").locator("li").allTextContents();
         expect(move).toHaveLength(1);
-        expect(move[0]).toContain(`${first} → ${await relayInUse(page)}`);
+        expect(move[0]).toContain(`${first} → ${second}`);
         expect(await page.getByTestId("relay-reason").textContent()).toMatch(
           new RegExp(`^the best of the rest after ${first} was lost \\(`),
         );
-        // Firefox reports the killed relay's WebSocket as a page error ("The connection to wss://…
+
+        // Idle this time: the upstream still follows at once, on the keepalive the page sends
+        // after a move (its persistent keepalive would come only after 25 s).
+        const idle = await seenByUpstream();
+        const secondRelay = fleet.byName(second);
+        secondRelay.child.kill("SIGKILL");
+        await movedFrom(page, second);
+        await expect
+          .poll(async () => (await seenByUpstream()).endpoint, { timeout: 10_000 })
+          .not.toBe(idle.endpoint);
+        expect((await seenByUpstream()).latestHandshake).toBe(before.latestHandshake);
+
+        // Firefox reports a killed relay's WebSocket as a page error ("The connection to wss://…
         // was interrupted while the page was loading."): that is the kill itself, nothing else is.
+        const ports = [killedRelay, secondRelay].map((r) => r.address.port).join("|");
         const killed = new RegExp(
-          `^pageerror: The connection to wss://127\\.0\\.0\\.1:${killedRelay.address.port}/.* was interrupted`,
+          `^pageerror: The connection to wss://127\\.0\\.0\\.1:(${ports})/.* was interrupted`,
         );
         expect(errors.filter((e) => e.startsWith("pageerror") && !killed.test(e))).toEqual([]);
       } finally {

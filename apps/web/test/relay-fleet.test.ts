@@ -96,6 +96,24 @@ describe("RelayFleet", () => {
     expect(fleet.arrived(fleet.next, "", 0, 0).moves.length).toBeLessThanOrEqual(10);
   });
 
+  it("moves straight to WebSocket at a relay the measurement reached only over WebSocket", () => {
+    const fleet = new RelayFleet(targets);
+    fleet.measured(
+      [
+        { name: "a", url: targets[0]!.url, rttMs: 1, transport: "native" },
+        { name: "b", url: targets[1]!.url, rttMs: 2, transport: "websocket" },
+        { name: "c", url: targets[2]!.url, error: "down" },
+      ],
+      [0, 1, 2],
+      true,
+    );
+    expect(fleet.skipNative(0)).toBeUndefined();
+    expect(fleet.skipNative(1)).toBe(
+      "HTTP/3 did not reach this relay when the page measured the fleet",
+    );
+    expect(fleet.skipNative(2)).toBeUndefined();
+  });
+
   it("is no fleet with one relay: a reconnect to it is no move", () => {
     const fleet = new RelayFleet(targets.slice(0, 1));
     expect(fleet.isFleet).toBe(false);
