@@ -52,6 +52,7 @@ async function defaults(): Promise<Defaults> {
     certificateSha256: pick("certificateSha256"),
     websocket: pick("websocket"),
     carriage: pick("carriage"),
+    dns: pick("dns"),
   };
 }
 

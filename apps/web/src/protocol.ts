@@ -12,6 +12,7 @@ import type {
   StatsFrame,
 } from "@wiregate/relay-protocol";
 import type { WebSocketRequest } from "./browse/websocket-connection.js";
+import type { Resolution, ResolverStats } from "./dns/resolver.js";
 
 export interface PeerSettings {
   publicKey: Uint8Array;
@@ -54,6 +55,14 @@ export interface ConnectSettings {
   websocketUrl?: string;
   /** How WireGuard messages travel to the relay: asked in the hello, the welcome decides. */
   carriage?: CarriageChoice;
+  /** The tunnel's DNS: the config's `DNS =` line, or the Connect screen's field. */
+  dns?: DnsSettings;
+}
+
+/** Name servers inside the tunnel and the search domains (wg-quick's `DNS =` entries). */
+export interface DnsSettings {
+  servers: string[];
+  search: string[];
 }
 
 export interface PingRequest {
@@ -111,9 +120,14 @@ export type HttpPortMessage =
   | { type: "end" }
   | { type: "error"; message: string };
 
+/** The answer to a `resolve` (Tools screen), on its MessagePort. */
+export type ResolvePortMessage =
+  | { type: "resolved"; resolution: Resolution; stats: ResolverStats }
+  | { type: "error"; message: string; stats?: ResolverStats };
+
 /** A TCP console connection's MessagePort, both ways. */
 export type TcpPortMessage =
-  | { type: "open"; local: string }
+  | { type: "open"; local: string; remote?: string }
   | { type: "data"; data: Uint8Array }
   | { type: "end" }
   | { type: "closed" }
@@ -124,9 +138,11 @@ export type TcpPortMessage =
 export type ToWorker =
   | { type: "connect"; settings: ConnectSettings }
   | { type: "http"; request: TunnelHttpRequest; port: MessagePort }
+  /** `host` may be a name: the worker resolves it (dns/). */
   | { type: "tcp-open"; host: string; port: number; channel: MessagePort }
   /** A shown app's WebSocket (src/browse/websocket-connection.ts), its frames on `port`. */
   | { type: "websocket"; request: WebSocketRequest; port: MessagePort }
+  | { type: "resolve"; name: string; channel: MessagePort }
   | { type: "disconnect" }
   /** A new token: used from the next session on, and dials again at once if the last one failed. */
   | { type: "token"; token: string }

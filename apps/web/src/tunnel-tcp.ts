@@ -1,15 +1,30 @@
 /**
  * TCP inside the tunnel, in the tunnel worker: a netstack on the worker's device answers the
  * Service Worker's HTTP requests (Browse screen) and carries the TCP console. Each request or
- * console connection talks to the page over its own MessagePort.
+ * console connection talks to the page over its own MessagePort. Host names are resolved here,
+ * by the tunnel's resolver (dns/), so every TCP user gets names through one place.
  */
-import { httpRequest, Netstack, NetstackError } from "@wiregate/netstack";
+import {
+  httpRequest,
+  Netstack,
+  NetstackError,
+  realClock,
+  type TcpConnection,
+} from "@wiregate/netstack";
 import {
   type PortLike,
   runWebSocket,
   type WebSocketRequest,
 } from "./browse/websocket-connection.js";
-import type { HttpPortMessage, TcpPortMessage, TunnelHttpRequest } from "./protocol.js";
+import { netstackTransport } from "./dns/netstack-transport.js";
+import { addressLiteral, DnsError, type Resolution, Resolver } from "./dns/resolver.js";
+import type {
+  DnsSettings,
+  HttpPortMessage,
+  ResolvePortMessage,
+  TcpPortMessage,
+  TunnelHttpRequest,
+} from "./protocol.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te"]);
 /** Request headers the client sets itself (framing, the target), never the page's. */
@@ -17,13 +32,79 @@ const OWN_REQUEST_HEADERS = new Set([...HOP_BY_HOP, "host", "content-length", "a
 
 export class TunnelTcp {
   readonly net: Netstack;
+  readonly resolver: Resolver;
+  readonly #addresses: string[];
+  /** The resolver's UDP ports now open: datagrams to them go to the netstack. */
+  readonly #dnsPorts = new Set<number>();
 
-  constructor(addresses: string[], mtu: number, send: (packet: Uint8Array) => void) {
-    this.net = new Netstack({ addresses, mtu: Math.max(1280, mtu), send });
+  constructor(
+    addresses: string[],
+    mtu: number,
+    send: (packet: Uint8Array) => void,
+    dns: DnsSettings,
+    random: (n: number) => Uint8Array,
+  ) {
+    this.#addresses = addresses;
+    this.net = new Netstack({ addresses, mtu: Math.max(1280, mtu), send, random });
+    const transport = netstackTransport(this.net);
+    this.resolver = new Resolver({
+      servers: dns.servers,
+      search: dns.search,
+      clock: realClock,
+      random,
+      transport: {
+        bind: (port, receive) => {
+          const socket = transport.bind(port, receive);
+          this.#dnsPorts.add(port);
+          return {
+            send: socket.send,
+            close: () => {
+              this.#dnsPorts.delete(port);
+              socket.close();
+            },
+          };
+        },
+      },
+    });
+  }
+
+  /** Whether a datagram to this UDP port is the resolver's. */
+  dnsPort(port: number): boolean {
+    return this.#dnsPorts.has(port);
   }
 
   receive(packet: Uint8Array): void {
     this.net.receive(packet);
+  }
+
+  /** The Tools screen's Resolve box: the answer (addresses and TTLs) over `port`. */
+  async resolve(name: string, port: MessagePort): Promise<void> {
+    const post = (m: ResolvePortMessage) => port.postMessage(m);
+    try {
+      post({
+        type: "resolved",
+        resolution: await this.resolver.resolve(name),
+        stats: this.resolver.stats,
+      });
+    } catch (e) {
+      post({ type: "error", message: describe(e), stats: this.resolver.stats });
+    } finally {
+      port.close();
+    }
+  }
+
+  /**
+   * A TCP connection to `host` (a name is resolved first: the first address of a family the
+   * tunnel has an address of, IPv4 before IPv6).
+   */
+  async connect(
+    host: string,
+    port: number,
+    options: { noDelay?: boolean } = {},
+  ): Promise<{ conn: TcpConnection; address: string }> {
+    const address = pickAddress(await this.resolver.resolve(host), this.#addresses);
+    const conn = await this.net.connect({ host: address, port, ...options });
+    return { conn, address };
   }
 
   /** One HTTP/1.1 request through the tunnel; the answer streams back over `port`. */
@@ -44,12 +125,18 @@ export class TunnelTcp {
           ([name]) => !OWN_REQUEST_HEADERS.has(name.toLowerCase()),
         ),
       );
+      const address = addressLiteral(request.host)
+        ? request.host
+        : pickAddress(await this.resolver.resolve(request.host), this.#addresses);
+      // The Host header keeps the name; the connection goes to its address.
+      const named = address !== request.host;
+      const hostHeader = request.port === 80 ? request.host : `${request.host}:${request.port}`;
       const response = await httpRequest(this.net, {
-        host: request.host,
+        host: address,
         port: request.port,
         method: request.method,
         path: request.path,
-        headers: sent,
+        headers: named ? { host: hostHeader, ...sent } : sent,
         ...(request.body ? { body: request.body } : {}),
       });
       const headers: [string, string][] = Object.entries(response.headers).filter(
@@ -74,11 +161,8 @@ export class TunnelTcp {
   /** A shown app's WebSocket: its own TCP connection to the target, frames over `port`. */
   async websocket(request: WebSocketRequest, port: MessagePort): Promise<void> {
     try {
-      const conn = await this.net.connect({
-        host: request.host,
-        port: request.port,
-        noDelay: true,
-      });
+      // A name is resolved; the handshake's Host header keeps it.
+      const { conn } = await this.connect(request.host, request.port, { noDelay: true });
       await runWebSocket(conn, request, port as unknown as PortLike, {
         random: (n) => crypto.getRandomValues(new Uint8Array(n)),
       });
@@ -93,8 +177,12 @@ export class TunnelTcp {
   async console(host: string, tcpPort: number, port: MessagePort): Promise<void> {
     const post = (m: TcpPortMessage) => port.postMessage(m);
     try {
-      const conn = await this.net.connect({ host, port: tcpPort, noDelay: true });
-      post({ type: "open", local: `${conn.socket.local}:${conn.socket.localPort}` });
+      const { conn, address } = await this.connect(host, tcpPort, { noDelay: true });
+      post({
+        type: "open",
+        local: `${conn.socket.local}:${conn.socket.localPort}`,
+        remote: address.includes(":") ? `[${address}]:${tcpPort}` : `${address}:${tcpPort}`,
+      });
       const writer = conn.writable.getWriter();
       port.onmessage = (event: MessageEvent<TcpPortMessage>) => {
         const m = event.data;
@@ -116,7 +204,21 @@ export class TunnelTcp {
   }
 }
 
+/** The address to connect to: one of a family the tunnel has a source address for. */
+function pickAddress(resolution: Resolution, own: string[]): string {
+  const usable = resolution.addresses.find((a) =>
+    own.some((o) => o.includes(":") === (a.type === "AAAA")),
+  );
+  if (!usable) {
+    throw new DnsError(
+      "nodata",
+      `${resolution.query} is at ${resolution.addresses.map((a) => a.address).join(", ")}, but the tunnel has no address of that family`,
+    );
+  }
+  return usable.address;
+}
+
 function describe(e: unknown): string {
-  if (e instanceof NetstackError) return e.message;
+  if (e instanceof NetstackError || e instanceof DnsError) return e.message;
   return e instanceof Error ? e.message : String(e);
 }

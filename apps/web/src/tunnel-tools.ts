@@ -37,9 +37,11 @@ export class TunnelTools {
   packet(data: Uint8Array): void {
     const parsed = parsePacket(data);
     if (!parsed) return;
+    const udpPort = parsed.udp?.destinationPort;
     if (
       parsed.protocolNumber === 6 ||
-      (this.#udp && parsed.udp?.destinationPort === this.#udp.port)
+      (udpPort !== undefined &&
+        (udpPort === this.#udp?.port || this.#o.tunnel.tcp?.dnsPort(udpPort)))
     ) {
       this.#o.tunnel.tcp?.receive(data);
       return;

@@ -234,7 +234,13 @@ export class Tunnel {
       });
       this.#engine = engine;
       this.#o.deviceReplaced();
-      this.tcp = new TunnelTcp(addresses, mtu, (packet) => this.send(packet));
+      this.tcp = new TunnelTcp(
+        addresses,
+        mtu,
+        (packet) => this.send(packet),
+        settings.dns ?? { servers: [], search: [] },
+        this.#o.random,
+      );
       engine.addPeer({ ...settings.peer, persistentKeepaliveSeconds: keepalive });
     }
     this.#setState({

@@ -75,6 +75,10 @@ scope.addEventListener("message", (event: MessageEvent<ToWorker>) => {
         message.port.postMessage({ type: "closed", code: 1006, reason: "", wasClean: false });
       }
       break;
+    case "resolve":
+      if (tunnel.tcp) void tunnel.tcp.resolve(message.name, message.channel);
+      else message.channel.postMessage({ type: "error", message: "not connected" });
+      break;
     case "tcp-open":
       if (tunnel.tcp) void tunnel.tcp.console(message.host, message.port, message.channel);
       else message.channel.postMessage({ type: "error", message: "not connected" });

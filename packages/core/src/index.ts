@@ -27,4 +27,9 @@ export * from "./trace.js";
 export * from "./wg-quick/parser.js";
 export * from "./wg-quick/serializer.js";
 export * from "./wg-quick/types.js";
-export { type EndpointParseResult, parseEndpoint } from "./wg-quick/values.js";
+export {
+  type DnsEntry,
+  type EndpointParseResult,
+  parseDnsEntry,
+  parseEndpoint,
+} from "./wg-quick/values.js";

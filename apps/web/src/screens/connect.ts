@@ -7,6 +7,7 @@ import {
   keyFromBase64,
   keyToBase64,
   nobleCrypto,
+  parseDnsEntry,
   parseWgQuickConfig,
   publicKey,
   type WgQuickConfig,
@@ -20,7 +21,7 @@ import {
 } from "@wiregate/relay-protocol";
 import type { TunnelClient } from "../client.js";
 import { field, h, replace } from "../dom.js";
-import type { ConnectSettings, RelayTarget } from "../protocol.js";
+import type { ConnectSettings, DnsSettings, RelayTarget } from "../protocol.js";
 import { forgetSaved, loadSaved, type SavedSettings, save } from "../storage.js";
 
 export interface Defaults {
@@ -37,6 +38,8 @@ export interface Defaults {
   carriage: string;
   /** Other relays of the fleet, one per line (`NAME URL [SHA256]`); "" for one relay. */
   relays: string;
+  /** The DNS line of generated configs (e.g. the demo peer's address, which answers DNS); or "". */
+  dns: string;
 }
 
 /** The page asks for `auto` unless told otherwise: the relay picks (docs/web.md, "Carriage"). */
@@ -59,13 +62,30 @@ function targetOf(entry: RelayListEntry): RelayTarget {
   return { name: entry.name, url: entry.url, ...(hash ? { certificateHash: hash } : {}) };
 }
 
-export function generatedConfig(peerPublicKey: string): string {
+/**
+ * The tunnel's DNS from a wg-quick `DNS =` value (servers and search domains, comma-separated),
+ * or an error naming the entry that is neither.
+ */
+export function parseDnsField(text: string): DnsSettings | { error: string } {
+  const dns: DnsSettings = { servers: [], search: [] };
+  for (const entry of text.split(",").map((e) => e.trim())) {
+    if (!entry) continue;
+    const parsed = parseDnsEntry(entry);
+    if (!parsed.ok) return { error: `DNS: ${parsed.error}` };
+    if ("server" in parsed.value) dns.servers.push(formatIp(parsed.value.server));
+    else dns.search.push(parsed.value.search);
+  }
+  return dns;
+}
+
+export function generatedConfig(peerPublicKey: string, dns = ""): string {
   const privateKey = generatePrivateKey((n) => crypto.getRandomValues(new Uint8Array(n)));
   const { v4, v6 } = demoClientAddresses(publicKey(nobleCrypto, privateKey));
   return [
     "[Interface]",
     `PrivateKey = ${keyToBase64(privateKey)}`,
     `Address = ${v4}/32, ${v6}/128`,
+    ...(dns ? [`DNS = ${dns}`] : []),
     "",
     "[Peer]",
     `PublicKey = ${peerPublicKey || "<public key of the upstream peer>"}`,
@@ -98,6 +118,12 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
   });
   relays.value = defaults.relays;
   const config = h("textarea", { rows: 9, spellcheck: "false", "data-testid": "config" });
+  const dns = h("input", {
+    type: "text",
+    autocomplete: "off",
+    spellcheck: "false",
+    placeholder: "from the config's DNS line",
+  });
   const file = h("input", { type: "file", accept: ".conf,text/plain" });
   const ownKey = h("input", { type: "text", readonly: true, "data-testid": "public-key" });
   const remember = h("input", { type: "checkbox", id: "remember" });
@@ -137,7 +163,7 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
       (existing.ok && existing.config.peers[0]
         ? keyToBase64(existing.config.peers[0].publicKey)
         : "");
-    config.value = generatedConfig(known);
+    config.value = generatedConfig(known, defaults.dns);
     showOwnKey();
     message.textContent =
       "New key pair generated in this page. Addresses follow the demo peer's scheme; edit them for your own upstream.";
@@ -186,6 +212,17 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
           return;
         }
         const peer = wg.peers[0]!;
+        // The field, when filled in, replaces the config's DNS line.
+        const names = dns.value.trim()
+          ? parseDnsField(dns.value)
+          : {
+              servers: wg.interface.dns.map((a) => formatIp(a)),
+              search: wg.interface.dnsSearch,
+            };
+        if ("error" in names) {
+          message.textContent = names.error;
+          return;
+        }
         const fleet = parseRelayLines(relays.value);
         if (!fleet.ok) {
           message.textContent = `More relays: ${fleet.error}`;
@@ -230,6 +267,7 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
           ...(hash ? { certificateHash: hash } : {}),
           ...(websocketUrl ? { websocketUrl } : {}),
           carriage: carriage.value as CarriageChoice,
+          dns: names,
         };
         message.textContent =
           wg.peers.length > 1
@@ -280,6 +318,11 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
       {},
       h("legend", {}, "WireGuard"),
       field("Configuration (wg-quick)", config),
+      field(
+        "DNS inside the tunnel",
+        dns,
+        "Servers and search domains, comma-separated as in a DNS = line; when filled in, used instead of the config's",
+      ),
       h(
         "div",
         { class: "row" },

@@ -1,4 +1,7 @@
-/** TCP console: a TCP connection to any host:port inside the tunnel, line by line. */
+/**
+ * TCP console: a TCP connection to any host:port inside the tunnel, line by line. The host may be
+ * a name: the tunnel worker resolves it through the tunnel's DNS.
+ */
 import type { TunnelClient } from "../client.js";
 import { h } from "../dom.js";
 import type { TcpPortMessage } from "../protocol.js";
@@ -34,7 +37,7 @@ export function consoleScreen(client: TunnelClient): HTMLElement {
     state.textContent = `Connecting to ${host.value}:${port.value}…`;
     port1.onmessage = ({ data }: MessageEvent<TcpPortMessage>) => {
       if (data.type === "open") {
-        state.textContent = `Connected from ${data.local}.`;
+        state.textContent = `Connected from ${data.local}${data.remote ? ` to ${data.remote}` : ""}.`;
         line.disabled = false;
         line.focus();
       } else if (data.type === "data") print(decoder.decode(data.data, { stream: true }));

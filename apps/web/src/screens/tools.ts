@@ -2,6 +2,7 @@
 import type { TunnelClient } from "../client.js";
 import { field, h, replace } from "../dom.js";
 import type { FloodResult, PingSummary } from "../protocol.js";
+import { resolveSection } from "./resolve.js";
 import { udpListenSection } from "./udp-listen.js";
 
 const ms = (n: number | undefined) => (n === undefined ? "–" : `${n.toFixed(2)} ms`);
@@ -102,6 +103,7 @@ export function toolsScreen(client: TunnelClient, defaultTarget: string): HTMLEl
     form,
     summary,
     log,
+    resolveSection(client, "demo.wiregate"),
     throughput(client, defaultTarget),
     udpListenSection(client),
   );
