@@ -55,6 +55,7 @@ async function main(): Promise<number> {
     void relay.identity?.reload();
   });
   const { DEMO_UPSTREAM, startDemoUpstream } = await import("./demo-upstream.js");
+  const { DEMO_DNS } = await import("./demo-dns.js");
   // Should the demo peer's thread die, the page's defaults stop naming it.
   let demoGone = () => {};
   const demo = config.demo
@@ -71,6 +72,8 @@ async function main(): Promise<number> {
       relay: address.url,
       upstream: live ? DEMO_UPSTREAM : (relay.upstreams.names()[0] ?? ""),
       peerPublicKey: live?.publicKey ?? "",
+      // The demo peer answers DNS for demo.wiregate: generated configs name it in their DNS line.
+      dns: live ? DEMO_DNS : "",
       certificateSha256: relay.certificates ? pinnedHash(relay.certificates) : "",
       // For a page served by the loopback plain-HTTP listener: its WebSocket fallback (ws://).
       ...(address.localHttpUrl

@@ -1,19 +1,27 @@
 /**
  * The embedded demo peer: a WireGuard peer on the core's engine, listening on loopback, that
- * admits any client key and answers ICMP/ICMPv6 echo and UDP echo inside the tunnel, and serves a
- * web site over @wiregate/netstack TCP (demo-http.ts) — so the relay works out of the box with no
- * other WireGuard software.
+ * admits any client key and answers ICMP/ICMPv6 echo and UDP echo inside the tunnel, DNS for its
+ * own name on port 53 (demo-dns.ts), and serves a web site over @wiregate/netstack TCP
+ * (demo-http.ts) — so the relay works out of the box with no other WireGuard software.
  */
 import { randomBytes } from "node:crypto";
 import { threadId } from "node:worker_threads";
 import { generatePrivateKey, keyToBase64, type TraceEvent } from "@wiregate/core";
 import { UdpDevice } from "@wiregate/core/node";
 import { Netstack, serveHttp } from "@wiregate/netstack";
-import { DEMO_SERVER_V4, DEMO_SERVER_V6, echoReply, parsePacket } from "@wiregate/packets";
+import {
+  buildUdp,
+  DEMO_SERVER_V4,
+  DEMO_SERVER_V6,
+  echoReply,
+  parsePacket,
+} from "@wiregate/packets";
 import { DemoClients } from "./demo-clients.js";
+import { answerDns, DEMO_DNS } from "./demo-dns.js";
 import { demoHttp } from "./demo-http.js";
 
 const PROTO_TCP = 6;
+const DNS_PORT = 53;
 /** TCP connections the demo peer's web site holds at most. */
 export const DEMO_MAX_CONNECTIONS = 256;
 /**
@@ -143,6 +151,7 @@ export class DemoPeer {
       "[Interface]",
       `PrivateKey = ${client.privateKey}`,
       `Address = ${addresses.join(", ")}`,
+      `DNS = ${DEMO_DNS}`,
       "",
       "[Peer]",
       `PublicKey = ${this.publicKey}`,
@@ -169,7 +178,29 @@ export class DemoPeer {
       this.net.receive(packet);
       return;
     }
-    const reply = echoReply(packet);
+    const dns = parsed.udp?.destinationPort === DNS_PORT ? parsed.udp : undefined;
+    const reply = dns
+      ? answerDnsPacket(parsed.source, parsed.destination, dns.sourcePort, dns.data)
+      : echoReply(packet);
     if (reply) this.#udp.sendToPeer(Buffer.from(from, "base64"), reply);
   }
+}
+
+/** The UDP packet answering a DNS query from `client`:`port`, or undefined. */
+function answerDnsPacket(
+  client: string,
+  server: string,
+  port: number,
+  query: Uint8Array,
+): Uint8Array | undefined {
+  const data = answerDns(query);
+  return data
+    ? buildUdp({
+        source: server,
+        destination: client,
+        sourcePort: DNS_PORT,
+        destinationPort: port,
+        data,
+      })
+    : undefined;
 }

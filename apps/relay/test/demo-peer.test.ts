@@ -11,6 +11,7 @@ import {
   demoClientAddresses,
   parsePacket,
 } from "@wiregate/packets";
+import dnsPacket from "dns-packet";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   DEMO_BUFFER,
@@ -97,6 +98,73 @@ describe("embedded demo peer (real UDP on loopback)", () => {
       true,
     );
     expect(demo.clientCount).toBe(1);
+  });
+
+  it("answers DNS on port 53 for demo.wiregate (A, AAAA), NXDOMAIN in its zone, REFUSED elsewhere", async () => {
+    const demo = await DemoPeer.start();
+    closers.push(() => demo.close());
+    const privateKey = generatePrivateKey((n) => new Uint8Array(randomBytes(n)));
+    const mine = demoClientAddresses(nodeCrypto.x25519Public(privateKey));
+    const replies: dnsPacket.DecodedPacket[] = [];
+    const client = await UdpDevice.start({
+      privateKey,
+      host: "127.0.0.1",
+      onPacket: (p) => {
+        const udp = parsePacket(p)?.udp;
+        if (udp?.sourcePort === 53) replies.push(dnsPacket.decode(Buffer.from(udp.data)));
+      },
+      peers: [
+        {
+          publicKey: Buffer.from(demo.publicKey, "base64"),
+          allowedIps: [`${DEMO_SERVER_V4}/32`, `${DEMO_SERVER_V6}/128`],
+          endpoint: { address: demo.host, port: demo.port },
+        },
+      ],
+    });
+    closers.push(() => client.close());
+    const ask = (id: number, name: string, type: "A" | "AAAA", v6 = false) =>
+      client.send(
+        buildUdp({
+          source: v6 ? mine.v6 : mine.v4,
+          destination: v6 ? DEMO_SERVER_V6 : DEMO_SERVER_V4,
+          sourcePort: 50_000 + id,
+          destinationPort: 53,
+          data: dnsPacket.encode({ type: "query", id, questions: [{ type, name }] }),
+        }),
+      );
+    // Garbage first: no answer, and the questions after it are answered all the same.
+    client.send(
+      buildUdp({
+        source: mine.v4,
+        destination: DEMO_SERVER_V4,
+        sourcePort: 49_999,
+        destinationPort: 53,
+        data: Uint8Array.of(1, 2, 3),
+      }),
+    );
+    ask(1, "demo.wiregate", "A");
+    ask(2, "DEMO.wiregate", "AAAA", true);
+    ask(3, "other.wiregate", "A");
+    ask(4, "example.org", "A");
+    await expect.poll(() => replies.length, { timeout: 5000 }).toBe(4);
+    const byId = new Map(
+      replies.map((r) => [r.id, r as dnsPacket.DecodedPacket & { rcode: string }]),
+    );
+    expect(byId.get(1)).toMatchObject({
+      rcode: "NOERROR",
+      flag_aa: true,
+      answers: [{ type: "A", name: "demo.wiregate", data: DEMO_SERVER_V4, ttl: 300 }],
+    });
+    expect(byId.get(2)).toMatchObject({
+      rcode: "NOERROR",
+      answers: [{ type: "AAAA", data: DEMO_SERVER_V6 }],
+    });
+    expect(byId.get(3)).toMatchObject({
+      rcode: "NXDOMAIN",
+      answers: [],
+      authorities: [{ type: "SOA" }],
+    });
+    expect(byId.get(4)).toMatchObject({ rcode: "REFUSED", flag_aa: false });
   });
 
   it("gives a newcomer no slot while every client is active, and an idle client's slot", async () => {
