@@ -12,8 +12,11 @@ import type { Namespace } from "./namespace.js";
 export const DNSMASQ = "/usr/sbin/dnsmasq";
 
 export interface DnsmasqOptions {
-  /** Name → its addresses (IPv4 and/or IPv6), e.g. `{ "web.wg.test": ["10.77.0.1", "fd77::1"] }`. */
-  names: Record<string, string | readonly string[]>;
+  /**
+   * Name → its addresses (IPv4 and/or IPv6), e.g. `{ "web.wg.test": ["10.77.0.1", "fd77::1"] }`,
+   * or its addresses and a TTL of its own (seconds).
+   */
+  names: Record<string, string | readonly string[] | { addresses: readonly string[]; ttl: number }>;
   /** Addresses to listen on inside the namespace (e.g. its tunnel address); all when omitted. */
   listen?: readonly string[];
   /** UDP and TCP port (default 53). */
@@ -61,7 +64,11 @@ export async function startDnsmasq(ns: Namespace, options: DnsmasqOptions): Prom
     "--bind-interfaces",
     ...(options.listen ?? []).map((a) => `--listen-address=${a}`),
     ...domains.map((d) => `--local=/${d}/`),
-    ...names.map(([name, addresses]) => `--host-record=${[name, ...[addresses].flat()].join(",")}`),
+    ...names.map(([name, entry]) => {
+      const own = typeof entry === "object" && "ttl" in entry ? entry : undefined;
+      const addresses = own ? own.addresses : [entry as string | readonly string[]].flat();
+      return `--host-record=${[name, ...addresses, ...(own ? [own.ttl] : [])].join(",")}`;
+    }),
   ];
   const child: ChildProcess = ns.spawn(DNSMASQ, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
