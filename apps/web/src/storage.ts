@@ -13,6 +13,8 @@ export interface SavedSettings {
   certificateSha256: string;
   /** More relays of the fleet, one per line (absent in what older pages saved). */
   relays?: string;
+  /** The Connect screen's DNS field (absent in what older pages saved). */
+  dns?: string;
 }
 
 const settings = idbRecord<SavedSettings>("wiregate", "settings", "connect");

@@ -3,7 +3,8 @@
  * ESR) that trusts nothing
  * extra (no `ignoreHTTPSErrors`, no certificate flag) and connects. The page comes over plain HTTP
  * on loopback, a secure context; the tunnel goes over HTTP/3 with the development certificate's
- * hash, or, with HTTP/3 unavailable, over WebSocket on that same loopback listener (ws://).
+ * hash, or, with HTTP/3 unavailable, over WebSocket on that same loopback listener (ws://). And
+ * the demo peer's own name, demo.wiregate, resolves through the tunnel with a generated config.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -156,6 +157,14 @@ describe.each(CASES)("npm start, then the printed URL ($name)", (transport) => {
       );
       const result = await ping(page, { destination: "10.99.0.1", count: 5, intervalMs: 100 });
       expect(result).toMatchObject({ transmitted: 5, received: 5 });
+      // Out of the box the demo peer's own name resolves: the generated config's DNS line (from
+      // the relay's wiregate.json) names the demo peer, which answers for demo.wiregate.
+      await openTab(page, "Tools");
+      await page.getByLabel("Name to resolve").fill("demo.wiregate");
+      await page.getByRole("button", { name: "Resolve" }).click();
+      await expect
+        .poll(() => page.getByTestId("resolved-address").allTextContents(), { timeout: 15_000 })
+        .toEqual(["10.99.0.1 · TTL 300 s", "fd99::1 · TTL 300 s"]);
       expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
     });
 

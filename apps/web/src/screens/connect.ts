@@ -378,6 +378,7 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
     peerPublicKey: peerKey.value,
     certificateSha256: certHash.value,
     relays: relays.value,
+    dns: dns.value,
   });
 
   void loadSaved().then((saved) => {
@@ -389,6 +390,7 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
     peerKey.value = saved.peerPublicKey;
     certHash.value = saved.certificateSha256;
     relays.value = saved.relays ?? "";
+    dns.value = saved.dns ?? "";
     remember.checked = true;
     showOwnKey();
     message.textContent = "Loaded settings saved in this browser.";
