@@ -120,6 +120,12 @@ describe("signed tokens", () => {
       "token-expired",
       "token-expired",
     );
+    // Past its exp but within the leeway: it verifies, yet its session would end at once.
+    await expectRefused(
+      await mint(key, audience, { exp: now - 5 }),
+      "token-expired",
+      "token-expired",
+    );
     await expectRefused(
       await mint(key, audience, { nbf: now + 600 }),
       "unauthorized",

@@ -154,6 +154,10 @@ export class Identity {
         message: "token revoked",
         subject: who.subject,
       };
+    // Within the leeway jose accepts a token a little past its exp; a session would end at once.
+    const endsAt = verified.expiresAt + this.#config.expiryGraceSeconds * 1000;
+    if (endsAt <= this.#now())
+      return { reason: "token-expired", code: "token-expired", message: "token expired" };
     const grant = grantOf(verified.claims, this.#config);
     if (!mayReach(grant, upstream))
       return {
@@ -162,11 +166,7 @@ export class Identity {
         message: `token does not grant upstream ${upstream}`,
         subject: who.subject,
       };
-    return {
-      ...who,
-      endsAt: verified.expiresAt + this.#config.expiryGraceSeconds * 1000,
-      label: grant.label,
-    };
+    return { ...who, endsAt, label: grant.label };
   }
 
   /** Why `identity` may not hold one more session, if it may not. */
@@ -185,7 +185,11 @@ export class Identity {
     this.#subjects.tryTake(identity.subject);
     this.admitted.set(identity.label, (this.admitted.get(identity.label) ?? 0) + 1);
     this.#held.set(holder, { identity });
-    this.#arm(holder);
+    // Checked at the hello, but the deny list may have been reloaded since (an upstream's address
+    // assignment is awaited in between).
+    if (isDenied(this.#deny, identity))
+      this.#end(holder, "unauthorized", "token revoked", "token-revoked");
+    else this.#arm(holder);
   }
 
   /** `holder` closed: its subject's slot is free again. */
