@@ -74,5 +74,27 @@
       const path = location.pathname + location.search + location.hash;
       for (const origin of list) page.postMessage({ type: "wiregate-location", path }, origin);
     });
-  window.wiregateBrowse = { askPort, givePort, pageOrigins };
+  /**
+   * A port for a new WebSocket of this page to its own server (websocket.js): the Service Worker
+   * hands it to the Wiregate page, which has the tunnel worker connect to this origin's target.
+   */
+  function openWebSocket(path, protocols) {
+    const channel = new MessageChannel();
+    const fail = (message) => {
+      channel.port2.postMessage({ type: "error", message });
+      channel.port2.postMessage({ type: "closed", code: 1006, reason: "", wasClean: false });
+    };
+    if (!("serviceWorker" in navigator)) fail("this page has no Service Worker");
+    else
+      navigator.serviceWorker.ready.then(
+        (registration) =>
+          registration.active.postMessage({ type: "wiregate-websocket", path, protocols }, [
+            channel.port2,
+          ]),
+        (e) => fail(`no Service Worker: ${e}`),
+      );
+    return channel.port1;
+  }
+
+  window.wiregateBrowse = { askPort, givePort, pageOrigins, openWebSocket };
 })();

@@ -20,6 +20,10 @@ self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim(
 
 self.addEventListener("message", (event) => {
   const data = event.data;
+  if (data?.type === "wiregate-websocket" && event.ports[0]) {
+    event.waitUntil(openWebSocket(data, event.ports[0]));
+    return;
+  }
   if (data?.type !== "wiregate-port" || !event.ports[0]) return;
   usePort(event.ports[0], data.server);
   event.ports[1]?.postMessage({ type: "wiregate-port-taken" });
@@ -49,6 +53,29 @@ async function getPort() {
   return Promise.race([got, new Promise((resolve) => setTimeout(() => resolve(null), 10_000))]);
 }
 
+/**
+ * A WebSocket of a page of this origin (websocket.js): its port goes to the Wiregate page, which
+ * has the tunnel worker connect to this origin's target; the frames then flow between the page
+ * and the tunnel worker, not through this worker (which the browser may stop at any time).
+ */
+async function openWebSocket(data, socketPort) {
+  const to = await getPort();
+  if (!to) {
+    socketPort.postMessage({ type: "error", message: NO_WIREGATE });
+    socketPort.postMessage({ type: "closed", code: 1006, reason: "", wasClean: false });
+    return;
+  }
+  const path = typeof data.path === "string" ? data.path : "/";
+  const protocols = Array.isArray(data.protocols) ? data.protocols.map(String) : [];
+  to.postMessage(
+    {
+      type: "websocket",
+      request: { path, protocols, headers: [["user-agent", navigator.userAgent]] },
+    },
+    [socketPort],
+  );
+}
+
 function text(status, message) {
   return new Response(`${message}\n`, {
     status,
@@ -62,6 +89,49 @@ const NO_WIREGATE =
 async function bodyOf(request) {
   if (request.method === "GET" || request.method === "HEAD") return undefined;
   return new Uint8Array(await request.arrayBuffer());
+}
+
+/** What every HTML page of this origin gets first: the bridge's hook, then the WebSocket shim. */
+const SCRIPTS = new TextEncoder().encode(
+  `<script src="${BRIDGE}inject.js"></script><script src="${BRIDGE}websocket.js"></script>`,
+);
+
+/**
+ * Puts SCRIPTS right after the page's <head> tag (or its doctype, or at the start: never before
+ * the doctype, which would put the page in quirks mode); looks at most at its first 8 KiB.
+ */
+function injectScripts() {
+  let held = new Uint8Array(0);
+  let done = false;
+  const place = (bytes, final) => {
+    const text = String.fromCharCode(...bytes.subarray(0, 8192));
+    const head = /<head(?:\s[^>]*)?>/i.exec(text);
+    if (head) return head.index + head[0].length;
+    if (!final && bytes.length < 8192) return -1;
+    const doctype = /^\s*<!doctype[^>]*>/i.exec(text);
+    return doctype ? doctype[0].length : 0;
+  };
+  const emit = (controller, at) => {
+    controller.enqueue(held.subarray(0, at));
+    controller.enqueue(SCRIPTS);
+    controller.enqueue(held.subarray(at));
+    held = new Uint8Array(0);
+    done = true;
+  };
+  return new TransformStream({
+    transform(chunk, controller) {
+      if (done) return controller.enqueue(chunk);
+      const merged = new Uint8Array(held.length + chunk.length);
+      merged.set(held);
+      merged.set(chunk, held.length);
+      held = merged;
+      const at = place(held, false);
+      if (at >= 0) emit(controller, at);
+    },
+    flush(controller) {
+      if (!done) emit(controller, place(held, true));
+    },
+  });
 }
 
 /** Sends one request through the page; resolves with the Response. */
@@ -124,6 +194,15 @@ async function forward(request, path, attempt = 0) {
           }
         }
         headers.set("x-wiregate", "browse");
+        const page = ["document", "iframe", "frame"].includes(request.destination);
+        const html = /^text\/html\b/i.test(headers.get("content-type") ?? "");
+        if (stream && page && html) {
+          // The shims go into the page before its own scripts; its length changes.
+          headers.delete("content-length");
+          const injected = stream.pipeThrough(injectScripts());
+          resolveResponse(new Response(injected, { status, statusText: data.statusText, headers }));
+          return;
+        }
         resolveResponse(new Response(stream, { status, statusText: data.statusText, headers }));
       } else if (data.type === "chunk") controller?.enqueue(data.data);
       else if (data.type === "end") {

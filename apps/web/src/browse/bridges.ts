@@ -28,7 +28,13 @@ interface BrowseRequest {
   body?: Uint8Array;
 }
 
-type FromServiceWorker = { type: "request"; id: number; request: BrowseRequest };
+type FromServiceWorker =
+  | { type: "request"; id: number; request: BrowseRequest }
+  /** A WebSocket of a page of the origin (public/__wiregate/websocket.js); its port comes along. */
+  | {
+      type: "websocket";
+      request: { path: string; protocols: string[]; headers: [string, string][] };
+    };
 
 export class BrowseBridges {
   readonly #frames = new Map<string, { frame: HTMLIFrameElement; ready: Promise<void> }>();
@@ -116,6 +122,10 @@ export class BrowseBridges {
   #request(target: Target, port: MessagePort, event: MessageEvent<FromServiceWorker>): void {
     const data = event.data;
     const answer = event.ports[0];
+    if (data?.type === "websocket") {
+      if (answer) this.#websocket(target, data.request, answer);
+      return;
+    }
     if (data?.type !== "request" || !answer || typeof data.request?.path !== "string") return;
     port.postMessage({ type: "accepted", id: data.id });
     const headers: Record<string, string> = {};
@@ -129,5 +139,42 @@ export class BrowseBridges {
       ...(data.request.body ? { body: data.request.body } : {}),
     };
     this.client.send({ type: "http", request, port: answer }, [answer]);
+  }
+
+  /**
+   * A WebSocket of the origin's pages: the tunnel worker connects to this origin's target (never
+   * another), with the Origin its server expects (the target's own) and the page's headers.
+   */
+  #websocket(
+    target: Target,
+    request: { path?: unknown; protocols?: unknown; headers?: unknown },
+    port: MessagePort,
+  ): void {
+    const path = typeof request?.path === "string" ? request.path : "";
+    const protocols = Array.isArray(request?.protocols) ? request.protocols.map(String) : [];
+    if (!path.startsWith("/") || path.length > 8192 || protocols.length > 32) {
+      port.postMessage({ type: "error", message: "a WebSocket request the page cannot send" });
+      port.postMessage({ type: "closed", code: 1006, reason: "", wasClean: false });
+      return;
+    }
+    const headers: Record<string, string> = {};
+    if (Array.isArray(request.headers))
+      for (const [name, value] of request.headers as [string, string][])
+        if (typeof name === "string" && typeof value === "string") headers[name] = value;
+    this.client.send(
+      {
+        type: "websocket",
+        request: {
+          host: target.host,
+          port: target.port,
+          path,
+          origin: targetOrigin(target),
+          protocols,
+          headers,
+        },
+        port,
+      },
+      [port],
+    );
   }
 }
