@@ -23,6 +23,8 @@ import { register } from "./registry.js";
 const PYTHON = "/usr/bin/python3";
 
 export const JUPYTER_PORT = 8888;
+/** A second Jupyter with no login and no XSRF check: the kernel's WebSocket without cookies. */
+export const JUPYTER_OPEN_PORT = 8889;
 export const SYNCTHING_PORT = 8384;
 export const PROMETHEUS_PORT = 9090;
 
@@ -33,6 +35,15 @@ export interface WebApps {
     /** A notebook with one empty code cell, at `/notebooks/<notebook>`. */
     readonly notebook: string;
     /** The notebook's JSON as saved on the server's disk. */
+    readonly saved: () => unknown;
+  };
+  /**
+   * The same notebook server without a login (no password, no token) and without its `_xsrf`
+   * check: an app whose WebSocket needs no cookie, at `/notebooks/<notebook>`.
+   */
+  readonly jupyterOpen: {
+    readonly port: number;
+    readonly notebook: string;
     readonly saved: () => unknown;
   };
   readonly syncthing: {
@@ -93,22 +104,32 @@ export async function startWebApps(ns: Namespace): Promise<WebApps> {
   };
 
   try {
-    const jupyter = await jupyterConfig(dir);
+    const jupyter = await jupyterConfig(dir, JUPYTER_PORT, "wiregate notebook");
     spawnApp("jupyter", PYTHON, jupyter.args, jupyter.env);
+    const open = await jupyterConfig(dir, JUPYTER_OPEN_PORT);
+    spawnApp("jupyter-open", PYTHON, open.args, open.env);
     const syncthing = await syncthingConfig(dir);
     spawnApp("syncthing", "syncthing", syncthing.args, { STNODEFAULTFOLDER: "1" });
     spawnApp("prometheus", "prometheus", prometheusArgs(dir));
     await Promise.all([
       ready(ns, JUPYTER_PORT, "/login", 200, children[0]!, allLogs),
-      ready(ns, SYNCTHING_PORT, "/", 200, children[1]!, allLogs),
-      ready(ns, PROMETHEUS_PORT, "/-/ready", 200, children[2]!, allLogs),
+      ready(ns, JUPYTER_OPEN_PORT, "/api", 200, children[1]!, allLogs),
+      ready(ns, SYNCTHING_PORT, "/", 200, children[2]!, allLogs),
+      ready(ns, PROMETHEUS_PORT, "/-/ready", 200, children[3]!, allLogs),
     ]);
+    const saved = (notebook: string) => () =>
+      JSON.parse(readFileSync(join(dir, "notebooks", notebook), "utf8"));
     return {
       jupyter: {
         port: JUPYTER_PORT,
-        password: jupyter.password,
+        password: jupyter.password ?? "",
         notebook: jupyter.notebook,
-        saved: () => JSON.parse(readFileSync(join(dir, "notebooks", jupyter.notebook), "utf8")),
+        saved: saved(jupyter.notebook),
+      },
+      jupyterOpen: {
+        port: JUPYTER_OPEN_PORT,
+        notebook: open.notebook,
+        saved: saved(open.notebook),
       },
       syncthing: {
         port: SYNCTHING_PORT,
@@ -168,19 +189,22 @@ async function ready(
   }
 }
 
-async function jupyterConfig(dir: string) {
-  const password = "wiregate notebook";
-  const home = join(dir, "jupyter");
+/** A notebook server on `port` with its own notebook; a password login, or none at all. */
+async function jupyterConfig(dir: string, port: number, password?: string) {
+  const home = join(dir, `jupyter-${port}`);
   const notebooks = join(dir, "notebooks");
-  const notebook = "wiregate.ipynb";
+  const notebook = `wiregate-${port}.ipynb`;
   await runCommand("mkdir", ["-p", home, notebooks]);
-  const hash = (
-    await runCommand(PYTHON, [
-      "-c",
-      "import sys; from notebook.auth import passwd; print(passwd(sys.argv[1], 'sha1'))",
-      password,
-    ])
-  ).stdout.trim();
+  const hash =
+    password === undefined
+      ? ""
+      : (
+          await runCommand(PYTHON, [
+            "-c",
+            "import sys; from notebook.auth import passwd; print(passwd(sys.argv[1], 'sha1'))",
+            password,
+          ])
+        ).stdout.trim();
   writeFileSync(
     join(notebooks, notebook),
     JSON.stringify({
@@ -201,7 +225,7 @@ async function jupyterConfig(dir: string) {
       "--no-browser",
       "--allow-root",
       "--ip=0.0.0.0",
-      `--port=${JUPYTER_PORT}`,
+      `--port=${port}`,
       "--port-retries=0",
       `--notebook-dir=${notebooks}`,
       "--NotebookApp.token=",
@@ -209,6 +233,7 @@ async function jupyterConfig(dir: string) {
       "--NotebookApp.allow_remote_access=True",
       "--NotebookApp.open_browser=False",
       "--MappingKernelManager.cull_idle_timeout=0",
+      ...(password === undefined ? ["--NotebookApp.disable_check_xsrf=True"] : []),
     ],
     env: {
       JUPYTER_CONFIG_DIR: join(home, "config"),

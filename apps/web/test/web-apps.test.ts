@@ -2,16 +2,38 @@
  * Real web apps from Debian's packages (Jupyter Notebook, Syncthing, Prometheus: see
  * test/helpers/web-apps.ts) in one namespace behind wireguard-go, one app process each for the
  * whole file. The baseline: each browser loads every app directly from the namespace's address
- * (the host reaches it over the test bridge), logs in where there is a login, and uses it.
+ * (the host reaches it over the test bridge), logs in where there is a login, and uses it. Then
+ * through the tunnel (below).
  */
 import { randomBytes } from "node:crypto";
 import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
 import { startWebApps, type WebApps } from "../../../test/helpers/web-apps.js";
-import { BROWSERS, browser, newContext, screenshot, type TestBrowser } from "./stack.js";
 import {
+  BROWSERS,
+  browsePageUrl,
+  browser,
+  CARRIAGES,
+  chromiumBrowser,
+  connectTunnel,
+  importConfig,
+  newContext,
+  open,
+  openTab,
+  type RunningRelay,
+  screenshot,
+  startRelay,
+  type TestBrowser,
+  watchErrors,
+  wgQuickConfig,
+  wgUpstream,
+} from "./stack.js";
+import {
+  type AppView,
   jupyterLogin,
+  jupyterReady,
   jupyterRun,
   pageView,
   prometheusQuery,
@@ -56,7 +78,7 @@ describe.each(BROWSERS)("in %s", (name) => {
       const page = await (await newContext(b)).newPage();
       const view = pageView(page, direct(apps.jupyter.port));
       await jupyterLogin(view, apps);
-      await jupyterRun(view, apps, `direct, ${name}`);
+      await jupyterRun(view, apps.jupyter, `direct, ${name}`);
       await screenshot(page, "app-jupyter-direct");
       await page.context().close();
     });
@@ -80,3 +102,92 @@ describe.each(BROWSERS)("in %s", (name) => {
     });
   });
 });
+
+/**
+ * Through the tunnel: the page on its loopback listener (at wiregate.localhost), wireguard-go's
+ * config imported, each app opened from the Browse screen in a new tab on its own origin (Jupyter
+ * refuses to be framed: `frame-ancestors 'self'`). In Chromium, whose Playwright API follows the
+ * tab the page opens (the page interface has no such event for Firefox yet). On HTTP/3 (the
+ * stream carriage, what the page picks) and on the WebSocket fallback.
+ */
+describe.each(CARRIAGES.filter((c) => c.name !== "HTTP/3 datagrams"))(
+  "through the tunnel over $name, in Chromium",
+  (transport) => {
+    let chromium: Browser;
+    let relay: RunningRelay;
+    let page: Page;
+    let connected: Promise<void> | undefined;
+    beforeAll(async () => {
+      relay = await startRelay([wgUpstream(peer)], 0, transport.http3, true);
+      chromium = await chromiumBrowser(undefined, [peer.underlayAddress]);
+    });
+    /** The page connected to wireguard-go (once per carriage: the first test does it). */
+    const connect = () => {
+      connected ??= (async () => {
+        page = await (await newContext(chromium, undefined, true)).newPage();
+        await open(
+          page,
+          browsePageUrl(relay.address, { upstream: "wg", carriage: transport.carriage }),
+        );
+        const config = wgQuickConfig({
+          privateKey: keyToBase64(clientPrivate),
+          addresses: ["10.81.0.2/32", "fd81::2/128"],
+          peerPublicKey: peer.publicKey,
+          allowedIPs: ["10.81.0.0/24", "fd81::/64"],
+        });
+        await importConfig(page, config, clientPublic);
+        await connectTunnel(
+          page,
+          new RegExp(`^Connected · ${transport.badge.replace(/[()/]/g, "\\$&")}`),
+        );
+      })();
+      return connected;
+    };
+    afterAll(async () => {
+      await chromium?.close();
+      await relay?.stop();
+    });
+
+    /** Shows `address` on the Browse screen and opens it in a new tab: that tab, on its origin. */
+    async function openInTab(address: string): Promise<{ tab: Page; view: AppView }> {
+      await connect();
+      await openTab(page, "Browse");
+      await page.getByRole("textbox", { name: "Web address inside the tunnel" }).fill(address);
+      await page.getByRole("button", { name: "Go" }).click();
+      const newTab = page.getByRole("button", { name: "Open in new tab" });
+      await expect.poll(() => newTab.isEnabled(), { timeout: 20_000 }).toBe(true);
+      const [tab] = await Promise.all([page.context().waitForEvent("page"), newTab.click()]);
+      const origin = new URL(tab.url()).origin;
+      expect(origin).toMatch(/^http:\/\/[a-z0-9-]+\.wiregate\.localhost:\d+$/);
+      return { tab, view: pageView(tab, origin) };
+    }
+
+    it("Jupyter: a cell runs over the kernel's WebSocket through the tunnel, and the notebook is saved", {
+      timeout: 180_000,
+    }, async () => {
+      const { tab, view } = await openInTab(
+        `http://10.81.0.1:${apps.jupyterOpen.port}/notebooks/${apps.jupyterOpen.notebook}`,
+      );
+      const errors = watchErrors(tab);
+      // The kernel's status comes over its WebSocket: through the shim, the tunnel worker's TCP.
+      await jupyterReady(view);
+      // The app's WebSocket is the shim, not the browser's own.
+      expect(await tab.evaluate(() => String(WebSocket).includes("[native code]"))).toBe(false);
+      await jupyterRun(view, apps.jupyterOpen, `tunnel, ${transport.name}`);
+      if (transport.name === "WebSocket") await screenshot(tab, "app-jupyter-tunnel");
+      expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+      await tab.close();
+    });
+
+    it("Prometheus: a query on the classic page shows the series from /api/v1 through the tunnel", {
+      timeout: 120_000,
+    }, async () => {
+      const { tab, view } = await openInTab(
+        `http://10.81.0.1:${apps.prometheus.port}/classic/graph`,
+      );
+      await prometheusQuery(view);
+      if (transport.name === "WebSocket") await screenshot(tab, "app-prometheus-tunnel");
+      await tab.close();
+    });
+  },
+);

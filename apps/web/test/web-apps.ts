@@ -47,7 +47,11 @@ export async function jupyterReady(view: AppView, timeout = 60_000): Promise<voi
  * Jupyter: runs `print(6*7)` in the first cell (replacing what is there; `tag` in a comment marks
  * this run), sees 42, saves; the server's file has this run's cell and its output.
  */
-export async function jupyterRun(view: AppView, apps: WebApps, tag: string): Promise<void> {
+export async function jupyterRun(
+  view: AppView,
+  notebook: { saved: () => unknown },
+  tag: string,
+): Promise<void> {
   const source = `print(6*7)  # ${tag}`;
   await view.locator(".cell .CodeMirror").first().click();
   await view.keyboard.press("Control+a");
@@ -61,7 +65,7 @@ export async function jupyterRun(view: AppView, apps: WebApps, tag: string): Pro
   await expect
     .poll(
       () => {
-        const saved = apps.jupyter.saved() as {
+        const saved = notebook.saved() as {
           cells: { source: string | string[]; outputs: { text?: string[] }[] }[];
         };
         const cell = saved.cells[0];
@@ -83,7 +87,8 @@ export async function syncthingRename(view: AppView, apps: WebApps, name: string
   await syncthingReady(view);
   await view.locator("li.action-menu > a.dropdown-toggle").click();
   await view.locator("a[ng-click='showSettings()']").first().click();
-  // The dialog's fields are filled from the config the app fetched: wait for them first.
+  // The dialog has faded in (Bootstrap's "in"), its fields filled from the config the app fetched.
+  await view.locator("#settings.in").waitFor({ timeout: 30_000 });
   await expect
     .poll(() => view.locator("#DeviceName").inputValue(), { timeout: 30_000 })
     .not.toBe("");
