@@ -34,6 +34,7 @@ const CANNOT = [
   "The app's own paths under /__wiregate/ (the bridge's).",
   "Apps that refuse to be framed (X-Frame-Options, frame-ancestors): use “Open in new tab”.",
   "A new tab works while this page stays open and connected.",
+  "WebSockets to wss:// addresses of the shown server (no TLS inside the tunnel; ws:// works), and WebSocket compression (permessage-deflate is not offered).",
 ];
 
 export function browseScreen(bridges: BrowseBridges | string, defaultUrl: string): HTMLElement {
