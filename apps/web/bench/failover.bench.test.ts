@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { closeAfterAll } from "../../../test/helpers/closers.js";
 import { startWireGuardPeer } from "../../../test/helpers/netns.js";
-import { connectThroughFleet, relayInUse, startFleet } from "../test/fleet-stack.js";
+import { connectFleetPage, openFleetPage, relayInUse, startFleet } from "../test/fleet-stack.js";
 import {
   BROWSERS,
   CARRIAGES,
@@ -91,7 +91,8 @@ describe.each(BROWSERS)("in %s", (name) => {
         peerPublicKey: peer.publicKey,
         allowedIPs: ["10.77.0.0/24"],
       });
-      await connectThroughFleet(page, fleet, config, carriage.carriage);
+      await openFleetPage(page, fleet, carriage.carriage);
+      await connectFleetPage(page, config);
       await page.evaluate(recordInPage);
       const chosen = await relayInUse(page);
       const measured = await page.getByTestId("relay-measurements").locator("li").allTextContents();

@@ -80,14 +80,13 @@ export async function startFleet(upstream: string, http3: boolean): Promise<Flee
   }
 }
 
-/** Opens the first relay's page, connects with `config` (wg-quick) and waits until connected. */
-export async function connectThroughFleet(
-  page: TestPage,
-  fleet: Fleet,
-  config: string,
-  carriage: string,
-): Promise<void> {
+/** Opens the first relay's page (the fleet in its wiregate.json), with the relays' token. */
+export async function openFleetPage(page: TestPage, fleet: Fleet, carriage: string): Promise<void> {
   await open(page, pageUrl(fleet.relays[0]!.address, { upstream: "wg", carriage, token: TOKEN }));
+}
+
+/** Connects the open page with `config` (wg-quick), waits until connected, shows Status. */
+export async function connectFleetPage(page: TestPage, config: string): Promise<void> {
   await page.getByTestId("config").fill(config);
   // Firefox tries HTTP/3 for 5 s at each relay before WebSocket when the fleet has it off.
   await connectTunnel(page, /^Connected/, 30_000).catch(async (error: Error) => {

@@ -1,14 +1,17 @@
 /**
  * Many relays, in each browser, over HTTP/3 and over WebSocket: three relay processes in front of
  * one wireguard-go in a network namespace, the page served by the first with the fleet in its
- * wiregate.json. The page measures all three and says which it uses and why; the relay it uses is
+ * wiregate.json (listed on the Connect screen; a bad line there is refused; a wrong token is
+ * refused by each relay once, when measured, and the page stops). The page measures all three and
+ * says which it uses and why; the relay it uses is
  * killed (SIGKILL) in the middle of a ping; the page moves to another within seconds, with the
  * same WireGuard keys and device: wireguard-go sees the session roam to the new relay's socket
  * with no new handshake, and the ping goes on. No timing is asserted: each step waits for its event.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
-import { connectThroughFleet, relayInUse, startFleet } from "./fleet-stack.js";
+import { metricsText, sample, TOKEN } from "../../relay/test/helpers.js";
+import { connectFleetPage, openFleetPage, relayInUse, startFleet } from "./fleet-stack.js";
 import {
   BROWSERS,
   CARRIAGES,
@@ -56,24 +59,53 @@ describe.each(BROWSERS)("in %s", (name) => {
   const b = useBrowser(name);
 
   it.each(CASES)(
-    "moves to another relay of the fleet when its relay is killed mid-ping, same keys ($name)",
+    "lists the fleet, stops at a refusal every relay repeats, and moves to another relay when its relay is killed mid-ping, same keys ($name)",
     async (carriage) => {
       const fleet = await startFleet(`${peer.underlayAddress}:${peer.listenPort}`, carriage.http3);
       const context = await newContext(b());
       try {
         const page = await context.newPage();
         const errors = watchErrors(page);
-        await connectThroughFleet(
-          page,
-          fleet,
-          wgQuickConfig({
-            privateKey: keys.privateKey,
-            addresses: ["10.77.0.2/32"],
-            peerPublicKey: peer.publicKey,
-            allowedIPs: ["10.77.0.0/24"],
-          }),
-          carriage.carriage,
-        );
+        const config = wgQuickConfig({
+          privateKey: keys.privateKey,
+          addresses: ["10.77.0.2/32"],
+          peerPublicKey: peer.publicKey,
+          allowedIPs: ["10.77.0.0/24"],
+        });
+        await openFleetPage(page, fleet, carriage.carriage);
+        // The Connect screen lists the fleet of wiregate.json; a bad line is refused, saying why.
+        const more = page.getByTestId("relays");
+        const listed = await more.inputValue();
+        expect(listed.split("\n").map((line) => line.split(" ")[0])).toEqual([
+          "relay-1",
+          "relay-2",
+          "relay-3",
+        ]);
+        const connect = page.getByRole("button", { name: "Connect", exact: true });
+        const message = page.locator("#panel-connect .message");
+        await page.getByTestId("config").fill(config);
+        await more.fill(`${listed}\nrelay-4`);
+        await connect.click();
+        await expect
+          .poll(() => message.textContent())
+          .toBe("More relays: line 4: expected NAME URL [CERTIFICATE-SHA256]");
+        await more.fill(listed);
+        // A refusal every relay would repeat ends it: each relay is asked once, when measured.
+        await page.getByLabel("Token").fill("not-the-relays-token-0123456789");
+        await connect.click();
+        await page
+          .locator('[data-testid="badge"][data-phase="failed"]')
+          .waitFor({ state: "attached", timeout: 30_000 });
+        expect(await message.textContent()).toMatch(/^Connection failed: .*unauthorized/);
+        for (const relay of fleet.relays)
+          expect(
+            sample(
+              await metricsText(relay.address),
+              'wiregate_relay_refusals_total{code="unauthorized"}',
+            ),
+          ).toBe(1);
+        await page.getByLabel("Token").fill(TOKEN);
+        await connectFleetPage(page, config);
         // Status: the relay in use, why, and what the page measured of all three.
         const first = await relayInUse(page);
         expect(first).toMatch(/^relay-[123]$/);

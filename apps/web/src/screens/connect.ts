@@ -294,7 +294,8 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
       field("Upstream", upstream, "Name of the WireGuard peer behind the relay"),
       h(
         "details",
-        {},
+        // Open when the page was given a fleet: the relays it will choose from are in view.
+        { open: defaults.relays.trim() !== "" },
         h("summary", {}, "Advanced"),
         field(
           "Relay certificate SHA-256 (hex)",
