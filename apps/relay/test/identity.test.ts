@@ -312,11 +312,14 @@ describe("sessions end with their token", () => {
       await mint(key, audience, { sub: "grace", jti: "t-grace-1", wiregate_upstreams: ["echo"] }),
     );
     writeFileSync(denyFile, "# revoked tokens\njti t-frank-1\n");
+    const fetches = jwks.fetches;
     relay.child.kill("SIGHUP");
     await lineMatching(
       relay.lines,
       (l) => l.includes('"deny list loaded"') && l.includes('"endedSessions":1'),
     );
+    // SIGHUP fetched the issuer's keys too, before the list (whatever the refetch interval).
+    expect(jwks.fetches).toBe(fetches + 1);
     expect(await endOf(conn)).toMatchObject({ code: "unauthorized", message: "token revoked" });
     await expectRefused(token, "unauthorized", "token-revoked");
     // Grace's session was not touched: it still relays.

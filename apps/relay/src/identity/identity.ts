@@ -100,11 +100,13 @@ export class Identity {
       if (typeof list === "string") throw new Error(list);
       this.#deny = list;
     }
-    for (const file of [this.#config.denyFile, this.#config.jwksFile]) {
-      if (file === null) continue;
-      watchFile(file, { interval: FILE_POLL_MS, persistent: false }, () => void this.reload());
+    const watch = (file: string | null, reload: () => Promise<void>) => {
+      if (file === null) return;
+      watchFile(file, { interval: FILE_POLL_MS, persistent: false }, () => void reload());
       this.#watched.push(file);
-    }
+    };
+    watch(this.#config.denyFile, () => this.#reloadDenyList());
+    watch(this.#config.jwksFile, () => this.#reloadKeys());
   }
 
   stop(): void {
@@ -113,12 +115,23 @@ export class Identity {
     this.#held.clear();
   }
 
-  /** SIGHUP or a changed file: reread the deny list (ending what it revokes) and a JWKS file. */
+  /**
+   * SIGHUP: the issuer's keys (the file, or the URL at once, whatever the refetch interval: an
+   * operator who knows of a rotation), then the deny list (ending what it revokes).
+   */
   async reload(): Promise<void> {
-    if (this.#config.jwksFile !== null && !(await this.keys.reload()))
-      this.#log.error("JWKS file reload failed; the previous keys stay", {
+    await this.#reloadKeys();
+    await this.#reloadDenyList();
+  }
+
+  async #reloadKeys(): Promise<void> {
+    if (!(await this.keys.reload()))
+      this.#log.error("issuer keys reload failed; the previous keys stay", {
         error: this.keys.lastError,
       });
+  }
+
+  async #reloadDenyList(): Promise<void> {
     const file = this.#config.denyFile;
     if (file === null) return;
     const list = await readDenyList(file);
