@@ -93,6 +93,11 @@ export class TunnelTcp {
     }
   }
 
+  /** The address to reach `host` at: itself if an address, else the first usable one of its name. */
+  async addressOf(host: string): Promise<string> {
+    return pickAddress(await this.resolver.resolve(host), this.#addresses);
+  }
+
   /**
    * A TCP connection to `host` (a name is resolved first: the first address of a family the
    * tunnel has an address of, IPv4 before IPv6).
@@ -102,7 +107,7 @@ export class TunnelTcp {
     port: number,
     options: { noDelay?: boolean } = {},
   ): Promise<{ conn: TcpConnection; address: string }> {
-    const address = pickAddress(await this.resolver.resolve(host), this.#addresses);
+    const address = await this.addressOf(host);
     const conn = await this.net.connect({ host: address, port, ...options });
     return { conn, address };
   }
@@ -127,7 +132,7 @@ export class TunnelTcp {
       );
       const address = addressLiteral(request.host)
         ? request.host
-        : pickAddress(await this.resolver.resolve(request.host), this.#addresses);
+        : await this.addressOf(request.host);
       // The Host header keeps the name; the connection goes to its address.
       const named = address !== request.host;
       const hostHeader = request.port === 80 ? request.host : `${request.host}:${request.port}`;

@@ -6,6 +6,7 @@
 import type { RandomSource } from "@wiregate/core";
 import { buildUdp, parsePacket } from "@wiregate/packets";
 import type { RelayConnection } from "@wiregate/relay-protocol";
+import { addressLiteral } from "./dns/resolver.js";
 import { Flood } from "./flood.js";
 import { Ping } from "./ping.js";
 import type { FloodRequest, FromWorker, PingRequest } from "./protocol.js";
@@ -65,8 +66,35 @@ export class TunnelTools {
 
   // ---------------------------------------------------------------- ping
 
+  /** A ping; a destination that is a name is resolved through the tunnel's DNS first. */
   ping(request: PingRequest): void {
     this.stopPing();
+    const tcp = this.#o.tunnel.tcp;
+    if (!tcp || addressLiteral(request.destination)) {
+      this.#startPing(request);
+      return;
+    }
+    const asked = ++this.#pingAsked;
+    tcp.addressOf(request.destination).then(
+      (address) => {
+        if (asked === this.#pingAsked) this.#startPing({ ...request, destination: address });
+      },
+      (e: Error) => {
+        if (asked !== this.#pingAsked) return;
+        this.#o.post({ type: "error", message: e.message });
+        // Nothing was sent: the run is over.
+        this.#o.post({
+          type: "ping-done",
+          summary: { transmitted: 0, received: 0, lossPercent: 0 },
+        });
+      },
+    );
+  }
+
+  /** Pings asked for: a stop or a newer ping makes a pending name's ping moot. */
+  #pingAsked = 0;
+
+  #startPing(request: PingRequest): void {
     const { tunnel, post } = this.#o;
     const source = tunnel.source(request.destination);
     const hasDevice = tunnel.mtu !== undefined;
@@ -95,6 +123,7 @@ export class TunnelTools {
   }
 
   stopPing(): void {
+    this.#pingAsked++;
     this.#ping?.stop();
   }
 

@@ -110,6 +110,15 @@ async function connect(page: TestPage, config: string, field = "") {
   await expect
     .poll(() => page.getByTestId("badge").textContent(), { timeout: 20_000 })
     .toMatch(/^Connected/);
+  // Connected is the relay session; the WireGuard handshake may still be under way (a lost
+  // initiation is sent again after 5 s). Wait for the tunnel to carry a packet.
+  await expect
+    .poll(
+      async () =>
+        (await ping(page, { destination: "10.81.0.1", count: 1, intervalMs: 100 })).received,
+      { timeout: 30_000 },
+    )
+    .toBe(1);
 }
 
 /** Resolves `name` on the Tools screen: the message and the answers shown. */
@@ -214,6 +223,10 @@ describe.each(BROWSERS)("in %s", (name) => {
       await expect
         .poll(() => page.getByTestId("console-output").textContent(), { timeout: 15_000 })
         .toContain("Reached by name");
+      // Tools' ping takes the name too.
+      const byName = await ping(page, { destination: "web", count: 2, intervalMs: 100 });
+      expect(byName).toMatchObject({ transmitted: 2, received: 2 });
+      expect(await page.getByTestId("ping-log").textContent()).toContain("from 10.81.0.1");
       expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
     });
 
@@ -221,6 +234,11 @@ describe.each(BROWSERS)("in %s", (name) => {
       const missing = await resolve(page, "nobody");
       expect(missing.message).toBe("nobody: no such name (NXDOMAIN; tried nobody.wg.test)");
       expect(missing.answers).toEqual([]);
+      const none = await ping(page, { destination: "nobody", count: 1, intervalMs: 100 });
+      expect(none.transmitted).toBe(0);
+      expect(await page.getByTestId("ping-log").textContent()).toContain(
+        "nobody: no such name (NXDOMAIN",
+      );
       await openTab(page, "TCP console");
       await page.getByLabel("Host", { exact: true }).fill("nobody.wg.test");
       await page.getByRole("button", { name: "Connect" }).last().click();
@@ -339,6 +357,14 @@ describe.each(BROWSERS)("in %s", (name) => {
         await expect
           .poll(() => demoPage.getByTestId("badge").textContent(), { timeout: 20_000 })
           .toMatch(/^Connected/);
+        await expect
+          .poll(
+            async () =>
+              (await ping(demoPage, { destination: "10.99.0.1", count: 1, intervalMs: 100 }))
+                .received,
+            { timeout: 30_000 },
+          )
+          .toBe(1);
         const demo = await resolve(demoPage, "demo.wiregate");
         expect(demo.answers).toEqual(["10.99.0.1 · TTL 300 s", "fd99::1 · TTL 300 s"]);
         expect((await resolve(demoPage, "nope.wiregate")).message).toMatch(/NXDOMAIN/);

@@ -84,7 +84,11 @@ export function toolsScreen(client: TunnelClient, defaultTarget: string): HTMLEl
       "fieldset",
       {},
       h("legend", {}, "Ping inside the tunnel"),
-      field("Destination", target, "An address inside the tunnel (IPv4 or IPv6)"),
+      field(
+        "Destination",
+        target,
+        "An address inside the tunnel (IPv4 or IPv6), or a name (resolved through the tunnel's DNS)",
+      ),
       h(
         "div",
         { class: "row" },

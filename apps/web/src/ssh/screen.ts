@@ -240,7 +240,7 @@ export function mountSshScreen(root: HTMLElement, client: TunnelClient): void {
         h(
           "div",
           { class: "row" },
-          field("SSH host", host, "An address inside the tunnel"),
+          field("SSH host", host, "An address or a name inside the tunnel"),
           field("SSH port", port),
           field("User", user),
         ),
