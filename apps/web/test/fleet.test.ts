@@ -16,8 +16,10 @@ import {
   BROWSERS,
   CARRIAGES,
   newContext,
+  open,
   openTab,
   pageKeyPair,
+  pageUrl,
   type TestPage,
   useBrowser,
   watchErrors,
@@ -72,6 +74,13 @@ describe.each(BROWSERS)("in %s", (name) => {
           peerPublicKey: peer.publicKey,
           allowedIPs: ["10.77.0.0/24"],
         });
+        // A fleet in the query string (one relay per line) wins over wiregate.json's.
+        const asked = "q-1 https://q-1.example/wiregate\nq-2 https://q-2.example/wiregate";
+        await open(
+          page,
+          pageUrl(fleet.relays[0]!.address, { upstream: "wg", token: TOKEN, relays: asked }),
+        );
+        expect(await page.getByTestId("relays").inputValue()).toBe(asked);
         await openFleetPage(page, fleet, carriage.carriage);
         // The Connect screen lists the fleet of wiregate.json; a bad line is refused, saying why.
         const more = page.getByTestId("relays");
