@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { generatePrivateKey, keyToBase64, nobleCrypto, publicKey } from "@wiregate/core";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Dnsmasq, startDnsmasq } from "../../../test/helpers/dnsmasq.js";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
 import { startWebApps, type WebApps } from "../../../test/helpers/web-apps.js";
 import { encodeTarget } from "../src/browse/target.js";
@@ -49,6 +50,7 @@ const clientPublic = keyToBase64(publicKey(nobleCrypto, clientPrivate));
 
 let peer: WireGuardPeer;
 let apps: WebApps;
+let dns: Dnsmasq;
 
 beforeAll(async () => {
   peer = await startWireGuardPeer({
@@ -57,9 +59,15 @@ beforeAll(async () => {
     logLevel: "error",
   });
   apps = await startWebApps(peer.ns);
+  // The apps' names, answered inside the tunnel (the config's DNS line names this server).
+  dns = await startDnsmasq(peer.ns, {
+    names: { "jupyter.apps.wg.test": [APPS], "prometheus.apps.wg.test": [APPS] },
+    listen: [APPS],
+  });
 }, 120_000);
 
 afterAll(async () => {
+  await dns?.stop();
   await apps?.stop();
   await peer?.stop();
 });
@@ -109,8 +117,9 @@ describe.each(BROWSERS)("in %s", (name) => {
 
 /**
  * Through the tunnel: the page on its loopback listener (at wiregate.localhost), wireguard-go's
- * config imported, each app opened from the Browse screen in a new tab on its own origin (Jupyter
- * refuses to be framed: `frame-ancestors 'self'`). In Chromium, whose Playwright API follows the
+ * config imported with a DNS line naming dnsmasq in the namespace, each app reached by its name
+ * (`jupyter.apps.wg.test`) through the tunnel's resolver, and opened from the Browse screen in a
+ * new tab on its own origin (Jupyter refuses to be framed: `frame-ancestors 'self'`). In Chromium, whose Playwright API follows the
  * tab the page opens (the page interface has no such event for Firefox yet). On HTTP/3 (the
  * stream carriage, what the page picks) and on the WebSocket fallback.
  */
@@ -139,7 +148,9 @@ describe.each(CARRIAGES.filter((c) => c.name !== "HTTP/3 datagrams"))(
           peerPublicKey: peer.publicKey,
           allowedIPs: ["10.81.0.0/24", "fd81::/64"],
         });
-        await importConfig(page, config, clientPublic);
+        // The tunnel's name server and search domain (wg-quick's DNS line).
+        const named = config.replace("[Peer]", `DNS = ${APPS}, apps.wg.test\n\n[Peer]`);
+        await importConfig(page, named, clientPublic);
         await connectTunnel(
           page,
           new RegExp(`^Connected · ${transport.badge.replace(/[()/]/g, "\\$&")}`),
@@ -152,16 +163,20 @@ describe.each(CARRIAGES.filter((c) => c.name !== "HTTP/3 datagrams"))(
       await relay?.stop();
     });
 
-    /** Shows `address` on the Browse screen and opens it in a new tab: that tab, on its origin. */
-    async function openInTab(port: number, path: string): Promise<{ tab: Page; view: AppView }> {
+    /** Shows `http://<host>:<port><path>` on the Browse screen, then opens it in a new tab. */
+    async function openInTab(
+      host: string,
+      port: number,
+      path: string,
+    ): Promise<{ tab: Page; view: AppView }> {
       await connect();
       await openTab(page, "Browse");
       await page
         .getByRole("textbox", { name: "Web address inside the tunnel" })
-        .fill(`http://${APPS}:${port}${path}`);
+        .fill(`http://${host}:${port}${path}`);
       await page.getByRole("button", { name: "Go" }).click();
       // The Browse screen shows this target (not the one before) on its own origin.
-      const origin = browseOriginOf(page.url(), encodeTarget({ host: APPS, port }));
+      const origin = browseOriginOf(page.url(), encodeTarget({ host, port }));
       await expect
         .poll(() => page.getByTestId("browse-origin").textContent(), { timeout: 20_000 })
         .toBe(`Shown on its own origin: ${origin}`);
@@ -175,6 +190,7 @@ describe.each(CARRIAGES.filter((c) => c.name !== "HTTP/3 datagrams"))(
       timeout: 180_000,
     }, async () => {
       const { tab, view } = await openInTab(
+        "jupyter.apps.wg.test",
         apps.jupyterOpen.port,
         `/notebooks/${apps.jupyterOpen.notebook}`,
       );
@@ -184,6 +200,8 @@ describe.each(CARRIAGES.filter((c) => c.name !== "HTTP/3 datagrams"))(
       // The app's WebSocket is the shim, not the browser's own.
       expect(await tab.evaluate(() => String(WebSocket).includes("[native code]"))).toBe(false);
       await jupyterRun(view, apps.jupyterOpen, `tunnel, ${transport.name}`);
+      // The name was resolved inside the tunnel, by the namespace's dnsmasq.
+      expect(dns.queries("jupyter.apps.wg.test")).toBeGreaterThan(0);
       if (transport.name === "WebSocket") await screenshot(tab, "app-jupyter-tunnel");
       expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
       await tab.close();
@@ -192,7 +210,11 @@ describe.each(CARRIAGES.filter((c) => c.name !== "HTTP/3 datagrams"))(
     it("Prometheus: a query on the classic page shows the series from /api/v1 through the tunnel", {
       timeout: 120_000,
     }, async () => {
-      const { tab, view } = await openInTab(apps.prometheus.port, "/classic/graph");
+      const { tab, view } = await openInTab(
+        "prometheus.apps.wg.test",
+        apps.prometheus.port,
+        "/classic/graph",
+      );
       await prometheusQuery(view);
       if (transport.name === "WebSocket") await screenshot(tab, "app-prometheus-tunnel");
       await tab.close();
