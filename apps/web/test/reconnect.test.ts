@@ -50,7 +50,12 @@ describe("Reconnect", () => {
       vi.advanceTimersByTime(60_000);
       expect(retry).not.toHaveBeenCalled();
     }
-    expect(reconnect(() => 0.5).policy.failed("upstream-unreachable")).not.toBeNull();
+    // What one relay says of itself: retried, and within a fleet on the next relay (tunnel.ts).
+    for (const code of ["upstream-unreachable", "limit", "transport", "timeout"]) {
+      expect(reconnect(() => 0.5).policy.failed(code)).not.toBeNull();
+      expect(Reconnect.isFinal(code)).toBe(false);
+    }
+    expect(Reconnect.isFinal("unauthorized")).toBe(true);
   });
 
   it("a cancelled retry never dials, and a new failure replaces the pending retry", () => {
