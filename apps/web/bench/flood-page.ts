@@ -3,6 +3,7 @@
  * browser benches share.
  */
 import type { Browser, Page } from "playwright-core";
+import type { Closer } from "../../../test/helpers/closers.js";
 import type { FloodResult } from "../src/protocol.js";
 import {
   connectTunnel,
@@ -33,7 +34,9 @@ export async function connectedPage(options: {
   http3: boolean;
   badge: string;
   dist?: string;
-  closers: (() => Promise<unknown> | unknown)[];
+  /** The carriage the page asks for (default: the page's own default). */
+  carriage?: "datagrams" | "stream" | "auto";
+  closers: Closer[];
 }): Promise<Page> {
   const relay: RunningRelay = await startRelay(
     options.upstreams,
@@ -44,7 +47,13 @@ export async function connectedPage(options: {
   );
   options.closers.push(() => relay.stop());
   const page = await (await newContext(options.chromium)).newPage();
-  await open(page, pageUrl(relay.address, { peer: options.demoPublicKey }));
+  await open(
+    page,
+    pageUrl(relay.address, {
+      peer: options.demoPublicKey,
+      ...(options.carriage ? { carriage: options.carriage } : {}),
+    }),
+  );
   await page.getByRole("button", { name: "Generate key pair" }).click();
   await connectTunnel(page, new RegExp(`^Connected · ${options.badge}`), 15_000);
   await openTab(page, "Tools");

@@ -4,22 +4,25 @@
  * raw goodput of the same transport and carriage in the same run, the pings' round trips through
  * the tunnel during the download (p50/p95/max), and the main thread's long tasks; on every
  * carriage (HTTP/3 datagrams, HTTP/3 stream, the WebSocket fallback). 50 MB by default
- * (BENCH_HTTP_BYTES). Writes test-results/http-bench.json.
+ * (BENCH_HTTP_BYTES). With BENCH_BASELINE_DIST (another build's `dist/`), that build's page
+ * downloads the same bytes over HTTP/3 before and after this build's cases, and each case's
+ * download is given as a ratio to it. BENCH_CASES picks cases by name, BENCH_DEMO=thread|both
+ * puts the demo peer on a worker thread (or measures both). Writes test-results/http-bench.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DemoPeer } from "@wiregate/relay";
+import { DemoPeer, DemoPeerThread } from "@wiregate/relay";
 import { expect, it } from "vitest";
 import { closeAfterAll } from "../../../test/helpers/closers.js";
 import type { FloodResult } from "../src/protocol.js";
 import {
-  browseOriginOf,
   browsePageUrl,
   CARRIAGES,
   type CarriageCase,
   chromiumBrowser,
   connectTunnel,
   demoUpstream,
+  localPageUrl,
   newContext,
   open,
   openTab,
@@ -27,29 +30,48 @@ import {
   requireBuild,
   startRelay,
 } from "../test/stack.js";
+import { browseTab, download, pingsDuring } from "./browse-download.js";
 import { percentile } from "./percentile.js";
 import { startUdpEcho } from "./udp-echo.js";
 
 const BYTES = Number(process.env.BENCH_HTTP_BYTES ?? 50_000_000);
+/** Another build's `dist/` (e.g. of the commit before a change): its Browse download, same run. */
+const BASELINE = process.env.BENCH_BASELINE_DIST;
 /** The tests' carriages, and WebSocket with datagrams: what `auto` picks is measured here. */
 interface BenchCase {
   name: string;
   http3: boolean;
   carriage: CarriageCase["carriage"];
 }
-const BENCH_CASES: BenchCase[] = [
+const ALL_CASES: BenchCase[] = [
   ...CARRIAGES,
   { name: "WebSocket datagrams", http3: false, carriage: "datagrams" },
 ];
+/** BENCH_CASES=name,name: only those cases (e.g. "HTTP/3 datagrams,HTTP/3 stream"). */
+const BENCH_CASES = process.env.BENCH_CASES
+  ? ALL_CASES.filter((c) => process.env.BENCH_CASES!.split(",").includes(c.name))
+  : ALL_CASES;
+/**
+ * Where the demo peer runs: in the relay's process and event loop ("inline", the default, as in
+ * the tests' stack), on a worker thread of its own ("thread", as the CLI's --demo-thread), or
+ * both, every case once with each in the same run ("both").
+ */
+const DEMOS = (
+  process.env.BENCH_DEMO === "both" ? ["inline", "thread"] : [process.env.BENCH_DEMO ?? "inline"]
+) as ("inline" | "thread")[];
 /** Pings through the tunnel during the download, one per PING_MS. */
 const PING_MS = 50;
 
 const closers = closeAfterAll();
 
-it("HTTP download through the tunnel vs raw datagram goodput", async () => {
+it("HTTP download through the tunnel vs raw datagram goodput", { timeout: 1_200_000 }, async () => {
   requireBuild();
-  const demo = await DemoPeer.start();
-  closers.push(() => demo.close());
+  const demos = {
+    inline: DEMOS.includes("inline") ? await DemoPeer.start() : undefined,
+    thread: DEMOS.includes("thread") ? await DemoPeerThread.start() : undefined,
+  };
+  for (const d of Object.values(demos)) if (d) closers.push(() => d.close());
+  let demo = (demos.inline ?? demos.thread)!;
   const echo = await startUdpEcho(closers);
   const chromium = await chromiumBrowser();
   closers.push(() => chromium.close());
@@ -91,46 +113,27 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
       (await page.getByTestId("flood-result").getAttribute("data-result")) ?? "{}",
     ) as FloodResult;
 
-    // The Browse path: a tab on the demo peer's Browse origin fetches /bytes through that origin's
-    // Service Worker (which gets its tunnel port from the first tab's bridge).
-    await openTab(page, "Browse");
-    await page.getByRole("button", { name: "Go" }).click(); // registers the worker, shows the page
-    await page.getByTestId("browse-origin").getByText("wiregate.localhost").waitFor();
-    const tab = await context.newPage();
-    await tab.goto(`${browseOriginOf(page.url(), "v4-80-10-99-0-1")}/`);
-    // Pings through the tunnel while the download runs (the Tools screen, in the first tab).
-    await openTab(page, "Tools");
-    await page.getByLabel("Destination").fill("10.99.0.1");
-    await page.getByLabel("Count").fill("10000");
-    await page.getByLabel("Interval (ms)").fill(String(PING_MS));
-    await page.getByLabel("Payload (bytes)", { exact: true }).fill("56");
-    await page.getByRole("button", { name: "Start ping" }).click();
+    const tab = await browseTab(context, page);
     const longBefore = await page.evaluate(
       () => (window as unknown as { wiregateLongTasks: number[] }).wiregateLongTasks.length,
     );
-    const http = await tab.evaluate(async (n) => {
-      const start = performance.now();
-      const response = await fetch(`/bytes?n=${n}`);
-      const reader = response.body!.getReader();
-      let length = 0;
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        length += value.length;
-      }
-      return { length, seconds: (performance.now() - start) / 1000, status: response.status };
-    }, BYTES);
-    const stop = page.getByRole("button", { name: "Stop", exact: true });
-    if (await stop.isEnabled()) await stop.click();
-    else
-      process.stdout.write(
-        `ping had ended: ${await page.getByTestId("ping-log").textContent()} ${await page.getByTestId("ping-summary").textContent()}\n`,
+    // The relay's messages by the carriage they took, during the download only.
+    const carried = () => structuredClone(relay.relay.counters.carried);
+    const carriedBefore = carried();
+    // Pings through the tunnel while the download runs (the Tools screen, in the first tab).
+    const {
+      result: http,
+      rtts,
+      lost: pingsLost,
+    } = await pingsDuring(page, PING_MS, () => download(tab, BYTES));
+    const carriedAfter = carried();
+    const lanes = (direction: "to_client" | "to_upstream") =>
+      Object.fromEntries(
+        Object.entries(carriedAfter[direction]).map(([lane, n]) => [
+          lane,
+          n - carriedBefore[direction][lane as keyof (typeof carriedAfter)[typeof direction]],
+        ]),
       );
-    const rtts = (await page.locator('[data-testid="ping-log"] li.reply').allTextContents())
-      .map((line) => Number(/time=([\d.]+) ms/.exec(line)?.[1]))
-      .filter((ms) => Number.isFinite(ms))
-      .sort((a, b) => a - b);
-    const pingsLost = await page.locator('[data-testid="ping-log"] li.lost').count();
     const longTasks = (
       await page.evaluate(
         () => (window as unknown as { wiregateLongTasks: number[] }).wiregateLongTasks,
@@ -147,6 +150,10 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
       tunnelFloodMbitPerSecond: Number(tunnel.megabitsPerSecond.toFixed(1)),
       tunnelFloodVsRaw: Number((tunnel.megabitsPerSecond / raw.megabitsPerSecond).toFixed(2)),
       ratio: Number((httpMbit / raw.megabitsPerSecond).toFixed(2)),
+      /** Messages the relay carried during the download, by lane (a message above the datagram
+       * limit takes the stream even with the datagram carriage). */
+      downloadMessagesToPage: lanes("to_client"),
+      downloadMessagesFromPage: lanes("to_upstream"),
       pingsDuringDownload: rtts.length,
       pingsLost,
       pingRttMs: {
@@ -159,10 +166,54 @@ it("HTTP download through the tunnel vs raw datagram goodput", async () => {
     };
     return summary;
   };
+  /**
+   * Another build's page (BENCH_BASELINE_DIST) from a relay of this build, over HTTP/3 with that
+   * page's default carriage: only its Browse download (its other screens may differ).
+   */
+  const baselineDownload = async (dist: string) => {
+    const relay = await startRelay([demoUpstream(demo), echo], 0, true, true, dist);
+    closers.push(() => relay.stop());
+    const context = await newContext(chromium, undefined, true);
+    const page = await context.newPage();
+    await open(page, localPageUrl(relay.address, { peer: demo.publicKey }));
+    await page.getByRole("button", { name: "Generate key pair" }).click();
+    await connectTunnel(page, /^Connected · WebTransport \(HTTP\/3\)/, 15_000);
+    // The previous build's Browse served the tunnel under /browse/ of the page's own origin.
+    const http = await download(await browseTab(context, page, relay.address.localHttpUrl!), BYTES);
+    await context.close();
+    expect(http.length).toBe(BYTES);
+    return (http.length * 8) / 1e6 / http.seconds;
+  };
   const summaries = [];
-  for (const carriage of BENCH_CASES) summaries.push(await measure(carriage));
+  // The baseline before and after this build's cases: two samples of the same run's noise.
+  const baseline: number[] = [];
+  if (BASELINE) baseline.push(await baselineDownload(BASELINE));
+  for (const carriage of BENCH_CASES)
+    for (const kind of DEMOS) {
+      demo = demos[kind]!;
+      summaries.push({ demo: kind, ...(await measure(carriage)) });
+    }
+  if (BASELINE) baseline.push(await baselineDownload(BASELINE));
+  const baselineMean = baseline.reduce((a, b) => a + b, 0) / (baseline.length || 1);
+  const report = {
+    cases: summaries.map((summary) => ({
+      ...summary,
+      ...(BASELINE
+        ? { httpVsBaseline: Number((summary.httpMbitPerSecond / baselineMean).toFixed(2)) }
+        : {}),
+    })),
+    ...(BASELINE
+      ? {
+          baseline: {
+            dist: BASELINE,
+            httpMbitPerSecond: baseline.map((v) => Number(v.toFixed(1))),
+          },
+        }
+      : {}),
+  };
   mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(join(RESULTS, "http-bench.json"), `${JSON.stringify(summaries, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify(summaries, null, 2)}\n`);
+  writeFileSync(join(RESULTS, "http-bench.json"), `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   for (const summary of summaries) expect(summary.httpBytes).toBe(BYTES);
+  expect(summaries.length).toBe(BENCH_CASES.length * DEMOS.length);
 });

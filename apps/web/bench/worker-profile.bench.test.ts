@@ -1,7 +1,8 @@
 /**
  * Where the tunnel worker's CPU goes per echoed datagram over HTTP/3: a CDP profile of the page's
  * workers during a tunnel flood and a raw flood, summarised by source (bench/worker-profile.ts).
- * With BENCH_BASELINE_DIST, another build of the page is profiled the same way, alternating.
+ * With BENCH_BASELINE_DIST, another build of the page is profiled the same way, alternating; with
+ * BENCH_CARRIAGE=stream, the pages carry every message on the message stream.
  * Writes test-results/worker-profile.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -19,6 +20,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 /** 1,100 bytes: 1,168-byte WireGuard messages, which stay HTTP/3 datagrams. */
 const PAYLOAD = Number(process.env.BENCH_PAYLOAD ?? 1100);
 const BASELINE = process.env.BENCH_BASELINE_DIST;
+/** The carriage the pages ask for: datagrams (default) or the stream (BENCH_CARRIAGE=stream). */
+const CARRIAGE = process.env.BENCH_CARRIAGE === "stream" ? "stream" : "datagrams";
 /** Setup, then 2 floods a round per build, each with up to 15 s to report. */
 const TIMEOUT_MS = 60_000 + (BASELINE ? 2 : 1) * ROUNDS * 2 * (SECONDS + 15) * 1000;
 const closers = closeAfterAll();
@@ -41,6 +44,7 @@ it(
         demoPublicKey: demo.publicKey,
         closers,
         dist,
+        carriage: CARRIAGE,
         http3: true,
         badge: "WebTransport \\(HTTP/3\\)",
       });
@@ -87,7 +91,7 @@ it(
     };
     const summary = Object.fromEntries(
       builds.map((b, i) => [
-        i === 0 ? "this" : `baseline (${b.dist})`,
+        `${i === 0 ? "this" : `baseline (${b.dist})`}, ${CARRIAGE}`,
         Object.fromEntries(Object.entries(b.totals).map(([mode, t]) => [mode, report(t)])),
       ]),
     );

@@ -339,10 +339,14 @@ export function browser(
   return name === "firefox" ? launchBrowser("firefox") : chromiumBrowser(netLog, reachable);
 }
 
-/** Chromium as above, with all of Playwright's API: for what only Chromium can do (say why). */
+/**
+ * Chromium as above, with all of Playwright's API: for what only Chromium can do (say why).
+ * `flags`: more command-line flags (a bench's).
+ */
 export function chromiumBrowser(
   netLog?: string,
   reachable: readonly string[] = [],
+  flags: readonly string[] = [],
 ): Promise<Browser> {
   const exclude = ["localhost", "*.localhost", "127.0.0.1", ...reachable].map(
     (host) => `EXCLUDE ${host}`,
@@ -351,6 +355,7 @@ export function chromiumBrowser(
     extraArgs: [
       `--host-resolver-rules=MAP * ~NOTFOUND, ${exclude.join(", ")}`,
       ...(netLog ? [`--log-net-log=${netLog}`] : []),
+      ...flags,
     ],
   });
 }
