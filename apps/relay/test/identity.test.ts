@@ -63,6 +63,9 @@ beforeAll(async () => {
     "--jwks-max-bytes=65536",
     "--max-sessions-per-user=2",
     `--deny-file=${denyFile}`,
+    // The attack below opens ~100 sessions from this one address: it is about JWKS fetches, not
+    // the per-address connection cap (attacks.test.ts), which a loaded machine's slow closes hit.
+    "--max-connections-per-address=1024",
   ]);
   audience = relay.address.url;
 }, 30_000);
@@ -240,6 +243,39 @@ describe("signed tokens", () => {
     expect(jwks.fetches - fetchesBefore).toBeLessThanOrEqual(Math.ceil(elapsed / REFETCH_MS) + 1);
     expect(relay.rss() - rssBefore).toBeLessThan(48 * MiB);
   }, 60_000);
+});
+
+describe("signed tokens only", () => {
+  it("with --no-shared-tokens refuses the shared token (token-missing) and admits a signed one", async () => {
+    const strict = await spawnRelay(
+      [
+        `--upstream=echo=127.0.0.1:${echo.port}`,
+        `--jwt-issuer=${ISSUER}`,
+        `--jwks-url=${jwks.url}`,
+        "--no-shared-tokens",
+      ],
+      {},
+    );
+    try {
+      await expect(connect(strict.address, { token: TOKEN })).rejects.toMatchObject({
+        code: "unauthorized",
+      });
+      await waitFor(
+        async () =>
+          sample(
+            await metricsText(strict.address),
+            'wiregate_relay_refusals_total{code="token-missing"}',
+          ) === 1,
+        10_000,
+      );
+      const signed = await mint(key, strict.address.url, { wiregate_upstreams: ["echo"] });
+      const conn = await connect(strict.address, { token: signed });
+      await roundTrip(conn, conn.datagrams[Symbol.asyncIterator](), 1);
+      conn.close();
+    } finally {
+      strict.stop();
+    }
+  });
 });
 
 describe("policy from claims", () => {
