@@ -93,6 +93,10 @@ it("Browse download and ping latency per carriage with random loss between Chrom
   requireBuild();
   const ns = await createNamespace();
   closers.push(() => ns.destroy());
+  // Single segments on the veth from the start: a TCP connection (the WebSocket fallback's) takes
+  // the device's GSO limit when it is set up, so the loss rule's own setting would come too late
+  // for it and drop GSO packets of many segments at once.
+  await ns.exec("ip", ["link", "set", ns.iface, "gso_max_segs", "1"]);
   // Serves the page (and nothing else) on loopback plain HTTP.
   const pages = await startRelay([], 0, false, true);
   closers.push(() => pages.stop());
