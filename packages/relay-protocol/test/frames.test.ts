@@ -6,6 +6,7 @@ import {
   encodeFrame,
   FrameReader,
   MAX_FRAME_SIZE,
+  MAX_TOKEN_LENGTH,
   validateFrame,
 } from "../src/frames.js";
 
@@ -126,6 +127,18 @@ describe("control frames", () => {
     expect(
       validateFrame({ type: "hello", version: 1, upstream: "demo", publicKey: "short=" }),
     ).toMatchObject({ ok: false, detail: "hello: publicKey must be a base64 WireGuard key" });
+    // A signed token with an identity provider's claims fits; one beyond the limit is refused.
+    const hello = { type: "hello", version: 1, upstream: "demo" };
+    expect(validateFrame({ ...hello, token: "t".repeat(MAX_TOKEN_LENGTH) })).toMatchObject({
+      ok: true,
+    });
+    expect(validateFrame({ ...hello, token: "t".repeat(MAX_TOKEN_LENGTH + 1) })).toMatchObject({
+      ok: false,
+      detail: `hello: token must be a string of at most ${MAX_TOKEN_LENGTH} characters`,
+    });
+    expect(
+      encodeFrame({ ...hello, type: "hello", token: "t".repeat(MAX_TOKEN_LENGTH) }).length,
+    ).toBeLessThan(MAX_FRAME_SIZE);
     expect(
       validateFrame({ type: "hello", version: 1, upstream: "demo", carriage: "pigeon" }),
     ).toMatchObject({

@@ -290,7 +290,7 @@ export function connectScreen(client: TunnelClient, defaults: Defaults): HTMLEle
         relay,
         "The relay's WebTransport endpoint, e.g. https://host:4433/wiregate",
       ),
-      field("Token", token, "Bearer token, if the relay requires one"),
+      field("Token", token, "Bearer token or signed token (JWT), if the relay requires one"),
       field("Upstream", upstream, "Name of the WireGuard peer behind the relay"),
       h(
         "details",
