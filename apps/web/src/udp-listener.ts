@@ -43,7 +43,9 @@ export class UdpListener {
         status.from = `${value.from}:${value.fromPort}`;
         this.#timer ??= setTimeout(() => {
           this.#timer = undefined;
-          // The only UDP port the page opens: the stack's count is this port's.
+          // The stack counts drops for all its ports; besides this one, only the resolver's open
+          // (one per DNS query, read as datagrams arrive, far below the queue's 256), so the
+          // count is this port's unless a DNS server floods a query's port.
           status.dropped = this.net.stack.stats.udpQueueFull - this.#droppedBefore;
           this.report({ ...this.#status, sizes: { ...this.#status.sizes } });
         }, REPORT_MS);
