@@ -12,10 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Dnsmasq, startDnsmasq } from "../../../test/helpers/dnsmasq.js";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
 import { startWebApps, type WebApps } from "../../../test/helpers/web-apps.js";
-import { encodeTarget } from "../src/browse/target.js";
 import {
   BROWSERS,
-  browseOriginOf,
   browsePageUrl,
   browser,
   CARRIAGES,
@@ -24,7 +22,6 @@ import {
   importConfig,
   newContext,
   open,
-  openTab,
   type RunningRelay,
   screenshot,
   startRelay,
@@ -34,10 +31,10 @@ import {
   wgUpstream,
 } from "./stack.js";
 import {
-  type AppView,
   jupyterLogin,
   jupyterReady,
   jupyterRun,
+  openInBrowseTab,
   pageView,
   prometheusQuery,
   syncthingRename,
@@ -163,28 +160,10 @@ describe.each(CARRIAGES.filter((c) => c.name !== "HTTP/3 datagrams"))(
       await relay?.stop();
     });
 
-    /** Shows `http://<host>:<port><path>` on the Browse screen, then opens it in a new tab. */
-    async function openInTab(
-      host: string,
-      port: number,
-      path: string,
-    ): Promise<{ tab: Page; view: AppView }> {
+    const openInTab = async (host: string, port: number, path: string) => {
       await connect();
-      await openTab(page, "Browse");
-      await page
-        .getByRole("textbox", { name: "Web address inside the tunnel" })
-        .fill(`http://${host}:${port}${path}`);
-      await page.getByRole("button", { name: "Go" }).click();
-      // The Browse screen shows this target (not the one before) on its own origin.
-      const origin = browseOriginOf(page.url(), encodeTarget({ host, port }));
-      await expect
-        .poll(() => page.getByTestId("browse-origin").textContent(), { timeout: 20_000 })
-        .toBe(`Shown on its own origin: ${origin}`);
-      const newTab = page.getByRole("button", { name: "Open in new tab" });
-      const [tab] = await Promise.all([page.context().waitForEvent("page"), newTab.click()]);
-      expect(new URL(tab.url()).origin).toBe(origin);
-      return { tab, view: pageView(tab, origin) };
-    }
+      return openInBrowseTab(page, host, port, path);
+    };
 
     it("Jupyter: a cell runs over the kernel's WebSocket through the tunnel, and the notebook is saved", {
       timeout: 180_000,

@@ -4,10 +4,13 @@
  * the app loaded directly from its namespace and through the tunnel: log in, a click that changes
  * the server's state, and the change seen.
  */
+
+import type { Page } from "playwright-core";
 import { expect } from "vitest";
 import type { TestKeyboard, TestLocator, TestPage } from "../../../test/helpers/browser-page.js";
 import type { WebApps } from "../../../test/helpers/web-apps.js";
-import { open } from "./stack.js";
+import { encodeTarget } from "../src/browse/target.js";
+import { browseOriginOf, open, openTab } from "./stack.js";
 
 /** Where an app is shown: a page of its own, or a frame of the Wiregate page. */
 export interface AppView {
@@ -27,6 +30,33 @@ export function pageView(page: TestPage, base: string): AppView {
     // (stack.ts's open: again when a namespace test elsewhere changed the network under Chromium)
     open: (path) => open(page, `${base}${path}`),
   };
+}
+
+/**
+ * Shows `http://<host>:<port><path>` on a connected Wiregate page's Browse screen, then opens it in
+ * a new tab (Playwright's Chromium, which follows the tab the page opens): that tab, on the
+ * target's own origin, and a view of it.
+ */
+export async function openInBrowseTab(
+  page: Page,
+  host: string,
+  port: number,
+  path: string,
+): Promise<{ tab: Page; view: AppView }> {
+  await openTab(page, "Browse");
+  await page
+    .getByRole("textbox", { name: "Web address inside the tunnel" })
+    .fill(`http://${host}:${port}${path}`);
+  await page.getByRole("button", { name: "Go" }).click();
+  // The Browse screen shows this target (not the one before) on its own origin.
+  const origin = browseOriginOf(page.url(), encodeTarget({ host, port }));
+  await expect
+    .poll(() => page.getByTestId("browse-origin").textContent(), { timeout: 20_000 })
+    .toBe(`Shown on its own origin: ${origin}`);
+  const newTab = page.getByRole("button", { name: "Open in new tab" });
+  const [tab] = await Promise.all([page.context().waitForEvent("page"), newTab.click()]);
+  expect(new URL(tab.url()).origin).toBe(origin);
+  return { tab, view: pageView(tab, origin) };
 }
 
 /** Jupyter: logs in with the password, opens the notebook, waits for its kernel (a WebSocket). */

@@ -55,8 +55,13 @@ export class BrowseBridges {
     return browseOrigin(this.base, target);
   }
 
-  /** Lets `window()` (a frame's or a tab's window) ask for ports for the origin it shows. */
+  /**
+   * Lets `window()` (a frame's or a tab's window) ask for ports for the origin it shows. Tabs
+   * closed since are forgotten: a reference to a closed window of the page's own site keeps that
+   * window's whole JavaScript heap alive (measured: about 3.7 MB per Jupyter tab opened and closed).
+   */
   allow(window: () => Window | null): void {
+    for (const known of this.#windows) if (known()?.closed) this.#windows.delete(known);
     this.#windows.add(window);
   }
 
