@@ -28,7 +28,6 @@ export function frameUrls(page: TestPage): string[] {
 export async function evaluateInFrame<R, A = undefined>(
   page: TestPage,
   prefix: string | ((url: string) => boolean),
-  // biome-ignore lint/suspicious/noExplicitAny: the argument is serialized into the frame
   fn: (arg: A) => R | Promise<R>,
   arg?: A,
   timeoutMs = 20_000,

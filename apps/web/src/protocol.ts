@@ -11,6 +11,7 @@ import type {
   RelayTransport,
   StatsFrame,
 } from "@wiregate/relay-protocol";
+import type { BrowseContext, BrowseRequest } from "./browse/messages.js";
 import type { WebSocketRequest } from "./browse/websocket-connection.js";
 import type { Resolution, ResolverStats } from "./dns/resolver.js";
 
@@ -140,6 +141,12 @@ export type ToWorker =
   | { type: "http"; request: TunnelHttpRequest; port: MessagePort }
   /** `host` may be a name: the worker resolves it (dns/). */
   | { type: "tcp-open"; host: string; port: number; channel: MessagePort }
+  /** A request of a Browse origin (src/browse/exchange.ts); the answer streams on `port`. */
+  | { type: "browse-http"; context: BrowseContext; request: BrowseRequest; port: MessagePort }
+  /** What `document.cookie` reads on `path` of the target, answered on `port` as a string. */
+  | { type: "browse-cookies"; context: BrowseContext; path: string; port: MessagePort }
+  /** A `document.cookie = …` of the target's scripts. */
+  | { type: "browse-set-cookie"; context: BrowseContext; path: string; cookie: string }
   /** A shown app's WebSocket (src/browse/websocket-connection.ts), its frames on `port`. */
   | { type: "websocket"; request: WebSocketRequest; port: MessagePort }
   | { type: "resolve"; name: string; channel: MessagePort }

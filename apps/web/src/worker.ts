@@ -7,6 +7,8 @@
  * TAI64N timestamps; randomness: crypto.getRandomValues, through a pool.
  */
 import { pooledRandom } from "@wiregate/core";
+import { BrowseCookies } from "./browse/cookies.js";
+import { browseExchange } from "./browse/exchange.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
 import { Tunnel } from "./tunnel.js";
 import { loadTunnelCrypto } from "./tunnel-crypto.js";
@@ -33,6 +35,8 @@ const tunnel = new Tunnel({
   stopping: () => tools.stop(),
 });
 const tools = new TunnelTools({ tunnel, post, now, random });
+/** Browse's cookie jars (one per target), kept across reconnects while the page lives. */
+const cookies = new BrowseCookies();
 
 scope.addEventListener("message", (event: MessageEvent<ToWorker>) => {
   const message = event.data;
@@ -68,9 +72,41 @@ scope.addEventListener("message", (event: MessageEvent<ToWorker>) => {
       if (tunnel.tcp) void tunnel.tcp.http(message.request, message.port);
       else message.port.postMessage({ type: "error", message: "not connected" });
       break;
+    case "browse-http":
+      if (tunnel.tcp)
+        void browseExchange(
+          tunnel.tcp.net,
+          cookies,
+          message.context,
+          message.request,
+          message.port,
+          navigator.userAgent,
+        );
+      else message.port.postMessage({ type: "error", message: "not connected" });
+      break;
+    case "browse-cookies":
+      void cookies
+        .forScript(message.context.target, message.path)
+        .then((value) => message.port.postMessage(value));
+      break;
+    case "browse-set-cookie":
+      void cookies.fromScript(message.context.target, message.path, message.cookie);
+      break;
     case "websocket":
-      if (tunnel.tcp) void tunnel.tcp.websocket(message.request, message.port);
-      else {
+      if (tunnel.tcp) {
+        const { request, port } = message;
+        const tcp = tunnel.tcp;
+        // The handshake carries the target's cookies from its jar (HttpOnly ones too).
+        void cookies
+          .header({ host: request.host, port: request.port }, request.path, "strict")
+          .then((cookie) => {
+            const headers = Object.fromEntries(
+              Object.entries(request.headers).filter(([name]) => name.toLowerCase() !== "cookie"),
+            );
+            if (cookie) headers.cookie = cookie;
+            return tcp.websocket({ ...request, headers }, port);
+          });
+      } else {
         message.port.postMessage({ type: "error", message: "not connected" });
         message.port.postMessage({ type: "closed", code: 1006, reason: "", wasClean: false });
       }

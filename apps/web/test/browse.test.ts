@@ -11,13 +11,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { evaluateInFrame } from "../../../test/helpers/frames.js";
 import { startHttpServer } from "../../../test/helpers/http-server.js";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
 import { addRandomLoss } from "../../../test/helpers/random-loss.js";
+import { browse, imagesLoaded, inFrame, type Shown } from "./browse-screen.js";
 import {
   BROWSERS,
-  browseOriginOf,
   browsePageUrl,
   CARRIAGES,
   carriageInUse,
@@ -64,47 +63,6 @@ afterAll(async () => {
   await peer?.stop();
   rmSync(directory, { recursive: true, force: true });
 });
-
-/** The Browse frame of a page: the page, and the origin it shows (another origin than the page's). */
-interface Shown {
-  page: TestPage;
-  origin: string;
-}
-
-/** Shows `address` on the Browse screen; the frame, on its own origin. */
-async function browse(page: TestPage, address: string, label: string): Promise<Shown> {
-  await openTab(page, "Browse");
-  await page.getByRole("textbox", { name: "Web address inside the tunnel" }).fill(address);
-  await page.getByRole("button", { name: "Go" }).click();
-  const origin = browseOriginOf(page.url(), label);
-  await expect
-    .poll(() => page.getByTestId("browse-origin").textContent(), { timeout: 20_000 })
-    .toBe(`Shown on its own origin: ${origin}`);
-  // The frame is another origin: the page cannot look into it, the test can.
-  const frame = page.getByTestId("browse-frame");
-  await expect
-    .poll(() => frame.evaluate((f: HTMLIFrameElement) => f.contentDocument === null), {
-      timeout: 20_000,
-    })
-    .toBe(true);
-  return { page, origin };
-}
-
-/** Runs `fn` in the Browse frame's document. */
-const inFrame = <R, A = undefined>(shown: Shown, fn: (arg: A) => R | Promise<R>, arg?: A) =>
-  evaluateInFrame(
-    shown.page,
-    (url) => url.startsWith(`${shown.origin}/`) && !url.includes("/__wiregate/"),
-    fn,
-    arg,
-  );
-
-/** Whether every image of the frame loaded (naturalWidth > 0). */
-const imagesLoaded = (shown: Shown) =>
-  inFrame(shown, () => {
-    const images = [...document.images];
-    return images.length > 0 && images.every((i) => i.complete && i.naturalWidth > 0);
-  });
 
 /** Bytes each way through Browse, and the kernel server's pattern for a download of them. */
 const BULK = 50_000_000;

@@ -54,12 +54,48 @@
     await done;
   }
 
+  // document.cookie is the server's jar (in the tunnel worker) as a script may see it: read from
+  // /__wiregate/cookies.js (the script before this one), kept up to date by the Service Worker;
+  // writes go to the jar, so they reach the server. HttpOnly cookies are never here.
+  let cookies = typeof window.wiregateCookies === "string" ? window.wiregateCookies : "";
+  const cookieName = (pair) => pair.split("=")[0].trim();
+  const setCookie = (value) => {
+    const line = String(value);
+    const [pair, ...attributes] = line.split(";");
+    const name = cookieName(pair);
+    if (!name && !pair.includes("=")) return;
+    const expired = attributes.some((a) => {
+      const [key, v = ""] = a.split("=").map((s) => s.trim());
+      if (/^max-age$/i.test(key)) return Number(v) <= 0;
+      if (/^expires$/i.test(key)) return Date.parse(v) <= Date.now();
+      return false;
+    });
+    const kept = cookies ? cookies.split("; ").filter((c) => c && cookieName(c) !== name) : [];
+    if (!expired) kept.push(pair.trim());
+    cookies = kept.join("; ");
+    navigator.serviceWorker?.controller?.postMessage({
+      type: "wiregate-set-cookie",
+      cookie: line,
+      path: location.pathname,
+    });
+  };
+  Object.defineProperty(document, "cookie", {
+    configurable: true,
+    get: () => cookies,
+    set: setCookie,
+  });
+
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.addEventListener("message", (event) => {
       if (event.data?.type === "wiregate-need-port")
         askPort()
           .then(givePort)
-          .catch(() => {});
+          // No Wiregate page to ask: the worker need not wait for this window.
+          .catch(() =>
+            navigator.serviceWorker.controller?.postMessage({ type: "wiregate-no-port" }),
+          );
+      else if (event.data?.type === "wiregate-cookies" && typeof event.data.value === "string")
+        cookies = event.data.value;
     });
     navigator.serviceWorker.startMessages();
   }

@@ -11,6 +11,9 @@ const BRIDGE = "/__wiregate/";
 let port = null;
 let server = null;
 let waiting = [];
+/** Windows asked for a port, and what to call when all of them said they have none. */
+let asked = 0;
+let noPort = () => {};
 let nextId = 1;
 /** Requests sent and not yet accepted by the page: id → reject. */
 const pending = new Map();
@@ -22,6 +25,19 @@ self.addEventListener("message", (event) => {
   const data = event.data;
   if (data?.type === "wiregate-websocket" && event.ports[0]) {
     event.waitUntil(openWebSocket(data, event.ports[0]));
+    return;
+  }
+  if (data?.type === "wiregate-set-cookie" && typeof data.cookie === "string") {
+    // document.cookie = … in a shown page (inject.js): to the target's jar.
+    event.waitUntil(
+      getPort().then((to) =>
+        to?.postMessage({ type: "set-cookie", path: String(data.path), cookie: data.cookie }),
+      ),
+    );
+    return;
+  }
+  if (data?.type === "wiregate-no-port") {
+    if (--asked <= 0) noPort();
     return;
   }
   if (data?.type !== "wiregate-port" || !event.ports[0]) return;
@@ -49,8 +65,14 @@ async function getPort() {
   const got = new Promise((resolve) => waiting.push(resolve));
   // The hidden bridge first: it lives as long as the Wiregate page shows this origin.
   windows.sort((a, b) => Number(b.url.includes(BRIDGE)) - Number(a.url.includes(BRIDGE)));
+  asked = windows.length;
   for (const client of windows) client.postMessage({ type: "wiregate-need-port" });
-  return Promise.race([got, new Promise((resolve) => setTimeout(() => resolve(null), 10_000))]);
+  // Every window said it has no Wiregate page to ask, or none answered in 10 s: no port.
+  const none = new Promise((resolve) => {
+    noPort = () => resolve(null);
+    setTimeout(() => resolve(null), 10_000);
+  });
+  return Promise.race([got, none]);
 }
 
 /**
@@ -91,54 +113,39 @@ async function bodyOf(request) {
   return new Uint8Array(await request.arrayBuffer());
 }
 
-/** What every HTML page of this origin gets first: the bridge's hook, then the WebSocket shim. */
-const SCRIPTS = new TextEncoder().encode(
-  `<script src="${BRIDGE}inject.js"></script><script src="${BRIDGE}websocket.js"></script>`,
-);
-
 /**
- * Puts SCRIPTS right after the page's <head> tag (or its doctype, or at the start: never before
- * the doctype, which would put the page in quirks mode); looks at most at its first 8 KiB.
+ * /__wiregate/cookies.js: the first script of every shown HTML page, what its document.cookie
+ * reads (no HttpOnly cookies), from the target's jar in the tunnel worker.
  */
-function injectScripts() {
-  let held = new Uint8Array(0);
-  let done = false;
-  const place = (bytes, final) => {
-    const text = String.fromCharCode(...bytes.subarray(0, 8192));
-    const head = /<head(?:\s[^>]*)?>/i.exec(text);
-    if (head) return head.index + head[0].length;
-    if (!final && bytes.length < 8192) return -1;
-    const doctype = /^\s*<!doctype[^>]*>/i.exec(text);
-    return doctype ? doctype[0].length : 0;
-  };
-  const emit = (controller, at) => {
-    controller.enqueue(held.subarray(0, at));
-    controller.enqueue(SCRIPTS);
-    controller.enqueue(held.subarray(at));
-    held = new Uint8Array(0);
-    done = true;
-  };
-  return new TransformStream({
-    transform(chunk, controller) {
-      if (done) return controller.enqueue(chunk);
-      const merged = new Uint8Array(held.length + chunk.length);
-      merged.set(held);
-      merged.set(chunk, held.length);
-      held = merged;
-      const at = place(held, false);
-      if (at >= 0) emit(controller, at);
-    },
-    flush(controller) {
-      if (!done) emit(controller, place(held, true));
-    },
+async function scriptCookies(request) {
+  const to = await getPort();
+  let path = "/";
+  try {
+    const from = new URL(request.referrer);
+    if (from.origin === self.location.origin) path = from.pathname;
+  } catch {
+    // No referrer: the root's cookies.
+  }
+  let value = "";
+  if (to) {
+    const channel = new MessageChannel();
+    const answered = new Promise((resolve) => {
+      channel.port1.onmessage = ({ data }) => resolve(typeof data === "string" ? data : "");
+      setTimeout(() => resolve(""), 5000);
+    });
+    to.postMessage({ type: "cookies", path }, [channel.port2]);
+    value = await answered;
+    channel.port1.close();
+  }
+  return new Response(`window.wiregateCookies = ${JSON.stringify(value)};\n`, {
+    headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-store" },
   });
 }
 
 /** Sends one request through the page; resolves with the Response. */
-async function forward(request, path, attempt = 0) {
+async function forward(request, path, clientId, body, attempt = 0) {
   const to = await getPort();
   if (!to) return text(503, NO_WIREGATE);
-  const body = await bodyOf(request);
   const channel = new MessageChannel();
   const id = nextId++;
   const message = {
@@ -155,9 +162,9 @@ async function forward(request, path, attempt = 0) {
     },
   };
   // The page says at once that it took the request; no word means its port is dead (the page was
-  // closed or reloaded): ask for a new one, once.
+  // closed or reloaded): ask for a new one, once. (Generous: a busy page may take seconds.)
   const accepted = new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), 5000);
+    const timer = setTimeout(() => resolve(false), 10_000);
     pending.set(id, {
       accepted: () => {
         clearTimeout(timer);
@@ -165,12 +172,13 @@ async function forward(request, path, attempt = 0) {
       },
     });
   });
+  // The body is copied (not moved): a retry on a new port sends it again.
   to.postMessage(message, [channel.port2]);
   if (!(await accepted)) {
     pending.delete(id);
     channel.port1.close();
     if (port === to) port = null;
-    return attempt === 0 ? forward(request, path, 1) : text(503, NO_WIREGATE);
+    return attempt === 0 ? forward(request, path, clientId, body, 1) : text(503, NO_WIREGATE);
   }
   pending.delete(id);
   return new Promise((resolveResponse) => {
@@ -194,15 +202,13 @@ async function forward(request, path, attempt = 0) {
           }
         }
         headers.set("x-wiregate", "browse");
-        const page = ["document", "iframe", "frame"].includes(request.destination);
-        const html = /^text\/html\b/i.test(headers.get("content-type") ?? "");
-        if (stream && page && html) {
-          // The shims go into the page before its own scripts; its length changes.
-          headers.delete("content-length");
-          const injected = stream.pipeThrough(injectScripts());
-          resolveResponse(new Response(injected, { status, statusText: data.statusText, headers }));
-          return;
-        }
+        // The answer set cookies a script may read: the page that asked sees them at once.
+        if (typeof data.scriptCookies === "string" && clientId)
+          self.clients
+            .get(clientId)
+            .then((client) =>
+              client?.postMessage({ type: "wiregate-cookies", value: data.scriptCookies }),
+            );
         resolveResponse(new Response(stream, { status, statusText: data.statusText, headers }));
       } else if (data.type === "chunk") controller?.enqueue(data.data);
       else if (data.type === "end") {
@@ -221,11 +227,17 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   let path;
   if (url.origin === self.location.origin) {
+    if (url.pathname === `${BRIDGE}cookies.js`) {
+      event.respondWith(scriptCookies(event.request));
+      return;
+    }
     if (url.pathname.startsWith(BRIDGE)) return; // the bridge's own files, from the relay
     path = url.pathname + url.search;
   } else if (server && url.origin === server) {
     // The app names its server's own address (http://10.79.0.1:8080/api): the same target.
     path = url.pathname + url.search;
   } else return; // another origin: the browser's own business
-  event.respondWith(forward(event.request, path));
+  event.respondWith(
+    bodyOf(event.request).then((body) => forward(event.request, path, event.clientId, body)),
+  );
 });

@@ -8,7 +8,7 @@
  * for the origin they are on.
  */
 import type { TunnelClient } from "../client.js";
-import type { TunnelHttpRequest } from "../protocol.js";
+import type { BrowseContext, BrowseRequest } from "./messages.js";
 import {
   browseOrigin,
   type OriginBase,
@@ -17,19 +17,11 @@ import {
   targetOrigin,
 } from "./target.js";
 
-/** A request as the Service Worker sends it on its port. */
-interface BrowseRequest {
-  method: string;
-  path: string;
-  headers: [string, string][];
-  referrer?: string;
-  mode?: string;
-  destination?: string;
-  body?: Uint8Array;
-}
-
+/** What the Service Worker sends on its port. */
 type FromServiceWorker =
   | { type: "request"; id: number; request: BrowseRequest }
+  | { type: "cookies"; path: string }
+  | { type: "set-cookie"; path: string; cookie: string }
   /** A WebSocket of a page of the origin (public/__wiregate/websocket.js); its port comes along. */
   | {
       type: "websocket";
@@ -123,27 +115,48 @@ export class BrowseBridges {
     );
   }
 
-  /** One request of a Browse origin's Service Worker: to the tunnel worker, for its target only. */
+  /** One message of a Browse origin's Service Worker: to the tunnel worker, for its target only. */
   #request(target: Target, port: MessagePort, event: MessageEvent<FromServiceWorker>): void {
     const data = event.data;
+    const context: BrowseContext = { target, base: this.base };
     const answer = event.ports[0];
     if (data?.type === "websocket") {
       if (answer) this.#websocket(target, data.request, answer);
       return;
     }
-    if (data?.type !== "request" || !answer || typeof data.request?.path !== "string") return;
+    if (data?.type === "set-cookie") {
+      if (typeof data.path === "string" && typeof data.cookie === "string")
+        this.client.send({
+          type: "browse-set-cookie",
+          context,
+          path: data.path,
+          cookie: data.cookie.slice(0, 4096),
+        });
+      return;
+    }
+    if (!answer) return;
+    if (data?.type === "cookies" && typeof data.path === "string") {
+      this.client.send({ type: "browse-cookies", context, path: data.path, port: answer }, [
+        answer,
+      ]);
+      return;
+    }
+    if (data?.type !== "request" || typeof data.request?.path !== "string") return;
     port.postMessage({ type: "accepted", id: data.id });
-    const headers: Record<string, string> = {};
-    for (const [name, value] of data.request.headers ?? []) headers[name] = value;
-    const request: TunnelHttpRequest = {
-      host: target.host,
-      port: target.port,
-      method: data.request.method,
-      path: data.request.path,
-      headers,
-      ...(data.request.body ? { body: data.request.body } : {}),
+    const { method, path, headers, referrer, mode, destination, body } = data.request;
+    const request: BrowseRequest = {
+      method: String(method),
+      path,
+      headers: Array.isArray(headers) ? headers : [],
+      ...(typeof referrer === "string" ? { referrer } : {}),
+      ...(typeof mode === "string" ? { mode } : {}),
+      ...(typeof destination === "string" ? { destination } : {}),
+      ...(body instanceof Uint8Array ? { body } : {}),
     };
-    this.client.send({ type: "http", request, port: answer }, [answer]);
+    // The body moves on to the tunnel worker (50 MB uploads are not copied again).
+    const transfer: Transferable[] = [answer];
+    if (request.body) transfer.push(request.body.buffer as ArrayBuffer);
+    this.client.send({ type: "browse-http", context, request, port: answer }, transfer);
   }
 
   /**

@@ -30,7 +30,9 @@ export function startBrowsing(client: TunnelClient): BrowseBridges | string {
 
 const CANNOT = [
   "HTTPS inside the tunnel (the browser cannot do TLS over our TCP).",
-  "Links and redirects to other servers open them for real, outside the tunnel, unless the Browse screen shows them.",
+  "Links that name a server inside the tunnel by its address (http://10.0.0.5/) leave the tunnel; redirects to it are moved onto its own origin.",
+  "Cookies last as long as this page: reloading it logs you out of the apps.",
+  "Apps whose Content-Security-Policy refuses their own origin's scripts lose the injected cookie and WebSocket shims.",
   "The app's own paths under /__wiregate/ (the bridge's).",
   "Apps that refuse to be framed (X-Frame-Options, frame-ancestors): use “Open in new tab”.",
   "A new tab works while this page stays open and connected.",

@@ -22,6 +22,8 @@ export interface HttpResponse {
   statusText: string;
   /** Lower-case names; repeated headers joined with ", ". */
   headers: Record<string, string>;
+  /** Every header line in order, names lower case (Set-Cookie cannot be joined). */
+  headerList: [string, string][];
   body: ReadableStream<Uint8Array>;
 }
 
@@ -79,12 +81,14 @@ async function exchange(conn: TcpConnection, request: HttpRequest): Promise<Http
   const status = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(lines[0] ?? "");
   if (!status) throw new Error(`not an HTTP/1.x response: '${(lines[0] ?? "").slice(0, 80)}'`);
   const responseHeaders: Record<string, string> = {};
+  const headerList: [string, string][] = [];
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(":");
     if (colon <= 0) throw new Error(`malformed response header: '${line.slice(0, 80)}'`);
     const name = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
     responseHeaders[name] = name in responseHeaders ? `${responseHeaders[name]}, ${value}` : value;
+    headerList.push([name, value]);
   }
   const code = Number(status[1]);
   // The response is complete: our side closes too (we asked for "Connection: close").
@@ -94,6 +98,7 @@ async function exchange(conn: TcpConnection, request: HttpRequest): Promise<Http
     status: code,
     statusText: status[2] ?? "",
     headers: responseHeaders,
+    headerList,
     body: noBody ? reader.empty(done) : reader.body(responseHeaders, done),
   };
 }

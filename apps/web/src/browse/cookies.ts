@@ -1,0 +1,69 @@
+/**
+ * The cookie jars of Browse, in the tunnel worker: one per target (host and port), RFC 6265 by
+ * tough-cookie (path, expiry, Max-Age, HttpOnly, SameSite, Secure, domain matching against the
+ * public suffix list). A Service Worker's answer cannot set the browser's cookies, and the
+ * browser's cookies of a Browse origin are not the server's anyway: the jar is the server's view.
+ * It lives here, not in the origin's Service Worker, because a browser stops that worker when idle;
+ * it lasts as long as the Wiregate page (a reload of the page empties it, as a private window's).
+ * One jar per target: a target's cookies are never sent to, or read by, another.
+ */
+import { CookieJar } from "tough-cookie";
+import { type Target, targetOrigin } from "./target.js";
+
+/** How the request relates to the target's site (RFC 6265bis "same-site" request). */
+export type SameSiteContext = "strict" | "lax" | "none";
+
+/** At most this many targets' jars; the least recently used goes first. */
+const MAX_JARS = 64;
+
+export class BrowseCookies {
+  readonly #jars = new Map<string, CookieJar>();
+
+  #jar(target: Target): CookieJar {
+    const key = targetOrigin(target);
+    let jar = this.#jars.get(key);
+    if (jar) this.#jars.delete(key);
+    else jar = new CookieJar();
+    this.#jars.set(key, jar);
+    while (this.#jars.size > MAX_JARS) this.#jars.delete(this.#jars.keys().next().value!);
+    return jar;
+  }
+
+  /** The Cookie header for a request to `path` on `target` (HttpOnly cookies included). */
+  header(target: Target, path: string, sameSiteContext: SameSiteContext): Promise<string> {
+    return this.#jar(target).getCookieString(`${targetOrigin(target)}${path}`, {
+      http: true,
+      sameSiteContext,
+    });
+  }
+
+  /** Takes a response's Set-Cookie lines; ones the RFC refuses are dropped, as a browser does. */
+  async fromResponse(
+    target: Target,
+    path: string,
+    lines: readonly string[],
+    sameSiteContext: SameSiteContext,
+  ): Promise<void> {
+    const jar = this.#jar(target);
+    const url = `${targetOrigin(target)}${path}`;
+    for (const line of lines)
+      await jar.setCookie(line, url, { http: true, sameSiteContext, ignoreError: true });
+  }
+
+  /** What `document.cookie` reads on `path`: no HttpOnly cookies. */
+  forScript(target: Target, path: string): Promise<string> {
+    return this.#jar(target).getCookieString(`${targetOrigin(target)}${path}`, {
+      http: false,
+      sameSiteContext: "strict",
+    });
+  }
+
+  /** A `document.cookie = …` of the app's scripts: it may not set or replace an HttpOnly cookie. */
+  async fromScript(target: Target, path: string, cookie: string): Promise<void> {
+    await this.#jar(target).setCookie(cookie, `${targetOrigin(target)}${path}`, {
+      http: false,
+      sameSiteContext: "strict",
+      ignoreError: true,
+    });
+  }
+}

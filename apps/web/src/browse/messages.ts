@@ -1,0 +1,23 @@
+/** What a Browse origin's requests are made of, between its Service Worker, the page and the tunnel worker. */
+import type { OriginBase, Target } from "./target.js";
+
+/** A request as the origin's Service Worker saw it. */
+export interface BrowseRequest {
+  method: string;
+  /** Path and query. */
+  path: string;
+  headers: [string, string][];
+  /** The request's referrer (a Browse origin's URL), "" or "about:client" when none. */
+  referrer?: string;
+  /** "navigate", "cors", "no-cors", "same-origin". */
+  mode?: string;
+  /** "document", "iframe", "script", "" (fetch) … */
+  destination?: string;
+  body?: Uint8Array;
+}
+
+/** Which target, on which origins: fixed by the page, never by the request. */
+export interface BrowseContext {
+  target: Target;
+  base: OriginBase;
+}
