@@ -75,7 +75,7 @@ scope.addEventListener("message", (event: MessageEvent<ToWorker>) => {
     case "browse-http":
       if (tunnel.tcp)
         void browseExchange(
-          tunnel.tcp.net,
+          tunnel.tcp,
           cookies,
           message.context,
           message.request,

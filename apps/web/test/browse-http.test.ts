@@ -304,7 +304,7 @@ describe.each(BROWSERS)("in %s", (name) => {
       // depends on it, and the closed page costs the ack timeout (sw.js).
       if (name === "chromium" && transport.name === "WebSocket")
         it("survives its Service Worker's restart, opens in a new tab, says when the page is gone", {
-          timeout: 120_000,
+          timeout: 240_000,
         }, async () => {
           const playwright = page as unknown as Page;
           shown = await browse(page, `${APP}/`, APP_LABEL);
@@ -314,16 +314,18 @@ describe.each(BROWSERS)("in %s", (name) => {
           const cdp = await playwright.context().newCDPSession(playwright);
           await cdp.send("ServiceWorker.enable");
           await cdp.send("ServiceWorker.stopAllWorkers");
-          expect(await inFrame(shown, async () => (await fetch("/api/me")).json())).toEqual({
-            user: "alice",
-          });
+          await expect
+            .poll(() => inFrame(shown, async () => (await fetch("/api/me")).json()), {
+              timeout: 60_000,
+            })
+            .toEqual({ user: "alice" });
           // A new tab of the frame's address: the same origin, Service Worker and cookies.
           const [tab] = await Promise.all([
             playwright.context().waitForEvent("page"),
             page.getByRole("button", { name: "Open in new tab" }).click(),
           ]);
           await expect
-            .poll(() => tab.locator("h1").textContent(), { timeout: 20_000 })
+            .poll(() => tab.locator("h1").textContent(), { timeout: 60_000 })
             .toBe("Logged in as alice");
           expect(new URL(tab.url()).origin).toBe(shown.origin);
           // The Wiregate page is closed: the tab's next load says so instead of hanging.

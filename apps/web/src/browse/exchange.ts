@@ -14,6 +14,7 @@
  * Answers stream (chunked, event streams, long polls) as they arrive.
  */
 import { httpRequest, type Netstack, NetstackError } from "@wiregate/netstack";
+import { addressLiteral } from "../dns/resolver.js";
 import type { HttpPortMessage } from "../protocol.js";
 import type { BrowseCookies, SameSiteContext } from "./cookies.js";
 import type { BrowseContext, BrowseRequest } from "./messages.js";
@@ -196,9 +197,15 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** The tunnel's TCP side: its netstack, and its resolver for names (dns/). */
+export interface BrowseNet {
+  net: Netstack;
+  addressOf(host: string): Promise<string>;
+}
+
 /** One request of a Browse origin; the answer streams back over `port`. */
 export async function browseExchange(
-  net: Netstack,
+  tcp: BrowseNet,
   cookies: BrowseCookies,
   context: BrowseContext,
   request: BrowseRequest,
@@ -222,8 +229,12 @@ export async function browseExchange(
     const encodings = decodableEncodings();
     const cookie = await cookies.header(target, request.path, site);
     const headers = requestHeaders(context, request, { cookie, userAgent, encodings });
-    const response = await httpRequest(net, {
-      host: target.host,
+    // A name goes through the tunnel's resolver; the Host header keeps the name.
+    const address = addressLiteral(target.host) ? target.host : await tcp.addressOf(target.host);
+    if (address !== target.host)
+      headers.host = target.port === 80 ? target.host : `${target.host}:${target.port}`;
+    const response = await httpRequest(tcp.net, {
+      host: address,
       port: target.port,
       method: request.method,
       path: request.path,
