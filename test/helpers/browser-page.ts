@@ -75,6 +75,13 @@ export interface TestPage {
   getByLabel(text: string, options?: { exact?: boolean }): TestLocator;
   screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
   waitForTimeout(ms: number): Promise<void>;
+  /**
+   * Makes this the browser's active tab. Firefox throttles a background tab's rendering, and an
+   * action that waits for it (a click scrolls the element into view and waits for an
+   * IntersectionObserver) can wait minutes: a test that switches between pages brings each to the
+   * front before acting on it.
+   */
+  bringToFront(): Promise<void>;
   on(event: "console", listener: (message: ConsoleEntry) => void): unknown;
   on(event: "pageerror", listener: (error: Error) => void): unknown;
   context(): TestContext;

@@ -377,6 +377,10 @@ class FirefoxPage implements TestPage {
     };
   }
 
+  bringToFront(): Promise<void> {
+    return this.page.bringToFront();
+  }
+
   goto(url: string): Promise<unknown> {
     return this.page.goto(url);
   }
