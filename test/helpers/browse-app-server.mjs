@@ -222,6 +222,14 @@ async function hostile(req, res) {
     log({ server: "hostile", report: JSON.parse(await readBody(req)) });
     return json(res, { ok: true });
   }
+  if (url.pathname === "/cookie-flood") {
+    // More cookies than any jar keeps: 150 per answer, named by the round.
+    const round = url.searchParams.get("round") ?? "0";
+    res.writeHead(200, {
+      "set-cookie": Array.from({ length: 150 }, (_, i) => `f${round}-${i}=v; Path=/`),
+    });
+    return res.end();
+  }
   if (url.pathname === "/hostile.js") {
     res.writeHead(200, { "content-type": "text/javascript" });
     return res.end(HOSTILE_SCRIPT);

@@ -256,7 +256,7 @@ describe.each(BROWSERS)("in %s", (name) => {
               open.onerror = () => reject(open.error);
             }),
         );
-        await browse(page, `http://${SERVER}:8081/?${query}`, HOSTILE_LABEL);
+        const hostile = await browse(page, `http://${SERVER}:8081/?${query}`, HOSTILE_LABEL);
         const { report } = await app.next(
           (e) =>
             e.report !== undefined && app.entries.filter((x) => x.report).indexOf(e) >= reports,
@@ -296,6 +296,14 @@ describe.each(BROWSERS)("in %s", (name) => {
         // The relay counted each refusal: the WebSocket session, and the WebTransport one where
         // the relay has HTTP/3 (without it, nothing answers the WebTransport attempt at all).
         expect(stack.relay.relay.counters.refusals.get("origin")).toBe(transport.http3 ? 2 : 1);
+        // It floods its own cookie jar (300 cookies): the jar keeps the newest MAX_COOKIES (180),
+        // and the app's jar keeps its session (the next test logs in with it).
+        await inFrame(hostile, async () => {
+          for (const round of [1, 2]) await fetch(`/cookie-flood?round=${round}`);
+        });
+        const cookies = () => inFrame(hostile, () => document.cookie.split("; "));
+        await expect.poll(async () => (await cookies()).length, { timeout: 20_000 }).toBe(180);
+        expect(await cookies()).toContain("f2-149=v");
         if (transport.name === "WebSocket") await screenshot(page, "browse-hostile");
       });
 

@@ -14,7 +14,14 @@ import { type Target, targetOrigin } from "./target.js";
 export type SameSiteContext = "strict" | "lax" | "none";
 
 /** At most this many targets' jars; the least recently used goes first. */
-const MAX_JARS = 64;
+export const MAX_JARS = 64;
+/**
+ * At most this many cookies per target (browsers keep about 180 per domain): a server that sends
+ * more loses its oldest. A Set-Cookie line longer than MAX_COOKIE_BYTES is refused (RFC 6265bis
+ * caps a cookie's name and value at 4096 bytes).
+ */
+export const MAX_COOKIES = 180;
+export const MAX_COOKIE_BYTES = 4096;
 
 export class BrowseCookies {
   readonly #jars = new Map<string, CookieJar>();
@@ -47,7 +54,14 @@ export class BrowseCookies {
     const jar = this.#jar(target);
     const url = `${targetOrigin(target)}${path}`;
     for (const line of lines)
-      await jar.setCookie(line, url, { http: true, sameSiteContext, ignoreError: true });
+      if (line.length <= MAX_COOKIE_BYTES)
+        await jar.setCookie(line, url, { http: true, sameSiteContext, ignoreError: true });
+    await bound(jar);
+  }
+
+  /** How many cookies the jar of `target` holds (for tests and the bound). */
+  async count(target: Target): Promise<number> {
+    return (await this.#jar(target).store.getAllCookies()).length;
   }
 
   /** What `document.cookie` reads on `path`: no HttpOnly cookies. */
@@ -60,10 +74,23 @@ export class BrowseCookies {
 
   /** A `document.cookie = …` of the app's scripts: it may not set or replace an HttpOnly cookie. */
   async fromScript(target: Target, path: string, cookie: string): Promise<void> {
-    await this.#jar(target).setCookie(cookie, `${targetOrigin(target)}${path}`, {
+    if (cookie.length > MAX_COOKIE_BYTES) return;
+    const jar = this.#jar(target);
+    await jar.setCookie(cookie, `${targetOrigin(target)}${path}`, {
       http: false,
       sameSiteContext: "strict",
       ignoreError: true,
     });
+    await bound(jar);
   }
+}
+
+/** Drops the oldest cookies of a jar over MAX_COOKIES. */
+async function bound(jar: CookieJar): Promise<void> {
+  const all = await jar.store.getAllCookies();
+  if (all.length <= MAX_COOKIES) return;
+  const time = (c: (typeof all)[number]) => (c.creation instanceof Date ? c.creation.getTime() : 0);
+  all.sort((a, b) => time(a) - time(b) || (a.creationIndex ?? 0) - (b.creationIndex ?? 0));
+  for (const old of all.slice(0, all.length - MAX_COOKIES))
+    await jar.store.removeCookie(old.domain, old.path, old.key);
 }
