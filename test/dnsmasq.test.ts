@@ -27,27 +27,30 @@ afterAll(async () => {
   await ns?.destroy();
 });
 
-/** One query over UDP to the namespace's dnsmasq; its decoded answer. */
+/**
+ * One query over UDP to the namespace's dnsmasq; its decoded answer. Like any resolver, it asks
+ * again each second until an answer arrives: one datagram may be lost on a busy machine.
+ */
 async function ask(name: string, type: "A" | "AAAA") {
   const socket = createSocket("udp4");
+  const id = Math.floor(Math.random() * 0x10000);
+  const query = dnsPacket.encode({
+    type: "query",
+    id,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type, name }],
+  });
+  const send = () => socket.send(query, dns.port, ns.address.v4);
+  const resend = setInterval(send, 1_000);
   try {
-    const id = Math.floor(Math.random() * 0x10000);
-    socket.send(
-      dnsPacket.encode({
-        type: "query",
-        id,
-        flags: dnsPacket.RECURSION_DESIRED,
-        questions: [{ type, name }],
-      }),
-      dns.port,
-      ns.address.v4,
-    );
+    send();
     const [message] = (await once(socket, "message")) as [Buffer];
     const answer = dnsPacket.decode(message);
     expect(answer.id).toBe(id);
     // dns-packet decodes the response code; its type definitions leave it out.
     return { ...answer, rcode: (answer as { rcode?: string }).rcode };
   } finally {
+    clearInterval(resend);
     socket.close();
   }
 }
