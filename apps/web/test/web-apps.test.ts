@@ -58,7 +58,11 @@ beforeAll(async () => {
   apps = await startWebApps(peer.ns);
   // The apps' names, answered inside the tunnel (the config's DNS line names this server).
   dns = await startDnsmasq(peer.ns, {
-    names: { "jupyter.apps.wg.test": [APPS], "prometheus.apps.wg.test": [APPS] },
+    names: {
+      "jupyter.apps.wg.test": [APPS],
+      "syncthing.apps.wg.test": [APPS],
+      "prometheus.apps.wg.test": [APPS],
+    },
     listen: [APPS],
   });
 }, 120_000);
@@ -183,6 +187,16 @@ describe.each(CARRIAGES.filter((c) => c.name !== "HTTP/3 datagrams"))(
       expect(dns.queries("jupyter.apps.wg.test")).toBeGreaterThan(0);
       if (transport.name === "WebSocket") await screenshot(tab, "app-jupyter-tunnel");
       expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
+      await tab.close();
+    });
+
+    it("Jupyter: password login through the tunnel (session cookie, _xsrf), then a cell over the kernel's WebSocket", {
+      timeout: 180_000,
+    }, async () => {
+      const { tab, view } = await openInTab("jupyter.apps.wg.test", apps.jupyter.port, "/login");
+      await jupyterLogin(view, apps);
+      await jupyterRun(view, apps.jupyter, `tunnel login, ${transport.name}`);
+      if (transport.name === "WebSocket") await screenshot(tab, "app-jupyter-login-tunnel");
       await tab.close();
     });
 

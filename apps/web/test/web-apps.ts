@@ -112,8 +112,14 @@ export async function syncthingReady(view: AppView, timeout = 60_000): Promise<v
 }
 
 /** Syncthing: the single-page app renames its device; the server's config.xml has the new name. */
-export async function syncthingRename(view: AppView, apps: WebApps, name: string): Promise<void> {
-  await view.open("/");
+export async function syncthingRename(
+  view: AppView,
+  apps: WebApps,
+  name: string,
+  /** Whether to open the app first (a tab opened on it from Browse already shows it). */
+  open = true,
+): Promise<void> {
+  if (open) await view.open("/");
   await syncthingReady(view);
   await view.locator("li.action-menu > a.dropdown-toggle").click();
   await view.locator("a[ng-click='showSettings()']").first().click();
