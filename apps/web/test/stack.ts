@@ -364,13 +364,18 @@ export function chromiumBrowser(
 export function hostsInNetLog(file: string): Set<string> {
   const events = JSON.parse(readFileSync(file, "utf8")).events as unknown[];
   const hosts = new Set<string>();
+  // A wildcard such as `http://*.localhost:4480` in a logged header (the page's CSP naming the
+  // Browse origins) is a pattern, not a host anything went to.
+  const add = (host: string) => {
+    if (host && !host.includes("*")) hosts.add(host);
+  };
   const visit = (value: unknown, key: string): void => {
     if (typeof value === "string") {
       for (const match of value.matchAll(/\b(?:https?|wss?|quic):\/\/(\[[^\]]+\]|[^/:\s";,]+)/g))
-        hosts.add(match[1]!);
+        add(match[1]!);
       if (/^(host|hostname)$/.test(key))
         for (const host of value.split(/[;,\s]+/))
-          if (host) hosts.add(host.replace(/^[a-z]+:\/\//, "").replace(/:\d+$/, ""));
+          add(host.replace(/^[a-z]+:\/\//, "").replace(/:\d+$/, ""));
     } else if (Array.isArray(value)) for (const item of value) visit(item, key);
     else if (value && typeof value === "object")
       for (const [k, v] of Object.entries(value)) visit(v, k);
