@@ -104,17 +104,7 @@ export interface FloodResult {
   transportLosses?: { droppedIncoming: number; expiredOutgoing: number; lostOutgoing: number };
 }
 
-/** An HTTP request the Service Worker asks the tunnel to make (Browse screen). */
-export interface TunnelHttpRequest {
-  host: string;
-  port: number;
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body?: Uint8Array;
-}
-
-/** The answer to a TunnelHttpRequest, on its MessagePort. */
+/** The answer to an HTTP request through the tunnel (Browse), on its MessagePort. */
 export type HttpPortMessage =
   | { type: "head"; status: number; statusText: string; headers: [string, string][] }
   | { type: "chunk"; data: Uint8Array }
@@ -138,7 +128,6 @@ export type TcpPortMessage =
 
 export type ToWorker =
   | { type: "connect"; settings: ConnectSettings }
-  | { type: "http"; request: TunnelHttpRequest; port: MessagePort }
   /** `host` may be a name: the worker resolves it (dns/). */
   | { type: "tcp-open"; host: string; port: number; channel: MessagePort }
   /** A request of a Browse origin (src/browse/exchange.ts); the answer streams on `port`. */

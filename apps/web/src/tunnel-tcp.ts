@@ -1,34 +1,18 @@
 /**
- * TCP inside the tunnel, in the tunnel worker: a netstack on the worker's device answers the
- * Service Worker's HTTP requests (Browse screen) and carries the TCP console. Each request or
- * console connection talks to the page over its own MessagePort. Host names are resolved here,
+ * TCP inside the tunnel, in the tunnel worker: a netstack on the worker's device carries Browse's
+ * HTTP (browse/exchange.ts), shown apps' WebSockets and the TCP console. Each connection talks to
+ * the page over its own MessagePort. Host names are resolved here,
  * by the tunnel's resolver (dns/), so every TCP user gets names through one place.
  */
-import {
-  httpRequest,
-  Netstack,
-  NetstackError,
-  realClock,
-  type TcpConnection,
-} from "@wiregate/netstack";
+import { Netstack, NetstackError, realClock, type TcpConnection } from "@wiregate/netstack";
 import {
   type PortLike,
   runWebSocket,
   type WebSocketRequest,
 } from "./browse/websocket-connection.js";
 import { netstackTransport } from "./dns/netstack-transport.js";
-import { addressLiteral, DnsError, type Resolution, Resolver } from "./dns/resolver.js";
-import type {
-  DnsSettings,
-  HttpPortMessage,
-  ResolvePortMessage,
-  TcpPortMessage,
-  TunnelHttpRequest,
-} from "./protocol.js";
-
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te"]);
-/** Request headers the client sets itself (framing, the target), never the page's. */
-const OWN_REQUEST_HEADERS = new Set([...HOP_BY_HOP, "host", "content-length", "accept-encoding"]);
+import { DnsError, type Resolution, Resolver } from "./dns/resolver.js";
+import type { DnsSettings, ResolvePortMessage, TcpPortMessage } from "./protocol.js";
 
 export class TunnelTcp {
   readonly net: Netstack;
@@ -110,57 +94,6 @@ export class TunnelTcp {
     const address = await this.addressOf(host);
     const conn = await this.net.connect({ host: address, port, ...options });
     return { conn, address };
-  }
-
-  /** One HTTP/1.1 request through the tunnel; the answer streams back over `port`. */
-  async http(request: TunnelHttpRequest, port: MessagePort): Promise<void> {
-    const post = (m: HttpPortMessage, transfer: Transferable[] = []) =>
-      port.postMessage(m, transfer);
-    let cancelled = false;
-    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-    // The page stopped reading (a closed event stream, a frame navigated away): so do we.
-    port.onmessage = (event: MessageEvent<{ type?: string }>) => {
-      if (event.data?.type !== "cancel") return;
-      cancelled = true;
-      void reader?.cancel().catch(() => {});
-    };
-    try {
-      const sent = Object.fromEntries(
-        Object.entries(request.headers).filter(
-          ([name]) => !OWN_REQUEST_HEADERS.has(name.toLowerCase()),
-        ),
-      );
-      const address = addressLiteral(request.host)
-        ? request.host
-        : await this.addressOf(request.host);
-      // The Host header keeps the name; the connection goes to its address.
-      const named = address !== request.host;
-      const hostHeader = request.port === 80 ? request.host : `${request.host}:${request.port}`;
-      const response = await httpRequest(this.net, {
-        host: address,
-        port: request.port,
-        method: request.method,
-        path: request.path,
-        headers: named ? { host: hostHeader, ...sent } : sent,
-        ...(request.body ? { body: request.body } : {}),
-      });
-      const headers: [string, string][] = Object.entries(response.headers).filter(
-        ([name]) => !HOP_BY_HOP.has(name),
-      );
-      post({ type: "head", status: response.status, statusText: response.statusText, headers });
-      reader = response.body.getReader();
-      if (cancelled) await reader.cancel();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        post({ type: "chunk", data: value }, [value.buffer as ArrayBuffer]);
-      }
-      post({ type: "end" });
-    } catch (e) {
-      post({ type: "error", message: describe(e) });
-    } finally {
-      port.close();
-    }
   }
 
   /** A shown app's WebSocket: its own TCP connection to the target, frames over `port`. */

@@ -68,10 +68,6 @@ scope.addEventListener("message", (event: MessageEvent<ToWorker>) => {
     case "udp-close":
       tools.udpClose();
       break;
-    case "http":
-      if (tunnel.tcp) void tunnel.tcp.http(message.request, message.port);
-      else message.port.postMessage({ type: "error", message: "not connected" });
-      break;
     case "browse-http":
       if (tunnel.tcp)
         void browseExchange(
