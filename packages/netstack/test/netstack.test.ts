@@ -77,6 +77,51 @@ describe("Netstack: sockets as Web Streams", () => {
     await expect(conn!.closed).rejects.toMatchObject({ kind: "reset" });
   });
 
+  it("keeps what the peer sent before its reset readable, ending cleanly after its FIN", async () => {
+    // A server that answers and closes before reading the whole request: its kernel resets the
+    // connection when the rest arrives, often before the client has read the answer.
+    for (const finFirst of [true, false]) {
+      const { clock, a, b } = pair();
+      const server = b.listen(9);
+      let conn: TcpConnection | undefined;
+      void a.connect({ host: B4, port: 9 }).then((c) => (conn = c));
+      await clock.run(() => conn !== undefined);
+      let peer: TcpConnection | undefined;
+      void server.connections
+        .getReader()
+        .read()
+        .then((r) => (peer = r.value));
+      await clock.run(() => peer !== undefined);
+      const answer = pattern(3000);
+      const writer = peer!.writable.getWriter();
+      await writer.write(answer);
+      if (finFirst) await writer.close();
+      await clock.run(() => conn!.socket.readableLength === answer.length);
+      if (finFirst) await clock.run(() => conn!.socket.state === "close-wait");
+      // The server stops reading and closes: its stack resets (it had unread request bytes).
+      await peer!.readable.cancel();
+      let reset = false;
+      void conn!.closed.catch(() => (reset = true));
+      expect(await clock.run(() => reset, 1000)).toBe(true);
+      // Read only now: everything the peer sent is there, then a clean end (after its FIN) or
+      // the reset (without one).
+      const chunks: Uint8Array[] = [];
+      let error: unknown;
+      void (async () => {
+        try {
+          for await (const c of conn!.readable as unknown as AsyncIterable<Uint8Array>)
+            chunks.push(c);
+        } catch (e) {
+          error = e;
+        }
+      })();
+      await clock.run(() => false, 100);
+      expect(firstDifference(concat(chunks), answer)).toBe(-1);
+      if (finFirst) expect(error).toBeUndefined();
+      else expect((error as NetstackError).kind).toBe("reset");
+    }
+  });
+
   it("pings and carries UDP datagrams", async () => {
     const { clock, a, b } = pair();
     let rtt: number | undefined;

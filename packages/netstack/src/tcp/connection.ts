@@ -236,10 +236,11 @@ export class Connection implements TcpSocket {
     this.error = error;
     for (const t of TIMERS) this.timers[t] = undefined;
     this.outOfOrder.clear();
-    if (error) {
-      this.sendQueue.drop(this.sendQueue.length);
-      this.receiveQueue.drop(this.receiveQueue.length);
-    }
+    if (error) this.sendQueue.drop(this.sendQueue.length);
+    // What the peer sent before a reset stays readable, as on Linux: a server that answers and
+    // closes before reading the whole request (so its kernel resets) still gets its answer read.
+    // Only our own abort drops it: the application said it wants nothing more.
+    if (error === "aborted") this.receiveQueue.drop(this.receiveQueue.length);
     // A half-open connection the application never saw leaves silently.
     if (this.backlog) {
       this.backlog.halfOpen--;
