@@ -5,7 +5,7 @@ import { A4, B4, B6 } from "./pair.js";
 import { netstackPair } from "./virtual-clock.js";
 
 /** A client and a raw TCP server answering every request with `response`. */
-function setup(response: string) {
+function setup(response: string, options: { resetAfter?: boolean } = {}) {
   const { clock, a, b } = netstackPair(2);
   const requests: string[] = [];
   const server = b.listen(80);
@@ -25,6 +25,8 @@ function setup(response: string) {
       const w = conn.writable.getWriter();
       await w.write(new TextEncoder().encode(response));
       await w.close();
+      // A server that answers before taking the whole body, then closes: its stack resets.
+      if (options.resetAfter) await reader.cancel();
     }
   })();
   return { clock, a, requests };
@@ -72,6 +74,31 @@ describe("HTTP/1.1 client over netstack TCP", () => {
   it("reads a body delimited by the end of the connection", async () => {
     const { result } = await fetchText("HTTP/1.0 404 Not Found\r\n\r\nnothing here");
     expect(result).toMatchObject({ status: 404, text: "nothing here" });
+  });
+
+  it("keeps an answer sent before the whole body was taken, when the server then resets", async () => {
+    const { clock, a, requests } = setup(
+      "HTTP/1.1 303 See Other\r\nLocation: /landed\r\nContent-Length: 0\r\n\r\n",
+      { resetAfter: true },
+    );
+    let result: { status: number; location?: string } | Error | undefined;
+    void httpRequest(a, {
+      host: B4,
+      method: "POST",
+      path: "/redirect",
+      body: new Uint8Array(300_000),
+    })
+      .then(async (r) => {
+        await new Response(r.body).arrayBuffer();
+        return { status: r.status, location: r.headers.location };
+      })
+      .then(
+        (r) => (result = r),
+        (e: Error) => (result = e),
+      );
+    await clock.run(() => result !== undefined);
+    expect(requests[0]).toMatch(/^POST \/redirect HTTP\/1\.1\r\n.*content-length: 300000\r\n/s);
+    expect(result).toEqual({ status: 303, location: "/landed" });
   });
 
   it("rejects garbage with a precise message", async () => {

@@ -2,7 +2,7 @@
  * A small HTTP/1.1 client (RFC 9112) over a netstack TCP connection: one request per connection
  * ("Connection: close"), bodies with Content-Length, chunked or read until close.
  */
-import type { Netstack, TcpConnection } from "../netstack.js";
+import { type Netstack, NetstackError, type TcpConnection } from "../netstack.js";
 import { ByteReader } from "./reader.js";
 
 export interface HttpRequest {
@@ -62,17 +62,32 @@ async function exchange(conn: TcpConnection, request: HttpRequest): Promise<Http
   }
   const writer = conn.writable.getWriter();
   const sending = (async () => {
-    await writer.write(new TextEncoder().encode(`${head}\r\n`));
-    if (body instanceof Uint8Array) await writer.write(body);
-    else if (body) {
-      const reader = body.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        await writer.write(value);
+    try {
+      const headBytes = new TextEncoder().encode(`${head}\r\n`);
+      // Head and a known body leave together, as browsers send them: a server that answers before
+      // reading the body then has it all, instead of resetting when the rest arrives after its close.
+      if (body instanceof Uint8Array) {
+        const whole = new Uint8Array(headBytes.length + body.length);
+        whole.set(headBytes);
+        whole.set(body, headBytes.length);
+        await writer.write(whole);
+      } else await writer.write(headBytes);
+      if (body instanceof ReadableStream) {
+        const reader = body.getReader();
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          await writer.write(value);
+        }
       }
+    } catch (e) {
+      // A body that failed on our side would leave the server waiting for the rest: end the
+      // connection. A network error is the server's doing (it may answer before taking the
+      // whole body, then reset): its answer, if it came, still counts.
+      if (!(e instanceof NetstackError)) await writer.abort(e).catch(() => {});
+    } finally {
+      writer.releaseLock();
     }
-    writer.releaseLock();
   })();
   const reader = new ByteReader(conn.readable.getReader());
   const headText = await reader.readUntil("\r\n\r\n", MAX_HEAD);
