@@ -6,6 +6,23 @@ import { netstackPair } from "./virtual-clock.js";
 
 const pair = () => netstackPair(5);
 
+/** A connection a → b:9, with the server's side of it. */
+async function connected() {
+  const { clock, a, b } = pair();
+  const server = b.listen(9);
+  let conn: TcpConnection | undefined;
+  void a.connect({ host: B4, port: 9 }).then((c) => (conn = c));
+  await clock.run(() => conn !== undefined);
+  let peer: TcpConnection | undefined;
+  void server.connections
+    .getReader()
+    .read()
+    .then((r) => (peer = r.value));
+  await clock.run(() => peer !== undefined);
+  if (!conn || !peer) throw new Error("no connection");
+  return { clock, conn, peer };
+}
+
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   for await (const c of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(c);
@@ -55,53 +72,33 @@ describe("Netstack: sockets as Web Streams", () => {
   });
 
   it("errors the streams of a connection the peer resets", async () => {
-    const { clock, a, b } = pair();
-    const server = b.listen(9);
-    let conn: TcpConnection | undefined;
-    void a.connect({ host: B4, port: 9 }).then((c) => (conn = c));
-    await clock.run(() => conn !== undefined);
-    let peer: TcpConnection | undefined;
-    void server.connections
-      .getReader()
-      .read()
-      .then((r) => (peer = r.value));
-    await clock.run(() => peer !== undefined);
-    await peer!.writable.abort();
+    const { clock, conn, peer } = await connected();
+    await peer.writable.abort();
     let error: unknown;
-    void conn!.readable
+    void conn.readable
       .getReader()
       .read()
       .catch((e) => (error = e));
     await clock.run(() => error !== undefined);
     expect((error as NetstackError).kind).toBe("reset");
-    await expect(conn!.closed).rejects.toMatchObject({ kind: "reset" });
+    await expect(conn.closed).rejects.toMatchObject({ kind: "reset" });
   });
 
   it("keeps what the peer sent before its reset readable, ending cleanly after its FIN", async () => {
     // A server that answers and closes before reading the whole request: its kernel resets the
     // connection when the rest arrives, often before the client has read the answer.
     for (const finFirst of [true, false]) {
-      const { clock, a, b } = pair();
-      const server = b.listen(9);
-      let conn: TcpConnection | undefined;
-      void a.connect({ host: B4, port: 9 }).then((c) => (conn = c));
-      await clock.run(() => conn !== undefined);
-      let peer: TcpConnection | undefined;
-      void server.connections
-        .getReader()
-        .read()
-        .then((r) => (peer = r.value));
-      await clock.run(() => peer !== undefined);
+      const { clock, conn, peer } = await connected();
       const answer = pattern(3000);
-      const writer = peer!.writable.getWriter();
+      const writer = peer.writable.getWriter();
       await writer.write(answer);
       if (finFirst) await writer.close();
-      await clock.run(() => conn!.socket.readableLength === answer.length);
-      if (finFirst) await clock.run(() => conn!.socket.state === "close-wait");
+      await clock.run(() => conn.socket.readableLength === answer.length);
+      if (finFirst) await clock.run(() => conn.socket.state === "close-wait");
       // The server stops reading and closes: its stack resets (it had unread request bytes).
-      await peer!.readable.cancel();
+      await peer.readable.cancel();
       let reset = false;
-      void conn!.closed.catch(() => (reset = true));
+      void conn.closed.catch(() => (reset = true));
       expect(await clock.run(() => reset, 1000)).toBe(true);
       // Read only now: everything the peer sent is there, then a clean end (after its FIN) or
       // the reset (without one).
@@ -109,7 +106,7 @@ describe("Netstack: sockets as Web Streams", () => {
       let error: unknown;
       void (async () => {
         try {
-          for await (const c of conn!.readable as unknown as AsyncIterable<Uint8Array>)
+          for await (const c of conn.readable as unknown as AsyncIterable<Uint8Array>)
             chunks.push(c);
         } catch (e) {
           error = e;
