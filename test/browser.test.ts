@@ -1,7 +1,8 @@
 /**
  * Each browser of BROWSERS through the one page interface: a page from a local server, the
  * look-ups the browser tests use (test id, CSS, role and name, label, n-th, inside a frame), the
- * actions (click, fill, file input), console errors and uncaught exceptions.
+ * actions (click, fill, file input), console errors and uncaught exceptions, and a tab the page
+ * opens (its address, reload and close).
  */
 
 import { createServer } from "node:http";
@@ -17,6 +18,7 @@ const PAGE = `<!doctype html><title>wiregate</title>
 <label>Payload (bytes) <input id=payload></label>
 <label>Payload (bytes) total <input id=total></label>
 <label>Import a .conf file <input type=file id=file></label>
+<button id=open onclick="window.open('/tab?n=' + (++window.opened || (window.opened = 1)), '_blank')">Open</button>
 <output data-testid=echo></output>
 <ul data-testid=list><li>one</li><li>two</li><li>three</li></ul>
 <iframe data-testid=frame srcdoc="<h1>inside</h1>"></iframe>
@@ -27,9 +29,12 @@ const PAGE = `<!doctype html><title>wiregate</title>
   document.getElementById("file").onchange = async (e) => (echo.textContent = await e.target.files[0].text());
 </script>`;
 
-const server = createServer((_request, response) => {
+let tabLoads = 0;
+const server = createServer((request, response) => {
   response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-  response.end(PAGE);
+  if (request.url?.startsWith("/tab"))
+    response.end(`<title>tab</title><h1>load ${++tabLoads}</h1>`);
+  else response.end(PAGE);
 });
 beforeAll(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve)));
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
@@ -119,5 +124,20 @@ describe.each(BROWSERS)("headless %s through the page interface", (name) => {
       });
     });
     await expect.poll(() => errors).toEqual(["logged", "pageerror: thrown"]);
+  });
+
+  it("follows a tab the page opens: its address, a reload, and closing it", async () => {
+    const [tab] = await Promise.all([
+      page.context().waitForEvent("page"),
+      page.locator("#open").click(),
+    ]);
+    expect(new URL(tab.url()).pathname).toBe("/tab");
+    await expect.poll(() => tab.locator("h1").textContent()).toMatch(/^load \d+$/);
+    const first = Number((await tab.locator("h1").textContent())!.slice(5));
+    await tab.reload();
+    await expect.poll(() => tab.locator("h1").textContent()).toBe(`load ${first + 1}`);
+    await tab.close();
+    await page.bringToFront();
+    expect(await page.locator("#greeting").textContent()).toBe("served by node:http");
   });
 });

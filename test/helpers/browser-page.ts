@@ -65,6 +65,7 @@ export interface TestKeyboard {
 export interface TestPage {
   readonly keyboard: TestKeyboard;
   goto(url: string): Promise<unknown>;
+  reload(): Promise<unknown>;
   url(): string;
   title(): Promise<string>;
   // biome-ignore lint/suspicious/noExplicitAny: as Playwright's, which unboxes handles
@@ -85,10 +86,17 @@ export interface TestPage {
   on(event: "console", listener: (message: ConsoleEntry) => void): unknown;
   on(event: "pageerror", listener: (error: Error) => void): unknown;
   context(): TestContext;
+  close(): Promise<void>;
 }
 
 export interface TestContext {
   newPage(): Promise<TestPage>;
+  /**
+   * The next page of this context: one of `newPage()`, or a tab a page opened (`window.open`, a
+   * link to `_blank`), once it has left `about:blank` for the address it was opened with.
+   * Call it before the action that opens the tab (`Promise.all([waitForEvent("page"), click()])`).
+   */
+  waitForEvent(event: "page", options?: { timeout?: number }): Promise<TestPage>;
   close(): Promise<void>;
   /** Every request of the context's pages. */
   on(event: "request", listener: (request: TestRequest) => void): unknown;

@@ -385,6 +385,14 @@ class FirefoxPage implements TestPage {
     return this.page.goto(url);
   }
 
+  reload(): Promise<unknown> {
+    return this.page.reload();
+  }
+
+  close(): Promise<void> {
+    return this.page.close();
+  }
+
   url(): string {
     return this.page.url();
   }
@@ -448,19 +456,76 @@ class FirefoxPage implements TestPage {
 
 class FirefoxContext implements TestContext {
   readonly #requestListeners: ((request: TestRequest) => void)[] = [];
+  readonly #pageListeners = new Set<(page: FirefoxPage) => void>();
+  readonly #pages = new WeakMap<Page, Promise<FirefoxPage>>();
+  /** The pages of `newPage()`, which are no tab a page opened. */
+  readonly #own = new WeakSet<Page>();
 
   constructor(
     private readonly context: BrowserContext,
     private readonly viewport: { width: number; height: number },
-  ) {}
+  ) {
+    // Every tab of the context, whether the test or a page opened it (BiDi's
+    // browsingContext.contextCreated, which Puppeteer reports as a page target).
+    // A frame is a page target too: only the context's top-level pages are tabs.
+    context.on("targetcreated", (target) => {
+      if (target.type() !== "page") return;
+      void (async () => {
+        const page = await target.page();
+        if (page && (await context.pages()).includes(page)) await this.#wrap(page);
+      })();
+    });
+  }
+
+  /** The one wrapper of a Puppeteer page: its viewport set and its requests reported. */
+  #wrap(page: Page): Promise<FirefoxPage> {
+    let wrapped = this.#pages.get(page);
+    if (!wrapped) {
+      wrapped = (async () => {
+        await page.setViewport(this.viewport);
+        page.on("request", (request) => {
+          for (const listener of this.#requestListeners) listener(request);
+        });
+        const testPage = new FirefoxPage(page, this);
+        for (const listener of this.#pageListeners) listener(testPage);
+        return testPage;
+      })();
+      this.#pages.set(page, wrapped);
+    }
+    return wrapped;
+  }
 
   async newPage(): Promise<TestPage> {
     const page = await this.context.newPage();
-    await page.setViewport(this.viewport);
-    page.on("request", (request) => {
-      for (const listener of this.#requestListeners) listener(request);
-    });
-    return new FirefoxPage(page, this);
+    this.#own.add(page);
+    return this.#wrap(page);
+  }
+
+  /**
+   * The next tab a page of this context opens, once it has left about:blank for the address it
+   * was opened with (as Playwright's: BiDi reports the browsing context before it navigates).
+   */
+  waitForEvent(_event: "page", options: { timeout?: number } = {}): Promise<TestPage> {
+    const deadline = Date.now() + (options.timeout ?? ACTION_TIMEOUT_MS);
+    const created: FirefoxPage[] = [];
+    const listener = (page: FirefoxPage) => created.push(page);
+    this.#pageListeners.add(listener);
+    return (async () => {
+      try {
+        for (;;) {
+          // Not one of newPage's (whose wrapper may come first, from the target event).
+          const opened = created.find(
+            (page) => !this.#own.has(page.page) && page.url() !== "about:blank",
+          );
+          if (opened) return opened;
+          if (Date.now() > deadline)
+            throw new Error(`no tab opened within ${options.timeout ?? ACTION_TIMEOUT_MS} ms`);
+          await sleep(POLL_MS);
+        }
+      } finally {
+        this.#pageListeners.delete(listener);
+      }
+    })();
   }
 
   close(): Promise<void> {

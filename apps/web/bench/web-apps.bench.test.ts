@@ -14,7 +14,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, CDPSession, Page } from "playwright-core";
+import type { Browser, CDPSession } from "playwright-core";
 import { expect, it } from "vitest";
 import { closeAfterAll } from "../../../test/helpers/closers.js";
 import { startDnsmasq } from "../../../test/helpers/dnsmasq.js";
@@ -31,6 +31,7 @@ import {
   RESULTS,
   requireBuild,
   startRelay,
+  type TestPage,
   wgQuickConfig,
   wgUpstream,
 } from "../test/stack.js";
@@ -56,7 +57,7 @@ interface App {
 }
 
 /** The next animation frame in `page`: what was drawn is painted. */
-const painted = (page: Page) =>
+const painted = (page: TestPage) =>
   page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve(undefined))));
 
 /**

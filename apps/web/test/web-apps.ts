@@ -5,7 +5,6 @@
  * the server's state, and the change seen.
  */
 
-import type { Page } from "playwright-core";
 import { expect } from "vitest";
 import type { TestKeyboard, TestLocator, TestPage } from "../../../test/helpers/browser-page.js";
 import type { WebApps } from "../../../test/helpers/web-apps.js";
@@ -34,15 +33,15 @@ export function pageView(page: TestPage, base: string): AppView {
 
 /**
  * Shows `http://<host>:<port><path>` on a connected Wiregate page's Browse screen, then opens it in
- * a new tab (Playwright's Chromium, which follows the tab the page opens): that tab, on the
+ * a new tab (in either browser: the context reports the tab the page opens): that tab, on the
  * target's own origin, and a view of it.
  */
 export async function openInBrowseTab(
-  page: Page,
+  page: TestPage,
   host: string,
   port: number,
   path: string,
-): Promise<{ tab: Page; view: AppView }> {
+): Promise<{ tab: TestPage; view: AppView }> {
   await openTab(page, "Browse");
   await page
     .getByRole("textbox", { name: "Web address inside the tunnel" })
