@@ -5,8 +5,11 @@
  * Rounds alternate kernel and ours, so both see the same load on a shared machine: 50 MB
  * downloads and 10 MB uploads without loss, then 10 MB down and up with 1 % random loss each way
  * on the server's wg interface; the lossy upload also with our stack on NewReno instead of SACK
- * recovery (a second peer), to show what SACK on the send side pays. Prints each round's ratio ours / kernel (throughput: higher is better for us) and
+ * recovery (a second peer), to show what SACK on the send side pays; then 10 MB up with 3 % loss
+ * each way. Prints each round's ratio ours / kernel (throughput: higher is better for us) and
  * the median and range of each measure. BENCH_ROUNDS sets the rounds (default 5).
+ * BENCH_BASELINE_DIST=<another build's packages/netstack/dist> adds a peer on that build's stack
+ * (same core) and compares the uploads of this build with it, round by round, in the same run.
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -23,6 +26,8 @@ const SERVER = { v4: "10.86.0.1", v6: "fd86::1" };
 const OURS = { v4: "10.86.0.2", v6: "fd86::2" };
 const KERNEL = { v4: "10.86.0.3", v6: "fd86::3" };
 const RENO = { v4: "10.86.0.4", v6: "fd86::4" }; // our stack with NewReno instead of SACK recovery
+const BASE = { v4: "10.86.0.5", v6: "fd86::5" }; // another build's stack (BENCH_BASELINE_DIST)
+const BASELINE_DIST = process.env.BENCH_BASELINE_DIST;
 const PORT = 8080;
 const MB = 1024 * 1024;
 
@@ -30,6 +35,7 @@ let server: WireGuardPeer;
 let client: WireGuardPeer;
 let ours: NetstackPeer;
 let reno: NetstackPeer;
+let base: NetstackPeer | undefined;
 let directory: string;
 
 beforeAll(async () => {
@@ -59,11 +65,17 @@ beforeAll(async () => {
   reno = await startNetstackPeer(server, { ...(await generateKeyPair()), ...RENO }, SERVER, 1420, {
     sackRecovery: false,
   });
+  if (BASELINE_DIST) {
+    const built = (await import(join(BASELINE_DIST, "index.js"))) as { Netstack: typeof Netstack };
+    const keys = await generateKeyPair();
+    base = await startNetstackPeer(server, { ...keys, ...BASE }, SERVER, 1420, {}, built.Netstack);
+  }
 });
 
 afterAll(async () => {
   await ours?.close();
   await reno?.close();
+  await base?.close();
   await client?.stop();
   await server?.stop();
   rmSync(directory, { recursive: true, force: true });
@@ -155,12 +167,13 @@ async function withLoss(percent: number, run: () => Promise<void>): Promise<stri
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
-/** Alternates kernel and ours `ROUNDS` times; prints each ratio, returns the summary line. */
+/** Alternates theirs (the kernel's) and ours `ROUNDS` times; prints each ratio, returns the summary. */
 async function compare(
   label: string,
   n: number,
   ours: () => Promise<number>,
   theirs: () => Promise<number>,
+  name = "kernel",
 ): Promise<string> {
   const ratios: number[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
@@ -168,7 +181,7 @@ async function compare(
     const o = await ours();
     ratios.push(k / o);
     console.log(
-      `${label} #${round}: ours ${(n / MB / o).toFixed(1)} MB/s, kernel ${(n / MB / k).toFixed(1)} MB/s, ratio ${(k / o).toFixed(2)}×`,
+      `${label} #${round}: ours ${(n / MB / o).toFixed(1)} MB/s, ${name} ${(n / MB / k).toFixed(1)} MB/s, ratio ${(k / o).toFixed(2)}×`,
     );
   }
   ratios.sort((a, b) => a - b);
@@ -176,9 +189,20 @@ async function compare(
   return `${label.padEnd(26)} ratio median ${median.toFixed(2)}×, range ${ratios[0]!.toFixed(2)}–${ratios[ratios.length - 1]!.toFixed(2)}× (${ROUNDS} rounds)`;
 }
 
+/** This build's upload against the baseline build's (BENCH_BASELINE_DIST) in the same rounds. */
+const againstBaseline = (label: string, net: Netstack) =>
+  compare(
+    `${label}, vs baseline`,
+    10 * MB,
+    () => oursUpload(ours.net, 10 * MB),
+    () => oursUpload(net, 10 * MB),
+    "baseline",
+  );
+
 it("netstack vs kernel TCP over wireguard-go", async () => {
   await oursDownload(ours.net, MB); // handshake and warm-up, every path
   await oursDownload(reno.net, MB);
+  if (base) await oursDownload(base.net, MB);
   await kernelDownload(MB);
   const lines = [
     await compare(
@@ -193,6 +217,7 @@ it("netstack vs kernel TCP over wireguard-go", async () => {
       () => oursUpload(ours.net, 10 * MB),
       () => kernelUpload(10 * MB),
     ),
+    ...(base ? [await againstBaseline("10 MB up, no loss", base.net)] : []),
   ];
   const lossLine = await withLoss(1, async () => {
     lines.push(
@@ -214,9 +239,21 @@ it("netstack vs kernel TCP over wireguard-go", async () => {
         () => oursUpload(reno.net, 10 * MB),
         () => kernelUpload(10 * MB),
       ),
+      ...(base ? [await againstBaseline("10 MB up, 1 % loss", base.net)] : []),
+    );
+  });
+  const heavyLossLine = await withLoss(3, async () => {
+    lines.push(
+      await compare(
+        "10 MB up, 3 % loss",
+        10 * MB,
+        () => oursUpload(ours.net, 10 * MB),
+        () => kernelUpload(10 * MB),
+      ),
+      ...(base ? [await againstBaseline("10 MB up, 3 % loss", base.net)] : []),
     );
   });
   console.log(
-    `\n${lines.join("\n")}\n${lossLine}\n(ratio = our throughput / the kernel's in the same round; target ≥ 0.5× without loss)`,
+    `\n${lines.join("\n")}\n${lossLine}\n${heavyLossLine}\n(ratio = our throughput / the kernel's, or the baseline build's, in the same round; target ≥ 0.5× without loss)`,
   );
 });

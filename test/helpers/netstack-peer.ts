@@ -20,6 +20,8 @@ export async function startNetstackPeer(
   them: { v4: string; v6: string },
   mtu = 1420,
   tcp: Partial<TcpConfig> = {},
+  /** Another build's Netstack (a bench's baseline); this build's by default. */
+  Stack: typeof Netstack = Netstack,
 ): Promise<NetstackPeer> {
   let net: Netstack | undefined;
   const udp = await UdpDevice.start({
@@ -34,7 +36,7 @@ export async function startNetstackPeer(
     ],
     onPacket: (packet) => net?.receive(packet),
   });
-  net = new Netstack({ addresses: [us.v4, us.v6], mtu, tcp, send: (p) => udp.send(p) });
+  net = new Stack({ addresses: [us.v4, us.v6], mtu, tcp, send: (p) => udp.send(p) });
   await wg.setPeer({
     publicKey: us.publicKey,
     allowedIPs: [`${us.v4}/32`, `${us.v6}/128`],

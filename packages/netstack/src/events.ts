@@ -42,6 +42,8 @@ export interface StackStats {
   timeouts: number;
   /** ACKs sent because the delayed-ACK timer ran out (RFC 9293 §3.8.6.3). */
   delayedAcks: number;
+  /** Tail loss probes sent (RFC 8985 §7): a tail's loss found without waiting for a timeout. */
+  lossProbes: number;
   udpQueueFull: number;
 }
 
@@ -65,6 +67,7 @@ export function emptyStats(): StackStats {
     retransmissions: 0,
     timeouts: 0,
     delayedAcks: 0,
+    lossProbes: 0,
     udpQueueFull: 0,
   };
 }

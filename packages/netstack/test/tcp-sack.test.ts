@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Connection } from "../src/tcp/connection.js";
-import { Scoreboard } from "../src/tcp/scoreboard.js";
+import { SentLog } from "../src/tcp/rack.js";
 import { tapped } from "./tap.js";
 import { firstDifference, pattern, startTransfer } from "./transfer.js";
 
@@ -45,39 +45,72 @@ describe("SACK loss recovery (RFC 6675)", () => {
     );
   });
 
-  it("keeps a bounded, merged scoreboard and counts lost bytes and the pipe per RFC 6675", () => {
-    const board = new Scoreboard();
-    const una = 1000;
-    const mss = 100;
-    // Holes at [1000,1100) and [1200,1300); SACKed 1100–1200 and 1300–1600; sent up to 1700.
-    board.update([{ left: 1300, right: 1600 }], una, 1700);
-    board.update([{ left: 1100, right: 1200 }], una, 1700);
-    board.update(
-      [
-        { left: 1400, right: 1500 },
-        { left: 500, right: 900 },
-      ],
-      una,
-      1700,
-    ); // dup, D-SACK
-    expect(board.ranges).toEqual([
-      { left: 1100, right: 1200 },
-      { left: 1300, right: 1600 },
+  it("logs each segment in flight: SACKs, partial ACKs, RACK's losses and the pipe (RFC 8985)", () => {
+    const log = new SentLog();
+    // Segments of 100 bytes from 1000, sent 1 ms apart; SND.MAX follows them.
+    for (let i = 0; i < 7; i++) log.sent(1000 + 100 * i, 1100 + 100 * i, i, 1000 + 100 * i);
+    expect(log.pipe).toBe(700);
+    // SACKed 1100–1200, then 1300–1600; a D-SACK below SND.UNA and a stale block change nothing.
+    expect(log.acked(1000, [{ left: 1100, right: 1200 }], 10)).toBe(true);
+    expect(
+      log.acked(
+        1000,
+        [
+          { left: 1300, right: 1600 },
+          { left: 500, right: 900 },
+        ],
+        11,
+      ),
+    ).toBe(true);
+    expect(log.acked(1000, [{ left: 1400, right: 1500 }], 12)).toBe(false);
+    expect(log.entries.filter((s) => s.sacked).map((s) => s.start)).toEqual([
+      1100, 1300, 1400, 1500,
     ]);
-    // 300 bytes (> 2 MSS) are SACKed above 1300: everything un-SACKed below it is lost.
-    expect(board.lostBelow(una, mss)).toBe(1300);
-    expect(board.nextHole(una, mss)).toEqual({ seq: 1000, length: 100 });
-    // Pipe: 1600–1700 is in flight; the two lost holes are not, until resent.
-    expect(board.pipe(una, 1700, mss)).toBe(100);
-    board.highRxt = 1100;
-    expect(board.pipe(una, 1700, mss)).toBe(200);
-    expect(board.nextHole(una, mss)).toEqual({ seq: 1200, length: 100 });
-    board.advance(1250);
-    expect(board.ranges).toEqual([{ left: 1300, right: 1600 }]);
-    expect(board.highRxt).toBe(1250);
-    // Bounded: a peer reporting a thousand separate blocks leaves at most 32 ranges.
-    for (let i = 0; i < 1000; i++)
-      board.update([{ left: 2000 + 10 * i, right: 2005 + 10 * i }], 1250, 20_000);
-    expect(board.ranges.length).toBeLessThanOrEqual(32);
+    expect(log.pipe).toBe(300);
+    // The newest delivered segment (sent at 5 ms) took 6 ms: 1000 and 1200, sent before it, are
+    // lost once their own 6 ms and the reordering window (0: four segments SACKed, no reordering
+    // seen) have passed; 1600–1700, sent after it, is not.
+    expect(log.rtt).toBe(6);
+    expect(log.reorderingSeen).toBe(false);
+    expect(log.detectLoss(7, false, 6)).toEqual({ lost: 100, wait: 1 });
+    expect(log.detectLoss(12, false, 6)).toEqual({ lost: 100 });
+    expect(log.lostBytes).toBe(200);
+    expect(log.pipe).toBe(100); // 1600–1700, sent last, is still in flight
+    expect(log.firstLost()?.start).toBe(1000);
+    // Resending 1000 takes it out of the lost bytes; it counts in the pipe again.
+    log.sent(1000, 1100, 23, 1700);
+    expect(log.firstLost()?.start).toBe(1200);
+    expect(log.pipe).toBe(200);
+    // A partial cumulative ACK trims the first segment; the rest stays logged.
+    log.acked(1050, undefined, 30);
+    expect(log.entries[0]).toMatchObject({ start: 1050, end: 1100, retransmitted: true });
+    expect(log.pipe).toBe(150);
+    // A timeout deems everything not SACKed lost; a second one forgets the SACKs as well.
+    log.timedOut(false);
+    expect(log.pipe).toBe(0);
+    expect(log.lostBytes).toBe(250);
+    log.timedOut(true);
+    expect(log.lostBytes).toBe(650);
+    expect(log.entries.some((s) => s.sacked)).toBe(false);
+    log.acked(1700, undefined, 40);
+    expect(log.empty).toBe(true);
+    expect([log.pipe, log.lostBytes]).toEqual([0, 0]);
+  });
+
+  it("waits a reordering window before the DupThresh is reached, and after reordering is seen", () => {
+    const log = new SentLog();
+    for (let i = 0; i < 4; i++) log.sent(100 * i, 100 * i + 100, i, 100 * i);
+    // One segment SACKed above a hole: the hole waits its round trip and a quarter of the minimum
+    // round trip (10 ms), 9 ms from now.
+    log.acked(0, [{ left: 100, right: 200 }], 41);
+    expect(log.detectLoss(41, false, 40)).toEqual({ lost: 0, wait: 9 });
+    // The hole arrives late (reordering, not loss): nothing was lost, and reordering is noted.
+    log.acked(200, undefined, 42);
+    expect(log.reorderingSeen).toBe(true);
+    // Now even in recovery a hole waits the window: 300 SACKed 47 ms after it went out leaves
+    // 200 (sent 1 ms earlier) 2 + 47 + 10 − 50 = 9 ms before it counts as lost.
+    log.acked(200, [{ left: 300, right: 400 }], 50);
+    expect(log.detectLoss(50, true, 40)).toEqual({ lost: 0, wait: 9 });
+    expect(log.detectLoss(59, true, 40)).toEqual({ lost: 100 });
   });
 });

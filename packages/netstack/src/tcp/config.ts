@@ -18,7 +18,10 @@ export interface TcpConfig {
   maxRetransmissions: number;
   /** Challenge ACKs sent per connection per second at most (RFC 5961 §7). */
   challengeAckLimit: number;
-  /** Loss recovery from the peer's SACK blocks (RFC 6675) when it permits SACK; else NewReno. */
+  /**
+   * When the peer permits SACK: loss detection by RACK-TLP (RFC 8985) and recovery by RFC 6675;
+   * else (or when false) NewReno.
+   */
   sackRecovery: boolean;
 }
 

@@ -3,7 +3,7 @@
  * it about ACKs, duplicate ACKs and timeouts; it answers with the window and what to retransmit.
  * With SACK (`sack`), loss recovery follows RFC 6675 instead: the window is set to ssthresh once,
  * neither inflated per duplicate nor deflated per partial ACK, and the connection sends what the
- * pipe estimate allows (see scoreboard.ts).
+ * pipe estimate allows; RACK (rack.ts, recovery.ts) decides what is lost.
  */
 import { type Seq, seqGe } from "../seq.js";
 
@@ -16,7 +16,7 @@ export class NewReno {
   dupAcks = 0;
   /** RFC 6582 "recover": the highest sequence sent when fast recovery began. */
   recover: Seq | undefined;
-  /** Loss recovery by the SACK scoreboard (RFC 6675) instead of NewReno's. */
+  /** Loss recovery by SACK and RACK (RFC 6675, RFC 8985) instead of NewReno's. */
   sack = false;
   #mss: number;
   #acked = 0;

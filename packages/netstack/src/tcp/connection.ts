@@ -9,13 +9,21 @@ import type { Sink, TcpErrorKind } from "../events.js";
 import { type Seq, seqDiff, seqGt } from "../seq.js";
 import type { KeepAlive, TcpConfig } from "./config.js";
 import { NewReno } from "./congestion.js";
+import { SentLog } from "./rack.js";
 import { Reassembly } from "./reassembly.js";
 import { RttEstimator } from "./rtt.js";
-import { Scoreboard } from "./scoreboard.js";
 import type { TcpSocket, TcpState } from "./socket.js";
 
 /** Timers in a fixed table; the connection's deadline is the earliest armed one. */
-export const TIMERS = ["retransmit", "delayedAck", "persist", "keepalive", "timeWait"] as const;
+export const TIMERS = [
+  "probe",
+  "retransmit",
+  "reorder",
+  "delayedAck",
+  "persist",
+  "keepalive",
+  "timeWait",
+] as const;
 export type TimerName = (typeof TIMERS)[number];
 
 /** A listening port: half-open connections count against its limit (SYN floods stay bounded). */
@@ -86,8 +94,12 @@ export class Connection implements TcpSocket {
   readonly sendQueue: ByteQueue;
   readonly receiveQueue: ByteQueue;
   readonly outOfOrder: Reassembly;
-  /** What the peer's SACK blocks say it holds (used when `cc.sack`). */
-  readonly scoreboard = new Scoreboard();
+  /** Each segment in flight, what the peer SACKed and RACK's losses (used when `cc.sack`). */
+  readonly sent = new SentLog();
+  /** SND.MAX at the last retransmission timeout: losses below it start no new fast recovery. */
+  rtoRecover: Seq | undefined;
+  /** A tail loss probe is out and no ACK of new data has come since (RFC 8985 §7). */
+  probeOut = false;
   finQueued = false;
   /** Sequence number of our FIN once first sent. */
   ourFinSeq: Seq | undefined;
@@ -117,6 +129,8 @@ export class Connection implements TcpSocket {
   /** Armed timers: absolute deadlines, or undefined. */
   readonly timers: Record<TimerName, number | undefined> = {
     retransmit: undefined,
+    reorder: undefined,
+    probe: undefined,
     delayedAck: undefined,
     persist: undefined,
     keepalive: undefined,

@@ -6,6 +6,7 @@ import { type Seq, seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "../seq.js
 import { defaultPeerMss } from "./config.js";
 import type { Connection } from "./connection.js";
 import { challengeAck, emit, sendData } from "./output.js";
+import { detectLoss } from "./recovery.js";
 import { ACK, FIN, RST, type Segment, SYN, segmentLength } from "./segment.js";
 
 export function segmentArrives(c: Connection, now: number, seg: Segment): void {
@@ -160,7 +161,11 @@ function processAck(c: Connection, now: number, seg: Segment): boolean {
     return false;
   }
   const window = seg.window << c.sndScale;
-  if (c.cc.sack && seg.options.sack) c.scoreboard.update(seg.options.sack, c.sndUna, c.sndMax);
+  if (c.cc.sack) {
+    // RACK (RFC 8985 §6.2): what this ACK delivers, cumulatively or in SACK blocks.
+    const una = seqGt(seg.ack, c.sndUna) ? seg.ack : c.sndUna;
+    c.sent.acked(una, seg.options.sack, now);
+  }
   if (seqGt(seg.ack, c.sndUna)) {
     newlyAcked(c, now, seg);
   } else if (
@@ -172,6 +177,7 @@ function processAck(c: Connection, now: number, seg: Segment): boolean {
   ) {
     duplicateAck(c, now);
   }
+  if (c.cc.sack) detectLoss(c, now);
   // Send window update (RFC 9293 §3.10.7.4): only from a segment newer than the last one used.
   if (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqLe(c.sndWl2, seg.ack))) {
     if (c.sndWnd === 0 && window > 0) c.persistBackoff = 0;
@@ -199,19 +205,14 @@ function processAck(c: Connection, now: number, seg: Segment): boolean {
 }
 
 /**
- * A duplicate ACK (RFC 5681 §2): the third starts fast retransmit (RFC 6582 §3.2); with SACK, so
- * does a first segment the scoreboard already counts as lost (RFC 6675 §5 step (4)).
+ * A duplicate ACK (RFC 5681 §2): the third starts fast retransmit (RFC 6582 §3.2). With SACK,
+ * RACK decides what is lost instead (recovery.ts), by time rather than by counting.
  */
 function duplicateAck(c: Connection, now: number): void {
-  let retransmit = c.cc.onDuplicateAck(c.flight(), c.sndMax) === "fast-retransmit";
-  if (c.cc.sack && !c.cc.inRecovery && seqGt(c.scoreboard.lostBelow(c.sndUna, c.mss), c.sndUna)) {
-    c.cc.enterRecovery(c.flight(), c.sndMax);
-    retransmit = true;
-  }
-  if (!retransmit) return;
+  if (c.cc.sack) return;
+  if (c.cc.onDuplicateAck(c.flight(), c.sndMax) !== "fast-retransmit") return;
   c.rttSeq = undefined;
-  const sent = sendData(c, now, c.sndUna, c.mss);
-  c.scoreboard.highRxt = seqAdd(c.sndUna, sent);
+  sendData(c, now, c.sndUna, c.mss);
 }
 
 function newlyAcked(c: Connection, now: number, seg: Segment): void {
@@ -223,7 +224,9 @@ function newlyAcked(c: Connection, now: number, seg: Segment): void {
   c.sendQueue.drop(acked - synAcked - finAcked);
   c.sndUna = seg.ack;
   if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;
-  c.scoreboard.advance(c.sndUna);
+  // An ACK of new data: a tail loss probe may be armed again (RFC 8985 §7.2).
+  c.timers.probe = undefined;
+  c.probeOut = false;
   // RTT (RFC 7323 §4.1 from the echoed timestamp; else RFC 6298 §3 with Karn's rule).
   const ts = seg.options.timestamp;
   if (c.useTimestamps && ts && ts.echo !== 0) {

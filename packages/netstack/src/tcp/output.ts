@@ -4,6 +4,7 @@
  */
 import { type Seq, seqAdd, seqDiff, seqGt, seqLt, seqMax } from "../seq.js";
 import type { Connection } from "./connection.js";
+import { armProbe } from "./recovery.js";
 import { ACK, buildSegment, FIN, PSH, RST, SYN, type TcpOptions } from "./segment.js";
 
 /** Advertised window: never shrinks the right edge; silly-window avoidance (RFC 9293 §3.8.6.2.2). */
@@ -93,6 +94,11 @@ export function sendData(c: Connection, now: number, seq: Seq, max: number): num
   }
   emit(c, now, seq, flags, len > 0 ? c.sendQueue.peek(offset, len) : undefined);
   const after = seqAdd(end, fin ? 1 : 0);
+  if (c.cc.sack) {
+    // The FIN is an entry of its own: SACK blocks cover data only.
+    c.sent.sent(seq, end, now, c.sndMax);
+    if (fin) c.sent.sent(end, after, now, c.sndMax);
+  }
   if (c.timers.retransmit === undefined) c.timers.retransmit = now + c.rtt.current;
   c.timers.persist = undefined;
   c.sndMax = seqMax(c.sndMax, after);
@@ -130,7 +136,7 @@ export function dispatch(c: Connection, now: number): void {
     c.state === "fin-wait-1" ||
     c.state === "closing" ||
     c.state === "last-ack";
-  if (canSend && c.cc.sack && c.cc.inRecovery) sendInRecovery(c, now);
+  if (canSend && c.cc.sack && (c.cc.inRecovery || c.sent.lostBytes > 0)) sendInRecovery(c, now);
   else
     while (canSend) {
       const offset = seqDiff(c.sndNxt, c.sndUna);
@@ -163,6 +169,7 @@ export function dispatch(c: Connection, now: number): void {
   if (canSend && waiting && c.sndMax === c.sndUna) {
     c.timers.persist ??= now + Math.min(60_000, c.rtt.current * 2 ** c.persistBackoff);
   }
+  if (canSend && c.cc.sack) armProbe(c, now);
   armKeepAlive(c, now);
   if (c.wantWritable && c.sendQueue.free > 0) {
     c.wantWritable = false;
@@ -171,17 +178,16 @@ export function dispatch(c: Connection, now: number): void {
 }
 
 /**
- * SACK loss recovery (RFC 6675 §5 step (C)): while the pipe leaves room for a segment, resend the
- * next lost hole (NextSeg rule 1), else send new data within the peer's window (rule 2).
+ * SACK loss recovery (RFC 6675 §5 step (C)), after a timeout too: while the pipe leaves room for a
+ * segment, resend the first segment deemed lost (NextSeg rule 1), else send new data within the
+ * peer's window (rule 2).
  */
 function sendInRecovery(c: Connection, now: number): void {
   for (;;) {
-    if (c.cc.cwnd - c.scoreboard.pipe(c.sndUna, c.sndMax, c.mss) < c.mss) return;
-    const hole = c.scoreboard.nextHole(c.sndUna, c.mss);
-    if (hole) {
-      const sent = sendData(c, now, hole.seq, hole.length);
-      if (sent === 0) return;
-      c.scoreboard.highRxt = seqAdd(hole.seq, sent);
+    if (c.cc.cwnd - c.sent.pipe < c.mss) return;
+    const lost = c.sent.firstLost();
+    if (lost) {
+      if (sendData(c, now, lost.start, seqDiff(lost.end, lost.start)) === 0) return;
       continue;
     }
     const offset = seqDiff(c.sndNxt, c.sndUna);

@@ -1,8 +1,9 @@
 /** What each TCP timer does when it expires (one small function per timer, as wireguard-go does). */
-import { seqAdd } from "../seq.js";
+import { seqAdd, seqDiff } from "../seq.js";
 import type { Connection, TimerName } from "./connection.js";
 import { TIMERS } from "./connection.js";
 import { emit, sendData } from "./output.js";
+import { detectLoss } from "./recovery.js";
 import { ACK } from "./segment.js";
 
 export function expireTimers(c: Connection, now: number): void {
@@ -18,6 +19,8 @@ export function expireTimers(c: Connection, now: number): void {
 
 const EXPIRE: Record<TimerName, (c: Connection, now: number) => void> = {
   retransmit,
+  reorder: detectLoss,
+  probe,
   delayedAck: (c) => {
     c.ackNow = true;
     c.sink.stats.delayedAcks++;
@@ -27,7 +30,12 @@ const EXPIRE: Record<TimerName, (c: Connection, now: number) => void> = {
   timeWait: (c) => c.finish(undefined),
 };
 
-/** RFC 6298 §5.4–5.7: back off, go back to SND.UNA; RFC 5681 §3.1: loss window of one segment. */
+/**
+ * RFC 6298 §5.4–5.7: back off and resend from SND.UNA; RFC 5681 §3.1: loss window of one segment.
+ * With SACK (RFC 8985 §6.3), what the peer SACKed stays known and the rest is deemed lost, resent
+ * in slow start; a second timeout in a row forgets the SACKs too (the peer may have reneged, RFC
+ * 2018 §8). Without SACK, the sender goes back to SND.UNA.
+ */
 function retransmit(c: Connection, now: number): void {
   c.retries++;
   const handshake = c.state === "syn-sent" || c.state === "syn-received";
@@ -46,11 +54,38 @@ function retransmit(c: Connection, now: number): void {
   c.rttSeq = undefined; // Karn's rule: never time a retransmitted segment
   c.tsAtTimeout = c.tsValue(now);
   if (!handshake) c.cc.onTimeout(c.flight());
-  // The receiver may have reneged: forget what it SACKed (RFC 2018 §8).
-  c.scoreboard.clear();
-  c.scoreboard.highRxt = c.sndUna;
-  c.sndNxt = handshake ? c.iss : c.sndUna;
-  c.sink.stats.retransmissions++;
+  c.timers.reorder = undefined;
+  c.timers.probe = undefined;
+  c.probeOut = false;
+  if (handshake || !c.cc.sack) {
+    c.sndNxt = handshake ? c.iss : c.sndUna;
+    c.sink.stats.retransmissions++;
+  } else {
+    c.sent.timedOut(c.retries > 1);
+    c.rtoRecover = c.sndMax;
+  }
+  c.timers.retransmit = now + c.rtt.current;
+}
+
+/**
+ * A tail loss probe (RFC 8985 §7.3): one segment of new data if the peer's window takes it, else
+ * the highest segment sent again, so the ACK it draws lets RACK find a lost tail; then the
+ * retransmission timer.
+ */
+function probe(c: Connection, now: number): void {
+  const offset = seqDiff(c.sndNxt, c.sndUna);
+  const unsent = c.sendQueue.length - offset;
+  let sent = 0;
+  if (unsent > 0 && c.sndWnd - offset >= Math.min(c.mss, unsent)) {
+    sent = sendData(c, now, c.sndNxt, c.sndWnd - offset);
+    c.sndNxt = seqAdd(c.sndNxt, sent);
+  }
+  // Else the highest segment again, with the FIN if it follows.
+  const last = c.sent.lastData(c.ourFinSeq);
+  if (sent === 0 && last) sent = sendData(c, now, last.start, seqDiff(c.sndMax, last.start));
+  if (sent === 0) return;
+  c.sink.stats.lossProbes++;
+  c.probeOut = true;
   c.timers.retransmit = now + c.rtt.current;
 }
 
