@@ -1,6 +1,12 @@
 export * from "./events.js";
 export { type HttpRequest, type HttpResponse, httpRequest } from "./http/client.js";
 export {
+  HttpConnection,
+  type HttpExchange,
+  HttpNoResponseError,
+  replayable,
+} from "./http/connection.js";
+export {
   type Handler,
   type ServeOptions,
   type ServerRequest,

@@ -6,6 +6,7 @@ export class ByteReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   #buffer: Uint8Array = new Uint8Array(0);
   #done = false;
+  #read = 0;
 
   constructor(reader: ReadableStreamDefaultReader<Uint8Array>) {
     this.#reader = reader;
@@ -18,6 +19,7 @@ export class ByteReader {
       this.#done = true;
       return false;
     }
+    this.#read += value.length;
     if (this.#buffer.length === 0) {
       this.#buffer = value;
       return true;
@@ -27,6 +29,22 @@ export class ByteReader {
     merged.set(value, this.#buffer.length);
     this.#buffer = merged;
     return true;
+  }
+
+  /** Bytes received so far, and those received and not yet taken. */
+  get bytesRead(): number {
+    return this.#read;
+  }
+
+  get buffered(): number {
+    return this.#buffer.length;
+  }
+
+  /** Stops reading: the underlying stream is cancelled. */
+  cancel(): void {
+    this.#done = true;
+    this.#buffer = new Uint8Array(0);
+    void this.#reader.cancel().catch(() => {});
   }
 
   #take(n: number): Uint8Array {
@@ -58,8 +76,15 @@ export class ByteReader {
     return new ReadableStream({ start: (c) => c.close() });
   }
 
-  /** The body as its own stream, framed by the headers; `onDone` runs once it is complete. */
-  body(headers: Record<string, string>, onDone: () => void = () => {}): ReadableStream<Uint8Array> {
+  /**
+   * The body as its own stream, framed by the headers; `onDone` runs once it is complete,
+   * `onError` if it fails or its reader cancels it (by default the underlying stream is cancelled).
+   */
+  body(
+    headers: Record<string, string>,
+    onDone: () => void = () => {},
+    onError: () => void = () => this.cancel(),
+  ): ReadableStream<Uint8Array> {
     const chunked = /(^|,)\s*chunked\s*$/i.test(headers["transfer-encoding"] ?? "");
     const length = headers["content-length"];
     if (!chunked && length !== undefined && !/^\d+$/.test(length)) {
@@ -67,39 +92,49 @@ export class ByteReader {
     }
     let remaining = chunked ? 0 : length === undefined ? Number.POSITIVE_INFINITY : Number(length);
     let chunkedDone = false;
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        if (chunked && remaining === 0) {
-          if (chunkedDone) return controller.close();
-          const line = await this.readUntil("\r\n", 1024);
-          const size = Number.parseInt(line.split(";")[0]!.trim(), 16);
-          if (!Number.isFinite(size) || size < 0) throw new Error(`bad chunk size '${line}'`);
-          if (size === 0) {
-            // Trailer section: header lines until an empty line.
-            while ((await this.readUntil("\r\n", MAX_TRAILER)) !== "");
-            chunkedDone = true;
-            onDone();
-            return controller.close();
-          }
-          remaining = size;
-        }
-        if (remaining === 0) {
+    const pull = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
+      if (chunked && remaining === 0) {
+        if (chunkedDone) return controller.close();
+        const line = await this.readUntil("\r\n", 1024);
+        const hex = line.split(";")[0]!.trim();
+        if (!/^[0-9a-f]{1,12}$/i.test(hex))
+          throw new Error(`bad chunk size '${line.slice(0, 80)}'`);
+        const size = Number.parseInt(hex, 16);
+        if (size === 0) {
+          // Trailer section: header lines until an empty line.
+          while ((await this.readUntil("\r\n", MAX_TRAILER)) !== "");
+          chunkedDone = true;
           onDone();
           return controller.close();
         }
-        if (this.#buffer.length === 0 && !(await this.#fill())) {
-          if (remaining === Number.POSITIVE_INFINITY) {
-            onDone();
-            return controller.close();
-          }
-          throw new Error(`connection closed with ${remaining} body bytes missing`);
+        remaining = size;
+      }
+      if (remaining === 0) {
+        onDone();
+        return controller.close();
+      }
+      if (this.#buffer.length === 0 && !(await this.#fill())) {
+        if (remaining === Number.POSITIVE_INFINITY) {
+          onDone();
+          return controller.close();
         }
-        const piece = this.#take(Math.min(remaining, this.#buffer.length));
-        remaining -= piece.length;
-        controller.enqueue(piece.slice());
-        if (chunked && remaining === 0) await this.readUntil("\r\n", 2);
+        throw new Error(`connection closed with ${remaining} body bytes missing`);
+      }
+      const piece = this.#take(Math.min(remaining, this.#buffer.length));
+      remaining -= piece.length;
+      controller.enqueue(piece.slice());
+      if (chunked && remaining === 0) await this.readUntil("\r\n", 2);
+    };
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          await pull(controller);
+        } catch (e) {
+          onError();
+          throw e;
+        }
       },
-      cancel: () => this.#reader.cancel(),
+      cancel: () => onError(),
     });
   }
 }
