@@ -41,6 +41,18 @@ const json = (res, value, status = 200) => {
   res.end(JSON.stringify(value));
 };
 
+/** Each TCP connection's number (a keep-alive connection carries several requests). */
+const connectionIds = new WeakMap();
+let connections = 0;
+const connectionOf = (req) => {
+  if (!connectionIds.has(req.socket)) connectionIds.set(req.socket, ++connections);
+  return connectionIds.get(req.socket);
+};
+/** Requests to /hold waiting (after "hold" on stdin) for "release", and the most at once. */
+const holding = [];
+let mostHeld = 0;
+let releaseAll = true;
+
 async function app(req, res) {
   const url = new URL(req.url, "http://app");
   const cookies = cookiesOf(req);
@@ -49,6 +61,7 @@ async function app(req, res) {
     server: "app",
     method: req.method,
     path: url.pathname + url.search,
+    connection: connectionOf(req),
     cookie: req.headers.cookie ?? "",
     origin: req.headers.origin ?? null,
     referer: req.headers.referer ?? null,
@@ -137,6 +150,18 @@ async function app(req, res) {
       streams.add(res);
       req.on("close", () => streams.delete(res));
       return;
+    case "/api/connection":
+      return json(res, { connection: connectionOf(req) });
+    case "/hold": {
+      // Answered once the test says "release": how many requests the page's connections carry
+      // at once (one at a time each, HTTP/1.1 without pipelining).
+      const answer = () => json(res, { connection: connectionOf(req) });
+      if (releaseAll) return answer();
+      holding.push(answer);
+      mostHeld = Math.max(mostHeld, holding.length);
+      log({ server: "app", held: holding.length });
+      return;
+    }
     case "/sse/next":
       for (const stream of streams) stream.write("data: two\n\n");
       return json(res, { streams: streams.size });
@@ -241,15 +266,45 @@ async function hostile(req, res) {
 }
 
 let listening = 0;
-for (const [port, handler] of [
+const servers = [
   [appPort, app],
   [hostilePort, hostile],
-])
-  createServer((req, res) =>
+].map(([port, handler]) => {
+  const server = createServer((req, res) =>
     handler(req, res).catch((e) => {
       log({ error: String(e) });
       res.destroy();
     }),
-  ).listen(port, "::", () => {
+  );
+  // Idle keep-alive connections stay until the test closes them ("close-idle"), not node's 5 s.
+  server.keepAliveTimeout = 600_000;
+  server.listen(port, "::", () => {
     if (++listening === 2) log({ listening: [appPort, hostilePort] });
   });
+  return server;
+});
+
+// The test's commands, one a line on stdin.
+let commands = "";
+process.stdin.on("data", (d) => {
+  commands += String(d);
+  for (let nl = commands.indexOf("\n"); nl >= 0; nl = commands.indexOf("\n")) {
+    const command = commands.slice(0, nl);
+    commands = commands.slice(nl + 1);
+    if (command === "hold") {
+      // From now on /hold waits for "release".
+      releaseAll = false;
+      mostHeld = 0;
+      log({ command });
+    } else if (command === "release") {
+      // Every held request is answered; later ones at once.
+      releaseAll = true;
+      for (const answer of holding.splice(0)) answer();
+      log({ command, mostHeld });
+    } else if (command === "close-idle") {
+      // As a server whose keep-alive timeout passed: its idle connections are closed.
+      for (const server of servers) server.closeIdleConnections();
+      log({ command });
+    }
+  }
+});

@@ -18,6 +18,11 @@ export interface BrowseApp {
   entries: AppEntry[];
   /** Resolves with the first entry (logged or to come) that `match` accepts. */
   next(match: (entry: AppEntry) => boolean, timeoutMs?: number): Promise<AppEntry>;
+  /**
+   * Tells the server `command`: "hold" (/hold waits), "release" (answer the held requests, and
+   * later ones at once), "close-idle" (close idle keep-alive connections).
+   */
+  command(command: "hold" | "release" | "close-idle"): Promise<AppEntry>;
   stop(): void;
 }
 
@@ -27,7 +32,7 @@ export async function startBrowseApp(
   hostilePort: number,
 ): Promise<BrowseApp> {
   const child = ns.spawn(process.execPath, [SCRIPT, String(appPort), String(hostilePort)], {
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
   const entries: AppEntry[] = [];
   const waiters = new Set<{ match: (e: AppEntry) => boolean; resolve: (e: AppEntry) => void }>();
@@ -62,5 +67,11 @@ export async function startBrowseApp(
     });
   };
   await next((e) => Array.isArray(e.listening), 15_000);
-  return { child, entries, next, stop: () => child.kill() };
+  const command = (command: "hold" | "release" | "close-idle") => {
+    const from = entries.length;
+    const done = next((e) => e.command === command && entries.indexOf(e) >= from);
+    child.stdin?.write(`${command}\n`);
+    return done;
+  };
+  return { child, entries, next, command, stop: () => child.kill() };
 }

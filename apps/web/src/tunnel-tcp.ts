@@ -5,6 +5,7 @@
  * by the tunnel's resolver (dns/), so every TCP user gets names through one place.
  */
 import { Netstack, NetstackError, realClock, type TcpConnection } from "@wiregate/netstack";
+import { HttpPool } from "./browse/http-pool.js";
 import {
   type PortLike,
   runWebSocket,
@@ -17,6 +18,8 @@ import type { DnsSettings, ResolvePortMessage, TcpPortMessage } from "./protocol
 export class TunnelTcp {
   readonly net: Netstack;
   readonly resolver: Resolver;
+  /** Browse's keep-alive connections, per target (browse/http-pool.ts). */
+  readonly http: HttpPool;
   readonly #addresses: string[];
   /** The resolver's UDP ports now open: datagrams to them go to the netstack. */
   readonly #dnsPorts = new Set<number>();
@@ -30,6 +33,7 @@ export class TunnelTcp {
   ) {
     this.#addresses = addresses;
     this.net = new Netstack({ addresses, mtu: Math.max(1280, mtu), send, random });
+    this.http = new HttpPool((host, port) => this.net.connect({ host, port }), realClock);
     const transport = netstackTransport(this.net);
     this.resolver = new Resolver({
       servers: dns.servers,
@@ -50,6 +54,11 @@ export class TunnelTcp {
         },
       },
     });
+  }
+
+  /** The device is replaced: Browse's idle connections go with it. */
+  close(): void {
+    this.http.close();
   }
 
   /** Whether a datagram to this UDP port is the resolver's. */

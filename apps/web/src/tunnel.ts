@@ -234,6 +234,7 @@ export class Tunnel {
       });
       this.#engine = engine;
       this.#o.deviceReplaced();
+      this.tcp?.close();
       this.tcp = new TunnelTcp(
         addresses,
         mtu,

@@ -3,7 +3,8 @@
  * kernel TCP behind wireguard-go (test/helpers/browse-app-server.mjs), in Chromium and Firefox ESR,
  * over HTTP/3 datagrams and the WebSocket fallback: a login with a CSRF token and an HttpOnly
  * session cookie, cookies written by scripts, redirects of each kind (relative and absolute),
- * fetches to absolute paths, gzip, Range, chunked answers and server-sent events; and a hostile
+ * fetches to absolute paths, gzip, Range, chunked answers and server-sent events, keep-alive
+ * connections reused per target and bounded (the server numbers its connections); and a hostile
  * page on another server inside the tunnel that tries to reach the Wiregate page, its storage and
  * tunnel worker, another server's cookies and the relay's endpoints, and reports what it got to
  * its own server, which tells the test. One relay, page and tunnel per carriage.
@@ -230,6 +231,46 @@ describe.each(BROWSERS)("in %s", (name) => {
         await inFrame(shown, () => fetch("/sse/next"));
         await expect.poll(events, { timeout: 20_000 }).toEqual(["one", "two"]);
         await inFrame(shown, () => (window as unknown as { source: EventSource }).source.close());
+      });
+
+      it("reuses connections per target, at most 6 at once however many requests the page makes", {
+        timeout: 60_000,
+      }, async () => {
+        // A series of fetches: one connection carries them all (the pool's most recently used).
+        const series = await inFrame(shown, async () => {
+          const out: number[] = [];
+          for (let i = 0; i < 10; i++)
+            out.push((await (await fetch(`/api/connection?i=${i}`)).json()).connection);
+          return out;
+        });
+        expect(new Set(series).size).toBe(1);
+        // A page floods its target with 60 requests at once: the server holds them, and sees
+        // at most 6 at a time (one per connection), on 6 connections in all.
+        await app.command("hold");
+        const flood = inFrame(shown, () =>
+          Promise.all(
+            Array.from({ length: 60 }, (_, i) =>
+              fetch(`/hold?i=${i}`).then(async (r) => (await r.json()).connection as number),
+            ),
+          ),
+        );
+        const from = app.entries.length;
+        await app.next((e) => e.held === 6 && app.entries.indexOf(e) >= from, 30_000);
+        const { mostHeld } = await app.command("release");
+        const connections = await flood;
+        expect(connections).toHaveLength(60);
+        expect(mostHeld).toBe(6);
+        expect(new Set(connections).size).toBe(6);
+        // The server closes its idle connections (its keep-alive timeout): the next requests
+        // open new ones, and none fails.
+        await app.command("close-idle");
+        const after = await inFrame(shown, async () => {
+          const out: number[] = [];
+          for (let i = 0; i < 3; i++)
+            out.push((await (await fetch(`/api/connection?after=${i}`)).json()).connection);
+          return out;
+        });
+        expect(after.every((c) => !connections.includes(c) && !series.includes(c))).toBe(true);
       });
 
       it("a hostile page inside the tunnel reaches nothing of the page, the relay or another server", {

@@ -13,10 +13,11 @@
  *
  * Answers stream (chunked, event streams, long polls) as they arrive.
  */
-import { httpRequest, type Netstack, NetstackError } from "@wiregate/netstack";
+import { NetstackError } from "@wiregate/netstack";
 import { addressLiteral } from "../dns/resolver.js";
 import type { HttpPortMessage } from "../protocol.js";
 import type { BrowseCookies, SameSiteContext } from "./cookies.js";
+import type { HttpPool } from "./http-pool.js";
 import type { BrowseContext, BrowseRequest } from "./messages.js";
 import {
   browseOrigin,
@@ -197,9 +198,9 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** The tunnel's TCP side: its netstack, and its resolver for names (dns/). */
+/** The tunnel's TCP side: its keep-alive pool, and its resolver for names (dns/). */
 export interface BrowseNet {
-  net: Netstack;
+  http: HttpPool;
   addressOf(host: string): Promise<string>;
 }
 
@@ -233,7 +234,8 @@ export async function browseExchange(
     const address = addressLiteral(target.host) ? target.host : await tcp.addressOf(target.host);
     if (address !== target.host)
       headers.host = target.port === 80 ? target.host : `${target.host}:${target.port}`;
-    const response = await httpRequest(tcp.net, {
+    // One pool per target (its origin), like a browser's: connections are reused across requests.
+    const response = await tcp.http.request(targetOrigin(target), address, target.port, {
       host: address,
       port: target.port,
       method: request.method,
