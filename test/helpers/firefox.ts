@@ -457,7 +457,7 @@ class FirefoxPage implements TestPage {
 class FirefoxContext implements TestContext {
   readonly #requestListeners: ((request: TestRequest) => void)[] = [];
   readonly #pageListeners = new Set<(page: FirefoxPage) => void>();
-  readonly #pages = new WeakMap<Page, Promise<FirefoxPage>>();
+  readonly #pages = new WeakMap<Page, FirefoxPage>();
   /** The pages of `newPage()`, which are no tab a page opened. */
   readonly #own = new WeakSet<Page>();
 
@@ -472,32 +472,33 @@ class FirefoxContext implements TestContext {
       if (target.type() !== "page") return;
       void (async () => {
         const page = await target.page();
-        if (page && (await context.pages()).includes(page)) await this.#wrap(page);
+        if (page && (await context.pages()).includes(page)) this.#wrap(page);
       })();
     });
   }
 
-  /** The one wrapper of a Puppeteer page: its viewport set and its requests reported. */
-  #wrap(page: Page): Promise<FirefoxPage> {
+  /** The one wrapper of a Puppeteer page, whose requests it reports. */
+  #wrap(page: Page): FirefoxPage {
     let wrapped = this.#pages.get(page);
     if (!wrapped) {
-      wrapped = (async () => {
-        await page.setViewport(this.viewport);
-        page.on("request", (request) => {
-          for (const listener of this.#requestListeners) listener(request);
-        });
-        const testPage = new FirefoxPage(page, this);
-        for (const listener of this.#pageListeners) listener(testPage);
-        return testPage;
-      })();
+      wrapped = new FirefoxPage(page, this);
       this.#pages.set(page, wrapped);
+      page.on("request", (request) => {
+        for (const listener of this.#requestListeners) listener(request);
+      });
+      for (const listener of this.#pageListeners) listener(wrapped);
     }
     return wrapped;
   }
 
+  /**
+   * A new tab of the viewport's size. (A tab a page opens keeps the window's size: BiDi's
+   * setViewport on it waits for the tab to draw, which a tab behind another may not do.)
+   */
   async newPage(): Promise<TestPage> {
     const page = await this.context.newPage();
     this.#own.add(page);
+    await page.setViewport(this.viewport);
     return this.#wrap(page);
   }
 

@@ -216,6 +216,16 @@ async function jupyterConfig(dir: string, port: number, password?: string) {
       nbformat_minor: 5,
     }),
   );
+  // Without ipywidgets, the notebook page loads the widgets' extension anyway and gets a 404
+  // (text/html with nosniff), which Firefox reports as a page error (through Browse's Service
+  // Worker as a failed interception, without the URL). An empty extension stands in for it, so a
+  // page error in the apps' tests is ours.
+  const widgets = join(home, "data", "nbextensions", "widgets", "notebook", "js");
+  await runCommand("mkdir", ["-p", widgets]);
+  writeFileSync(
+    join(widgets, "extension.js"),
+    "define([], function () { return { load_ipython_extension: function () {} }; });\n",
+  );
   return {
     password,
     notebook,

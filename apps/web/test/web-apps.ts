@@ -42,6 +42,8 @@ export async function openInBrowseTab(
   port: number,
   path: string,
 ): Promise<{ tab: TestPage; view: AppView }> {
+  // The tab opened before is closed (or behind): this page is acted on now.
+  await page.bringToFront();
   await openTab(page, "Browse");
   await page
     .getByRole("textbox", { name: "Web address inside the tunnel" })
