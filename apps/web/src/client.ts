@@ -30,6 +30,7 @@ export class TunnelClient {
 
   constructor() {
     this.#worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+    this.send({ type: "browse-session", id: browserSession() });
     this.#worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
       const message = event.data;
       if (message.type === "state") this.state = message.state;
@@ -65,5 +66,26 @@ export class TunnelClient {
   on(listener: Listener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+}
+
+/**
+ * This tab's browser session: a random name kept in sessionStorage, which lasts as long as the
+ * tab (its reloads included) and no longer. Without sessionStorage, every load is a new session.
+ */
+function browserSession(): string {
+  const KEY = "wiregate-browse-session";
+  const fresh = () =>
+    Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) =>
+      b.toString(16).padStart(2, "0"),
+    ).join("");
+  try {
+    const known = sessionStorage.getItem(KEY);
+    if (known) return known;
+    const id = fresh();
+    sessionStorage.setItem(KEY, id);
+    return id;
+  } catch {
+    return fresh();
   }
 }

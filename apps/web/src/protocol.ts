@@ -127,6 +127,11 @@ export type TcpPortMessage =
   | { type: "close" };
 
 export type ToWorker =
+  /**
+   * The first message: this tab's browser session (kept in sessionStorage, so the tab's reloads
+   * keep it), which Browse's session cookies belong to (src/browse/cookies.ts).
+   */
+  | { type: "browse-session"; id: string }
   | { type: "connect"; settings: ConnectSettings }
   /** `host` may be a name: the worker resolves it (dns/). */
   | { type: "tcp-open"; host: string; port: number; channel: MessagePort }

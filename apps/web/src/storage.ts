@@ -1,6 +1,7 @@
 /**
  * Opt-in persistence: only when the user ticks "Remember", the Connect screen's fields (private
- * key included, unencrypted) go to IndexedDB; "Forget" deletes them. Nothing else is stored.
+ * key included, unencrypted) go to IndexedDB; "Forget" deletes them. Nothing else of the Connect
+ * screen is stored (Browse's cookie jars are kept as a browser keeps cookies: browse/cookie-store.ts).
  */
 import { idbRecord } from "./idb-record.js";
 

@@ -7,6 +7,7 @@
  * TAI64N timestamps; randomness: crypto.getRandomValues, through a pool.
  */
 import { pooledRandom } from "@wiregate/core";
+import { indexedDbJars } from "./browse/cookie-store.js";
 import { BrowseCookies } from "./browse/cookies.js";
 import { browseExchange } from "./browse/exchange.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
@@ -35,12 +36,19 @@ const tunnel = new Tunnel({
   stopping: () => tools.stop(),
 });
 const tools = new TunnelTools({ tunnel, post, now, random });
-/** Browse's cookie jars (one per target), kept across reconnects while the page lives. */
-const cookies = new BrowseCookies();
+/**
+ * Browse's cookie jars (one per target), kept across reconnects and, in the Wiregate origin's
+ * IndexedDB, across reloads of the page; replaced by the page's first message, which names the
+ * browser session its session cookies belong to.
+ */
+let cookies = new BrowseCookies({ store: indexedDbJars() });
 
 scope.addEventListener("message", (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   switch (message.type) {
+    case "browse-session":
+      cookies = new BrowseCookies({ store: indexedDbJars(), session: message.id });
+      break;
     case "connect":
       tunnel.connect(message.settings);
       break;

@@ -79,10 +79,8 @@ describe.each(BROWSERS)("in %s", (name) => {
       });
 
       const heading = () => inFrame(shown, () => document.querySelector("h1")?.textContent ?? "");
-
-      it("logs in with a CSRF token and an HttpOnly session cookie; scripts see and write the others", {
-        timeout: 90_000,
-      }, async () => {
+      /** Loads the Wiregate page (again: a reload) and connects it to the namespace's peer. */
+      const openAndConnect = async () => {
         await open(
           page,
           browsePageUrl(stack.relay.address, { upstream: "wg", carriage: transport.carriage }),
@@ -95,6 +93,12 @@ describe.each(BROWSERS)("in %s", (name) => {
         });
         await importConfig(page, config, client.publicKey);
         await connectTunnel(page);
+      };
+
+      it("logs in with a CSRF token and an HttpOnly session cookie; scripts see and write the others", {
+        timeout: 90_000,
+      }, async () => {
+        await openAndConnect();
         shown = await browse(page, `${APP}/`, APP_LABEL);
         await expect.poll(heading, { timeout: 20_000 }).toBe("Not logged in");
         await inFrame(shown, () => (document.querySelector("#login") as HTMLAnchorElement).click());
@@ -346,6 +350,26 @@ describe.each(BROWSERS)("in %s", (name) => {
         await expect.poll(async () => (await cookies()).length, { timeout: 20_000 }).toBe(180);
         expect(await cookies()).toContain("f2-149=v");
         if (transport.name === "WebSocket") await screenshot(page, "browse-hostile");
+      });
+
+      it("keeps the app's cookies across a reload of the Wiregate page, in its own origin's IndexedDB", {
+        timeout: 90_000,
+      }, async () => {
+        // The login's session cookie is a session cookie (no Expires): kept in this tab's session.
+        await openAndConnect();
+        const from = app.entries.length;
+        shown = await browse(page, `${APP}/`, APP_LABEL);
+        await expect.poll(heading, { timeout: 20_000 }).toBe("Logged in as alice");
+        const home = await app.next(
+          (e) => e.path === "/" && e.server === "app" && app.entries.indexOf(e) >= from,
+        );
+        expect(home.cookie).toMatch(/(^|; )session=[0-9a-f]{32}(;|$)/);
+        // The jars are the Wiregate origin's (the hostile page found no database of its own and
+        // could not reach the page's, above).
+        const databases = await page.evaluate(async () =>
+          (await indexedDB.databases()).map((d) => d.name),
+        );
+        expect(databases).toContain("wiregate-browse-cookies");
       });
 
       // Chromium only: Playwright reaches a new tab and stops Service Workers (CDP); the Firefox
