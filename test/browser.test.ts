@@ -107,6 +107,25 @@ describe.each(BROWSERS)("headless %s through the page interface", (name) => {
     await expect(page.locator("#never").waitFor({ timeout: 300 })).rejects.toThrow();
   });
 
+  it("clicks a button once it has stopped moving (a dialog sliding in), not where it was", async () => {
+    await page.evaluate(() => {
+      const button = Object.assign(document.createElement("button"), { id: "sliding" });
+      button.textContent = "Save";
+      button.style.cssText = "position: fixed; top: 200px; left: 0; width: 20px; height: 20px";
+      button.onclick = () => (button.dataset.clicked = "yes");
+      document.body.append(button);
+      // Back and forth at 5 px a millisecond for a second, then still: measured, then pressed a
+      // round trip later, it has moved on.
+      button.animate([{ left: "0" }, { left: "1000px" }], {
+        duration: 200,
+        iterations: 5,
+        direction: "alternate",
+      });
+    });
+    await page.locator("#sliding").click();
+    expect(await page.locator("#sliding").getAttribute("data-clicked")).toBe("yes");
+  });
+
   it("sets a file input from a buffer", async () => {
     await page.getByLabel("Import a .conf file").setInputFiles({
       name: "wg0.conf",

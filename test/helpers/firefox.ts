@@ -241,10 +241,43 @@ class FirefoxLocator implements TestLocator {
     }
   }
 
+  /**
+   * As Playwright's: once the element has stopped moving. Puppeteer measures where the element
+   * is and presses the mouse there a round trip or more later: an element still moving (a dialog
+   * sliding in) has left that point by then, and the click goes to whatever is there instead
+   * (Syncthing's Save button, clicked while its settings dialog slid in on a busy machine: the
+   * dialog's footer got the click, nothing was saved, and the dialog stayed open).
+   */
   async click(): Promise<void> {
     const element = await this.#element({ actionable: true });
+    await this.#stable(element);
     await element.click();
     await element.dispose();
+  }
+
+  /**
+   * Waits until `element`'s box is the same in two consecutive animation frames (Playwright's
+   * "stable"). A background tab may run no animation frames: then a tenth of a second apart.
+   */
+  async #stable(element: ElementHandle<Element>): Promise<void> {
+    const deadline = Date.now() + ACTION_TIMEOUT_MS;
+    for (;;) {
+      const still = await element.evaluate(async (e) => {
+        const frame = () =>
+          new Promise<void>((done) => {
+            requestAnimationFrame(() => done());
+            setTimeout(done, 100);
+          });
+        const box = () => JSON.stringify(e.getBoundingClientRect());
+        await frame();
+        const before = box();
+        await frame();
+        return box() === before;
+      });
+      if (still) return;
+      if (Date.now() > deadline)
+        throw new Error(`${describeSteps(this.steps)} kept moving for ${ACTION_TIMEOUT_MS} ms`);
+    }
   }
 
   async fill(value: string): Promise<void> {

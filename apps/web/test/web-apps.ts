@@ -107,9 +107,15 @@ export async function jupyterRun(
     .toEqual([source, "42\n"]);
 }
 
-/** Syncthing's main view is usable: the app has its config (the title names the device). */
+/**
+ * Syncthing's main view is usable: the app has its config and knows which device it runs on (the
+ * title names the device; before, it says "(unknown device) | Syncthing", and its settings dialog
+ * cannot open).
+ */
 export async function syncthingReady(view: AppView, timeout = 60_000): Promise<void> {
-  await expect.poll(() => view.title(), { timeout }).toMatch(/. \| Syncthing$/);
+  await expect
+    .poll(() => view.title(), { timeout })
+    .toMatch(/^(?!\(unknown device\)).+ \| Syncthing$/);
 }
 
 /** Syncthing: the single-page app renames its device; the server's config.xml has the new name. */
@@ -122,29 +128,19 @@ export async function syncthingRename(
 ): Promise<void> {
   if (open) await view.open("/");
   await syncthingReady(view);
-  // Syncthing's settings dialog edits a copy of the config that the app makes again when it
-  // learns of a saved config (an event of an earlier save, e.g. another browser's, can arrive
-  // while the dialog is open): the typed name is then silently replaced and nothing is saved.
-  // A user would type it again; so does this, at most three times.
-  for (let attempt = 1; ; attempt++) {
-    await view.locator("li.action-menu > a.dropdown-toggle").click();
-    await view.locator("a[ng-click='showSettings()']").first().click();
-    // The dialog has faded in (Bootstrap's "in"), its fields filled from the app's config.
-    await view.locator("#settings.in").waitFor({ timeout: 30_000 });
-    await expect
-      .poll(() => view.locator("#DeviceName").inputValue(), { timeout: 30_000 })
-      .not.toBe("");
-    await view.locator("#DeviceName").fill(name);
-    await view.locator("#settings button[ng-click='saveSettings()']").click();
-    try {
-      await expect.poll(() => apps.syncthing.deviceName(), { timeout: 10_000 }).toBe(name);
-      break;
-    } catch (e) {
-      if (attempt === 3) throw e;
-      // The dialog closes on save either way; wait until it has, before opening it again.
-      await expect.poll(() => view.locator("#settings.in").count(), { timeout: 30_000 }).toBe(0);
-    }
-  }
+  await view.locator("li.action-menu > a.dropdown-toggle").click();
+  await view.locator("a[ng-click='showSettings()']").first().click();
+  // The dialog is shown (Bootstrap's "in"; it slides in, which the click on Save waits out), its
+  // fields filled from the app's config.
+  await view.locator("#settings.in").waitFor({ timeout: 30_000 });
+  await expect
+    .poll(() => view.locator("#DeviceName").inputValue(), { timeout: 30_000 })
+    .not.toBe("");
+  await view.locator("#DeviceName").fill(name);
+  // Save sends the whole config (PUT /rest/config, with the CSRF header) and closes the dialog.
+  await view.locator("#settings button[ng-click='saveSettings()']").click();
+  await expect.poll(() => apps.syncthing.deviceName(), { timeout: 30_000 }).toBe(name);
+  await expect.poll(() => view.locator("#settings.in").count(), { timeout: 30_000 }).toBe(0);
   await expect.poll(() => view.title(), { timeout: 30_000 }).toBe(`${name} | Syncthing`);
 }
 
