@@ -53,6 +53,12 @@ lines.on("line", (line) => {
     console.log("The web client generates its own keys; no key is needed to try it.");
   } else if (entry.msg === "relay listening") {
     console.log(`\nWeb client:  ${entry.webClient ?? "(no --static directory)"}`);
+    // The page answers at its loopback address too, but there a browser that blocks third-party
+    // storage (an incognito window) refuses the Browse screen's origins their Service Workers.
+    if (entry.localHttp && entry.webClient && entry.localHttp !== entry.webClient)
+      console.log(
+        `             (also ${entry.localHttp}, where Browse may not work: use the name above)`,
+      );
     console.log(`WebTransport: ${entry.url}  (${entry.transports.join(", ")})`);
     console.log(`Certificate SHA-256 (serverCertificateHashes): ${entry.certificateSha256}`);
     console.log(

@@ -107,7 +107,7 @@ async function main(): Promise<number> {
   }
   log.info("relay listening", {
     url: address.url,
-    webClient: config.staticDir ? (address.localHttpUrl ?? new URL("/", address.url).href) : null,
+    webClient: config.staticDir ? (address.localPageUrl ?? new URL("/", address.url).href) : null,
     transports: address.transports,
     http3: address.http3Missing ?? "on",
     certificateSha256: hexHash(address.certificateSha256),

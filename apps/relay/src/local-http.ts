@@ -53,8 +53,21 @@ export interface LocalHttp {
   server: Server;
   /** The page's URL, as a browser writes it. */
   url: string;
+  /** The URL to open: the page at wiregate.localhost when that name reaches the listener (see `pageUrl`). */
+  pageUrl: string;
   /** The origins of a page served here, let in by the relay's origin check. */
   origins: string[];
+}
+
+/**
+ * The URL to open the page at: `http://wiregate.localhost:<port>/`, where the Browse screen's
+ * origins are of the page's own site (a browser that blocks third-party storage still gives them
+ * their Service Workers), when the listener is on an address browsers resolve `*.localhost` to
+ * (127.0.0.1, ::1); else its own address (another loopback address, which no name reaches).
+ */
+export function pageUrl(host: string, port: number): string {
+  if (["127.0.0.1", "::1", "localhost"].includes(host)) return `http://${PAGE_NAME}:${port}/`;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
 }
 
 export async function startLocalHttp(options: LocalHttpOptions): Promise<LocalHttp> {
@@ -102,5 +115,10 @@ export async function startLocalHttp(options: LocalHttpOptions): Promise<LocalHt
       ownOrigins(["localhost", PAGE_NAME, "127.0.0.1", "::1", options.host], port, "http"),
     ),
   ];
-  return { server, url: `http://${host}:${port}/`, origins: pageOrigins };
+  return {
+    server,
+    url: `http://${host}:${port}/`,
+    pageUrl: pageUrl(options.host, port),
+    origins: pageOrigins,
+  };
 }

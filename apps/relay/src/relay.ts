@@ -56,6 +56,8 @@ export interface RelayAddress {
   http3Missing?: string;
   /** The page on the loopback plain-HTTP listener, when it runs (see local-http.ts). */
   localHttpUrl?: string;
+  /** The URL to open the page at on that listener (wiregate.localhost when it reaches it). */
+  localPageUrl?: string;
   /** The receive buffer each session's upstream socket gets on this host (see upstream-buffer.ts). */
   upstreamReceiveBuffer?: ReceiveBufferProbe;
 }
@@ -257,7 +259,7 @@ export class Relay {
         throw error;
       }
     }
-    let localHttp: string | undefined;
+    let localHttp: { url: string; pageUrl: string } | undefined;
     if (config.localHttpPort !== null) {
       const local = await startLocalHttp({
         host: config.localHttpHost,
@@ -270,7 +272,7 @@ export class Relay {
         throw error;
       });
       this.#localHttp = local.server;
-      localHttp = local.url;
+      localHttp = local;
       const origins = this.#admission.origins;
       const allowedOrigins = [...origins.allowedOrigins, ...local.origins];
       this.#admission.origins = { ...origins, allowedOrigins };
@@ -298,7 +300,7 @@ export class Relay {
       opsPort,
       transports: this.transports,
       ...(this.#http3Missing ? { http3Missing: this.#http3Missing } : {}),
-      ...(localHttp ? { localHttpUrl: localHttp } : {}),
+      ...(localHttp ? { localHttpUrl: localHttp.url, localPageUrl: localHttp.pageUrl } : {}),
       upstreamReceiveBuffer,
     };
   }

@@ -4,7 +4,9 @@
  * extra (no `ignoreHTTPSErrors`, no certificate flag) and connects. The page comes over plain HTTP
  * on loopback, a secure context; the tunnel goes over HTTP/3 with the development certificate's
  * hash, or, with HTTP/3 unavailable, over WebSocket on that same loopback listener (ws://). And
- * the demo peer's own name, demo.wiregate, resolves through the tunnel with a generated config.
+ * the demo peer's own name, demo.wiregate, resolves through the tunnel with a generated config. The
+ * URL is the page at wiregate.localhost, where Browse works in a browser that blocks third-party
+ * storage; the page connects the same at the loopback address `npm start` also prints.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { browse, inFrame } from "./browse-screen.js";
 import {
   BROWSERS,
   browser,
@@ -118,8 +121,12 @@ describe.each(CASES)("npm start, then the printed URL ($name)", (transport) => {
     await started?.stop();
   });
 
-  it("prints a plain-HTTP loopback URL and says why there is no warning", () => {
-    expect(started.webClient).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+  it("prints a plain-HTTP loopback URL, at the name Browse needs, and says why there is no warning", () => {
+    // wiregate.localhost: the Browse screen's origins are then of the page's own site, which a
+    // browser that blocks third-party storage requires (the test's Chromium contexts do).
+    expect(started.webClient).toMatch(/^http:\/\/wiregate\.localhost:\d+\/$/);
+    const port = new URL(started.webClient).port;
+    expect(started.output).toContain(`(also http://127.0.0.1:${port}/, where Browse may not work`);
     expect(started.output).toContain("no certificate warning");
     expect(started.output).not.toContain("accept it");
   });
@@ -165,13 +172,20 @@ describe.each(CASES)("npm start, then the printed URL ($name)", (transport) => {
       await expect
         .poll(() => page.getByTestId("resolved-address").allTextContents(), { timeout: 15_000 })
         .toEqual(["10.99.0.1 · TTL 300 s", "fd99::1 · TTL 300 s"]);
+      // And Browse works at the printed URL: the demo peer's page, by name, on its own origin.
+      const frame = await browse(page, "http://demo.wiregate/", "dn-80-demo-wiregate");
+      await expect
+        .poll(() => inFrame(frame, () => document.querySelector("h1")?.textContent), {
+          timeout: 20_000,
+        })
+        .toBe("You are inside the tunnel");
       expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
     });
 
-    it("works the same when opened as localhost instead of the printed address", async () => {
+    it("connects the same when opened at the loopback address instead of the printed name", async () => {
       const local = await (await browsers.get(name)!.newContext()).newPage();
       try {
-        await open(local, started.webClient.replace("127.0.0.1", "localhost"));
+        await open(local, started.webClient.replace("wiregate.localhost", "127.0.0.1"));
         await local.getByRole("button", { name: "Generate key pair" }).click();
         const badge = local.getByTestId("badge");
         await connectTunnel(local);

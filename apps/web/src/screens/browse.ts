@@ -24,7 +24,7 @@ export function startBrowsing(client: TunnelClient): BrowseBridges | string {
     return "This browser gives pages no Service Worker here, so Browse cannot work.";
   const base = loopbackOriginBase(location);
   if (!base)
-    return "Browse needs the page from the relay's loopback listener (http://127.0.0.1:4480/, what `npm start` prints): each web server inside the tunnel is shown on an origin of its own under localhost.";
+    return "Browse needs the page from the relay's loopback listener (http://wiregate.localhost:4480/, what `npm start` prints): each web server inside the tunnel is shown on an origin of its own under localhost.";
   return new BrowseBridges(client, base, document.body);
 }
 
