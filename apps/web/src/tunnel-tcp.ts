@@ -30,6 +30,8 @@ export class TunnelTcp {
     send: (packet: Uint8Array) => void,
     dns: DnsSettings,
     random: (n: number) => Uint8Array,
+    /** Whether the device has a WireGuard session with the peer (the resolver waits for one). */
+    sessionUp: () => boolean = () => true,
   ) {
     this.#addresses = addresses;
     this.net = new Netstack({ addresses, mtu: Math.max(1280, mtu), send, random });
@@ -40,6 +42,7 @@ export class TunnelTcp {
       search: dns.search,
       clock: realClock,
       random,
+      sessionUp,
       transport: {
         bind: (port, receive) => {
           const socket = transport.bind(port, receive);

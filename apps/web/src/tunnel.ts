@@ -235,12 +235,14 @@ export class Tunnel {
       this.#engine = engine;
       this.#o.deviceReplaced();
       this.tcp?.close();
+      const device = engine;
       this.tcp = new TunnelTcp(
         addresses,
         mtu,
         (packet) => this.send(packet),
         settings.dns ?? { servers: [], search: [] },
         this.#o.random,
+        () => device.peerStatus(settings.peer.publicKey)?.handshake === "established",
       );
       engine.addPeer({ ...settings.peer, persistentKeepaliveSeconds: keepalive });
     }

@@ -5,6 +5,13 @@
  * `DnsTransport` (netstack UDP in the tunnel worker, a fake in tests), time through a `Clock`, and
  * query IDs and source ports come from the caller's random source.
  *
+ * Right after connect the tunnel may have no WireGuard session yet: a query waits in the device
+ * until the handshake completes, and when the first initiation is lost WireGuard sends the next
+ * only after REKEY_TIMEOUT (5 s), later than the tries would give up. So a try's clock runs only
+ * while the tunnel has a session (`sessionUp`): one that times out without a session waits on,
+ * and gets a whole `timeoutMs` once the session is there, for at most `handshakeWaitMs` from the
+ * lookup's start; then the error says that the tunnel has no session.
+ *
  * Bounded against a hostile server: one socket per query, at most `maxPending` queries in flight
  * (identical lookups share one), answers capped at MAX_ADDRESSES, TTLs capped by the cache, and a
  * datagram that is not the answer to the query on its port (wrong source, ID or question) is
@@ -44,6 +51,13 @@ export interface ResolverOptions {
   attempts?: number;
   /** Queries in flight at most (default 64). */
   maxPending?: number;
+  /** Whether the tunnel has a WireGuard session now (default: always). */
+  sessionUp?: () => boolean;
+  /**
+   * How long a lookup waits for the tunnel's session at most (ms; default 16000: the first
+   * initiation and two retries, REKEY_TIMEOUT plus jitter apart).
+   */
+  handshakeWaitMs?: number;
   cache?: Partial<CacheLimits>;
 }
 
@@ -126,6 +140,8 @@ export class Resolver {
       timeoutMs: 2000,
       attempts: 2,
       maxPending: 64,
+      sessionUp: () => true,
+      handshakeWaitMs: 16_000,
       ...options,
     };
     this.cache = new DnsCache(options.cache);
@@ -230,10 +246,11 @@ export class Resolver {
 
   /** Every server, `attempts` rounds, until one gives a usable answer. */
   async #query(name: string, type: RecordType): Promise<Lookup> {
-    const problems: { server: string; response: Response | { kind: "timeout" } }[] = [];
+    const problems: { server: string; response: Response | Timeout }[] = [];
+    const waitUntil = this.#o.clock.now() + this.#o.handshakeWaitMs;
     for (let round = 0; round < this.#o.attempts; round++) {
       for (const server of this.#o.servers) {
-        const response = await this.#exchange(server, name, type);
+        const response = await this.#exchange(server, name, type, waitUntil);
         const { kind } = response;
         if (kind === "addresses" || kind === "nxdomain" || kind === "nodata") {
           const answer: CachedAnswer =
@@ -241,19 +258,27 @@ export class Resolver {
           const ttl = this.cache.set(name, type, answer, response.ttl, this.#o.clock.now());
           return { answer, ttl, cached: false, server };
         }
+        // No session after the whole wait: other servers and tries would wait in vain too.
+        if ("noSession" in response && response.noSession)
+          throw describeFailure(name, type, [{ server, response }], this.#o);
         problems.push({ server, response });
       }
     }
     throw describeFailure(name, type, problems, this.#o);
   }
 
-  /** One query to one server: its answer, or a timeout. Never rejects. */
+  /**
+   * One query to one server: its answer, or a timeout. Never rejects. Its clock runs while the
+   * tunnel has a session: until `waitUntil`, a timeout without one waits on, and the first
+   * timeout after a wait gives the query another `timeoutMs` (it left with the handshake).
+   */
   #exchange(
     server: string,
     name: string,
     type: RecordType,
-  ): Promise<Response | { kind: "timeout"; garbage?: string }> {
-    const { clock, random, transport, timeoutMs } = this.#o;
+    waitUntil: number,
+  ): Promise<Response | Timeout> {
+    const { clock, random, transport, timeoutMs, sessionUp } = this.#o;
     const r = random(2);
     const id = (r[0]! << 8) | r[1]!;
     const question = { id, name, type };
@@ -261,7 +286,8 @@ export class Resolver {
       let garbage: string | undefined;
       let socket: DnsSocket | undefined;
       let timer: unknown;
-      const finish = (r: Response | { kind: "timeout"; garbage?: string }) => {
+      let waited = false;
+      const finish = (r: Response | Timeout) => {
         clock.clearTimeout(timer);
         socket?.close();
         socket = undefined;
@@ -282,10 +308,23 @@ export class Resolver {
       };
       try {
         socket = bindRandomPort(transport, random, receive);
-        timer = clock.setTimeout(
-          () => finish({ kind: "timeout", ...(garbage ? { garbage } : {}) }),
-          timeoutMs,
-        );
+        const expire = () => {
+          const up = sessionUp();
+          if ((!up && clock.now() < waitUntil) || (up && waited)) {
+            waited = !up;
+            timer = clock.setTimeout(
+              expire,
+              up ? timeoutMs : Math.min(timeoutMs, waitUntil - clock.now()),
+            );
+            return;
+          }
+          finish({
+            kind: "timeout",
+            ...(garbage ? { garbage } : {}),
+            ...(up ? {} : { noSession: true }),
+          });
+        };
+        timer = clock.setTimeout(expire, timeoutMs);
         this.#stats.sent++;
         socket.send(server, DNS_PORT, encodeQuery(question));
       } catch (e) {
@@ -312,13 +351,22 @@ function bindRandomPort(
   }
 }
 
+/** No answer in time; `noSession`: the tunnel had no WireGuard session when the try gave up. */
+type Timeout = { kind: "timeout"; garbage?: string; noSession?: boolean };
+
 function describeFailure(
   name: string,
   type: RecordType,
-  problems: { server: string; response: Response | { kind: "timeout"; garbage?: string } }[],
-  o: { timeoutMs: number; attempts: number; servers: readonly string[] },
+  problems: { server: string; response: Response | Timeout }[],
+  o: { timeoutMs: number; attempts: number; servers: readonly string[]; handshakeWaitMs: number },
 ): DnsError {
   const of = `${name} (${type})`;
+  if (problems.every((p) => p.response.kind === "timeout" && p.response.noSession)) {
+    return new DnsError(
+      "timeout",
+      `no answer for ${of}: the tunnel has no WireGuard session (no handshake with the peer in ${o.handshakeWaitMs / 1000} s); check the peer's public key, its endpoint and that it is up`,
+    );
+  }
   const failure = problems.find((p) => p.response.kind === "failure");
   if (failure && failure.response.kind === "failure") {
     return new DnsError(
