@@ -23,6 +23,8 @@ export interface TcpConfig {
    * else (or when false) NewReno.
    */
   sackRecovery: boolean;
+  /** CUBIC's window growth and reduction (RFC 9438) instead of Reno's (RFC 5681). */
+  cubic: boolean;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -36,6 +38,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   maxRetransmissions: 15,
   challengeAckLimit: 10,
   sackRecovery: true,
+  cubic: true,
 };
 
 /** Keepalive (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6): off unless asked for. */

@@ -8,7 +8,7 @@ import { ByteQueue } from "../byte-queue.js";
 import type { Sink, TcpErrorKind } from "../events.js";
 import { type Seq, seqDiff, seqGt } from "../seq.js";
 import type { KeepAlive, TcpConfig } from "./config.js";
-import { NewReno } from "./congestion.js";
+import { CongestionControl } from "./congestion.js";
 import { SentLog } from "./rack.js";
 import { Reassembly } from "./reassembly.js";
 import { RttEstimator } from "./rtt.js";
@@ -111,7 +111,7 @@ export class Connection implements TcpSocket {
   /** Karn's rule (RFC 6298 §3): one segment timed at a time, never a retransmitted one. */
   rttSeq: Seq | undefined;
   rttStart = 0;
-  readonly cc: NewReno;
+  readonly cc: CongestionControl;
   retries = 0;
   persistBackoff = 0;
   keepAlive: KeepAlive | undefined;
@@ -170,7 +170,7 @@ export class Connection implements TcpSocket {
     this.sendQueue = new ByteQueue(config.sendBuffer);
     this.receiveQueue = new ByteQueue(config.receiveBuffer);
     this.outOfOrder = new Reassembly(config.maxOutOfOrder);
-    this.cc = new NewReno(ourMss);
+    this.cc = new CongestionControl(ourMss, config.cubic);
   }
 
   // ---- the application's side (TcpSocket) ----

@@ -239,7 +239,7 @@ function newlyAcked(c: Connection, now: number, seg: Segment): void {
     c.rttSeq = undefined;
   }
   c.retries = 0;
-  if (c.cc.onAck(acked, seg.ack, flight) === "retransmit") {
+  if (c.cc.onAck(acked, seg.ack, flight, now, c.rtt.srtt ?? 0) === "retransmit") {
     sendData(c, now, c.sndUna, c.mss); // NewReno partial ACK: the next hole at once
   }
   // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
