@@ -151,15 +151,24 @@ with urllib.request.urlopen(req, timeout=600) as r:
     assert len(r.read()) == 64
 print(time.monotonic() - t)`);
 
+/** What our stack's senders did: retransmissions, timeouts and loss probes, since `before`. */
+function senderStats(net: Netstack, before = { ...net.stack.stats }) {
+  return () => {
+    const s = net.stack.stats;
+    return `retransmissions ${s.retransmissions - before.retransmissions}, timeouts ${s.timeouts - before.timeouts}, loss probes ${s.lossProbes - before.lossProbes}`;
+  };
+}
+
 /** Runs `run` with `percent` % random loss each way on the server's wg interface, per segment. */
 async function withLoss(percent: number, run: () => Promise<void>): Promise<string> {
   const loss = await addRandomLoss(server.ns, server.ifname, percent);
+  const ourStats = senderStats(ours.net);
   try {
     await run();
     const { input, output } = await loss.counts();
     const rate = (c: LossCount) =>
       `${((100 * c.dropped) / c.seen).toFixed(2)} % of ${c.seen} (${c.oversized} larger than the MTU)`;
-    return `loss on the server's wg: in ${rate(input)}, out ${rate(output)}`;
+    return `${percent} % loss on the server's wg: in ${rate(input)}, out ${rate(output)}; this build's stack: ${ourStats()}`;
   } finally {
     await loss.remove();
   }
