@@ -37,14 +37,23 @@ export class ByteQueue {
 
   /** A copy of `length` bytes starting `offset` bytes after the head. */
   peek(offset: number, length: number): Uint8Array {
+    const out = new Uint8Array(Math.max(0, Math.min(length, this.#length - offset)));
+    this.copyTo(offset, out.length, out, 0);
+    return out;
+  }
+
+  /**
+   * Copies `length` bytes starting `offset` bytes after the head into `target` at `at`, without
+   * a buffer in between (a segment is built straight from the send buffer); returns the count.
+   */
+  copyTo(offset: number, length: number, target: Uint8Array, at: number): number {
     const n = Math.max(0, Math.min(length, this.#length - offset));
-    const out = new Uint8Array(n);
     const size = this.#ring.length;
     const start = (this.#head + offset) % size;
     const first = Math.min(n, size - start);
-    out.set(this.#ring.subarray(start, start + first));
-    if (first < n) out.set(this.#ring.subarray(0, n - first), first);
-    return out;
+    target.set(this.#ring.subarray(start, start + first), at);
+    if (first < n) target.set(this.#ring.subarray(0, n - first), at + first);
+    return n;
   }
 
   /** Removes up to `n` bytes from the head. */

@@ -5,7 +5,16 @@
 import { type Seq, seqAdd, seqDiff, seqGt, seqLt, seqMax } from "../seq.js";
 import type { Connection } from "./connection.js";
 import { armProbe } from "./recovery.js";
-import { ACK, buildSegment, FIN, PSH, RST, SYN, type TcpOptions } from "./segment.js";
+import {
+  ACK,
+  buildSegment,
+  FIN,
+  PSH,
+  RST,
+  type SegmentData,
+  SYN,
+  type TcpOptions,
+} from "./segment.js";
 
 /** Advertised window: never shrinks the right edge; silly-window avoidance (RFC 9293 §3.8.6.2.2). */
 export function advertise(c: Connection): number {
@@ -25,7 +34,7 @@ export function emit(
   now: number,
   seq: Seq,
   flags: number,
-  data?: Uint8Array,
+  data?: Uint8Array | SegmentData,
   extra?: TcpOptions,
 ): void {
   const options: TcpOptions = { ...extra };
@@ -76,6 +85,11 @@ export function synOptions(c: Connection): TcpOptions {
   return o;
 }
 
+/** `length` bytes of the send queue from `offset`, copied straight into the segment being built. */
+function fromSendQueue(c: Connection, offset: number, length: number): SegmentData {
+  return { length, copyTo: (target, at) => c.sendQueue.copyTo(offset, length, target, at) };
+}
+
 /** Sends one segment of queued data starting at `seq` (a retransmission when below SND.MAX). */
 export function sendData(c: Connection, now: number, seq: Seq, max: number): number {
   const offset = seqDiff(seq, c.sndUna);
@@ -92,7 +106,8 @@ export function sendData(c: Connection, now: number, seq: Seq, max: number): num
     c.rttSeq = end;
     c.rttStart = now;
   }
-  emit(c, now, seq, flags, len > 0 ? c.sendQueue.peek(offset, len) : undefined);
+  const data = len > 0 ? fromSendQueue(c, offset, len) : undefined;
+  emit(c, now, seq, flags, data);
   const after = seqAdd(end, fin ? 1 : 0);
   if (c.cc.sack) {
     // The FIN is an entry of its own: SACK blocks cover data only.

@@ -135,7 +135,13 @@ export interface OutgoingSegment {
   flags: number;
   window: number;
   options?: TcpOptions;
-  data?: Uint8Array;
+  data?: Uint8Array | SegmentData;
+}
+
+/** Data copied into the segment as it is built (from the send buffer, with no copy between). */
+export interface SegmentData {
+  readonly length: number;
+  copyTo(target: Uint8Array, at: number): void;
 }
 
 /** A complete IP packet carrying one TCP segment, checksums filled in. */
@@ -161,7 +167,8 @@ export function buildSegment(s: OutgoingSegment): Uint8Array {
       p[o + 14] = s.window >> 8;
       p[o + 15] = s.window & 0xff;
       p.set(options, o + 20);
-      p.set(data, o + headerLength);
+      if (data instanceof Uint8Array) p.set(data, o + headerLength);
+      else data.copyTo(p, o + headerLength);
     },
     16,
   );
