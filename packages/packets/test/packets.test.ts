@@ -6,6 +6,7 @@ import {
   checksumsValid,
   echoReply,
   parsePacket,
+  sum16,
   summarizePacket,
 } from "../src/index.js";
 
@@ -118,5 +119,38 @@ describe("demo addressing", () => {
       seen.add(a.v6);
     }
     expect(seen.size).toBe(200);
+  });
+});
+
+describe("sum16", () => {
+  /** RFC 1071's sum, two bytes at a time, as the reference. */
+  function reference(bytes: Uint8Array, start: number, end: number, initial: number): number {
+    let sum = initial;
+    for (let i = start; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
+    if ((end - start) % 2 === 1) sum += bytes[end - 1]! << 8;
+    while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+    return sum;
+  }
+
+  it("equals RFC 1071's two-bytes-at-a-time sum for any range, length and offset", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 0x3ffff }),
+        fc.nat({ max: 7 }),
+        (data, a, b, initial, shift) => {
+          // A view at an odd byte offset of its buffer, as a parsed packet's payload may be.
+          const buffer = new Uint8Array(data.length + shift);
+          buffer.set(data, shift);
+          const bytes = buffer.subarray(shift);
+          const start = data.length === 0 ? 0 : a % (data.length + 1);
+          const end = start + (data.length === 0 ? 0 : b % (data.length - start + 1));
+          expect(sum16(bytes, start, end, initial)).toBe(reference(bytes, start, end, initial));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
