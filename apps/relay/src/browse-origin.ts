@@ -11,6 +11,10 @@
  * - every other path: the bridge page, which sets the Service Worker up and reloads (what a frame
  *   or a new tab gets before the Service Worker controls it).
  *
+ * A public relay with a Browse domain (`--browse-domain browse.relay.example.org`) serves the same
+ * on its TLS port to `https://<label>.browse.relay.example.org/`, and nothing else to any host
+ * under that domain.
+ *
  * Never the web client, `wiregate.json`, WebSocket or WebTransport sessions (refused by the origin
  * check and the listener), and only GET and HEAD.
  */
@@ -18,6 +22,7 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { join } from "node:path";
 
 /** The folder of the web client's build that holds the bridge. */
@@ -39,20 +44,42 @@ const FILES: Record<string, string> = {
 export const PAGE_NAME = "wiregate.localhost";
 
 /**
- * The label of a Browse host (`v4-80-10-99-0-1.localhost`, `…​.wiregate.localhost`), or undefined
- * for another host. Labels are those the page writes (apps/web/src/browse/target.ts).
+ * The label of a Browse host (`v4-80-10-99-0-1.localhost`, `…​.wiregate.localhost`, or one under
+ * a Browse domain), or undefined for another host. Labels are those the page writes
+ * (apps/web/src/browse/target.ts).
  */
-export function browseLabel(hostname: string): string | undefined {
-  const match = /^((?:v4|v6|dn)-\d{1,5}-[a-z0-9-]{1,55})\.(?:wiregate\.)?localhost\.?$/.exec(
-    hostname.toLowerCase(),
-  );
-  return match?.[1];
+export function browseLabel(hostname: string, domains: readonly string[] = []): string | undefined {
+  const host = hostname.toLowerCase().replace(/\.$/, "");
+  const label = /^((?:v4|v6|dn)-\d{1,5}-[a-z0-9-]{1,55})\.(.+)$/.exec(host);
+  if (!label) return undefined;
+  const [, name, base] = label;
+  return base === "localhost" || base === PAGE_NAME || domains.some((d) => d.toLowerCase() === base)
+    ? name
+    : undefined;
 }
 
-/** Whether an origin (`http://x.localhost:4480`) is a Browse origin: it may open no session. */
-export function isBrowseOrigin(origin: string): boolean {
+/** The host name of a Host header ("127.0.0.1:4480", "[::1]:4480", "localhost"), lower case. */
+export function hostName(header: string | undefined): string {
+  const host = (header ?? "").toLowerCase();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
+  if (bracketed) return bracketed[1]!;
+  return host.replace(/:\d+$/, "");
+}
+
+/** Whether `hostname` is under one of the Browse domains (a Browse host or not). */
+export function inBrowseDomain(hostname: string, domains: readonly string[]): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, "");
+  return domains.some((d) => host.endsWith(`.${d.toLowerCase()}`));
+}
+
+/**
+ * Whether an origin (`http://x.localhost:4480`, `https://x.browse.relay.example.org`) is a Browse
+ * origin, or any other under a Browse domain: it may open no session.
+ */
+export function isBrowseOrigin(origin: string, domains: readonly string[] = []): boolean {
   try {
-    return browseLabel(new URL(origin).hostname) !== undefined;
+    const { hostname } = new URL(origin);
+    return browseLabel(hostname, domains) !== undefined || inBrowseDomain(hostname, domains);
   } catch {
     return false;
   }
@@ -77,24 +104,35 @@ function bridgeHeaders(pageOrigins: readonly string[], type: string): Record<str
   };
 }
 
+/** Where an answer goes: an HTTP/1.1 response or an HTTP/2 stream. */
+interface Reply {
+  send(status: number, headers: Record<string, string>, body: string | undefined): void;
+  file(path: string, headers: Record<string, string>): void;
+}
+
 /** Answers a request to a Browse host; `root` is the web client's build. */
-export async function serveBrowseBridge(
+async function answerBrowse(
   root: string | null,
   pageOrigins: readonly string[],
-  req: IncomingMessage,
-  res: ServerResponse,
+  method: string,
+  url: string,
+  reply: Reply,
 ): Promise<void> {
-  res.on("error", () => {});
-  const method = req.method ?? "GET";
-  const text = (status: number, body: string) => {
-    res.writeHead(status, bridgeHeaders(pageOrigins, "text/plain; charset=utf-8"));
-    res.end(method === "HEAD" ? undefined : body);
-  };
+  const text = (status: number, body: string) =>
+    reply.send(
+      status,
+      bridgeHeaders(pageOrigins, "text/plain; charset=utf-8"),
+      method === "HEAD" ? undefined : body,
+    );
   if (method !== "GET" && method !== "HEAD") return text(405, "method not allowed\n");
-  const path = (req.url ?? "/").split("?")[0] ?? "/";
+  const path = url.split("?")[0] ?? "/";
   if (path === `/${BRIDGE_DIR}/pages.json`) {
-    res.writeHead(200, bridgeHeaders(pageOrigins, "application/json"));
-    res.end(method === "HEAD" ? undefined : JSON.stringify({ pages: pageOrigins }));
+    const body = JSON.stringify({ pages: pageOrigins });
+    reply.send(
+      200,
+      bridgeHeaders(pageOrigins, "application/json"),
+      method === "HEAD" ? undefined : body,
+    );
     return;
   }
   const name = path.startsWith(`/${BRIDGE_DIR}/`) ? path.slice(BRIDGE_DIR.length + 2) : "";
@@ -110,10 +148,54 @@ export async function serveBrowseBridge(
   const headers = bridgeHeaders(pageOrigins, FILES[file]!);
   // The Service Worker lives under /__wiregate/ but answers for the whole origin.
   if (file === "sw.js") headers["service-worker-allowed"] = "/";
-  res.writeHead(200, headers);
-  if (method === "HEAD") res.end();
-  else
-    createReadStream(full)
-      .on("error", () => res.destroy())
-      .pipe(res);
+  if (method === "HEAD") reply.send(200, headers, undefined);
+  else reply.file(full, headers);
+}
+
+/** Answers an HTTP/1.1 request to a Browse host; `root` is the web client's build. */
+export function serveBrowseBridge(
+  root: string | null,
+  pageOrigins: readonly string[],
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  res.on("error", () => {});
+  return answerBrowse(root, pageOrigins, req.method ?? "GET", req.url ?? "/", {
+    send(status, headers, body) {
+      res.writeHead(status, headers);
+      res.end(body);
+    },
+    file(path, headers) {
+      res.writeHead(200, headers);
+      createReadStream(path)
+        .on("error", () => res.destroy())
+        .pipe(res);
+    },
+  });
+}
+
+/** Answers an HTTP/2 stream to a Browse host (a public relay's TLS port). */
+export function serveBrowseBridge2(
+  root: string | null,
+  pageOrigins: readonly string[],
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+): Promise<void> {
+  stream.on("error", () => {});
+  const method = String(headers[":method"] ?? "GET");
+  return answerBrowse(root, pageOrigins, method, String(headers[":path"] ?? "/"), {
+    send(status, head, body) {
+      if (stream.destroyed) return;
+      stream.respond({ ":status": status, ...head });
+      stream.end(body);
+    },
+    file(path, head) {
+      if (stream.destroyed) return;
+      stream.respondWithFile(
+        path,
+        { ":status": 200, ...head },
+        { onError: () => stream.destroy() },
+      );
+    },
+  });
 }

@@ -79,6 +79,8 @@ async function main(): Promise<number> {
       ...(address.localHttpUrl
         ? { websocket: new URL(config.path, address.localHttpUrl.replace(/^http/, "ws")).href }
         : {}),
+      // A public relay's Browse origins (https://<label>.DOMAIN/; docs/deploy.md, "Browse").
+      ...(config.browseDomain ? { browseDomain: config.browseDomain } : {}),
       // The fleet the page may measure and fail over between (docs/deploy.md, "Many relays").
       ...(fleet.length > 0 ? { relays: fleet } : {}),
     });

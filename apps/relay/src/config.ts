@@ -76,6 +76,12 @@ export interface RelayConfig {
   localHttpPort: number | null;
   staticDir: string | null;
   /**
+   * A public relay's Browse domain (e.g. browse.relay.example.org): the Browse screen shows each
+   * web server inside a tunnel on `https://<label>.<domain>/`, which the TLS port answers with the
+   * Browse bridge only. Its certificate must cover `*.<domain>` (docs/deploy.md, "Browse").
+   */
+  browseDomain: string | null;
+  /**
    * A JSON file naming the relays of this relay's fleet (docs/deploy.md, "Many relays"), served to
    * the page in `wiregate.json` as `relays`; read at start and on SIGHUP.
    */
@@ -133,6 +139,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   localHttpHost: "127.0.0.1",
   localHttpPort: null,
   staticDir: null,
+  browseDomain: null,
   fleetFile: null,
   certFile: null,
   keyFile: null,
@@ -251,6 +258,11 @@ export function checkFinalConfig(config: RelayConfig): string[] {
   }
   if ((config.certFile === null) !== (config.keyFile === null)) {
     errors.push("certFile/keyFile: give both or neither");
+  }
+  if (config.browseDomain !== null && config.acmeDomains.length > 0) {
+    errors.push(
+      `browseDomain: Browse origins need a wildcard certificate for *.${config.browseDomain}, which ACME issues only by DNS-01 (the relay answers TLS-ALPN-01 and HTTP-01): get it with your DNS provider's DNS-01 client and give it with certFile/keyFile`,
+    );
   }
   if (config.acmeDomains.length > 0 && config.certFile !== null) {
     errors.push("acmeDomains: the certificate comes from ACME or from certFile/keyFile, not both");

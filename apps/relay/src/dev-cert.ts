@@ -149,6 +149,15 @@ export function generateDevCertificate(names: string[], now = new Date()): Certi
 }
 
 /** The leaf (first) certificate of a PEM chain and its key, described. */
+/** The DNS names a certificate covers (its subjectAltName's), wildcards included. */
+export function certificateDnsNames(certPem: string): string[] {
+  const alt = new X509Certificate(certPem).subjectAltName ?? "";
+  return alt
+    .split(", ")
+    .filter((entry) => entry.startsWith("DNS:"))
+    .map((entry) => entry.slice(4).toLowerCase());
+}
+
 export function describe(certPem: string, keyPem: string, generated: boolean): CertificateMaterial {
   const cert = new X509Certificate(certPem);
   return {
@@ -186,7 +195,11 @@ export async function ensureDevCertificate(
   const keyFile = join(dir, "key.pem");
   try {
     const existing = await loadCertificate(certFile, keyFile);
-    if (existing.validTo.getTime() - now.getTime() > RENEW_BEFORE_MS) {
+    // A wildcard asked for (a Browse domain) that the kept certificate lacks: a new one.
+    const x509 = new X509Certificate(existing.certPem);
+    const wildcards = names.filter((n) => n.startsWith("*."));
+    const covered = wildcards.every((n) => x509.checkHost(`x${n.slice(1)}`) !== undefined);
+    if (covered && existing.validTo.getTime() - now.getTime() > RENEW_BEFORE_MS) {
       await ownerOnly(keyFile);
       return existing;
     }

@@ -16,7 +16,7 @@
 import type { IncomingMessage } from "node:http";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { browseLabel, PAGE_NAME, serveBrowseBridge } from "./browse-origin.js";
+import { browseLabel, hostName, PAGE_NAME, serveBrowseBridge } from "./browse-origin.js";
 import { isLoopback, isLoopbackAddress, type Limits } from "./config.js";
 import { ownOrigins } from "./origin-check.js";
 import { type StaticSite, serveHttp1 } from "./static-files.js";
@@ -30,14 +30,6 @@ export interface LocalHttpOptions {
   /** The WebTransport library's WebSocket upgrade handler(s), taken from its HTTP/2 server. */
   upgrade: readonly UpgradeListener[];
   limits: Pick<Limits, "maxConnections" | "connectionIdleMs">;
-}
-
-/** The host name of a Host header ("127.0.0.1:4480", "[::1]:4480", "localhost"), lower case. */
-function hostName(header: string | undefined): string {
-  const host = (header ?? "").toLowerCase();
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
-  if (bracketed) return bracketed[1]!;
-  return host.replace(/:\d+$/, "");
 }
 
 /**

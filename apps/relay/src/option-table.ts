@@ -80,6 +80,12 @@ export const OPTIONS: OptionSpec[] = [
     help: "directory served as static files (TLS port, and --local-http-port)",
   },
   {
+    flag: "browse-domain",
+    key: "browseDomain",
+    kind: "string",
+    help: "Browse origins at https://<label>.DOMAIN/ on the TLS port (the certificate must cover *.DOMAIN)",
+  },
+  {
     flag: "fleet-file",
     key: "fleetFile",
     kind: "string",

@@ -16,6 +16,8 @@ export interface OriginPolicy {
   allowedOrigins: readonly string[];
   /** Refuse sessions without an Origin header (browsers only). */
   requireOrigin: boolean;
+  /** A public relay's Browse domain(s): no origin under them opens a session. */
+  browseDomains?: readonly string[];
 }
 
 /** `scheme://host[:port]` as browsers write it (default port dropped), or undefined if not one. */
@@ -55,7 +57,7 @@ export function originRefusal(
   if (asked === undefined && origin !== "null")
     return policy.requireOrigin ? "no browser Origin header" : undefined;
   // Pages shown by the Browse screen come from inside a tunnel: never a session of their own.
-  if (asked !== undefined && isBrowseOrigin(asked))
+  if (asked !== undefined && isBrowseOrigin(asked, policy.browseDomains))
     return `origin ${asked.slice(0, 100)} is a Browse origin (content from inside a tunnel)`;
   if (policy.allowedOrigins.includes("*")) return undefined;
   const authority = first(header?.[":authority"]) ?? first(header?.host);

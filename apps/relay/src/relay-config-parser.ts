@@ -85,6 +85,7 @@ const TOP_LEVEL: Record<string, Check> = {
   localHttpPort: orNull(isInt(0, 65535)),
   staticDir: orNull(isString),
   fleetFile: orNull(isString),
+  browseDomain: orNull(isDomain),
   certFile: orNull(isString),
   tokenFile: orNull(isString),
   keyFile: orNull(isString),

@@ -4,7 +4,7 @@
  * Each incoming session goes through the session gate (session-gate.ts), which applies admission.
  */
 
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { Http2Server, type Http3Server } from "@fails-components/webtransport";
@@ -13,7 +13,7 @@ import { Admission } from "./admission.js";
 import { CertificateKeeper } from "./certificates.js";
 import { isLoopback, isLoopbackAddress, type RelayConfig } from "./config.js";
 import { guardConnections } from "./connection-guard.js";
-import type { CertificateMaterial } from "./dev-cert.js";
+import { type CertificateMaterial, certificateDnsNames } from "./dev-cert.js";
 import { type Http3Options, startHttp3, stopHttp3 } from "./http3-listener.js";
 import { Identity } from "./identity/identity.js";
 import { registerIdentityMetrics } from "./identity/identity-metrics.js";
@@ -27,6 +27,7 @@ import { RefusalAudit } from "./refusal-audit.js";
 import type { RelaySession } from "./session.js";
 import { SessionGate } from "./session-gate.js";
 import type { CaptureSink, ServerSessionLike } from "./session-types.js";
+import { contentSecurityPolicy } from "./static-files.js";
 import { attachTlsPort, libraryHttp2Server } from "./tls-port.js";
 import { unseenLossReader } from "./unseen-losses.js";
 import { probeReceiveBuffer, type ReceiveBufferProbe } from "./upstream-buffer.js";
@@ -171,7 +172,14 @@ export class Relay {
     );
     if (config.certFile && config.keyFile) await checkKeyFileMode(config.keyFile);
     await this.identity?.start();
-    const certificates = await CertificateKeeper.open({ config, names, log: this.#log });
+    // A development certificate covers the Browse domain's hosts too; a given one must.
+    const certNames = config.browseDomain ? [...names, `*.${config.browseDomain}`] : names;
+    const certificates = await CertificateKeeper.open({ config, names: certNames, log: this.#log });
+    const sample = config.browseDomain && `v4-80-10-0-0-1.${config.browseDomain}`;
+    if (sample && new X509Certificate(certificates.current.certPem).checkHost(sample) === undefined)
+      throw new Error(
+        `relay: the certificate does not cover *.${config.browseDomain} (browseDomain): Browse origins need a wildcard certificate for it (docs/deploy.md, "Browse")`,
+      );
     this.#certificates = certificates;
     const tls = { cert: certificates.current.certPem, privKey: certificates.current.keyPem };
     const secret = randomBytes(32).toString("hex");
@@ -193,16 +201,37 @@ export class Relay {
         for (const listener of libraryUpgrade) listener(req, socket, head);
       },
     ];
-    const site = { root: config.staticDir, generated: this.#published };
-    attachTlsPort(libraryHttp2Server(http2), site, track);
+    const { browseDomain } = config;
+    const site = {
+      root: config.staticDir,
+      generated: this.#published,
+      ...(browseDomain ? { policy: contentSecurityPolicy([browseDomain]) } : {}),
+    };
+    // A public relay's Browse origins: framed by the page at the certificate's names.
+    let pagePort = config.port;
+    const pageOrigins = () =>
+      ownOrigins(
+        [...names, ...certificateDnsNames(certificates.current.certPem)].filter(
+          (n) => !n.startsWith("*."),
+        ),
+        pagePort,
+      );
+    attachTlsPort(
+      libraryHttp2Server(http2),
+      site,
+      track,
+      browseDomain ? { domain: browseDomain, pageOrigins } : undefined,
+    );
     guardConnections(libraryHttp2Server(http2), config.limits, this.#audit);
     http2.startServer();
     await http2.ready;
     const port = http2.address()?.port ?? config.port;
+    pagePort = port;
     // A page served under one of the names the certificate covers may connect under another.
     this.#admission.origins = {
       requireOrigin: config.requireOrigin,
       allowedOrigins: [...config.allowedOrigins, ...ownOrigins(names, port)],
+      browseDomains: browseDomain ? [browseDomain] : [],
     };
     this.#servers.push({ kind: "http2", server: http2 });
     // The configured host passed a literal check; a name may still resolve elsewhere.

@@ -28,27 +28,36 @@ type Answer = { status: number; file?: string; size?: number; type: string; body
  * 'wasm-unsafe-eval' lets the tunnel worker compile libsodium's WebAssembly (its AEAD); it allows
  * no JavaScript eval.
  */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'self'",
-  // Browse shows each web server inside the tunnel on an origin of its own (browse-origin.ts).
-  "frame-src 'self' http://*.localhost:*",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self' https: wss:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
+export function contentSecurityPolicy(browseDomains: readonly string[] = []): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    "worker-src 'self'",
+    // Browse shows each web server inside the tunnel on an origin of its own (browse-origin.ts):
+    // under localhost on the loopback listener, under the Browse domain on a public relay.
+    `frame-src 'self' http://*.localhost:*${browseDomains.map((d) => ` https://*.${d}:*`).join("")}`,
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self' https: wss:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+/** The policy of a relay without a Browse domain. */
+export const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
 
 /** Sent with every answer of the TLS port. Built assets carry a content hash: cached for good. */
-export function securityHeaders(urlPath: string): Record<string, string> {
+export function securityHeaders(
+  urlPath: string,
+  policy = CONTENT_SECURITY_POLICY,
+): Record<string, string> {
   const immutable = /^\/assets\/[^/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$/.test(
     urlPath.split("?")[0] ?? "",
   );
   return {
-    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "content-security-policy": policy,
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     // Browse's "open in new tab" keeps the tab's opener: the tab asks this page for its port.
@@ -62,6 +71,8 @@ export interface StaticSite {
   root: string | null;
   /** Exact paths answered with a JSON body (e.g. the page's defaults, /wiregate.json). */
   generated?: ReadonlyMap<string, string>;
+  /** The page's Content-Security-Policy (default: CONTENT_SECURITY_POLICY). */
+  policy?: string;
 }
 
 /** Maps a request path to a file inside `root`, refusing anything that escapes it. */
@@ -127,7 +138,7 @@ export async function serveHttp2(
   const head = {
     ":status": answer.status,
     "content-type": answer.type,
-    ...securityHeaders(String(headers[":path"] ?? "/")),
+    ...securityHeaders(String(headers[":path"] ?? "/"), site.policy),
   };
   if (answer.file && method === "GET") {
     stream.respondWithFile(answer.file, head, { onError: () => stream.destroy() });
@@ -143,7 +154,7 @@ export async function serveHttp1(site: StaticSite, req: IncomingMessage, res: Se
   res.on("error", () => {});
   res.writeHead(answer.status, {
     "content-type": answer.type,
-    ...securityHeaders(req.url ?? "/"),
+    ...securityHeaders(req.url ?? "/", site.policy),
   });
   if (answer.file && method === "GET")
     createReadStream(answer.file)

@@ -9,7 +9,21 @@ import { EventEmitter } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2SecureServer, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { TLSSocket } from "node:tls";
+import {
+  browseLabel,
+  hostName,
+  inBrowseDomain,
+  serveBrowseBridge,
+  serveBrowseBridge2,
+} from "./browse-origin.js";
 import { type StaticSite, serveHttp1, serveHttp2 } from "./static-files.js";
+
+/** A public relay's Browse domain: its hosts get the Browse bridge, never the page. */
+export interface BrowseHosts {
+  domain: string;
+  /** The origins of the Wiregate page (the only windows the bridge takes a tunnel port from). */
+  pageOrigins: () => readonly string[];
+}
 
 type StreamListener = (
   stream: ServerHttp2Stream,
@@ -35,7 +49,15 @@ export function attachTlsPort(
   h2: Http2SecureServer,
   site: StaticSite,
   onSocket: (socket: TLSSocket) => void = () => {},
+  browse?: BrowseHosts,
 ): void {
+  /** Whether the host is under the Browse domain: a Browse origin's bridge, or 404, never the page. */
+  const browseHost = (host: string | undefined): "bridge" | "none" | undefined => {
+    if (!browse) return undefined;
+    const name = hostName(host);
+    if (!inBrowseDomain(name, [browse.domain])) return undefined;
+    return browseLabel(name, [browse.domain]) === undefined ? "none" : "bridge";
+  };
   h2.on("secureConnection", (socket: TLSSocket) => {
     socket.setNoDelay(true);
     onSocket(socket);
@@ -43,15 +65,30 @@ export function attachTlsPort(
   const libraryListeners = h2.listeners("stream") as StreamListener[];
   // Adding a 'request' listener makes node add its compatibility 'stream' listener; HTTP/1.1
   // requests keep arriving as 'request', HTTP/2 streams are routed below instead.
-  h2.on("request", (req, res) => {
-    void serveHttp1(site, req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  h2.on("request", (request, response) => {
+    const req = request as unknown as IncomingMessage;
+    const res = response as unknown as ServerResponse;
+    const kind = browseHost(req.headers.host);
+    if (kind === "none") {
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+      res.end("not a Browse origin\n");
+    } else if (kind === "bridge")
+      void serveBrowseBridge(site.root, browse!.pageOrigins(), req, res);
+    else void serveHttp1(site, req, res);
   });
   h2.removeAllListeners("stream");
   h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest: unknown[]) => {
     if (headers[":method"] === "CONNECT") {
       for (const listener of libraryListeners) listener.call(h2, stream, headers, ...rest);
-    } else {
-      void serveHttp2(site, stream, headers);
+      return;
     }
+    const kind = browseHost(String(headers[":authority"] ?? headers.host ?? ""));
+    if (kind === "none") {
+      stream.on("error", () => {});
+      stream.respond({ ":status": 404, "content-type": "text/plain; charset=utf-8" });
+      stream.end("not a Browse origin\n");
+    } else if (kind === "bridge")
+      void serveBrowseBridge2(site.root, browse!.pageOrigins(), stream, headers);
+    else void serveHttp2(site, stream, headers);
   });
 }

@@ -29,7 +29,7 @@ function servedRelays(relays: unknown): string {
   return result.ok ? formatRelayLines(result.relays) : `# wiregate.json: ${result.error}`;
 }
 
-async function defaults(): Promise<Defaults> {
+async function defaults(): Promise<Defaults & { browseDomain: string }> {
   const query = new URLSearchParams(location.search);
   // A relay serving this page can put its own defaults beside it (wiregate.json); optional.
   let served: Partial<Defaults> = {};
@@ -53,13 +53,19 @@ async function defaults(): Promise<Defaults> {
     websocket: pick("websocket"),
     carriage: pick("carriage"),
     dns: pick("dns"),
+    // A public relay's Browse domain: from the relay serving this page only, never the query
+    // string (the page hands tunnel ports to the bridges of the origins under it).
+    browseDomain:
+      typeof (served as { browseDomain?: unknown }).browseDomain === "string"
+        ? (served as { browseDomain: string }).browseDomain
+        : "",
   };
 }
 
 async function start(): Promise<void> {
   const client = new TunnelClient();
-  const browsing = startBrowsing(client);
   const settings = await defaults();
+  const browsing = startBrowsing(client, settings.browseDomain);
   const ssh = sshScreen(client);
   const screens: { id: string; label: string; element: HTMLElement; show?: () => void }[] = [
     { id: "connect", label: "Connect", element: connectScreen(client, settings) },

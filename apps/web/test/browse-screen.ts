@@ -12,12 +12,19 @@ export interface Shown {
   origin: string;
 }
 
-/** Shows `address` on the Browse screen; the frame, on its own origin. */
-export async function browse(page: TestPage, address: string, label: string): Promise<Shown> {
+/**
+ * Shows `address` on the Browse screen; the frame, on its own origin (by default the one under
+ * wiregate.localhost of the page's port).
+ */
+export async function browse(
+  page: TestPage,
+  address: string,
+  label: string,
+  origin = browseOriginOf(page.url(), label),
+): Promise<Shown> {
   await openTab(page, "Browse");
   await page.getByRole("textbox", { name: "Web address inside the tunnel" }).fill(address);
   await page.getByRole("button", { name: "Go" }).click();
-  const origin = browseOriginOf(page.url(), label);
   await expect
     .poll(() => page.getByTestId("browse-origin").textContent(), { timeout: 20_000 })
     .toBe(`Shown on its own origin: ${origin}`);

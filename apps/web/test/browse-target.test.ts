@@ -6,6 +6,7 @@ import {
   encodeTarget,
   loopbackOriginBase,
   parseAddress,
+  publicOriginBase,
   targetOfOrigin,
 } from "../src/browse/target.js";
 
@@ -87,5 +88,28 @@ describe("Browse origin labels", () => {
       loopbackOriginBase({ protocol: "https:", hostname: "relay.example.org", port: "" }),
     ).toBeUndefined();
     expect(parseAddress("10.79.0.1:8080/a?b#c")).toEqual({ target, path: "/a?b#c" });
+  });
+
+  it("puts targets on https origins under a public relay's Browse domain, at the page's port", () => {
+    const base = publicOriginBase({ protocol: "https:", port: "" }, "Browse.Relay.Example.org")!;
+    expect(base).toEqual({ scheme: "https:", base: "browse.relay.example.org", port: "" });
+    const target = { host: "10.79.0.1", port: 8080 };
+    const origin = browseOrigin(base, target);
+    expect(origin).toBe("https://v4-8080-10-79-0-1.browse.relay.example.org");
+    expect(targetOfOrigin(base, origin)).toEqual(target);
+    for (const other of [
+      "http://v4-8080-10-79-0-1.browse.relay.example.org",
+      "https://v4-8080-10-79-0-1.browse.relay.example.org:8443",
+      "https://v4-8080-10-79-0-1.relay.example.org",
+    ])
+      expect(targetOfOrigin(base, other)).toBeUndefined();
+    expect(publicOriginBase({ protocol: "https:", port: "8443" }, "browse.relay.test")?.port).toBe(
+      ":8443",
+    );
+    // No domain, a page over plain HTTP, or what is no host name: no Browse origins.
+    expect(publicOriginBase({ protocol: "https:", port: "" }, "")).toBeUndefined();
+    expect(publicOriginBase({ protocol: "http:", port: "" }, "browse.example.org")).toBeUndefined();
+    expect(publicOriginBase({ protocol: "https:", port: "" }, "evil.org/x")).toBeUndefined();
+    expect(publicOriginBase({ protocol: "https:", port: "" }, "localhost")).toBeUndefined();
   });
 });

@@ -123,6 +123,7 @@ export async function startRelay(
     ...(address.localHttpUrl
       ? { websocket: new URL("/wiregate", address.localHttpUrl.replace(/^http/, "ws")).href }
       : {}),
+    ...(config.browseDomain ? { browseDomain: config.browseDomain } : {}),
   });
   return { relay, address, stop: () => relay.stop(500) };
 }

@@ -157,9 +157,23 @@ export function loopbackOriginBase(location: {
   return { scheme: "http:", base: "localhost", port };
 }
 
+/**
+ * The Browse origins of a page served over https by a public relay whose wiregate.json names its
+ * Browse domain: `https://<label>.<domain>{:port}`, on the page's own port (the relay's TLS
+ * port). Undefined without a domain, or when it is no host name.
+ */
+export function publicOriginBase(
+  location: { protocol: string; port: string },
+  domain: string,
+): OriginBase | undefined {
+  const base = domain.toLowerCase().replace(/\.$/, "");
+  if (location.protocol !== "https:" || !NAME.test(base) || !base.includes(".")) return undefined;
+  return { scheme: "https:", base, port: location.port ? `:${location.port}` : "" };
+}
+
 /** Whether Browse origins of `base` are of another site than the page (third-party frames). */
 export function crossSite(base: OriginBase): boolean {
-  return base.base !== PAGE_NAME;
+  return base.base === "localhost";
 }
 
 export function browseOrigin(base: OriginBase, target: Target): string {

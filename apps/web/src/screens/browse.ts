@@ -11,6 +11,7 @@ import {
   loopbackOriginBase,
   PAGE_NAME,
   parseAddress,
+  publicOriginBase,
   type Target,
   targetOfOrigin,
   targetOrigin,
@@ -19,12 +20,12 @@ import type { TunnelClient } from "../client.js";
 import { h, replace } from "../dom.js";
 
 /** The bridges, or why Browse cannot work on this page. */
-export function startBrowsing(client: TunnelClient): BrowseBridges | string {
+export function startBrowsing(client: TunnelClient, browseDomain = ""): BrowseBridges | string {
   if (!("serviceWorker" in navigator))
     return "This browser gives pages no Service Worker here, so Browse cannot work.";
-  const base = loopbackOriginBase(location);
+  const base = loopbackOriginBase(location) ?? publicOriginBase(location, browseDomain);
   if (!base)
-    return "Browse needs the page from the relay's loopback listener (http://wiregate.localhost:4480/, what `npm start` prints): each web server inside the tunnel is shown on an origin of its own under localhost.";
+    return "Browse needs the page from the relay's loopback listener (http://wiregate.localhost:4480/, what `npm start` prints), or from a relay with a Browse domain (--browse-domain): each web server inside the tunnel is shown on an origin of its own.";
   return new BrowseBridges(client, base, document.body);
 }
 
