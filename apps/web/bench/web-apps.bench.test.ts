@@ -4,9 +4,9 @@
  * Chromium:
  * - time to a usable app: from asking for it (the Browse screen's Go, or the direct page's
  *   navigation) to the first paint of its main view: Jupyter's notebook with its kernel idle (the
- *   status comes over the kernel's WebSocket), Prometheus's query page. Rounds alternate which goes
- *   first (BENCH_ROUNDS, default 3); the medians and their ratio. (Not yet the apps that need a
- *   login cookie through the tunnel: Browse keeps no cookies yet.)
+ *   status comes over the kernel's WebSocket), Syncthing's single-page app with its config loaded
+ *   (the title names the device), Prometheus's query page. Rounds alternate which goes first
+ *   (BENCH_ROUNDS, default 3); the medians and their ratio.
  * - memory: the used JavaScript heaps of the Wiregate page, the apps' tabs and the Browse
  *   origins' Service Workers (DevTools' Runtime.getHeapUsage after a collection), sampled after each pass while the
  *   apps are opened and used again and again for BENCH_BROWSE_SECONDS (default 180).
@@ -41,6 +41,7 @@ import {
   openInBrowseTab,
   pageView,
   prometheusReady,
+  syncthingReady,
 } from "../test/web-apps.js";
 import { percentile } from "./percentile.js";
 
@@ -120,7 +121,11 @@ it("real web apps: time to a usable app through the tunnel next to direct, and m
   const apps: WebApps = await startWebApps(peer.ns);
   closers.push(() => apps.stop());
   const dns = await startDnsmasq(peer.ns, {
-    names: { "jupyter.apps.wg.test": [SERVER], "prometheus.apps.wg.test": [SERVER] },
+    names: {
+      "jupyter.apps.wg.test": [SERVER],
+      "syncthing.apps.wg.test": [SERVER],
+      "prometheus.apps.wg.test": [SERVER],
+    },
     listen: [SERVER],
   });
   closers.push(() => dns.stop());
@@ -130,6 +135,12 @@ it("real web apps: time to a usable app through the tunnel next to direct, and m
       port: apps.jupyterOpen.port,
       path: `/notebooks/${apps.jupyterOpen.notebook}`,
       ready: (view) => jupyterReady(view),
+    },
+    {
+      name: "syncthing",
+      port: apps.syncthing.port,
+      path: "/",
+      ready: (view) => syncthingReady(view),
     },
     {
       name: "prometheus",
