@@ -27,6 +27,12 @@
         reject(new Error("no Wiregate page opened this one"));
         return;
       }
+      // A tab whose Wiregate page was closed: nothing will answer (a message to a closed window
+      // is dropped), so the worker need not wait the 10 s for it.
+      if (page.closed) {
+        reject(new Error("the Wiregate page that opened this one is closed"));
+        return;
+      }
       pageOrigins().then((list) => {
         const timer = setTimeout(() => {
           removeEventListener("message", onMessage);

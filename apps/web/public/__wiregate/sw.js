@@ -15,8 +15,10 @@ let waiting = [];
 let asked = 0;
 let noPort = () => {};
 let nextId = 1;
-/** Requests sent and not yet accepted by the page: id → reject. */
+/** Requests sent and not yet accepted by the page: id → the port it went on, and its ack. */
 const pending = new Map();
+/** Ports replaced by a newer one, kept open until the acks of requests sent on them came. */
+const retired = new WeakSet();
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
@@ -46,15 +48,32 @@ self.addEventListener("message", (event) => {
 });
 
 function usePort(next, serverOrigin) {
-  port?.close();
+  const old = port;
   port = next;
   server = typeof serverOrigin === "string" ? serverOrigin : null;
   port.onmessage = ({ data }) => {
     if (data?.type === "accepted") pending.get(data.id)?.accepted();
   };
+  // Several windows asked at once each hand a port: a request already sent on the one replaced
+  // still gets its ack there (closing it would lose the ack, and the request would wait 10 s).
+  if (old && old !== next) retire(old);
   const ready = waiting;
   waiting = [];
   for (const resolve of ready) resolve(port);
+}
+
+/** Closes a replaced port once no request sent on it waits for its ack. */
+function retire(old) {
+  retired.add(old);
+  for (const request of pending.values()) if (request.port === old) return;
+  old.close();
+}
+
+/** A request's ack came, or never will: forgets it (and its port, if that was replaced). */
+function settle(id) {
+  const request = pending.get(id);
+  pending.delete(id);
+  if (request && retired.has(request.port)) retire(request.port);
 }
 
 /** The port, or a new one asked of a bridge or shown page of this origin (null if none answers). */
@@ -166,6 +185,7 @@ async function forward(request, path, clientId, body, attempt = 0) {
   const accepted = new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), 10_000);
     pending.set(id, {
+      port: to,
       accepted: () => {
         clearTimeout(timer);
         resolve(true);
@@ -175,12 +195,12 @@ async function forward(request, path, clientId, body, attempt = 0) {
   // The body is copied (not moved): a retry on a new port sends it again.
   to.postMessage(message, [channel.port2]);
   if (!(await accepted)) {
-    pending.delete(id);
+    settle(id);
     channel.port1.close();
     if (port === to) port = null;
     return attempt === 0 ? forward(request, path, clientId, body, 1) : text(503, NO_WIREGATE);
   }
-  pending.delete(id);
+  settle(id);
   return new Promise((resolveResponse) => {
     let controller;
     channel.port1.onmessage = ({ data }) => {
