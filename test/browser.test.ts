@@ -2,13 +2,15 @@
  * Each browser of BROWSERS through the one page interface: a page from a local server, the
  * look-ups the browser tests use (test id, CSS, role and name, label, n-th, inside a frame), the
  * actions (click, fill, file input), console errors and uncaught exceptions, and a tab the page
- * opens (its address, reload and close).
+ * opens (its address, reload and close), and a Service Worker stopped as the browser stops an idle
+ * one.
  */
 
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BROWSERS, launchBrowser, type TestBrowser, type TestPage } from "./helpers/browser.js";
+import { stopServiceWorkers } from "./helpers/service-workers.js";
 
 const PAGE = `<!doctype html><title>wiregate</title>
 <p id=greeting>served by node:http</p>
@@ -29,8 +31,21 @@ const PAGE = `<!doctype html><title>wiregate</title>
   document.getElementById("file").onchange = async (e) => (echo.textContent = await e.target.files[0].text());
 </script>`;
 
+/** A Service Worker that answers /started with when it started. */
+const SERVICE_WORKER = `const started = String(Date.now() + Math.random());
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener("fetch", (event) => {
+  if (new URL(event.request.url).pathname === "/started") event.respondWith(new Response(started));
+});`;
+
 let tabLoads = 0;
 const server = createServer((request, response) => {
+  if (request.url === "/sw.js") {
+    response.writeHead(200, { "content-type": "text/javascript" });
+    response.end(SERVICE_WORKER);
+    return;
+  }
   response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
   if (request.url?.startsWith("/tab"))
     response.end(`<title>tab</title><h1>load ${++tabLoads}</h1>`);
@@ -158,5 +173,24 @@ describe.each(BROWSERS)("headless %s through the page interface", (name) => {
     await tab.close();
     await page.bringToFront();
     expect(await page.locator("#greeting").textContent()).toBe("served by node:http");
+  });
+
+  it("stops Service Workers: the next request starts the worker again", async () => {
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.register("/sw.js");
+      await navigator.serviceWorker.ready;
+      // Claimed on activation: the page's fetches go through it from then on.
+      while (!navigator.serviceWorker.controller)
+        await new Promise((resolve) =>
+          navigator.serviceWorker.addEventListener("controllerchange", resolve),
+        );
+    });
+    const started = () => page.evaluate(async () => (await fetch("/started")).text());
+    const first = await started();
+    expect(await started()).toBe(first);
+    await stopServiceWorkers(page);
+    const again = await started();
+    expect(again).not.toBe(first);
+    expect(await started()).toBe(again);
   });
 });

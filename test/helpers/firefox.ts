@@ -485,6 +485,46 @@ class FirefoxPage implements TestPage {
   context(): TestContext {
     return this.owner;
   }
+
+  /**
+   * Stops every Service Worker of the browser, as Firefox stops an idle one (the next event
+   * starts it again): `terminateWorker()` of each active worker of Firefox's Service Worker
+   * manager, in the browser's privileged scope (WebDriver BiDi's chrome contexts, which
+   * `--remote-allow-system-access` opens). Answers how many it stopped.
+   */
+  async stopServiceWorkers(): Promise<number> {
+    // Puppeteer's BiDi browser's connection (not in its typings): raw BiDi commands.
+    const { connection } = this.page.browser() as unknown as {
+      connection: { send(method: string, params: object): Promise<unknown> };
+    };
+    const tree = (await connection.send("browsingContext.getTree", { "moz:scope": "chrome" })) as {
+      result: { contexts: { context: string }[] };
+    };
+    const chrome = tree.result.contexts[0]?.context;
+    if (!chrome) throw new Error("Firefox shows no chrome context (no system access?)");
+    const reply = (await connection.send("script.evaluate", {
+      expression: `(() => {
+        const manager = Cc["@mozilla.org/serviceworkers/manager;1"].getService(Ci.nsIServiceWorkerManager);
+        const registrations = manager.getAllRegistrations();
+        let stopped = 0;
+        for (let i = 0; i < registrations.length; i++) {
+          const registration = registrations.queryElementAt(i, Ci.nsIServiceWorkerRegistrationInfo);
+          if (registration.activeWorker) {
+            registration.activeWorker.terminateWorker();
+            stopped++;
+          }
+        }
+        return stopped;
+      })()`,
+      target: { context: chrome },
+      awaitPromise: false,
+    })) as { result: { type: string; result?: { value: number }; exceptionDetails?: unknown } };
+    if (reply.result.type !== "success")
+      throw new Error(`stopping Service Workers: ${JSON.stringify(reply.result.exceptionDetails)}`);
+    const stopped = reply.result.result?.value ?? 0;
+    if (stopped === 0) throw new Error("no Service Worker to stop");
+    return stopped;
+  }
 }
 
 class FirefoxContext implements TestContext {
@@ -593,6 +633,8 @@ export function launchFirefox(options: FirefoxOptions = {}): TestBrowser {
         executablePath: FIREFOX_PATH,
         headless: true,
         acceptInsecureCerts,
+        // The privileged scope, for stopServiceWorkers (nothing else uses it).
+        args: ["--remote-allow-system-access"],
         extraPrefsFirefox: { ...FIREFOX_PREFS },
         timeout: options.timeoutMs ?? 60_000,
         ...(options.env ? { env: { ...process.env, ...options.env } } : {}),

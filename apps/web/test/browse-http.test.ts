@@ -9,10 +9,10 @@
  * tunnel worker, another server's cookies and the relay's endpoints, and reports what it got to
  * its own server, which tells the test. One relay, page and tunnel per carriage.
  */
-import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BrowseApp, startBrowseApp } from "../../../test/helpers/browse-app.js";
 import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/netns.js";
+import { stopServiceWorkers } from "../../../test/helpers/service-workers.js";
 import { browse, inFrame, type Shown } from "./browse-screen.js";
 import {
   BROWSERS,
@@ -372,21 +372,16 @@ describe.each(BROWSERS)("in %s", (name) => {
         expect(databases).toContain("wiregate-browse-cookies");
       });
 
-      // Chromium only: Playwright reaches a new tab and stops Service Workers (CDP); the Firefox
-      // harness (WebDriver BiDi through puppeteer-core) does neither. One carriage: nothing here
-      // depends on it, and the closed page costs the ack timeout (sw.js).
-      if (name === "chromium" && transport.name === "WebSocket")
+      // One carriage: nothing here depends on it, and the closed page costs the ack timeout (sw.js).
+      if (transport.name === "WebSocket")
         it("survives its Service Worker's restart, opens in a new tab, says when the page is gone", {
           timeout: 240_000,
         }, async () => {
-          const playwright = page as unknown as Page;
           shown = await browse(page, `${APP}/`, APP_LABEL);
           await expect.poll(heading, { timeout: 20_000 }).toBe("Logged in as alice");
           // The browser stops the origin's Service Worker: the restarted one has no port, asks
           // the bridge for one, and the app answers as before.
-          const cdp = await playwright.context().newCDPSession(playwright);
-          await cdp.send("ServiceWorker.enable");
-          await cdp.send("ServiceWorker.stopAllWorkers");
+          await stopServiceWorkers(page);
           await expect
             .poll(() => inFrame(shown, async () => (await fetch("/api/me")).json()), {
               timeout: 60_000,
@@ -394,7 +389,7 @@ describe.each(BROWSERS)("in %s", (name) => {
             .toEqual({ user: "alice" });
           // A new tab of the frame's address: the same origin, Service Worker and cookies.
           const [tab] = await Promise.all([
-            playwright.context().waitForEvent("page"),
+            page.context().waitForEvent("page"),
             page.getByRole("button", { name: "Open in new tab" }).click(),
           ]);
           await expect
@@ -402,7 +397,7 @@ describe.each(BROWSERS)("in %s", (name) => {
             .toBe("Logged in as alice");
           expect(new URL(tab.url()).origin).toBe(shown.origin);
           // The Wiregate page is closed: the tab's next load says so instead of hanging.
-          await playwright.close();
+          await page.close();
           await tab.reload();
           await expect
             .poll(() => tab.locator("body").textContent(), { timeout: 60_000 })
