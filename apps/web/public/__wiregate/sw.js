@@ -127,9 +127,14 @@ function text(status, message) {
 const NO_WIREGATE =
   "Wiregate: this page comes from inside a WireGuard tunnel, and the Wiregate page that showed it is closed or not connected. Open Wiregate, connect, and show it again from the Browse screen.";
 
+/**
+ * The request's body as a Blob: this worker never holds its bytes (a large one stays in the
+ * browser's blob store, on disk), its size is the Content-Length, and the tunnel worker streams it
+ * to the server. Browsers send no chunked uploads over HTTP/1.1, so neither do we.
+ */
 async function bodyOf(request) {
   if (request.method === "GET" || request.method === "HEAD") return undefined;
-  return new Uint8Array(await request.arrayBuffer());
+  return request.blob();
 }
 
 /**
@@ -192,7 +197,7 @@ async function forward(request, path, clientId, body, attempt = 0) {
       },
     });
   });
-  // The body is copied (not moved): a retry on a new port sends it again.
+  // The body (a Blob) goes by reference: a retry on a new port sends it again.
   to.postMessage(message, [channel.port2]);
   if (!(await accepted)) {
     settle(id);

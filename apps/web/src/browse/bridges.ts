@@ -151,12 +151,10 @@ export class BrowseBridges {
       ...(typeof referrer === "string" ? { referrer } : {}),
       ...(typeof mode === "string" ? { mode } : {}),
       ...(typeof destination === "string" ? { destination } : {}),
-      ...(body instanceof Uint8Array ? { body } : {}),
+      ...(body instanceof Blob ? { body } : {}),
     };
-    // The body moves on to the tunnel worker (50 MB uploads are not copied again).
-    const transfer: Transferable[] = [answer];
-    if (request.body) transfer.push(request.body.buffer as ArrayBuffer);
-    this.client.send({ type: "browse-http", context, request, port: answer }, transfer);
+    // The body is a Blob: it goes on by reference, its bytes stay in the browser's blob store.
+    this.client.send({ type: "browse-http", context, request, port: answer }, [answer]);
   }
 
   /**

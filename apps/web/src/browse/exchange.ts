@@ -205,6 +205,21 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Bodies up to this size are read at once: head and body then leave in one write. */
+const SMALL_BODY = 64 * 1024;
+
+/**
+ * A request body for the server: a small one as bytes, a larger one streamed from its Blob with
+ * its length (Content-Length, never chunked: browsers send no chunked uploads over HTTP/1.1, and
+ * many servers take none), a piece at a time as TCP takes it.
+ */
+async function requestBody(
+  blob: Blob,
+): Promise<{ body: Uint8Array } | { body: ReadableStream<Uint8Array>; bodyLength: number }> {
+  if (blob.size <= SMALL_BODY) return { body: new Uint8Array(await blob.arrayBuffer()) };
+  return { body: blob.stream(), bodyLength: blob.size };
+}
+
 /** The tunnel's TCP side: its keep-alive pool, and its resolver for names (dns/). */
 export interface BrowseNet {
   http: HttpPool;
@@ -248,7 +263,7 @@ export async function browseExchange(
       method: request.method,
       path: request.path,
       headers,
-      ...(request.body ? { body: request.body } : {}),
+      ...(request.body ? await requestBody(request.body) : {}),
     });
     const setCookies = response.headerList.filter(([n]) => n === "set-cookie").map(([, v]) => v);
     if (setCookies.length > 0) await cookies.fromResponse(target, request.path, setCookies, site);

@@ -13,7 +13,13 @@ export interface BrowseRequest {
   mode?: string;
   /** "document", "iframe", "script", "" (fetch) … */
   destination?: string;
-  body?: Uint8Array;
+  /**
+   * The request's body as a Blob (Request.blob() in the Service Worker): its size is known (the
+   * Content-Length, as a browser sends over HTTP/1.1), and its bytes stay in the browser's blob
+   * store (on disk when large) until the tunnel worker streams them, so a 50 MB upload is never
+   * held whole by the Service Worker, the page or the tunnel worker.
+   */
+  body?: Blob;
 }
 
 /** Which target, on which origins: fixed by the page, never by the request. */
