@@ -615,6 +615,8 @@ class FirefoxContext implements TestContext {
 export interface FirefoxOptions {
   readonly env?: Record<string, string>;
   readonly timeoutMs?: number;
+  /** Preferences over FIREFOX_PREFS (e.g. `network.dns.forceResolve`). */
+  readonly prefs?: Record<string, unknown>;
 }
 
 /**
@@ -635,7 +637,7 @@ export function launchFirefox(options: FirefoxOptions = {}): TestBrowser {
         acceptInsecureCerts,
         // The privileged scope, for stopServiceWorkers (nothing else uses it).
         args: ["--remote-allow-system-access"],
-        extraPrefsFirefox: { ...FIREFOX_PREFS },
+        extraPrefsFirefox: { ...FIREFOX_PREFS, ...options.prefs },
         timeout: options.timeoutMs ?? 60_000,
         ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
       });

@@ -2,24 +2,24 @@
  * Browse on a public relay: the page at `https://relay.test:PORT/`, served by the relay's TLS port
  * with a certificate that also covers `*.browse.relay.test` (`--browse-domain browse.relay.test`),
  * shows the demo peer's page on `https://v4-80-10-99-0-1.browse.relay.test:PORT/`, its own origin,
- * over HTTP/3 and WebSocket; the frame reaches neither the page's document nor its storage, and
- * its origin may open no session. The TLS port answers hosts under the Browse domain with the
- * bridge only. The names resolve to loopback through Chromium's `--host-resolver-rules` and the
- * certificate is trusted by its key (`--ignore-certificate-errors-spki-list`), not by ignoring
- * errors: a Service Worker is refused on an origin whose certificate has an error.
- *
- * Chromium only: Firefox ESR has neither flag (no resolver rules for a wildcard name, and a CA
- * only through its profile's certificate database), and the Browse code is the same as on the
- * loopback listener, which browse.test.ts runs in both browsers.
+ * over HTTP/3 and WebSocket, in Chromium and Firefox ESR; the frame reaches neither the page's
+ * document nor its storage, and its origin may open no session. The TLS port answers hosts under
+ * the Browse domain with the bridge only. In Chromium the names resolve to loopback through
+ * `--host-resolver-rules` and the certificate is trusted by its key
+ * (`--ignore-certificate-errors-spki-list`), not by ignoring errors: Chromium refuses a Service
+ * Worker on an origin whose certificate has an error. Firefox has no such switch: every name
+ * resolves to loopback (`network.dns.forceResolve`) and the session accepts the certificate
+ * (WebDriver BiDi's acceptInsecureCerts), under which it gives the origin its Service Worker.
  */
 import { createHash, X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "../../../test/helpers/browser.js";
+import { BROWSERS, type BrowserName, launchChromium } from "../../../test/helpers/browser.js";
+import type { TestBrowser } from "../../../test/helpers/browser-page.js";
+import { launchFirefox } from "../../../test/helpers/firefox.js";
 import { generateDevCertificate } from "../../relay/src/dev-cert.js";
 import { browse, imagesLoaded, inFrame } from "./browse-screen.js";
 import {
@@ -39,7 +39,7 @@ const DOMAIN = `browse.${NAME}`;
 let directory: string;
 let certFile: string;
 let keyFile: string;
-let chromium: Browser;
+const browsers = new Map<BrowserName, TestBrowser>();
 
 beforeAll(async () => {
   directory = mkdtempSync(join(tmpdir(), "wiregate-browse-public-"));
@@ -53,16 +53,20 @@ beforeAll(async () => {
     type: "spki",
     format: "der",
   });
-  chromium = await launchChromium({
-    extraArgs: [
-      `--host-resolver-rules=MAP ${NAME} 127.0.0.1, MAP *.${DOMAIN} 127.0.0.1`,
-      `--ignore-certificate-errors-spki-list=${createHash("sha256").update(spki).digest("base64")}`,
-    ],
-  });
+  browsers.set(
+    "chromium",
+    await launchChromium({
+      extraArgs: [
+        `--host-resolver-rules=MAP ${NAME} 127.0.0.1, MAP *.${DOMAIN} 127.0.0.1`,
+        `--ignore-certificate-errors-spki-list=${createHash("sha256").update(spki).digest("base64")}`,
+      ],
+    }),
+  );
+  browsers.set("firefox", launchFirefox({ prefs: { "network.dns.forceResolve": "127.0.0.1" } }));
 }, 60_000);
 
 afterAll(async () => {
-  await chromium?.close();
+  for (const b of browsers.values()) await b.close();
   rmSync(directory, { recursive: true, force: true });
 });
 
@@ -137,78 +141,86 @@ describe.each(CARRIAGES.filter((c) => c.name !== "HTTP/3 stream"))(
       expect(JSON.parse((await get(port, NAME, "/wiregate.json")).body).browseDomain).toBe(DOMAIN);
     });
 
-    it("shows the demo peer's page on its own https origin, isolated from the page", {
-      timeout: 90_000,
-    }, async () => {
-      const context = await newContext(chromium, undefined, true);
-      try {
-        const page = await context.newPage();
-        const errors = watchErrors(page);
-        const url = new URL(
-          pageUrl(stack.relay.address, {
-            peer: stack.demo.publicKey,
-            carriage: transport.carriage,
-          }),
-        );
-        url.hostname = NAME;
-        url.searchParams.set("relay", `https://${NAME}:${port}/wiregate`);
-        await open(page, url.href);
-        await page.getByRole("button", { name: "Generate key pair" }).click();
+    it.each(BROWSERS)(
+      "in %s, shows the demo peer's page on its own https origin, isolated from the page",
+      {
+        timeout: 90_000,
+      },
+      async (name) => {
+        const context = await newContext(browsers.get(name)!, undefined, name === "chromium");
         try {
-          await connectTunnel(
-            page,
-            new RegExp(`^Connected · ${transport.badge.replace(/[()/]/g, "\\$&")}`),
+          const page = await context.newPage();
+          const errors = watchErrors(page);
+          const url = new URL(
+            pageUrl(stack.relay.address, {
+              peer: stack.demo.publicKey,
+              carriage: transport.carriage,
+            }),
           );
-        } catch (e) {
-          // What the page said, to tell why it did not connect.
-          console.log("page text:", await page.evaluate(() => document.body.textContent), errors);
-          throw e;
+          url.hostname = NAME;
+          url.searchParams.set("relay", `https://${NAME}:${port}/wiregate`);
+          await open(page, url.href);
+          await page.getByRole("button", { name: "Generate key pair" }).click();
+          try {
+            await connectTunnel(
+              page,
+              new RegExp(`^Connected · ${transport.badge.replace(/[()/]/g, "\\$&")}`),
+            );
+          } catch (e) {
+            // What the page said, to tell why it did not connect.
+            console.log("page text:", await page.evaluate(() => document.body.textContent), errors);
+            throw e;
+          }
+          await page.evaluate(() => localStorage.setItem("wiregate-test-secret", "page only"));
+          const origin = `https://v4-80-10-99-0-1.${DOMAIN}:${port}`;
+          const frame = await browse(page, "http://10.99.0.1/", "v4-80-10-99-0-1", origin);
+          await expect
+            .poll(() => inFrame(frame, () => document.querySelector("h1")?.textContent), {
+              timeout: 20_000,
+            })
+            .toBe("You are inside the tunnel");
+          await expect.poll(() => imagesLoaded(frame), { timeout: 20_000 }).toBe(true);
+          const reach = await inFrame(
+            frame,
+            async (relay: string) => {
+              let parentDocument: string;
+              try {
+                parentDocument = String(window.parent.document.title);
+              } catch {
+                parentDocument = "refused";
+              }
+              // A session of the frame's own to the relay: the origin check refuses it.
+              const session = await new Promise<string>((resolve) => {
+                const socket = new WebSocket(relay);
+                socket.onopen = () => resolve("opened");
+                socket.onclose = () => resolve("refused");
+              });
+              return {
+                origin: location.origin,
+                secure: isSecureContext,
+                parentDocument,
+                storage: localStorage.getItem("wiregate-test-secret"),
+                session,
+              };
+            },
+            `wss://${NAME}:${port}/wiregate`,
+          );
+          expect(reach).toEqual({
+            origin,
+            secure: true,
+            parentDocument: "refused",
+            storage: null,
+            session: "refused",
+          });
+          // Firefox reports the frame's refused session as an error of the page: that one is expected.
+          const refused = `wss://${NAME}:${port}/wiregate`;
+          expect(errors.filter((e) => e.startsWith("pageerror") && !e.includes(refused))).toEqual(
+            [],
+          );
+        } finally {
+          await context.close();
         }
-        await page.evaluate(() => localStorage.setItem("wiregate-test-secret", "page only"));
-        const origin = `https://v4-80-10-99-0-1.${DOMAIN}:${port}`;
-        const frame = await browse(page, "http://10.99.0.1/", "v4-80-10-99-0-1", origin);
-        await expect
-          .poll(() => inFrame(frame, () => document.querySelector("h1")?.textContent), {
-            timeout: 20_000,
-          })
-          .toBe("You are inside the tunnel");
-        await expect.poll(() => imagesLoaded(frame), { timeout: 20_000 }).toBe(true);
-        const reach = await inFrame(
-          frame,
-          async (relay: string) => {
-            let parentDocument: string;
-            try {
-              parentDocument = String(window.parent.document.title);
-            } catch {
-              parentDocument = "refused";
-            }
-            // A session of the frame's own to the relay: the origin check refuses it.
-            const session = await new Promise<string>((resolve) => {
-              const socket = new WebSocket(relay);
-              socket.onopen = () => resolve("opened");
-              socket.onclose = () => resolve("refused");
-            });
-            return {
-              origin: location.origin,
-              secure: isSecureContext,
-              parentDocument,
-              storage: localStorage.getItem("wiregate-test-secret"),
-              session,
-            };
-          },
-          `wss://${NAME}:${port}/wiregate`,
-        );
-        expect(reach).toEqual({
-          origin,
-          secure: true,
-          parentDocument: "refused",
-          storage: null,
-          session: "refused",
-        });
-        expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
-      } finally {
-        await context.close();
-      }
-    });
+      },
+    );
   },
 );
