@@ -23,6 +23,7 @@ import { type Logger, silentLogger } from "./logger.js";
 import { createMetrics, RelayCounters } from "./metrics.js";
 import { closeOpsServer, startOpsServer } from "./ops-server.js";
 import { ownOrigins } from "./origin-check.js";
+import { holdPortPair } from "./port-pair.js";
 import { RefusalAudit } from "./refusal-audit.js";
 import type { RelaySession } from "./session.js";
 import { SessionGate } from "./session-gate.js";
@@ -184,7 +185,31 @@ export class Relay {
     const tls = { cert: certificates.current.certPem, privKey: certificates.current.keyPem };
     const secret = randomBytes(32).toString("hex");
 
-    const http2 = new Http2Server({ port: config.port, host: config.host, secret, ...tls });
+    // Port 0: a number free for UDP too, held until HTTP/3 has it (port-pair.ts).
+    const held = config.port === 0 && config.http3 ? await holdPortPair(config.host) : undefined;
+    try {
+      return await this.#listen(
+        config,
+        held?.port ?? config.port,
+        names,
+        certificates,
+        tls,
+        secret,
+      );
+    } finally {
+      await held?.release();
+    }
+  }
+
+  async #listen(
+    config: RelayConfig,
+    listenPort: number,
+    names: string[],
+    certificates: CertificateKeeper,
+    tls: { cert: string; privKey: string },
+    secret: string,
+  ): Promise<RelayAddress> {
+    const http2 = new Http2Server({ port: listenPort, host: config.host, secret, ...tls });
     // Create the library's node server now so it can be hooked before it accepts anything.
     await (http2 as unknown as { createTransportInt(): Promise<void> }).createTransportInt();
     // The library's WebSocket handler, before any other: the loopback listener hands it upgrades.
