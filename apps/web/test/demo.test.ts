@@ -91,6 +91,10 @@ describe.each(BROWSERS)("in %s", (name) => {
       expect(await badge().textContent()).toBe(`Connected · ${transport.badge} · MTU 1420`);
       await openTab(page, "Status");
       await expect.poll(() => page.getByTestId("handshake").textContent()).toBe("established");
+      // The worker reports its crypto backend a moment after the handshake: wait for it.
+      await expect
+        .poll(() => page.getByTestId("session").textContent())
+        .toContain("libsodium (WebAssembly) for ChaCha20-Poly1305");
       const session = await page.getByTestId("session").textContent();
       expect(session).toContain(`relay reports ${transport.relayReports}`);
       expect(session).toContain(
@@ -132,7 +136,7 @@ describe.each(BROWSERS)("in %s", (name) => {
       expect(v6.received).toBe(3);
     });
 
-    it("converges within a second when both ends initiate at once, and shows the collision", async () => {
+    it("converges in the crossing itself, with no retry, when both ends initiate at once, and shows the collision", async () => {
       // Both ends must be past REKEY_TIMEOUT (5 s) since their last handshake message.
       await page.waitForTimeout(Math.max(0, connectedAt + 5_500 - Date.now()));
       const publicKey = Buffer.from(await page.getByTestId("public-key").inputValue(), "base64");
@@ -149,10 +153,12 @@ describe.each(BROWSERS)("in %s", (name) => {
       const before = Date.now();
       await page.getByRole("button", { name: "Handshake now" }).click();
       const collision = page.locator('[data-testid="timeline"] li[data-kind="collision"]');
-      await collision.first().waitFor({ timeout: 1_000 });
+      await collision.first().waitFor({ timeout: 10_000 });
       expect(held).toBe(true);
       expect(await collision.first().textContent()).toContain("collision");
-      // Converged: the ping works, and a handshake of this round completed within a second.
+      // Converged: the ping works, and a handshake of this round completed before any retry of
+      // the page's initiation (wireguard-go's stall waits REKEY_TIMEOUT, 5 s, for one). Counted in
+      // the page's own events, not in time: a loaded machine may take long for one round trip.
       await expect
         .poll(
           async () =>
@@ -160,24 +166,26 @@ describe.each(BROWSERS)("in %s", (name) => {
         )
         .toBe(1);
       await openTab(page, "Status");
-      const completed = await page.evaluate(() =>
-        [...document.querySelectorAll('[data-testid="timeline"] li')]
-          .filter((li) =>
-            /^(response-consumed|keypair-confirmed)$/.test(li.getAttribute("data-kind") ?? ""),
-          )
-          .map((li) => Number(li.getAttribute("data-at"))),
-      );
-      const firstAfter = Math.min(...completed.filter((at) => at >= before));
-      expect(firstAfter - before).toBeLessThan(1_000);
       const events = await page.evaluate(() => {
         return [...document.querySelectorAll('[data-testid="timeline"] li')].map((li) => ({
-          kind: li.getAttribute("data-kind"),
+          kind: li.getAttribute("data-kind") ?? "",
+          at: Number(li.getAttribute("data-at")),
           className: li.className,
         }));
       });
+      const thisRound = events.filter((e) => e.at >= before);
+      const completedAt = Math.min(
+        ...thisRound
+          .filter((e) => /^(response-consumed|keypair-confirmed)$/.test(e.kind))
+          .map((e) => e.at),
+      );
+      expect(completedAt).toBeLessThan(Number.POSITIVE_INFINITY);
+      // A retry shows as "initiation-sent" (first initiations are debug events, not shown).
+      expect(thisRound.filter((e) => e.kind === "initiation-sent" && e.at <= completedAt)).toEqual(
+        [],
+      );
       expect(events.some((e) => e.className.includes("level-error"))).toBe(false);
       expect(await badge().textContent()).toMatch(/^Connected/);
-      expect(Date.now() - before).toBeLessThan(5_000);
       await openTab(page, "Status");
       await screenshot(page, "status-collision");
       expect(errors.filter((e) => e.startsWith("pageerror"))).toEqual([]);
