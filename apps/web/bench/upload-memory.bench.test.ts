@@ -6,7 +6,10 @@
  * for a 50 MB download (/bytes, streamed, read as it comes) in the same run. The request body
  * travels as a Blob, its bytes in the browser's blob store, streamed to TCP as it takes them:
  * no renderer should hold the 50 MB. BENCH_UPLOAD_BYTES changes the size. Writes
- * test-results/upload-memory-bench.json.
+ * test-results/upload-memory-bench.json. Known problem: after its first run, the upload to the
+ * demo peer stalled in every later run (CPU idle, no answer; also with a 10 MB body and with
+ * bytes instead of a Blob), while browse.test.ts's 50 MB uploads to a kernel server pass; not
+ * found yet. The stages are logged to see where a run stops.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -57,6 +60,7 @@ it("a 50 MB upload through Browse holds no copy of it in the renderers", {
   await page.getByRole("button", { name: "Generate key pair" }).click();
   await connectTunnel(page);
   const tab = await browseTab(context, page);
+  console.info("upload-memory: connected, Browse tab open");
   const browser = await chromium.newBrowserCDPSession();
   const renderers = async () => {
     const { processInfo } = (await browser.send("SystemInfo.getProcessInfo")) as {
@@ -95,6 +99,7 @@ it("a 50 MB upload through Browse holds no copy of it in the renderers", {
     }, BYTES),
   );
   expect(download.result).toBe(BYTES);
+  console.info("upload-memory: downloaded");
 
   // The upload's body: a Blob made before the measure (its bytes go to the browser's blob store;
   // the pieces it was made of are let go), sent to /echo, whose answer is read as it comes.
@@ -107,8 +112,10 @@ it("a 50 MB upload through Browse holds no copy of it in the renderers", {
     }
     (window as unknown as { upload: Blob }).upload = new Blob(pieces);
   }, BYTES);
+  console.info("upload-memory: body made");
   const tabSession = await context.newCDPSession(tab);
   await tabSession.send("HeapProfiler.collectGarbage");
+  console.info("upload-memory: uploading");
   const upload = await peakGrowth(() =>
     tab.evaluate(async () => {
       const body = (window as unknown as { upload: Blob }).upload;
