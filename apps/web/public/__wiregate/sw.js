@@ -9,6 +9,8 @@
 const BRIDGE = "/__wiregate/";
 /** The Wiregate page's requests port for this origin, and the target's own origin. */
 let port = null;
+/** The window that handed the port (the page's bridge frame, a shown page, a tab). */
+let portGiver = null;
 let server = null;
 let waiting = [];
 /** Windows asked for a port, and what to call when all of them said they have none. */
@@ -43,13 +45,14 @@ self.addEventListener("message", (event) => {
     return;
   }
   if (data?.type !== "wiregate-port" || !event.ports[0]) return;
-  usePort(event.ports[0], data.server);
+  usePort(event.ports[0], data.server, event.source?.id ?? null);
   event.ports[1]?.postMessage({ type: "wiregate-port-taken" });
 });
 
-function usePort(next, serverOrigin) {
+function usePort(next, serverOrigin, giver) {
   const old = port;
   port = next;
+  portGiver = giver;
   server = typeof serverOrigin === "string" ? serverOrigin : null;
   port.onmessage = ({ data }) => {
     if (data?.type === "accepted") pending.get(data.id)?.accepted();
@@ -78,6 +81,14 @@ function settle(id) {
 
 /** The port, or a new one asked of a bridge or shown page of this origin (null if none answers). */
 async function getPort() {
+  const current = port;
+  // The window that handed the port is gone (closed with its Wiregate page, most often): the
+  // port may be dead, and a message to a dead port is dropped without a word. Ask the windows
+  // still here instead of waiting 10 s for an ack that cannot come.
+  if (current && portGiver && !(await self.clients.get(portGiver)) && port === current) {
+    retire(current);
+    port = null;
+  }
   if (port) return port;
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
   if (windows.length === 0) return null;
