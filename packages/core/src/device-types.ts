@@ -58,7 +58,8 @@ export interface PeerOptions {
 }
 
 export interface OutgoingDatagram {
-  to: UdpEndpoint;
+  /** The peer's endpoint as the device holds it (frozen: shared, not copied, per datagram). */
+  to: Readonly<UdpEndpoint>;
   data: Uint8Array;
 }
 
@@ -68,12 +69,16 @@ export interface DeliveredPacket {
   data: Uint8Array;
 }
 
-/** Everything one call produced. `deadline`: call `tick` at this `now` (or earlier) at the latest. */
+/**
+ * Everything one call produced. `deadline`: call `tick` at this `now` (or earlier) at the latest.
+ * The lists are read-only: an empty one is shared by every output (a packet's call allocates only
+ * what it produced).
+ */
 export interface Output {
-  datagrams: OutgoingDatagram[];
-  packets: DeliveredPacket[];
-  events: TraceEvent[];
-  keyLog: string[];
+  readonly datagrams: readonly OutgoingDatagram[];
+  readonly packets: readonly DeliveredPacket[];
+  readonly events: readonly TraceEvent[];
+  readonly keyLog: readonly string[];
   deadline: number | undefined;
 }
 

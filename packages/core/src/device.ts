@@ -24,11 +24,11 @@ import type {
 } from "./device-types.js";
 import { entropyFrom } from "./entropy.js";
 import { initiate, onCookieReply, onInitiation } from "./handshake.js";
-import { packetAddresses, parseCidr } from "./ip.js";
+import { destinationOffset, ipFamilyOf, ipPacketLength, parseCidr } from "./ip.js";
 import { zeroAll } from "./keypair-slots.js";
 import { keyToBase64 } from "./keys.js";
-import { decodeMessage } from "./messages.js";
-import { Peer } from "./peer.js";
+import { checkShape, decodeMessage, decodeTransportData } from "./messages.js";
+import { frozenEndpoint, Peer } from "./peer.js";
 import {
   onResponseMessage,
   onTransportData,
@@ -105,8 +105,10 @@ export class Device {
     this.#begin(now);
     abytes(datagram, undefined, "datagram");
     const ctx = this.#ctx;
-    const decoded = decodeMessage(datagram);
-    if (!decoded.ok) {
+    // Transport data, nearly every datagram, is decoded without the result wrapper.
+    const decoded = checkShape(datagram) === 4 ? undefined : decodeMessage(datagram);
+    if (decoded === undefined) onTransportData(ctx, decodeTransportData(datagram), from);
+    else if (!decoded.ok) {
       ctx.reject(undefined, decoded.reason, decoded.detail);
     } else {
       const m = decoded.message;
@@ -123,12 +125,15 @@ export class Device {
     this.#begin(now);
     abytes(packet, undefined, "packet");
     const ctx = this.#ctx;
-    const addresses = packetAddresses(packet);
-    const peer = addresses && ctx.routes.lookup(addresses.family, addresses.destination);
-    if (!addresses) ctx.reject(undefined, "invalid-inner-packet", "not an IPv4/IPv6 packet");
-    else if (!peer)
-      ctx.reject(undefined, "no-route", "no peer's allowed IPs contain the destination");
-    else sendPacket(ctx, peer, packet.subarray(0, addresses.totalLength));
+    const length = ipPacketLength(packet);
+    if (length < 0) {
+      ctx.reject(undefined, "invalid-inner-packet", "not an IPv4/IPv6 packet");
+      return ctx.finish();
+    }
+    const family = ipFamilyOf(packet);
+    const peer = ctx.routes.lookup(family, packet, destinationOffset(family));
+    if (!peer) ctx.reject(undefined, "no-route", "no peer's allowed IPs contain the destination");
+    else sendPacket(ctx, peer, length === packet.length ? packet : packet.subarray(0, length));
     return ctx.finish();
   }
 
@@ -164,7 +169,9 @@ export class Device {
 
   /** Sets or clears a peer's endpoint (e.g. once a relay session exists). */
   setEndpoint(publicKey: Uint8Array, endpoint: UdpEndpoint | undefined): void {
-    this.#known(publicKey, "setEndpoint").endpoint = endpoint ? { ...endpoint } : undefined;
+    this.#known(publicKey, "setEndpoint").endpoint = endpoint
+      ? frozenEndpoint(endpoint)
+      : undefined;
   }
 
   peerStatus(publicKey: Uint8Array): PeerStatus | undefined {

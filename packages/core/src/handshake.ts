@@ -47,7 +47,7 @@ function admitted(ctx: Context, bytes: Uint8Array, sender: number, from: UdpEndp
   const verdict = ctx.s.gate.admit(ctx.now, ctx.s.entropy, bytes, sender, from);
   if (verdict.ok) return true;
   if (verdict.reason === "cookie-required") {
-    ctx.out.datagrams.push({ to: { ...from }, data: verdict.cookieReply });
+    ctx.datagram({ ...from }, verdict.cookieReply);
   }
   ctx.reject(undefined, verdict.reason, verdict.detail);
   if (verdict.reason === "cookie-required") {

@@ -214,34 +214,59 @@ export interface PacketAddresses {
 }
 
 /**
- * Source and destination of a plaintext IP packet, or null when the bytes are not a well-formed
- * IPv4/IPv6 packet (wrong version nibble, truncated header, or a length field past the end).
+ * The length the IP header of a plaintext packet claims for the whole packet, or -1 when the bytes
+ * are not a well-formed IPv4/IPv6 packet (wrong version nibble, truncated header, or a length field
+ * past the end). Allocates nothing: the per-packet path reads the addresses in place with
+ * {@link ipFamilyOf}, {@link sourceOffset} and {@link destinationOffset}.
  */
-export function packetAddresses(packet: Uint8Array): PacketAddresses | null {
-  if (packet.length < 1) return null;
+export function ipPacketLength(packet: Uint8Array): number {
+  if (packet.length < 1) return -1;
   const version = packet[0]! >> 4;
   if (version === 4) {
-    if (packet.length < 20) return null;
+    if (packet.length < 20) return -1;
     const headerLength = (packet[0]! & 0x0f) * 4;
     const totalLength = (packet[2]! << 8) | packet[3]!;
-    if (headerLength < 20 || totalLength < headerLength || totalLength > packet.length) return null;
-    return {
-      family: 4,
-      source: packet.subarray(12, 16),
-      destination: packet.subarray(16, 20),
-      totalLength,
-    };
+    if (headerLength < 20 || totalLength < headerLength || totalLength > packet.length) return -1;
+    return totalLength;
   }
   if (version === 6) {
-    if (packet.length < 40) return null;
+    if (packet.length < 40) return -1;
     const totalLength = 40 + ((packet[4]! << 8) | packet[5]!);
-    if (totalLength > packet.length) return null;
-    return {
-      family: 6,
-      source: packet.subarray(8, 24),
-      destination: packet.subarray(24, 40),
-      totalLength,
-    };
+    return totalLength > packet.length ? -1 : totalLength;
   }
-  return null;
+  return -1;
+}
+
+/** The family of a packet {@link ipPacketLength} accepted (its version nibble). */
+export function ipFamilyOf(packet: Uint8Array): IpFamily {
+  return packet[0]! >> 4 === 4 ? 4 : 6;
+}
+
+/** Where the source address starts in an IP header of `family`. */
+export function sourceOffset(family: IpFamily): number {
+  return family === 4 ? 12 : 8;
+}
+
+/** Where the destination address starts in an IP header of `family`. */
+export function destinationOffset(family: IpFamily): number {
+  return family === 4 ? 16 : 24;
+}
+
+/**
+ * Source and destination of a plaintext IP packet, or null when the bytes are not a well-formed
+ * IPv4/IPv6 packet (as {@link ipPacketLength}).
+ */
+export function packetAddresses(packet: Uint8Array): PacketAddresses | null {
+  const totalLength = ipPacketLength(packet);
+  if (totalLength < 0) return null;
+  const family = ipFamilyOf(packet);
+  const source = sourceOffset(family);
+  const destination = destinationOffset(family);
+  const size = addressLength(family);
+  return {
+    family,
+    source: packet.subarray(source, source + size),
+    destination: packet.subarray(destination, destination + size),
+    totalLength,
+  };
 }

@@ -175,17 +175,26 @@ export function decodeMessage(bytes: Uint8Array): DecodeResult {
         },
       };
     case 4:
-      return {
-        ok: true,
-        message: {
-          type: 4,
-          receiver: u32(bytes, 4),
-          counter: new DataView(bytes.buffer, bytes.byteOffset + 8, 8).getBigUint64(0, true),
-          encrypted: bytes.subarray(16),
-          bytes,
-        },
-      };
+      return { ok: true, message: decodeTransportData(bytes) };
   }
+}
+
+/**
+ * Transport data from bytes that {@link checkShape} found to be type 4: the per-packet decode,
+ * without the result wrapper (and without a `DataView` for the counter).
+ */
+export function decodeTransportData(bytes: Uint8Array): TransportData {
+  const low = u32(bytes, 8);
+  const high = u32(bytes, 12);
+  return {
+    type: 4,
+    receiver: u32(bytes, 4),
+    // Below 2^53 the counter is exact as a Number: one BigInt made instead of three.
+    counter:
+      high < 0x20_0000 ? BigInt(high * 0x1_0000_0000 + low) : (BigInt(high) << 32n) | BigInt(low),
+    encrypted: bytes.subarray(TRANSPORT_HEADER_SIZE),
+    bytes,
+  };
 }
 
 /** Offset of mac1 in a handshake message (mac1 covers everything before it). */
@@ -279,7 +288,14 @@ export function writeTransportHeader(out: Uint8Array, receiver: number, counter:
   if (typeof counter !== "bigint" || counter < 0n || counter > 0xffff_ffff_ffff_ffffn) {
     throw new RangeError(`counter: ${String(counter)} is not a 64-bit unsigned integer`);
   }
-  // Two 32-bit halves: cheaper per packet than a DataView over the new buffer.
-  writeU32(out, 8, Number(counter & 0xffff_ffffn));
-  writeU32(out, 12, Number(counter >> 32n));
+  // Two 32-bit halves: cheaper per packet than a DataView over the new buffer. Below 2^53 they
+  // come from a Number (no BigInt arithmetic, which allocates).
+  const value = Number(counter);
+  if (value <= Number.MAX_SAFE_INTEGER) {
+    writeU32(out, 8, value % 0x1_0000_0000);
+    writeU32(out, 12, Math.floor(value / 0x1_0000_0000));
+  } else {
+    writeU32(out, 8, Number(counter & 0xffff_ffffn));
+    writeU32(out, 12, Number(counter >> 32n));
+  }
 }

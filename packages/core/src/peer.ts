@@ -14,6 +14,11 @@ import { keyToBase64 } from "./keys.js";
 import { staticStatic, ZERO_KEY } from "./noise.js";
 import { type Scheduled, TimerTable } from "./timers.js";
 
+/** A copy of `e` that cannot change, so that every datagram to it may share it. */
+export function frozenEndpoint(e: UdpEndpoint): Readonly<UdpEndpoint> {
+  return Object.freeze({ address: e.address, port: e.port });
+}
+
 export class Peer implements Scheduled {
   readonly id: string;
   /** Position in the device's peer list: timers of peers due together run in this order. */
@@ -21,7 +26,8 @@ export class Peer implements Scheduled {
   readonly staticStatic: Uint8Array | null;
   readonly presharedKey: Uint8Array;
   readonly cookies: CookieJar;
-  endpoint: UdpEndpoint | undefined;
+  /** Frozen ({@link frozenEndpoint}): replaced when the peer moves, never changed. */
+  endpoint: Readonly<UdpEndpoint> | undefined;
   /** Milliseconds; 0 is off. */
   persistentKeepalive: number;
 
@@ -46,6 +52,8 @@ export class Peer implements Scheduled {
   /** Kept by the device's deadline heap. */
   deadline = Number.POSITIVE_INFINITY;
   heapIndex = -1;
+  /** Whether the context lists the peer as touched in this call (its timers changed). */
+  touched = false;
 
   /** Plaintext waiting for a keypair; an empty array is a keepalive. */
   staged: Uint8Array[] = [];
@@ -65,7 +73,7 @@ export class Peer implements Scheduled {
     this.staticStatic = staticStatic(c, localPrivate, publicKey);
     this.presharedKey = options.presharedKey ? options.presharedKey.slice() : ZERO_KEY;
     this.cookies = new CookieJar(c, publicKey);
-    this.endpoint = options.endpoint ? { ...options.endpoint } : undefined;
+    this.endpoint = options.endpoint ? frozenEndpoint(options.endpoint) : undefined;
     this.persistentKeepalive = (options.persistentKeepaliveSeconds ?? 0) * 1000;
   }
 

@@ -12,7 +12,7 @@ import {
 } from "./constants.js";
 import type { Context } from "./context.js";
 import type { UdpEndpoint } from "./device-types.js";
-import { packetAddresses } from "./ip.js";
+import { ipFamilyOf, ipPacketLength, sourceOffset } from "./ip.js";
 import type { Keypair } from "./keypair.js";
 import { usable } from "./keypair-slots.js";
 import {
@@ -103,16 +103,18 @@ export function deliverTransportData(
   peer.rxMissing += counter > highest ? counter - highest - 1 : -1;
   if (plaintext.length === 0) return; // keepalive
   dataReceived(ctx, peer);
-  const addresses = packetAddresses(plaintext);
-  if (!addresses) {
+  const length = ipPacketLength(plaintext);
+  if (length < 0) {
     ctx.reject(peer, "invalid-inner-packet", "decrypted data is not an IP packet");
     return;
   }
-  if (ctx.routes.lookup(addresses.family, addresses.source) !== peer) {
+  const family = ipFamilyOf(plaintext);
+  if (ctx.routes.lookup(family, plaintext, sourceOffset(family)) !== peer) {
     ctx.reject(peer, "source-not-allowed", "inner source address not in the peer's allowed IPs");
     return;
   }
-  ctx.out.packets.push({ peer: peer.id, data: plaintext.subarray(0, addresses.totalLength) });
+  // Bytes past the IP header's length are the sender's padding.
+  ctx.deliver(peer, length === plaintext.length ? plaintext : plaintext.subarray(0, length));
 }
 
 /** Sends `packet` to `peer`: at once if nothing is queued and a keypair is up, else staged. */

@@ -30,7 +30,8 @@ function established(seed: string, persistentKeepaliveSeconds?: number): Clocked
   return pair;
 }
 
-const types = (out: { datagrams: { data: Uint8Array }[] }) => out.datagrams.map((d) => d.data[0]);
+const types = (out: { datagrams: readonly { data: Uint8Array }[] }) =>
+  out.datagrams.map((d) => d.data[0]);
 
 describe("passive keepalive", () => {
   it("answers received data with one 32-byte keepalive after KEEPALIVE_TIMEOUT of silence", () => {

@@ -33,16 +33,6 @@ export function openOrNull(ciphertext: Uint8Array, open: () => Uint8Array): Uint
 }
 
 /**
- * Writes WireGuard's transport nonce into `nonce` (12 bytes): 4 zero bytes, then `counter` as
- * 64-bit little endian. Rejects counters outside 0..2^64-1 instead of letting them wrap.
- */
-export function writeCounterNonce(counter: bigint, nonce: Uint8Array): Uint8Array {
-  const view = new DataView(nonce.buffer, nonce.byteOffset, nonce.byteLength);
-  view.setUint32(0, 0, true);
-  return writeCounter(view, counter, nonce);
-}
-
-/**
  * One 12-byte transport nonce rewritten for each counter (a backend's own, reused packet after
  * packet: every backend copies the nonce before it returns).
  */

@@ -6,9 +6,9 @@ import { abytes } from "../validate.js";
 import {
   checkAeadArguments,
   checkSealInto,
+  counterNonces,
   openOrNull,
   TAG_LENGTH,
-  writeCounterNonce,
 } from "./arguments.js";
 import type { CryptoBackend } from "./types.js";
 
@@ -37,6 +37,9 @@ export function nobleOpenWithNonce(
   checkAeadArguments(key, nonce);
   return openOrNull(ciphertext, () => chacha20poly1305(key, nonce, aad).decrypt(ciphertext));
 }
+
+/** One nonce array rewritten per packet: noble reads it before `encrypt`/`decrypt` returns. */
+const counterNonce = counterNonces();
 
 /** Portable backend on the noble libraries: pure JavaScript, safe in browsers and workers. */
 export const nobleCrypto: CryptoBackend = {
@@ -77,11 +80,11 @@ export const nobleCrypto: CryptoBackend = {
   },
 
   seal(key, counter, plaintext, aad) {
-    return nobleSealWithNonce(key, writeCounterNonce(counter, new Uint8Array(12)), plaintext, aad);
+    return nobleSealWithNonce(key, counterNonce(counter), plaintext, aad);
   },
 
   sealInto(key, counter, plaintext, aad, out, offset) {
-    const nonce = writeCounterNonce(counter, new Uint8Array(12));
+    const nonce = counterNonce(counter);
     checkAeadArguments(key, nonce);
     checkSealInto(plaintext.length, out, offset);
     // In place, noble copies the plaintext onto itself before encrypting it.
@@ -90,7 +93,7 @@ export const nobleCrypto: CryptoBackend = {
   },
 
   open(key, counter, ciphertext, aad) {
-    return nobleOpenWithNonce(key, writeCounterNonce(counter, new Uint8Array(12)), ciphertext, aad);
+    return nobleOpenWithNonce(key, counterNonce(counter), ciphertext, aad);
   },
 
   xseal(key, nonce, plaintext, aad) {

@@ -1,4 +1,4 @@
-import { checkAeadArguments, checkSealInto, openOrNull, writeCounterNonce } from "./arguments.js";
+import { checkAeadArguments, checkSealInto, counterNonces, openOrNull } from "./arguments.js";
 import { nobleCrypto } from "./noble.js";
 import type { CryptoBackend } from "./types.js";
 
@@ -59,19 +59,19 @@ export function sodiumOpenWithNonce(
  * X25519, BLAKE2s and the cookies' XChaCha20-Poly1305 run once per handshake and stay noble.
  */
 export function withSodiumAead(sodium: SodiumAead): CryptoBackend {
-  const counterNonce = new Uint8Array(12); // reused: libsodium copies it into its memory per call
+  const counterNonce = counterNonces(); // one array: libsodium copies it into its memory per call
   return {
     ...nobleCrypto,
     name: "noble+libsodium",
     seal: (key, counter, plaintext, aad) =>
-      sodiumSealWithNonce(sodium, key, writeCounterNonce(counter, counterNonce), plaintext, aad),
+      sodiumSealWithNonce(sodium, key, counterNonce(counter), plaintext, aad),
     // libsodium's result lives in its own memory and comes back as a new array either way.
     sealInto(key, counter, plaintext, aad, out, offset) {
       checkSealInto(plaintext.length, out, offset);
-      const nonce = writeCounterNonce(counter, counterNonce);
+      const nonce = counterNonce(counter);
       out.set(sodiumSealWithNonce(sodium, key, nonce, plaintext, aad), offset);
     },
     open: (key, counter, ciphertext, aad) =>
-      sodiumOpenWithNonce(sodium, key, writeCounterNonce(counter, counterNonce), ciphertext, aad),
+      sodiumOpenWithNonce(sodium, key, counterNonce(counter), ciphertext, aad),
   };
 }

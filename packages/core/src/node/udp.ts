@@ -70,9 +70,10 @@ export class UdpDevice {
       output: (out) => this.#apply(out),
     });
     socket.on("message", (data, rinfo) => {
+      // A view, not a copy; `rinfo` is the sender's endpoint as it is (the device copies an
+      // endpoint it keeps).
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const from = { address: rinfo.address, port: rinfo.port };
-      this.#runner.run((now) => this.device.receive(now, bytes, from));
+      this.#runner.run((now) => this.device.receive(now, bytes, rinfo));
     });
     for (const peer of options.peers ?? []) this.addPeer(peer);
   }
