@@ -75,7 +75,10 @@ export interface ConnectRelayOptions {
   serverCertificateHashes?: CertificateHash[];
   /** Extra options passed to the WebTransport constructor as they are. */
   transportOptions?: Record<string, unknown>;
-  /** Receive datagrams by callback instead of the `datagrams` iterable. */
+  /**
+   * Receive datagrams by callback instead of the `datagrams` iterable. A message from the message
+   * stream may be a view into the chunk it was read in: copy it to keep it past the call.
+   */
   onDatagram?: (datagram: Uint8Array) => void;
   /** Non-fatal errors the relay reports during the session (`oversized`, `limit`). */
   onError?: (error: ErrorFrame) => void;
@@ -287,6 +290,9 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
       const writer = await openMessageStream(
         wt,
         welcome.messageSize ?? welcome.datagramSize,
+        // A caller's `onDatagram` is done with a message when it returns (the page's device has
+        // decrypted it): it gets views into the read chunk; the queue keeps copies.
+        options.onDatagram !== undefined,
         (message) => {
           received++;
           deliver(message);
@@ -382,13 +388,14 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
 async function openMessageStream(
   wt: WebTransportLike,
   messageSize: number,
+  views: boolean,
   deliver: (message: Uint8Array) => void,
 ): Promise<WritableStreamDefaultWriter<Uint8Array>> {
   const stream = await wt.createBidirectionalStream();
   const writer = stream.writable.getWriter();
   void writer.write(OPEN_MESSAGE_STREAM).catch(() => {});
   const reader = stream.readable.getReader();
-  const messages = new StreamMessageReader(messageSize);
+  const messages = new StreamMessageReader(messageSize, { views });
   void (async () => {
     try {
       for (;;) {

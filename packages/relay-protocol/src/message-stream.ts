@@ -33,16 +33,31 @@ export type StreamMessageResult =
   /** A message over the limit: its bytes are skipped, the stream stays in step. */
   | { ok: false; length: number; detail: string };
 
+export interface StreamMessageReaderOptions {
+  /**
+   * A message that lies whole in one chunk comes out as a view into that chunk instead of a copy:
+   * for a caller that is done with each message before it drops the chunk (a view keeps the whole
+   * chunk alive) and never writes into a chunk it pushed. Default false (copies).
+   */
+  views?: boolean;
+}
+
 /** Splits a message stream back into messages, across any chunking. */
 export class StreamMessageReader {
   readonly #header = new Uint8Array(MESSAGE_HEADER_SIZE);
+  readonly #views: boolean;
   #headerFill = 0;
   #body: Uint8Array | undefined;
   #bodyFill = 0;
   #skip = 0;
 
   /** @param maxMessageSize larger messages are reported and skipped, never buffered */
-  constructor(readonly maxMessageSize: number) {}
+  constructor(
+    readonly maxMessageSize: number,
+    options: StreamMessageReaderOptions = {},
+  ) {
+    this.#views = options.views ?? false;
+  }
 
   push(chunk: Uint8Array): StreamMessageResult[] {
     const results: StreamMessageResult[] = [];
@@ -75,7 +90,8 @@ export class StreamMessageReader {
           });
           this.#skip = length;
         } else if (chunk.length - i >= length) {
-          results.push({ ok: true, message: chunk.slice(i, i + length) });
+          const message = this.#views ? chunk.subarray(i, i + length) : chunk.slice(i, i + length);
+          results.push({ ok: true, message });
           i += length;
         } else {
           this.#body = new Uint8Array(length);

@@ -42,7 +42,9 @@ export class StreamSender {
   readonly maxBytes: number;
   readonly #writer: Writer;
   readonly #schedule: (flush: () => void) => void;
-  #waiting: Uint8Array[] = [];
+  /** This turn's messages: the first `#waitingCount` entries (the array is reused turn after turn). */
+  readonly #waiting: (Uint8Array | undefined)[] = [];
+  #waitingCount = 0;
   /** Bytes (with headers) of this turn's messages. */
   #waitingBytes = 0;
   /** Bytes of the writes the transport has not completed. */
@@ -81,7 +83,7 @@ export class StreamSender {
       this.drops++;
       return false;
     }
-    this.#waiting.push(message);
+    this.#waiting[this.#waitingCount++] = message;
     this.#waitingBytes += size;
     this.sent++;
     if (!this.#scheduled) {
@@ -95,14 +97,17 @@ export class StreamSender {
     this.#scheduled = false;
     if (this.#closed || this.#waitingBytes === 0) return;
     const batch = new Uint8Array(this.#waitingBytes);
+    const waiting = this.#waiting;
     let offset = 0;
-    for (const message of this.#waiting) {
+    for (let i = 0; i < this.#waitingCount; i++) {
+      const message = waiting[i]!;
+      waiting[i] = undefined;
       batch[offset] = message.length >>> 8;
       batch[offset + 1] = message.length & 0xff;
       batch.set(message, offset + MESSAGE_HEADER_SIZE);
       offset += MESSAGE_HEADER_SIZE + message.length;
     }
-    this.#waiting = [];
+    this.#waitingCount = 0;
     this.#writingBytes += batch.length;
     this.#waitingBytes = 0;
     this.writes++;
@@ -112,14 +117,15 @@ export class StreamSender {
   };
 
   readonly #failed = (): void => {
-    this.drops += this.#waiting.length;
+    this.drops += this.#waitingCount;
     this.close();
   };
 
   /** Drops what waits; later sends are dropped. */
   close(): void {
     this.#closed = true;
-    this.#waiting = [];
+    this.#waiting.fill(undefined, 0, this.#waitingCount);
+    this.#waitingCount = 0;
     this.#waitingBytes = 0;
     this.#writingBytes = 0;
   }

@@ -46,6 +46,30 @@ describe("message stream", () => {
     );
   });
 
+  it("with views, gives the same messages across any chunking, a whole one as a view of its chunk", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 1500 }), { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        (messages, cuts) => {
+          const wire = concat([OPEN_MESSAGE_STREAM, ...messages.map(encodeStreamMessage)]);
+          const reader = new StreamMessageReader(1500, { views: true });
+          const out = chunked(wire, cuts).flatMap((chunk) => reader.push(chunk));
+          expect(out).toEqual(messages.map((message) => ({ ok: true, message })));
+        },
+      ),
+    );
+    const wire = concat([
+      encodeStreamMessage(Uint8Array.of(1, 2)),
+      encodeStreamMessage(Uint8Array.of(3)),
+    ]);
+    const [first, second] = new StreamMessageReader(10, { views: true }).push(wire);
+    expect(first?.ok && first.message.buffer).toBe(wire.buffer);
+    expect(second?.ok && second.message).toEqual(Uint8Array.of(3));
+    const [copied] = new StreamMessageReader(10).push(wire);
+    expect(copied?.ok && copied.message.buffer).not.toBe(wire.buffer);
+  });
+
   it("reports a message over the limit precisely, skips it, and stays in step", () => {
     const reader = new StreamMessageReader(1452);
     const big = new Uint8Array(1500).fill(4);
