@@ -40,6 +40,30 @@ describe("libsodium AEAD agrees with noble", () => {
     );
   });
 
+  it("on the module directly and through the wrappers alone: the same bytes, at any size", () => {
+    expect((sodium as { libsodium?: unknown }).libsodium).toBeDefined(); // the direct path is the one under test above
+    const wrappersOnly = withSodiumAead({
+      crypto_aead_chacha20poly1305_ietf_encrypt: sodium.crypto_aead_chacha20poly1305_ietf_encrypt,
+      crypto_aead_chacha20poly1305_ietf_decrypt: sodium.crypto_aead_chacha20poly1305_ietf_decrypt,
+    });
+    fc.assert(
+      fc.property(
+        key32,
+        counter,
+        // Sizes past the buffers the direct path starts with, so that they grow between runs.
+        fc.oneof(bytes(0, 100), bytes(1400, 1500), bytes(3000, 70_000)),
+        bytes(0, 100),
+        (key, n, plaintext, ad) => {
+          const sealed = sodiumCrypto.seal(key, n, plaintext, ad);
+          expect(toHex(wrappersOnly.seal(key, n, plaintext, ad))).toBe(toHex(sealed));
+          expect(wrappersOnly.open(key, n, sealed, ad)).toEqual(plaintext);
+          expect(sodiumCrypto.open(key, n, sealed, ad)).toEqual(plaintext);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it("null, not a throw, for any ciphertext shorter than a tag or made of noise", () => {
     fc.assert(
       fc.property(key32, counter, bytes(0, 64), (key, n, noise) => {
