@@ -13,8 +13,13 @@
 // backends in the same rounds, alternating with this build's, and prints this ÷ baseline.
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Device, nobleCrypto } from "../dist/index.js";
+import sodium from "libsodium-wrappers";
+import { Device, nobleCrypto, withSodiumAead } from "../dist/index.js";
 import { nodeCrypto } from "../dist/node.js";
+
+await sodium.ready;
+/** The page's tunnel worker's backend: noble, with the transport AEAD on libsodium. */
+const sodiumCrypto = withSodiumAead(sodium);
 
 const BASELINE_DIST = process.env.BENCH_BASELINE_DIST;
 const baselineBuild = BASELINE_DIST
@@ -204,7 +209,11 @@ function bench(base) {
   // the best of each.
   const r = { shared: [], public: [], handshakes: [], aead: [], device: [], baseline: [] };
   const baselineBackend = baselineBuild
-    ? [baselineBuild.nobleCrypto, baselineBuild.nodeCrypto].find((b) => b.name === base.name)
+    ? [
+        baselineBuild.nobleCrypto,
+        baselineBuild.nodeCrypto,
+        baselineBuild.withSodiumAead?.(sodium),
+      ].find((b) => b?.name === base.name)
     : undefined;
   const baselinePair = baselineBackend
     ? makePair(baselineBackend, baselineBuild.Device)
@@ -254,7 +263,7 @@ const f = (x, digits = 0) => x.toLocaleString("en-US", { maximumFractionDigits: 
 console.log(
   `node ${process.version}, ${SECONDS} s per measurement, packets of ${PACKET_SIZE} bytes`,
 );
-for (const backend of [nobleCrypto, nodeCrypto]) {
+for (const backend of [nobleCrypto, nodeCrypto, sodiumCrypto]) {
   const r = bench(backend);
   console.log(`\n${r.backend}`);
   console.log(
