@@ -7,6 +7,7 @@
  */
 
 import { DatagramQueue } from "./datagram-queue.js";
+import { rejectAfter } from "./deadline.js";
 import {
   type Carriage,
   type CarriageChoice,
@@ -141,12 +142,13 @@ const STATS_TIMEOUT_MS = 1_000;
 /** Error codes after which an open session continues. */
 const NON_FATAL: ReadonlySet<ErrorCode> = new Set(["oversized", "limit"]);
 
+/**
+ * `promise`, or a `timeout` error once `ms` passed; time this page or process did not run (a
+ * stalled tab, a starved machine) does not count: the answer may be waiting unread (deadline.ts).
+ */
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RelayError("timeout", `${what} took over ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  const timeout = rejectAfter(ms, () => new RelayError("timeout", `${what} took over ${ms} ms`));
+  return Promise.race([promise, timeout.expired]).finally(() => timeout.cancel());
 }
 
 /** Connects to a relay and opens a session toward the named upstream. */

@@ -1,4 +1,5 @@
 export * from "./client.js";
+export * from "./deadline.js";
 export * from "./frames.js";
 export * from "./message-stream.js";
 export * from "./relay-list.js";
