@@ -4,7 +4,13 @@
  * queues) and ends either admitted or refused; the open session's lifecycle lives there.
  */
 
-import type { CarriageChoice, ControlFrame, HelloFrame } from "@wiregate/relay-protocol";
+import {
+  type CarriageChoice,
+  type ControlFrame,
+  type Deadline,
+  deadline,
+  type HelloFrame,
+} from "@wiregate/relay-protocol";
 import { ControlReader } from "./control-reader.js";
 import type { Admitted, HelloRefusal, ServerSessionLike } from "./session-types.js";
 
@@ -33,7 +39,7 @@ export type HelloAdmitted = Admitted & {
 
 /** Reads and admits the hello within `timeoutMs`; what was admitted, or nothing (refused, closed). */
 export async function awaitHello(host: HelloHost): Promise<HelloAdmitted | undefined> {
-  const hello = deadline(host.timeoutMs);
+  const hello = helloDeadline(host.timeoutMs);
   try {
     return await untilHello(host, hello.expired);
   } finally {
@@ -41,13 +47,17 @@ export async function awaitHello(host: HelloHost): Promise<HelloAdmitted | undef
   }
 }
 
-/** One deadline for everything before the hello: a slow client gets no fresh timer per step. */
-function deadline(ms: number): { expired: Promise<"timeout">; cancel(): void } {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+/**
+ * One deadline for everything before the hello: a slow client gets no fresh timer per step. Time
+ * the relay itself did not run does not count (deadline.ts): a hello that arrived while the relay
+ * was stopped or starved is read before the deadline is judged, not refused as late.
+ */
+function helloDeadline(ms: number): { expired: Promise<"timeout">; cancel(): void } {
+  let timer: Deadline | undefined;
   const expired = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
+    timer = deadline(ms, () => resolve("timeout"));
   });
-  return { expired, cancel: () => clearTimeout(timer) };
+  return { expired, cancel: () => timer?.cancel() };
 }
 
 async function untilHello(

@@ -8,6 +8,7 @@ import { randomBytes, X509Certificate } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { Http2Server, type Http3Server } from "@fails-components/webtransport";
+import { stallSlackMs } from "@wiregate/relay-protocol";
 import type { Registry } from "prom-client";
 import { Admission } from "./admission.js";
 import { CertificateKeeper } from "./certificates.js";
@@ -78,6 +79,8 @@ export class Relay {
   readonly #config: RelayConfig;
   readonly #log: Logger;
   readonly #clock: () => number;
+  /** When the relay last ran again after a stall (its idle sweep came late), at `#clock`. */
+  #resumedAt = Number.NEGATIVE_INFINITY;
   readonly #admission: Admission;
   readonly #gate: SessionGate;
   readonly #audit: RefusalAudit;
@@ -280,7 +283,15 @@ export class Relay {
       });
     for (const { kind, server } of this.#servers) void this.#accept(kind, server);
     const idleCheck = Math.max(50, Math.min(5_000, config.limits.idleTimeoutMs / 4));
+    let lastTick = performance.now();
     this.#idleSweep = setInterval(() => {
+      const tick = performance.now();
+      const late = tick - lastTick - idleCheck;
+      lastTick = tick;
+      // A tick that comes late means the relay did not run meanwhile (stopped, starved): what its
+      // clients sent in that time is still unread in the sockets, read only after this timer. No
+      // session is judged idle for that time: each gets its whole idle timeout from now on.
+      if (late > stallSlackMs(idleCheck)) this.#resumedAt = this.#clock();
       this.sweepIdle();
       void this.#readLosses();
     }, idleCheck);
@@ -423,7 +434,9 @@ export class Relay {
   sweepIdle(): number {
     const now = this.#clock();
     let closed = 0;
-    for (const session of [...this.sessions]) if (session.checkIdle(now)) closed++;
+    for (const session of [...this.sessions]) {
+      if (session.checkIdle(now, this.#resumedAt)) closed++;
+    }
     return closed;
   }
 

@@ -266,9 +266,11 @@ export class RelaySession {
    * timer-list work). The session leaves the relay's table at once; its transport closes a moment
    * later so the idle frame can leave first.
    */
-  checkIdle(now: number): boolean {
+  checkIdle(now: number, resumedAt = Number.NEGATIVE_INFINITY): boolean {
     if (this.#state.kind !== "open") return false;
-    if (this.#closingIdle || now - this.#lastActive <= this.ctx.limits.idleTimeoutMs) return false;
+    // Silence while the relay itself did not run (before `resumedAt`) does not count.
+    const since = Math.max(this.#lastActive, resumedAt);
+    if (this.#closingIdle || now - since <= this.ctx.limits.idleTimeoutMs) return false;
     this.#closingIdle = true;
     // The last reading of the transport's losses, before the client hears of the end: a client
     // that closes first takes them with it (transport-losses.ts).

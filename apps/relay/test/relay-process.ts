@@ -44,6 +44,8 @@ export async function lineMatching(
 export interface RelayProcess {
   child: ChildProcess;
   address: RelayAddress;
+  /** Where it keeps its development certificate (`cert.pem`). */
+  certDir: string;
   hashHex: string;
   lines: AsyncIterator<string>;
   /** The "relay listening" line. */
@@ -81,6 +83,7 @@ export async function spawnRelay(
   }
   return {
     child,
+    certDir,
     hashHex,
     lines: output,
     listening,

@@ -11,7 +11,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { quicheLoaded, WebTransport } from "@fails-components/webtransport";
+import { quicheLoaded } from "@fails-components/webtransport";
 import {
   type ControlFrame,
   connectRelay,
@@ -20,7 +20,6 @@ import {
   FrameReader,
   MAX_FRAME_SIZE,
   PROTOCOL_VERSION,
-  type WebTransportConstructor,
   type WebTransportLike,
 } from "@wiregate/relay-protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,17 +33,16 @@ import {
   transportMessage,
   waitFor,
 } from "./helpers.js";
-import { devCertFile, websocketTransport } from "./websocket-client.js";
+import { devCertFile, TRANSPORTS, transportDialer } from "./websocket-client.js";
 
 const VOLUME = 16 * 1024 * 1024;
-const TRANSPORTS = ["http3", "http2", "websocket"] as const;
-type Transport = (typeof TRANSPORTS)[number];
 
 const certDir = mkdtempSync(join(tmpdir(), "wiregate-volume-"));
 let echo: Echo;
 let relay: Relay;
 let address: RelayAddress;
-let overWebSocket: WebTransportConstructor;
+/** The constructor and options that open a session over a transport. */
+let dial: Awaited<ReturnType<typeof transportDialer>>;
 
 beforeAll(async () => {
   echo = await startEcho();
@@ -53,7 +51,7 @@ beforeAll(async () => {
     // The volume, not the rate, is under test: the buckets must not drop any of it.
     limits: { datagramsPerSecond: 1_000_000, bytesPerSecond: 1024 * 1024 * 1024 },
   }));
-  overWebSocket = await websocketTransport(devCertFile(certDir));
+  dial = await transportDialer(devCertFile(certDir));
   await quicheLoaded;
 });
 
@@ -61,18 +59,6 @@ afterAll(async () => {
   await relay?.stop(0);
   await echo?.close();
 });
-
-/** The constructor and options that open a session over `transport`. */
-function dial(transport: Transport): {
-  Ctor: WebTransportConstructor;
-  transportOptions: Record<string, unknown>;
-} {
-  if (transport === "websocket") return { Ctor: overWebSocket, transportOptions: {} };
-  return {
-    Ctor: WebTransport as unknown as WebTransportConstructor,
-    transportOptions: transport === "http2" ? { forceReliable: true } : { requireUnreliable: true },
-  };
-}
 
 /** Progress of one session's transfer: what waits for a condition is woken on each event. */
 class Progress {

@@ -7,6 +7,7 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { WebTransport } from "@fails-components/webtransport";
 import type { WebTransportConstructor } from "@wiregate/relay-protocol";
 import WebSocket from "ws";
 
@@ -49,3 +50,28 @@ export async function websocketTransport(certFile: string): Promise<WebTransport
 
 /** Where a relay started with `certDir` keeps its development certificate. */
 export const devCertFile = (certDir: string): string => join(certDir, "cert.pem");
+
+/** Every transport the relay serves, as the tests dial them. */
+export const TRANSPORTS = ["http3", "http2", "websocket"] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/**
+ * The constructor and options that open a session over each transport: the add-on's HTTP/3 client,
+ * the library's HTTP/2 (reliable) mode, and its WebSocket mapping trusting `certFile`.
+ */
+export async function transportDialer(certFile: string): Promise<
+  (transport: Transport) => {
+    Ctor: WebTransportConstructor;
+    transportOptions: Record<string, unknown>;
+  }
+> {
+  const overWebSocket = await websocketTransport(certFile);
+  return (transport) => {
+    if (transport === "websocket") return { Ctor: overWebSocket, transportOptions: {} };
+    return {
+      Ctor: WebTransport as unknown as WebTransportConstructor,
+      transportOptions:
+        transport === "http2" ? { forceReliable: true } : { requireUnreliable: true },
+    };
+  };
+}
