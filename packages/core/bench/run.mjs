@@ -10,7 +10,9 @@
 //                 Ideal = ChaCha20-Poly1305 seal + open of the same plaintext size.
 //
 // BENCH_BASELINE_DIST=<another build's packages/core/dist> also measures that build's Device and
-// backends in the same rounds, alternating with this build's, and prints this ÷ baseline.
+// backends in the same rounds, alternating with this build's, and prints this ÷ baseline; and the
+// CPU time per packet of each (process.cpuUsage, alternating rounds): on a shared machine the
+// CPU-time ratio holds where the wall-clock rates swing with the other processes.
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import sodium from "libsodium-wrappers";
@@ -162,6 +164,41 @@ function primitiveShare(base, setup, work) {
 }
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+/**
+ * CPU time per call of `before` ÷ that of `after` (process.cpuUsage: the time this process ran,
+ * which other processes on a busy machine do not inflate as they do wall-clock rates), over 10
+ * alternating rounds of SECONDS / 2 each; the median of the per-round ratios and the medians of
+ * each side's µs per operation.
+ */
+function cpuRatio(before, after, batch) {
+  const cpu = (fn) => {
+    const start = process.cpuUsage();
+    const until = performance.now() + SECONDS * 500;
+    let calls = 0;
+    while (performance.now() < until) {
+      fn();
+      calls++;
+    }
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / (calls * batch);
+  };
+  const ratios = [];
+  const us = { before: [], after: [] };
+  for (let round = 0; round < 10; round++) {
+    const order = round % 2 ? ["after", "before"] : ["before", "after"];
+    const got = {};
+    for (const side of order) got[side] = cpu(side === "before" ? before : after);
+    us.before.push(got.before);
+    us.after.push(got.after);
+    ratios.push(got.before / got.after);
+  }
+  return { ratio: median(ratios), beforeUs: median(us.before), afterUs: median(us.after) };
+}
+
+function median(xs) {
+  return [...xs].sort((x, y) => x - y)[xs.length >> 1];
+}
 const best = (xs) => Math.max(...xs);
 
 function bench(base) {
@@ -242,7 +279,10 @@ function bench(base) {
   row.aeadMBps = (best(r.aead) * PACKET_SIZE) / 1e6;
   row.deviceMBps = (best(r.device) * PACKET_SIZE) / 1e6;
   row.transportRatio = row.deviceMBps / row.aeadMBps;
-  if (baselinePair) row.baselineDeviceMBps = (best(r.baseline) * PACKET_SIZE) / 1e6;
+  if (baselinePair) {
+    row.baselineDeviceMBps = (best(r.baseline) * PACKET_SIZE) / 1e6;
+    row.cpuRatio = cpuRatio(transport(baselinePair), transport(pair), batch);
+  }
 
   // Where the rest goes: the share of time inside any crypto primitive (X25519, BLAKE2s hashes
   // and HMACs, AEAD) versus the engine's own code.
@@ -282,6 +322,8 @@ for (const backend of [nobleCrypto, nodeCrypto, sodiumCrypto]) {
   if (r.baselineDeviceMBps !== undefined)
     console.log(
       `  transport against ${BASELINE_DIST}: ${f(r.baselineDeviceMBps, 1)} MB/s there, ` +
-        `this build ÷ baseline ${f(r.deviceMBps / r.baselineDeviceMBps, 2)}`,
+        `this build ÷ baseline ${f(r.deviceMBps / r.baselineDeviceMBps, 2)}; CPU per packet ` +
+        `${f(r.cpuRatio.beforeUs, 2)} µs there, ${f(r.cpuRatio.afterUs, 2)} µs here, ` +
+        `baseline ÷ this build ${f(r.cpuRatio.ratio, 2)}`,
     );
 }
