@@ -76,6 +76,8 @@ const pairs = [];
 for (const build of builds) pairs.push(await pair(build));
 const rates = builds.map(() => 0);
 const heap = builds.map(() => []);
+/** CPU µs of this process (both ends, the kernel's share of the sockets included) per packet. */
+const cpu = builds.map(() => []);
 for (let round = 0; round < ROUNDS; round++) {
   // Which build goes first alternates by round.
   for (let j = 0; j < pairs.length; j++) {
@@ -83,6 +85,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const p = pairs[i];
     for (let w = 0; w < 30; w++) await p.burst();
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     const first = p.delivered();
     while (performance.now() - start < SECONDS * 1000) {
       const before = getHeapStatistics().used_heap_size;
@@ -91,6 +94,8 @@ for (let round = 0; round < ROUNDS; round++) {
       const after = getHeapStatistics().used_heap_size;
       if (after > before && p.delivered() > n) heap[i].push((after - before) / (p.delivered() - n));
     }
+    const used = process.cpuUsage(cpuStart);
+    cpu[i].push((used.user + used.system) / (p.delivered() - first));
     const perSecond = (p.delivered() - first) / ((performance.now() - start) / 1000);
     rates[i] = Math.max(rates[i], perSecond);
   }
@@ -105,7 +110,12 @@ console.log(
 builds.forEach((build, i) => {
   console.log(
     `  ${i === 0 ? "this build" : build.dist}: ${f(rates[i])} packets/s, ` +
-      `${f(median(heap[i]))} heap bytes per packet (both ends)`,
+      `${median(cpu[i]).toFixed(1)} CPU µs and ${f(median(heap[i]))} heap bytes per packet (both ends)`,
   );
 });
-if (builds.length > 1) console.log(`  this build ÷ baseline: ${(rates[0] / rates[1]).toFixed(2)}`);
+if (builds.length > 1) {
+  console.log(
+    `  this build ÷ baseline: packets/s ${(rates[0] / rates[1]).toFixed(2)}; ` +
+      `baseline ÷ this build, CPU per packet ${(median(cpu[1]) / median(cpu[0])).toFixed(2)}`,
+  );
+}
