@@ -6,10 +6,9 @@
  * for a 50 MB download (/bytes, streamed, read as it comes) in the same run. The request body
  * travels as a Blob, its bytes in the browser's blob store, streamed to TCP as it takes them:
  * no renderer should hold the 50 MB. BENCH_UPLOAD_BYTES changes the size. Writes
- * test-results/upload-memory-bench.json. Known problem: after its first run, the upload to the
- * demo peer stalled in every later run (CPU idle, no answer; also with a 10 MB body and with
- * bytes instead of a Blob), while browse.test.ts's 50 MB uploads to a kernel server pass; not
- * found yet. The stages are logged to see where a run stops.
+ * test-results/upload-memory-bench.json. The stages are logged to see where a run stops. (Its
+ * upload used to stall in most runs: netstack's TCP sent past the demo peer's shut window,
+ * docs/netstack.md, "The window the peer offered".)
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

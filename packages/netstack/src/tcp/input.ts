@@ -161,12 +161,17 @@ function processAck(c: Connection, now: number, seg: Segment): boolean {
     return false;
   }
   const window = seg.window << c.sndScale;
+  // An ACK of new data always brings its window (as Linux's tcp_may_update_window): the peer's
+  // retransmissions carry lower sequence numbers than its pure ACKs (those carry SND.MAX), so
+  // by RFC 9293's SND.WL1 rule alone the window stayed that of an older ACK while SND.UNA moved
+  // on, and the right edge slid past what the peer had offered.
+  const ackAdvances = seqGt(seg.ack, c.sndUna);
   if (c.cc.sack) {
     // RACK (RFC 8985 §6.2): what this ACK delivers, cumulatively or in SACK blocks.
-    const una = seqGt(seg.ack, c.sndUna) ? seg.ack : c.sndUna;
+    const una = ackAdvances ? seg.ack : c.sndUna;
     c.sent.acked(una, seg.options.sack, now);
   }
-  if (seqGt(seg.ack, c.sndUna)) {
+  if (ackAdvances) {
     newlyAcked(c, now, seg);
   } else if (
     seg.ack === c.sndUna &&
@@ -178,8 +183,13 @@ function processAck(c: Connection, now: number, seg: Segment): boolean {
     duplicateAck(c, now);
   }
   if (c.cc.sack) detectLoss(c, now);
-  // Send window update (RFC 9293 §3.10.7.4): only from a segment newer than the last one used.
-  if (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqLe(c.sndWl2, seg.ack))) {
+  // Send window update (RFC 9293 §3.10.7.4): from a segment newer than the last one used, or
+  // one that acknowledged new data (above).
+  if (
+    ackAdvances ||
+    seqLt(c.sndWl1, seg.seq) ||
+    (c.sndWl1 === seg.seq && seqLe(c.sndWl2, seg.ack))
+  ) {
     if (c.sndWnd === 0 && window > 0) c.persistBackoff = 0;
     c.sndWnd = window;
     c.maxSndWnd = Math.max(c.maxSndWnd, window);
