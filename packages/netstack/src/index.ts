@@ -27,5 +27,6 @@ export {
 } from "./netstack.js";
 export { type ConnectRequest, Stack, type StackOptions, type StackOutput } from "./stack.js";
 export { DEFAULT_TCP_CONFIG, type KeepAlive, mssForMtu, type TcpConfig } from "./tcp/config.js";
-export type { TcpSocket, TcpState } from "./tcp/socket.js";
+export type { SendLimit, SendLimitTimes } from "./tcp/send-limits.js";
+export type { TcpInfo, TcpSocket, TcpState } from "./tcp/socket.js";
 export type { BufferBudget } from "./tcp/tcp-layer.js";

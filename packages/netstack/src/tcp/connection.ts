@@ -12,7 +12,8 @@ import { CongestionControl } from "./congestion.js";
 import { SentLog } from "./rack.js";
 import { Reassembly } from "./reassembly.js";
 import { RttEstimator } from "./rtt.js";
-import type { TcpSocket, TcpState } from "./socket.js";
+import { SendLimits } from "./send-limits.js";
+import type { TcpInfo, TcpSocket, TcpState } from "./socket.js";
 
 /** Timers in a fixed table; the connection's deadline is the earliest armed one. */
 export const TIMERS = [
@@ -112,6 +113,10 @@ export class Connection implements TcpSocket {
   rttSeq: Seq | undefined;
   rttStart = 0;
   readonly cc: CongestionControl;
+  /** What held the sender back, in time (set after each send opportunity, output.ts). */
+  readonly limits = new SendLimits();
+  /** Segments of this connection sent again. */
+  retransmitted = 0;
   retries = 0;
   persistBackoff = 0;
   keepAlive: KeepAlive | undefined;
@@ -189,6 +194,22 @@ export class Connection implements TcpSocket {
 
   get unacknowledged(): number {
     return this.sendQueue.length;
+  }
+
+  get info(): TcpInfo {
+    return {
+      mss: this.mss,
+      cwnd: Math.floor(this.cc.cwnd),
+      ssthresh: this.cc.ssthresh,
+      flight: this.flight(),
+      sendWindow: this.sndWnd,
+      receiveWindow: Math.max(0, this.receiveWindow()),
+      srtt: this.rtt.srtt,
+      rto: this.rtt.current,
+      retransmissions: this.retransmitted,
+      limit: this.limits.current,
+      limitedMs: { ...this.limits.ms },
+    };
   }
 
   read(max = Number.POSITIVE_INFINITY): Uint8Array {

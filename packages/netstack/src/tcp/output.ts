@@ -15,6 +15,7 @@ import {
   SYN,
   type TcpOptions,
 } from "./segment.js";
+import type { SendLimit } from "./send-limits.js";
 
 /** Advertised window: never shrinks the right edge; silly-window avoidance (RFC 9293 §3.8.6.2.2). */
 export function advertise(c: Connection): number {
@@ -101,8 +102,10 @@ export function sendData(c: Connection, now: number, seq: Seq, max: number): num
   if (len > 0 && offset + len === c.sendQueue.length) flags |= PSH;
   if (fin) flags |= FIN;
   if (len === 0 && !fin) return 0;
-  if (seqLt(seq, c.sndMax)) c.sink.stats.retransmissions++;
-  else if (c.rttSeq === undefined && !c.useTimestamps && len > 0) {
+  if (seqLt(seq, c.sndMax)) {
+    c.sink.stats.retransmissions++;
+    c.retransmitted++;
+  } else if (c.rttSeq === undefined && !c.useTimestamps && len > 0) {
     c.rttSeq = end;
     c.rttStart = now;
   }
@@ -185,11 +188,26 @@ export function dispatch(c: Connection, now: number): void {
     c.timers.persist ??= now + Math.min(60_000, c.rtt.current * 2 ** c.persistBackoff);
   }
   if (canSend && c.cc.sack) armProbe(c, now);
+  c.limits.set(canSend ? sendLimit(c) : "idle", now);
   armKeepAlive(c, now);
   if (c.wantWritable && c.sendQueue.free > 0) {
     c.wantWritable = false;
     c.sink.events.push({ type: "tcp-writable", socket: c });
   }
+}
+
+/** What holds the sender back now (send-limits.ts), after it sent what it could. */
+function sendLimit(c: Connection): SendLimit {
+  const offset = seqDiff(c.sndNxt, c.sndUna);
+  const unsent = c.sendQueue.length - offset;
+  if (unsent > 0) {
+    const next = Math.min(c.mss, unsent);
+    if (c.sndWnd - offset < next) return "rwnd";
+    const recovering = c.cc.sack && (c.cc.inRecovery || c.sent.lostBytes > 0);
+    if (c.cc.cwnd - (recovering ? c.sent.pipe : offset) < next) return "cwnd";
+  } else if (offset === 0) return "idle";
+  // A full buffer (its tail may wait for Nagle: the application cannot complete that segment).
+  return c.sendQueue.free < c.mss ? "sndbuf" : "app";
 }
 
 /**

@@ -1,5 +1,6 @@
 /** The application's view of one TCP connection (the stack's Connection implements it). */
 import type { KeepAlive } from "./config.js";
+import type { SendLimit, SendLimitTimes } from "./send-limits.js";
 
 /** Why a TCP connection ended abnormally. */
 export type TcpErrorKind = "refused" | "reset" | "timed-out" | "unreachable" | "aborted";
@@ -15,6 +16,28 @@ export type TcpState =
   | "last-ack"
   | "time-wait"
   | "closed";
+
+/** The sender's state, for users and benches (as Linux's TCP_INFO). Byte counts and ms. */
+export interface TcpInfo {
+  /** Our send MSS. */
+  mss: number;
+  cwnd: number;
+  ssthresh: number;
+  /** Sent and not acknowledged. */
+  flight: number;
+  /** The peer's receive window. */
+  sendWindow: number;
+  /** Free room in our receive buffer. */
+  receiveWindow: number;
+  /** Smoothed round trip (undefined before the first sample) and the retransmission timeout. */
+  srtt: number | undefined;
+  rto: number;
+  /** Segments this connection sent again. */
+  retransmissions: number;
+  /** What holds the sender back now, and for how long each limit held it (up to the last poll). */
+  limit: SendLimit;
+  limitedMs: SendLimitTimes;
+}
 
 export interface TcpSocket {
   readonly id: number;
@@ -33,6 +56,8 @@ export interface TcpSocket {
   readonly writableSpace: number;
   /** Bytes written but not yet acknowledged by the peer. */
   readonly unacknowledged: number;
+  /** The sender's window, round trip and what limited it. */
+  readonly info: TcpInfo;
   /** Takes up to `max` bytes of in-order data. */
   read(max?: number): Uint8Array;
   /** Queues as much of `data` as the send buffer takes; returns the number of bytes taken. */
