@@ -10,6 +10,7 @@ import {
   type Deadline,
   deadline,
   type HelloFrame,
+  LATE_HELLO,
 } from "@wiregate/relay-protocol";
 import { ControlReader } from "./control-reader.js";
 import type { Admitted, HelloRefusal, ServerSessionLike } from "./session-types.js";
@@ -74,7 +75,7 @@ async function untilHello(
     return undefined;
   }
   if (ready === "timeout") {
-    host.refuse({ code: "bad-hello", message: "session not ready in time" });
+    host.refuse({ code: "bad-hello", message: LATE_HELLO.notReady });
     return undefined;
   }
 
@@ -87,7 +88,7 @@ async function untilHello(
   }
   if (first === "timeout") {
     // Refused and counted like any other: before, such sessions were closed without a word.
-    host.refuse({ code: "bad-hello", message: "no control stream in time" });
+    host.refuse({ code: "bad-hello", message: LATE_HELLO.noControlStream });
     return undefined;
   }
   const control = first.value;
@@ -101,7 +102,7 @@ async function untilHello(
     return undefined;
   }
   if (hello === "timeout") {
-    host.refuse({ code: "bad-hello", message: "no hello in time" });
+    host.refuse({ code: "bad-hello", message: LATE_HELLO.noHello });
     return undefined;
   }
   if (typeof hello === "string" || hello.type !== "hello") {

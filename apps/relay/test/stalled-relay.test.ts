@@ -6,13 +6,17 @@
  * that arrived while the relay was stopped for longer than `--hello-timeout` was refused as
  * `bad-hello: no hello in time` (which the page takes as final: the tunnel failed for good), and a
  * session whose client sent while the relay was stopped for longer than `--idle-timeout` was
- * closed as idle.
+ * closed as idle. A client that is itself late with its hello is still refused, as late
+ * (`isLateHello`), a refusal the page retries.
  */
 
 import { quicheLoaded } from "@fails-components/webtransport";
 import {
   connectRelay,
+  isLateHello,
+  LATE_HELLO,
   type RelayConnection,
+  RelayError,
   type WebTransportConstructor,
 } from "@wiregate/relay-protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,11 +57,13 @@ async function stopRelay(): Promise<void> {
 }
 
 /**
- * `Base`, whose first stream (the control stream) stops the relay just before the client's first
- * write on it (the hello), and lets it run again `STOP_MS` later: the hello waits in the relay's
- * socket while its hello deadline passes.
+ * `Base`, whose first stream (the control stream) runs `beforeHello` just before the client's
+ * first write on it (the hello), and writes once what it returned has settled.
  */
-function stoppingBeforeHello(Base: WebTransportConstructor, stopped: Promise<void>[]) {
+function hookedBeforeHello(
+  Base: WebTransportConstructor,
+  beforeHello: () => Promise<void> | undefined,
+) {
   return class extends Base {
     #first = true;
     override async createBidirectionalStream() {
@@ -67,8 +73,8 @@ function stoppingBeforeHello(Base: WebTransportConstructor, stopped: Promise<voi
       const writer = stream.writable.getWriter();
       let hello = true;
       const writable = new WritableStream<Uint8Array>({
-        write(chunk) {
-          if (hello) stopped.push(stopRelay());
+        async write(chunk) {
+          if (hello) await beforeHello();
           hello = false;
           return writer.write(chunk);
         },
@@ -96,7 +102,12 @@ describe.each(TRANSPORTS)("a relay stopped for longer than its deadlines, over %
     const { Ctor, transportOptions } = dial(transport);
     const stopped: Promise<void>[] = [];
     const conn = await connectRelay({
-      WebTransport: stoppingBeforeHello(Ctor, stopped),
+      // The relay stops just before the hello leaves: it waits in the relay's socket while the
+      // relay's hello deadline passes.
+      WebTransport: hookedBeforeHello(Ctor, () => {
+        stopped.push(stopRelay());
+        return undefined;
+      }),
       url: relay.address.url,
       token: TOKEN,
       upstream: "echo",
@@ -109,6 +120,28 @@ describe.each(TRANSPORTS)("a relay stopped for longer than its deadlines, over %
     expect(conn.welcome.type).toBe("welcome");
     await roundTrip(conn, 1);
     conn.close();
+  });
+
+  it("still refuses a client that is itself late with its hello, as late: a retry may be welcomed", async () => {
+    const { Ctor, transportOptions } = dial(transport);
+    const refused = await connectRelay({
+      WebTransport: hookedBeforeHello(
+        Ctor,
+        () => new Promise((resolve) => setTimeout(resolve, HELLO_TIMEOUT_MS * 2)),
+      ),
+      url: relay.address.url,
+      token: TOKEN,
+      upstream: "echo",
+      serverCertificateHashes: [{ algorithm: "sha-256", value: relay.address.certificateSha256 }],
+      transportOptions,
+    }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(RelayError);
+    const frame = (refused as RelayError).frame;
+    expect(frame).toMatchObject({ code: "bad-hello", message: LATE_HELLO.noHello });
+    expect(isLateHello(frame!)).toBe(true);
   });
 
   it("keeps a session whose client sent while it was stopped", async () => {

@@ -3,7 +3,7 @@
  * exponential backoff (0.5 s doubling to 10 s, ±20 % jitter so that pages a relay restart cut off
  * do not all come back at once), and never after a refusal that a retry cannot fix.
  */
-import type { ErrorCode } from "@wiregate/relay-protocol";
+import { type ErrorCode, isLateHello, RelayError } from "@wiregate/relay-protocol";
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10_000;
@@ -40,6 +40,16 @@ export class Reconnect {
   /** A refusal that a retry cannot fix, on this relay or on another of its fleet. */
   static isFinal(code: string): boolean {
     return FATAL.has(code);
+  }
+
+  /**
+   * The code a failed dial counts as: the relay's, `transport` for anything else, and `timeout`
+   * for a hello the relay refused as late (`bad-hello` by its message, `isLateHello`): this page
+   * was slow to say it (a starved phone, a frozen tab), which the next attempt may not be.
+   */
+  static codeOf(error: unknown): string {
+    if (!(error instanceof RelayError)) return "transport";
+    return error.frame && isLateHello(error.frame) ? "timeout" : error.code;
   }
 
   /** Retries scheduled since the last `reset`. */

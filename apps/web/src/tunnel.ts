@@ -10,7 +10,7 @@ import {
   publicKey as publicKeyOf,
   type RandomSource,
 } from "@wiregate/core";
-import { type RelayConnection, RelayError, type WebTransportLike } from "@wiregate/relay-protocol";
+import type { RelayConnection, WebTransportLike } from "@wiregate/relay-protocol";
 import { sessionKeepaliveSeconds } from "./keepalive.js";
 import type { ConnectionState, ConnectSettings, FromWorker, RelayTarget } from "./protocol.js";
 import { Reconnect } from "./reconnect.js";
@@ -186,8 +186,7 @@ export class Tunnel {
       dialled = await this.#dial(settings, fleet);
     } catch (error) {
       if (!this.#wanted) return;
-      const code = error instanceof RelayError ? error.code : "transport";
-      this.#retryOrFail(code, (error as Error).message);
+      this.#retryOrFail(Reconnect.codeOf(error), (error as Error).message);
       return;
     }
     const { opened, index } = dialled;
@@ -307,7 +306,7 @@ export class Tunnel {
       // A refusal another relay would repeat (token, upstream) is final; else the first error.
       const errors = [...choice.errors.values()];
       throw (
-        errors.find((e) => e instanceof RelayError && Reconnect.isFinal(e.code)) ??
+        errors.find((e) => Reconnect.isFinal(Reconnect.codeOf(e))) ??
         errors[0] ??
         new Error("no relay answered")
       );

@@ -1,5 +1,7 @@
 // The tunnel worker's reconnect policy on virtual time: backoff doubling from 0.5 s to 10 s with
 // ±20 % jitter, reset by a session that came up, and no retry after a final refusal.
+
+import { LATE_HELLO, RelayError } from "@wiregate/relay-protocol";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Reconnect } from "../src/reconnect.js";
 
@@ -56,6 +58,22 @@ describe("Reconnect", () => {
       expect(Reconnect.isFinal(code)).toBe(false);
     }
     expect(Reconnect.isFinal("unauthorized")).toBe(true);
+  });
+
+  it("retries a hello the relay refused as late (this page was starved), not one it refused as bad", () => {
+    const refusal = (message: string) =>
+      new RelayError("bad-hello", `relay refused: bad-hello: ${message}`, {
+        type: "error",
+        code: "bad-hello",
+        message,
+      });
+    for (const message of Object.values(LATE_HELLO)) {
+      expect(Reconnect.codeOf(refusal(message))).toBe("timeout");
+      expect(reconnect(() => 0.5).policy.failed(Reconnect.codeOf(refusal(message)))).not.toBeNull();
+    }
+    expect(Reconnect.codeOf(refusal("expected hello, got stats-request"))).toBe("bad-hello");
+    expect(Reconnect.codeOf(new RelayError("unauthorized", "no"))).toBe("unauthorized");
+    expect(Reconnect.codeOf(new Error("socket closed"))).toBe("transport");
   });
 
   it("a cancelled retry never dials, and a new failure replaces the pending retry", () => {

@@ -117,6 +117,24 @@ export interface ErrorFrame {
   limit?: number;
 }
 
+/**
+ * The relay's `bad-hello` messages when a step before the hello did not come in time: a matter of
+ * timing (a client starved or stopped between connecting and its hello), not of the hello's
+ * content, so unlike other refusals a later attempt may well be welcomed.
+ */
+export const LATE_HELLO = {
+  notReady: "session not ready in time",
+  noControlStream: "no control stream in time",
+  noHello: "no hello in time",
+} as const;
+
+/** Whether `frame` is a refusal for a hello that came too late (`LATE_HELLO`). */
+export function isLateHello(frame: Pick<ErrorFrame, "code" | "message">): boolean {
+  return (
+    frame.code === "bad-hello" && (Object.values(LATE_HELLO) as string[]).includes(frame.message)
+  );
+}
+
 /** Client → relay: please send a `stats` frame. */
 export interface StatsRequestFrame {
   type: "stats-request";
