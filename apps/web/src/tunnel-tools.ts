@@ -4,7 +4,7 @@
  * listener's port to the netstack, echo replies to the ping, the flood's echoes to the flood.
  */
 import type { RandomSource } from "@wiregate/core";
-import { buildUdp, parsePacket } from "@wiregate/packets";
+import { buildUdp, parsePacket, protocolOf, udpPorts } from "@wiregate/packets";
 import type { RelayConnection } from "@wiregate/relay-protocol";
 import { addressLiteral } from "./dns/resolver.js";
 import { Flood } from "./flood.js";
@@ -34,27 +34,34 @@ export class TunnelTools {
     this.#o = options;
   }
 
-  /** A packet the device delivered. */
+  /**
+   * A packet the device delivered. Every packet of a download passes here: TCP and UDP are told
+   * apart in place (`protocolOf`, `udpPorts`), and only what may be a ping's reply is parsed.
+   */
   packet(data: Uint8Array): void {
-    const parsed = parsePacket(data);
-    if (!parsed) return;
-    const udpPort = parsed.udp?.destinationPort;
-    if (
-      parsed.protocolNumber === 6 ||
-      (udpPort !== undefined &&
-        (udpPort === this.#udp?.port || this.#o.tunnel.tcp?.dnsPort(udpPort)))
-    ) {
+    const protocol = protocolOf(data);
+    if (protocol === 6) {
       this.#o.tunnel.tcp?.receive(data);
       return;
     }
-    const ping = this.#ping;
-    if (ping && parsed.echo?.type === "reply" && parsed.echo.id === ping.id) {
-      ping.reply(parsed.echo.sequence, parsed.source, data.length);
+    const ports = udpPorts(data);
+    if (ports >= 0) {
+      const destination = ports % 65536;
+      if (destination === this.#udp?.port || this.#o.tunnel.tcp?.dnsPort(destination)) {
+        this.#o.tunnel.tcp?.receive(data);
+        return;
+      }
+      const flood = this.#flood;
+      if (flood?.request.mode === "tunnel" && Math.floor(ports / 65536) === flood.request.port) {
+        flood.reply();
+      }
       return;
     }
-    const flood = this.#flood;
-    if (flood?.request.mode === "tunnel" && parsed.udp?.sourcePort === flood.request.port) {
-      flood.reply();
+    const ping = this.#ping;
+    if (!ping || protocol < 0) return;
+    const parsed = parsePacket(data);
+    if (parsed?.echo?.type === "reply" && parsed.echo.id === ping.id) {
+      ping.reply(parsed.echo.sequence, parsed.source, data.length);
     }
   }
 

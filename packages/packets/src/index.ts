@@ -233,6 +233,59 @@ export function parsePacket(packet: Uint8Array): ParsedPacket | null {
   return result;
 }
 
+/**
+ * What `parsePacket` says of a packet's transport, read in place for a per-packet dispatch: the
+ * protocol number, or -1 when `parsePacket` would return null. Allocates nothing.
+ */
+export function protocolOf(packet: Uint8Array): number {
+  const header = ipHeaderLength(packet);
+  if (header < 0) return -1;
+  const number = packet[0]! >> 4 === 4 ? packet[9]! : packet[6]!;
+  return number === UDP && udpLength(packet, header) === -2 ? -1 : number;
+}
+
+/**
+ * The ports of a UDP packet as `parsePacket` reads them, `source * 65536 + destination`, or -1
+ * when it is not one (any other protocol, or not well formed). Allocates nothing.
+ */
+export function udpPorts(packet: Uint8Array): number {
+  if (protocolOf(packet) !== UDP) return -1;
+  const header = ipHeaderLength(packet);
+  if (udpLength(packet, header) < 0) return -1;
+  return (
+    ((packet[header]! << 8) | packet[header + 1]!) * 65536 +
+    ((packet[header + 2]! << 8) | packet[header + 3]!)
+  );
+}
+
+/** The IP header's length (40 for IPv6), or -1 when the packet is not well formed. */
+function ipHeaderLength(packet: Uint8Array): number {
+  if (packet.length < 1) return -1;
+  const version = packet[0]! >> 4;
+  if (version === 4 && packet.length >= 20) {
+    const header = (packet[0]! & 0x0f) * 4;
+    const length = (packet[2]! << 8) | packet[3]!;
+    return header < 20 || length < header || length > packet.length ? -1 : header;
+  }
+  if (version === 6 && packet.length >= 40) {
+    return 40 + ((packet[4]! << 8) | packet[5]!) > packet.length ? -1 : 40;
+  }
+  return -1;
+}
+
+/**
+ * The UDP header's length field: -1 when the body is shorter than a UDP header (parsePacket then
+ * calls it "other"), -2 when the field is out of bounds (parsePacket returns null).
+ */
+function udpLength(packet: Uint8Array, header: number): number {
+  const total =
+    packet[0]! >> 4 === 4 ? (packet[2]! << 8) | packet[3]! : 40 + ((packet[4]! << 8) | packet[5]!);
+  const body = total - header;
+  if (body < 8) return -1;
+  const length = (packet[header + 4]! << 8) | packet[header + 5]!;
+  return length < 8 || length > body ? -2 : length;
+}
+
 /** Whether the packet's IP (v4) and transport checksums are correct. */
 export function checksumsValid(packet: Uint8Array): boolean {
   const parsed = parsePacket(packet);

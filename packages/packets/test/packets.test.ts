@@ -6,8 +6,10 @@ import {
   checksumsValid,
   echoReply,
   parsePacket,
+  protocolOf,
   sum16,
   summarizePacket,
+  udpPorts,
 } from "../src/index.js";
 
 describe("packets", () => {
@@ -152,5 +154,45 @@ describe("sum16", () => {
       ),
       { numRuns: 500 },
     );
+  });
+
+  it("protocolOf and udpPorts read what parsePacket reads, on any bytes and on mangled packets", () => {
+    const agree = (bytes: Uint8Array) => {
+      const parsed = parsePacket(bytes);
+      expect(protocolOf(bytes)).toBe(parsed ? parsed.protocolNumber : -1);
+      const udp = parsed?.udp;
+      expect(udpPorts(bytes)).toBe(udp ? udp.sourcePort * 65536 + udp.destinationPort : -1);
+    };
+    const udp4 = buildUdp({
+      source: "10.9.0.1",
+      destination: "10.9.0.2",
+      sourcePort: 40_000,
+      destinationPort: 7,
+      data: new Uint8Array(30),
+    });
+    const udp6 = buildUdp({
+      source: "fd00::1",
+      destination: "fd00::2",
+      sourcePort: 65_535,
+      destinationPort: 53,
+      data: new Uint8Array(3),
+    });
+    const echo = buildEcho({ source: "10.9.0.1", destination: "10.9.0.2", id: 1, sequence: 2 });
+    expect(udpPorts(udp4)).toBe(40_000 * 65536 + 7);
+    expect(protocolOf(echo)).toBe(1);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(udp4, udp6, echo),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        fc.nat(),
+        (packet, changes, cut) => {
+          const bytes = packet.slice(0, packet.length - (cut % 4 === 0 ? cut % 30 : 0));
+          for (const [at, value] of changes) bytes[at % bytes.length] = value;
+          agree(bytes);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), agree), { numRuns: 500 });
   });
 });
