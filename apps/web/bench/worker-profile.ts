@@ -20,6 +20,15 @@ interface Profile {
   samples: number[];
   timeDeltas: number[];
 }
+/** A sampling heap profile: the bytes allocated at each call frame (collected objects included). */
+export interface HeapProfile {
+  head: HeapNode;
+}
+interface HeapNode {
+  callFrame: CallFrame;
+  selfSize: number;
+  children: HeapNode[];
+}
 
 /** Profiles every dedicated worker of `page` between `start()` and `stop()`. */
 export class WorkerProfiler {
@@ -67,6 +76,33 @@ export class WorkerProfiler {
     }
   }
 
+  /**
+   * Samples the workers' JavaScript heap allocations, garbage included (V8 keeps the samples of
+   * objects collected since), until `stopAllocations()`. ArrayBuffers' contents live outside
+   * that heap: only their small JavaScript objects are counted.
+   */
+  async startAllocations(): Promise<void> {
+    for (const worker of this.#workers) {
+      await this.#call(worker, "HeapProfiler.enable");
+      await this.#call(worker, "HeapProfiler.startSampling", {
+        samplingInterval: 1024,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+    }
+  }
+
+  async stopAllocations(): Promise<HeapProfile[]> {
+    const profiles: HeapProfile[] = [];
+    for (const worker of this.#workers) {
+      const result = (await this.#call(worker, "HeapProfiler.stopSampling")) as {
+        profile: HeapProfile;
+      };
+      profiles.push(result.profile);
+    }
+    return profiles;
+  }
+
   /** The profile of each worker. */
   async stop(): Promise<Profile[]> {
     const profiles: Profile[] = [];
@@ -89,6 +125,34 @@ function category(source: string): string {
 
 /** µs of self time by category, with "idle" apart; the bundle's frames mapped to their sources. */
 export function summarise(profile: Profile, assets: string): Map<string, number> {
+  const kindOf = new Map<number, string>();
+  const kind = kinds(assets);
+  for (const { id, callFrame } of profile.nodes) kindOf.set(id, kind(callFrame));
+  const us = new Map<string, number>();
+  profile.samples.forEach((node, i) => {
+    const of = kindOf.get(node) ?? "?";
+    us.set(of, (us.get(of) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  return us;
+}
+
+/** Bytes allocated by category (self sizes of a sampling heap profile), as `summarise`. */
+export function summariseAllocations(profile: HeapProfile, assets: string): Map<string, number> {
+  const kind = kinds(assets);
+  const bytes = new Map<string, number>();
+  const walk = (node: HeapNode) => {
+    if (node.selfSize > 0) {
+      const of = kind(node.callFrame);
+      bytes.set(of, (bytes.get(of) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
+  return bytes;
+}
+
+/** What a call frame is: its original source's category through the bundle's source maps. */
+function kinds(assets: string): (f: CallFrame) => string {
   const maps = new Map<string, SourceMapConsumer | undefined>();
   const mapFor = (url: string) => {
     const file = url.split("/").pop() ?? "";
@@ -102,27 +166,16 @@ export function summarise(profile: Profile, assets: string): Map<string, number>
     }
     return maps.get(file);
   };
-  const kindOf = new Map<number, string>();
-  for (const { id, callFrame: f } of profile.nodes) {
-    let kind: string;
-    if (f.functionName === "(idle)") kind = "idle";
-    else if (f.functionName === "(garbage collector)") kind = "garbage collector";
-    else if (f.functionName === "(program)") kind = "(program)";
-    else if (f.url === "") kind = "native (web streams, promises, messaging)";
-    else if (/libsodium|^wasm:/.test(f.url)) kind = "libsodium (WebAssembly and its wrapper)";
-    else {
-      const at = mapFor(f.url)?.originalPositionFor({
-        line: f.lineNumber + 1,
-        column: f.columnNumber,
-      });
-      kind = at?.source ? category(at.source) : f.url.split("/").pop() || "?";
-    }
-    kindOf.set(id, kind);
-  }
-  const us = new Map<string, number>();
-  profile.samples.forEach((node, i) => {
-    const kind = kindOf.get(node) ?? "?";
-    us.set(kind, (us.get(kind) ?? 0) + (profile.timeDeltas[i] ?? 0));
-  });
-  return us;
+  return (f) => {
+    if (f.functionName === "(idle)") return "idle";
+    if (f.functionName === "(garbage collector)") return "garbage collector";
+    if (f.functionName === "(program)") return "(program)";
+    if (f.url === "") return "native (web streams, promises, messaging)";
+    if (/libsodium|^wasm:/.test(f.url)) return "libsodium (WebAssembly and its wrapper)";
+    const at = mapFor(f.url)?.originalPositionFor({
+      line: f.lineNumber + 1,
+      column: f.columnNumber,
+    });
+    return at?.source ? category(at.source) : f.url.split("/").pop() || "?";
+  };
 }
