@@ -176,27 +176,11 @@ export function buildUdp(
 
 /** Reads an IPv4/IPv6 packet; null when it is not a well-formed one. Never throws. */
 export function parsePacket(packet: Uint8Array): ParsedPacket | null {
-  if (packet.length < 1) return null;
-  const version = packet[0]! >> 4;
-  let family: IpFamily;
-  let header: number;
-  let length: number;
-  let number: number;
-  if (version === 4 && packet.length >= 20) {
-    family = 4;
-    header = (packet[0]! & 0x0f) * 4;
-    length = (packet[2]! << 8) | packet[3]!;
-    number = packet[9]!;
-    if (header < 20 || length < header || length > packet.length) return null;
-  } else if (version === 6 && packet.length >= 40) {
-    family = 6;
-    header = 40;
-    length = 40 + ((packet[4]! << 8) | packet[5]!);
-    number = packet[6]!;
-    if (length > packet.length) return null;
-  } else {
-    return null;
-  }
+  const header = ipHeaderLength(packet);
+  if (header < 0) return null;
+  const family: IpFamily = packet[0]! >> 4 === 4 ? 4 : 6;
+  const length = ipTotalLength(packet);
+  const number = family === 4 ? packet[9]! : packet[6]!;
   const [src, dst, size] = family === 4 ? [12, 16, 4] : [8, 24, 16];
   const result: ParsedPacket = {
     family,
@@ -220,15 +204,17 @@ export function parsePacket(packet: Uint8Array): ParsedPacket | null {
         data: body.subarray(8),
       };
     }
-  } else if (number === UDP && body.length >= 8) {
-    const udpLength = view.getUint16(4);
-    if (udpLength < 8 || udpLength > body.length) return null;
-    result.protocol = "udp";
-    result.udp = {
-      sourcePort: view.getUint16(0),
-      destinationPort: view.getUint16(2),
-      data: body.subarray(8, udpLength),
-    };
+  } else if (number === UDP) {
+    const udp = udpLength(packet, header);
+    if (udp === -2) return null;
+    if (udp >= 0) {
+      result.protocol = "udp";
+      result.udp = {
+        sourcePort: view.getUint16(0),
+        destinationPort: view.getUint16(2),
+        data: body.subarray(8, udp),
+      };
+    }
   }
   return result;
 }
@@ -264,13 +250,18 @@ function ipHeaderLength(packet: Uint8Array): number {
   const version = packet[0]! >> 4;
   if (version === 4 && packet.length >= 20) {
     const header = (packet[0]! & 0x0f) * 4;
-    const length = (packet[2]! << 8) | packet[3]!;
+    const length = ipTotalLength(packet);
     return header < 20 || length < header || length > packet.length ? -1 : header;
   }
-  if (version === 6 && packet.length >= 40) {
-    return 40 + ((packet[4]! << 8) | packet[5]!) > packet.length ? -1 : 40;
-  }
+  if (version === 6 && packet.length >= 40) return ipTotalLength(packet) > packet.length ? -1 : 40;
   return -1;
+}
+
+/** The packet's length as its IP header says (IPv6: the fixed header and its payload length). */
+function ipTotalLength(packet: Uint8Array): number {
+  return packet[0]! >> 4 === 4
+    ? (packet[2]! << 8) | packet[3]!
+    : 40 + ((packet[4]! << 8) | packet[5]!);
 }
 
 /**
@@ -278,9 +269,7 @@ function ipHeaderLength(packet: Uint8Array): number {
  * calls it "other"), -2 when the field is out of bounds (parsePacket returns null).
  */
 function udpLength(packet: Uint8Array, header: number): number {
-  const total =
-    packet[0]! >> 4 === 4 ? (packet[2]! << 8) | packet[3]! : 40 + ((packet[4]! << 8) | packet[5]!);
-  const body = total - header;
+  const body = ipTotalLength(packet) - header;
   if (body < 8) return -1;
   const length = (packet[header + 4]! << 8) | packet[header + 5]!;
   return length < 8 || length > body ? -2 : length;
