@@ -86,6 +86,23 @@ function hookedBeforeHello(
   };
 }
 
+/** A session to the echo upstream over `WebTransport` (the transport's constructor, or hooked). */
+function connectEcho(
+  WebTransport: WebTransportConstructor,
+  transportOptions: Record<string, unknown>,
+  carriage?: "stream",
+) {
+  return connectRelay({
+    WebTransport,
+    url: relay.address.url,
+    token: TOKEN,
+    upstream: "echo",
+    serverCertificateHashes: [{ algorithm: "sha-256", value: relay.address.certificateSha256 }],
+    transportOptions,
+    ...(carriage ? { carriage } : {}),
+  });
+}
+
 /** Sends one message and waits for its echo. */
 async function roundTrip(conn: RelayConnection, seq: number): Promise<void> {
   const iterator = conn.datagrams[Symbol.asyncIterator]();
@@ -101,20 +118,13 @@ describe.each(TRANSPORTS)("a relay stopped for longer than its deadlines, over %
   it("welcomes a hello that arrived while it was stopped", async () => {
     const { Ctor, transportOptions } = dial(transport);
     const stopped: Promise<void>[] = [];
-    const conn = await connectRelay({
-      // The relay stops just before the hello leaves: it waits in the relay's socket while the
-      // relay's hello deadline passes.
-      WebTransport: hookedBeforeHello(Ctor, () => {
-        stopped.push(stopRelay());
-        return undefined;
-      }),
-      url: relay.address.url,
-      token: TOKEN,
-      upstream: "echo",
-      serverCertificateHashes: [{ algorithm: "sha-256", value: relay.address.certificateSha256 }],
-      transportOptions,
-      carriage: "stream",
+    // The relay stops just before the hello leaves: it waits in the relay's socket while the
+    // relay's hello deadline passes.
+    const hooked = hookedBeforeHello(Ctor, () => {
+      stopped.push(stopRelay());
+      return undefined;
     });
+    const conn = await connectEcho(hooked, transportOptions, "stream");
     expect(stopped).toHaveLength(1);
     await Promise.all(stopped);
     expect(conn.welcome.type).toBe("welcome");
@@ -124,17 +134,11 @@ describe.each(TRANSPORTS)("a relay stopped for longer than its deadlines, over %
 
   it("still refuses a client that is itself late with its hello, as late: a retry may be welcomed", async () => {
     const { Ctor, transportOptions } = dial(transport);
-    const refused = await connectRelay({
-      WebTransport: hookedBeforeHello(
-        Ctor,
-        () => new Promise((resolve) => setTimeout(resolve, HELLO_TIMEOUT_MS * 2)),
-      ),
-      url: relay.address.url,
-      token: TOKEN,
-      upstream: "echo",
-      serverCertificateHashes: [{ algorithm: "sha-256", value: relay.address.certificateSha256 }],
-      transportOptions,
-    }).then(
+    const late = hookedBeforeHello(
+      Ctor,
+      () => new Promise((resolve) => setTimeout(resolve, HELLO_TIMEOUT_MS * 2)),
+    );
+    const refused = await connectEcho(late, transportOptions).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -146,15 +150,7 @@ describe.each(TRANSPORTS)("a relay stopped for longer than its deadlines, over %
 
   it("keeps a session whose client sent while it was stopped", async () => {
     const { Ctor, transportOptions } = dial(transport);
-    const conn = await connectRelay({
-      WebTransport: Ctor,
-      url: relay.address.url,
-      token: TOKEN,
-      upstream: "echo",
-      serverCertificateHashes: [{ algorithm: "sha-256", value: relay.address.certificateSha256 }],
-      transportOptions,
-      carriage: "stream",
-    });
+    const conn = await connectEcho(Ctor, transportOptions, "stream");
     await roundTrip(conn, 1);
     let ended: { error?: { code: string } } | undefined;
     void conn.closed.then((result) => {
