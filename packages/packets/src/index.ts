@@ -2,7 +2,7 @@
  * The plaintext side of the tunnel: building and reading the IPv4/IPv6 packets a WireGuard peer
  * carries — ICMP/ICMPv6 echo and UDP — with correct checksums. Browser-safe.
  */
-import { formatIp, type IpFamily, parseIp } from "@wiregate/core";
+import { formatIp, type IpFamily, ipFamilyOf, ipPacketLength, parseIp } from "@wiregate/core";
 
 const ICMP = 1;
 const UDP = 17;
@@ -176,10 +176,10 @@ export function buildUdp(
 
 /** Reads an IPv4/IPv6 packet; null when it is not a well-formed one. Never throws. */
 export function parsePacket(packet: Uint8Array): ParsedPacket | null {
-  const header = ipHeaderLength(packet);
-  if (header < 0) return null;
-  const family: IpFamily = packet[0]! >> 4 === 4 ? 4 : 6;
-  const length = ipTotalLength(packet);
+  const length = ipPacketLength(packet);
+  if (length < 0) return null;
+  const family = ipFamilyOf(packet);
+  const header = headerLength(packet);
   const number = family === 4 ? packet[9]! : packet[6]!;
   const [src, dst, size] = family === 4 ? [12, 16, 4] : [8, 24, 16];
   const result: ParsedPacket = {
@@ -205,7 +205,7 @@ export function parsePacket(packet: Uint8Array): ParsedPacket | null {
       };
     }
   } else if (number === UDP) {
-    const udp = udpLength(packet, header);
+    const udp = udpLength(packet, header, length);
     if (udp === -2) return null;
     if (udp >= 0) {
       result.protocol = "udp";
@@ -224,10 +224,10 @@ export function parsePacket(packet: Uint8Array): ParsedPacket | null {
  * protocol number, or -1 when `parsePacket` would return null. Allocates nothing.
  */
 export function protocolOf(packet: Uint8Array): number {
-  const header = ipHeaderLength(packet);
-  if (header < 0) return -1;
-  const number = packet[0]! >> 4 === 4 ? packet[9]! : packet[6]!;
-  return number === UDP && udpLength(packet, header) === -2 ? -1 : number;
+  const length = ipPacketLength(packet);
+  if (length < 0) return -1;
+  const number = ipFamilyOf(packet) === 4 ? packet[9]! : packet[6]!;
+  return number === UDP && udpLength(packet, headerLength(packet), length) === -2 ? -1 : number;
 }
 
 /**
@@ -236,43 +236,29 @@ export function protocolOf(packet: Uint8Array): number {
  */
 export function udpPorts(packet: Uint8Array): number {
   if (protocolOf(packet) !== UDP) return -1;
-  const header = ipHeaderLength(packet);
-  if (udpLength(packet, header) < 0) return -1;
+  const header = headerLength(packet);
+  if (udpLength(packet, header, ipPacketLength(packet)) < 0) return -1;
   return (
     ((packet[header]! << 8) | packet[header + 1]!) * 65536 +
     ((packet[header + 2]! << 8) | packet[header + 3]!)
   );
 }
 
-/** The IP header's length (40 for IPv6), or -1 when the packet is not well formed. */
-function ipHeaderLength(packet: Uint8Array): number {
-  if (packet.length < 1) return -1;
-  const version = packet[0]! >> 4;
-  if (version === 4 && packet.length >= 20) {
-    const header = (packet[0]! & 0x0f) * 4;
-    const length = ipTotalLength(packet);
-    return header < 20 || length < header || length > packet.length ? -1 : header;
-  }
-  if (version === 6 && packet.length >= 40) return ipTotalLength(packet) > packet.length ? -1 : 40;
-  return -1;
-}
-
-/** The packet's length as its IP header says (IPv6: the fixed header and its payload length). */
-function ipTotalLength(packet: Uint8Array): number {
-  return packet[0]! >> 4 === 4
-    ? (packet[2]! << 8) | packet[3]!
-    : 40 + ((packet[4]! << 8) | packet[5]!);
+/** The IP header's length of a packet core's `ipPacketLength` accepted (40 for IPv6). */
+function headerLength(packet: Uint8Array): number {
+  return ipFamilyOf(packet) === 4 ? (packet[0]! & 0x0f) * 4 : 40;
 }
 
 /**
- * The UDP header's length field: -1 when the body is shorter than a UDP header (parsePacket then
- * calls it "other"), -2 when the field is out of bounds (parsePacket returns null).
+ * The UDP header's length field of a packet of `length` bytes: -1 when the body is shorter than a
+ * UDP header (parsePacket then calls it "other"), -2 when the field is out of bounds (parsePacket
+ * returns null).
  */
-function udpLength(packet: Uint8Array, header: number): number {
-  const body = ipTotalLength(packet) - header;
+function udpLength(packet: Uint8Array, header: number, length: number): number {
+  const body = length - header;
   if (body < 8) return -1;
-  const length = (packet[header + 4]! << 8) | packet[header + 5]!;
-  return length < 8 || length > body ? -2 : length;
+  const udp = (packet[header + 4]! << 8) | packet[header + 5]!;
+  return udp < 8 || udp > body ? -2 : udp;
 }
 
 /** Whether the packet's IP (v4) and transport checksums are correct. */
