@@ -24,7 +24,7 @@ export interface ParsedPacket {
   length: number;
 }
 
-function address(text: string, label: string): { family: IpFamily; bytes: Uint8Array } {
+function address(text: string, label: string): Address {
   const parsed = parseIp(text);
   if (!parsed.ok) throw new TypeError(`${label}: ${parsed.error}`);
   return parsed.address;
@@ -84,6 +84,9 @@ export interface HeaderOptions {
   hopLimit?: number;
 }
 
+/** An IP address as `parseIp` gives it. */
+type Address = { family: IpFamily; bytes: Uint8Array };
+
 /** An IP packet around a transport payload whose checksum field is at `checksumAt` (relative). */
 function ipPacket(
   source: string,
@@ -91,11 +94,23 @@ function ipPacket(
   protocol: "icmp" | "udp",
   segment: Uint8Array,
   checksumAt: number,
-  { identification = 0, hopLimit = 64 }: HeaderOptions = {},
+  options: HeaderOptions = {},
 ): Uint8Array {
   const src = address(source, "source");
   const dst = address(destination, "destination");
   if (src.family !== dst.family) throw new TypeError("source and destination families differ");
+  return ipPacketOf(src, dst, protocol, segment, checksumAt, options);
+}
+
+/** {@link ipPacket} between addresses already in bytes, of one family. */
+function ipPacketOf(
+  src: Address,
+  dst: Address,
+  protocol: "icmp" | "udp",
+  segment: Uint8Array,
+  checksumAt: number,
+  { identification = 0, hopLimit = 64 }: HeaderOptions = {},
+): Uint8Array {
   const family = src.family;
   const number = protocol === "udp" ? UDP : family === 4 ? ICMP : ICMPV6;
   const header = family === 4 ? 20 : 40;
@@ -137,15 +152,24 @@ export function buildEcho(options: {
   data?: Uint8Array;
   reply?: boolean;
 }): Uint8Array {
-  const data = options.data ?? new Uint8Array(0);
   const v6 = address(options.source, "source").family === 6;
+  const segment = echoSegment(v6 ? 6 : 4, options);
+  return ipPacket(options.source, options.destination, "icmp", segment, 2);
+}
+
+/** An ICMP or ICMPv6 echo message (checksum left zero). */
+function echoSegment(
+  family: IpFamily,
+  options: { id: number; sequence: number; data?: Uint8Array; reply?: boolean },
+): Uint8Array {
+  const data = options.data ?? new Uint8Array(0);
   const segment = new Uint8Array(8 + data.length);
-  segment[0] = options.reply ? (v6 ? 129 : 0) : v6 ? 128 : 8;
+  segment[0] = options.reply ? (family === 6 ? 129 : 0) : family === 6 ? 128 : 8;
   const view = new DataView(segment.buffer);
   view.setUint16(4, options.id & 0xffff);
   view.setUint16(6, options.sequence & 0xffff);
   segment.set(data, 8);
-  return ipPacket(options.source, options.destination, "icmp", segment, 2);
+  return segment;
 }
 
 export function buildUdp(
@@ -162,16 +186,22 @@ export function buildUdp(
       throw new RangeError(`port: ${port} is not 0–65535`);
     }
   }
-  const segment = new Uint8Array(8 + options.data.length);
-  const view = new DataView(segment.buffer);
-  view.setUint16(0, options.sourcePort);
-  view.setUint16(2, options.destinationPort);
-  view.setUint16(4, segment.length);
-  segment.set(options.data, 8);
-  if (segment.length > 0xffff - (options.source.includes(":") ? 0 : 20)) {
+  if (8 + options.data.length > 0xffff - (options.source.includes(":") ? 0 : 20)) {
     throw new RangeError(`data: ${options.data.length} bytes do not fit in one IP packet`);
   }
+  const segment = udpSegment(options.sourcePort, options.destinationPort, options.data);
   return ipPacket(options.source, options.destination, "udp", segment, 6, options);
+}
+
+/** A UDP header and its data (checksum left zero). */
+function udpSegment(sourcePort: number, destinationPort: number, data: Uint8Array): Uint8Array {
+  const segment = new Uint8Array(8 + data.length);
+  const view = new DataView(segment.buffer);
+  view.setUint16(0, sourcePort);
+  view.setUint16(2, destinationPort);
+  view.setUint16(4, segment.length);
+  segment.set(data, 8);
+  return segment;
 }
 
 /** Reads an IPv4/IPv6 packet; null when it is not a well-formed one. Never throws. */
@@ -276,31 +306,40 @@ export function checksumsValid(packet: Uint8Array): boolean {
 
 /**
  * The answer an echo server gives: an ICMP echo reply to an echo request, or the same UDP
- * datagram sent back with addresses and ports swapped. Null for anything else.
+ * datagram sent back with addresses and ports swapped; null for anything else (what
+ * `parsePacket` reads as neither). Read in place: an echo server answers every packet with it.
  */
 export function echoReply(packet: Uint8Array): Uint8Array | null {
-  const parsed = parsePacket(packet);
-  if (!parsed) return null;
-  if (parsed.echo?.type === "request") {
-    return buildEcho({
-      source: parsed.destination,
-      destination: parsed.source,
-      id: parsed.echo.id,
-      sequence: parsed.echo.sequence,
-      data: parsed.echo.data,
+  const number = protocolOf(packet);
+  if (number < 0) return null;
+  const family = ipFamilyOf(packet);
+  const header = headerLength(packet);
+  const body = packet.subarray(header, ipPacketLength(packet));
+  const [src, dst, size] = family === 4 ? [12, 16, 4] : [8, 24, 16];
+  // The reply goes back: from the request's destination to its source.
+  const from = { family, bytes: packet.subarray(dst, dst + size) };
+  const to = { family, bytes: packet.subarray(src, src + size) };
+  if (isEchoRequest(family, number, body)) {
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    const reply = echoSegment(family, {
+      id: view.getUint16(4),
+      sequence: view.getUint16(6),
+      data: body.subarray(8),
       reply: true,
     });
+    return ipPacketOf(from, to, "icmp", reply, 2);
   }
-  if (parsed.udp) {
-    return buildUdp({
-      source: parsed.destination,
-      destination: parsed.source,
-      sourcePort: parsed.udp.destinationPort,
-      destinationPort: parsed.udp.sourcePort,
-      data: parsed.udp.data,
-    });
-  }
-  return null;
+  const ports = udpPorts(packet);
+  if (ports < 0) return null;
+  const length = (body[4]! << 8) | body[5]!;
+  const reply = udpSegment(ports & 0xffff, Math.floor(ports / 65536), body.subarray(8, length));
+  return ipPacketOf(from, to, "udp", reply, 6);
+}
+
+/** Whether an IP packet's body is an ICMP (IPv4) or ICMPv6 (IPv6) echo request. */
+function isEchoRequest(family: IpFamily, protocol: number, body: Uint8Array): boolean {
+  const icmp = family === 4 ? protocol === ICMP : protocol === ICMPV6;
+  return icmp && body.length >= 8 && body[0] === (family === 4 ? 8 : 128) && body[1] === 0;
 }
 
 export * from "./demo.js";

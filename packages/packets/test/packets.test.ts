@@ -93,6 +93,51 @@ describe("packets", () => {
     ).toBe("ICMP echo request 10.0.0.1 → 10.0.0.2 id 3 seq 1");
   });
 
+  it("answers exactly as the reply built from what parsePacket reads (any packet, any byte changed)", () => {
+    /** The echo server written on parsePacket and the builders, as the reference. */
+    function reference(packet: Uint8Array): Uint8Array | null {
+      const parsed = parsePacket(packet);
+      if (!parsed) return null;
+      const back = { source: parsed.destination, destination: parsed.source };
+      if (parsed.echo?.type === "request") {
+        const { id, sequence, data } = parsed.echo;
+        return buildEcho({ ...back, id, sequence, data, reply: true });
+      }
+      if (!parsed.udp) return null;
+      const { sourcePort, destinationPort, data } = parsed.udp;
+      return buildUdp({ ...back, sourcePort: destinationPort, destinationPort: sourcePort, data });
+    }
+    const v4 = fc.ipV4();
+    const v6 = fc.ipV6().filter((a) => !a.includes("."));
+    const pair = fc.oneof(fc.tuple(v4, v4), fc.tuple(v6, v6));
+    const data = fc.uint8Array({ maxLength: 64 });
+    const port = fc.integer({ min: 0, max: 0xffff });
+    const packet = fc.oneof(
+      fc
+        .tuple(pair, port, port, data)
+        .map(([[source, destination], sourcePort, destinationPort, data]) =>
+          buildUdp({ source, destination, sourcePort, destinationPort, data }),
+        ),
+      fc
+        .tuple(pair, port, port, data, fc.boolean())
+        .map(([[source, destination], id, sequence, data, reply]) =>
+          buildEcho({ source, destination, id, sequence, data, reply }),
+        ),
+    );
+    const changed = fc
+      .tuple(packet, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean())
+      .map(([p, at, value, change]) => {
+        if (change) p[at % p.length] = value;
+        return p;
+      });
+    fc.assert(
+      fc.property(fc.oneof(changed, fc.uint8Array({ maxLength: 120 })), (p) => {
+        expect(echoReply(p)).toEqual(reference(p));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it("never throws on garbage", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
