@@ -34,6 +34,13 @@ export const backendsUnderTest: BackendUnderTest[] = [
     sealWithNonce: (...args) => sodiumSealWithNonce(sodium, ...args),
     openWithNonce: (...args) => sodiumOpenWithNonce(sodium, ...args),
   },
+  {
+    // The demo peer's: node for X25519 and BLAKE2s, libsodium for the AEAD.
+    name: "node+libsodium",
+    backend: withSodiumAead(sodium, nodeCrypto),
+    sealWithNonce: (...args) => sodiumSealWithNonce(sodium, ...args),
+    openWithNonce: (...args) => sodiumOpenWithNonce(sodium, ...args),
+  },
 ];
 
 export function hex(text: string): Uint8Array {

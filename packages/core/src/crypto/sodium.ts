@@ -235,17 +235,22 @@ export function sodiumOpenWithNonce(
 }
 
 /**
- * The noble backend with its transport AEAD (`seal`, `open`: every data packet) on libsodium's
- * WebAssembly, about three times faster in a browser than noble's JavaScript (docs/performance.md).
- * X25519, BLAKE2s and the cookies' XChaCha20-Poly1305 run once per handshake and stay noble.
+ * A backend (noble unless `base` says otherwise) with its transport AEAD (`seal`, `open`: every
+ * data packet) on libsodium's WebAssembly: about three times faster in a browser than noble's
+ * JavaScript, and faster in Node than a `node:crypto` cipher object per packet
+ * (docs/performance.md). X25519, BLAKE2s and the cookies' XChaCha20-Poly1305 run once per
+ * handshake and stay the base's.
  */
-export function withSodiumAead(sodium: SodiumAead): CryptoBackend {
+export function withSodiumAead(
+  sodium: SodiumAead,
+  base: CryptoBackend = nobleCrypto,
+): CryptoBackend {
   const counterNonce = counterNonces(); // one array: libsodium copies it into its memory per call
   const lib = sodiumModule(sodium);
-  if (lib) return sodiumDirectBackend(new SodiumDirect(lib), counterNonce);
+  if (lib) return sodiumDirectBackend(base, new SodiumDirect(lib), counterNonce);
   return {
-    ...nobleCrypto,
-    name: "noble+libsodium",
+    ...base,
+    name: `${base.name}+libsodium`,
     seal: (key, counter, plaintext, aad) =>
       sodiumSealWithNonce(sodium, key, counterNonce(counter), plaintext, aad),
     // libsodium's result lives in its own memory and comes back as a new array either way.
@@ -261,6 +266,7 @@ export function withSodiumAead(sodium: SodiumAead): CryptoBackend {
 
 /** {@link withSodiumAead} on the module itself: nothing allocated per packet but an opened plaintext. */
 function sodiumDirectBackend(
+  base: CryptoBackend,
   direct: SodiumDirect,
   counterNonce: (counter: bigint) => Uint8Array,
 ): CryptoBackend {
@@ -278,8 +284,8 @@ function sodiumDirectBackend(
     direct.seal(key, nonce, plaintext, aad, out, offset);
   };
   return {
-    ...nobleCrypto,
-    name: "noble+libsodium",
+    ...base,
+    name: `${base.name}+libsodium`,
     seal(key, counter, plaintext, aad) {
       const sealed = new Uint8Array(plaintext.length + TAG_LENGTH);
       sealInto(key, counter, plaintext, aad, sealed, 0);
