@@ -6,8 +6,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { threadId } from "node:worker_threads";
-import { generatePrivateKey, keyToBase64, type TraceEvent } from "@wiregate/core";
-import { UdpDevice } from "@wiregate/core/node";
+import {
+  generatePrivateKey,
+  ipFamilyOf,
+  keyToBase64,
+  parseIp,
+  type TraceEvent,
+  withSodiumAead,
+} from "@wiregate/core";
+import { nodeCrypto, UdpDevice } from "@wiregate/core/node";
 import { Netstack, serveHttp } from "@wiregate/netstack";
 import {
   buildUdp,
@@ -15,7 +22,10 @@ import {
   DEMO_SERVER_V6,
   echoReply,
   parsePacket,
+  protocolOf,
+  udpPorts,
 } from "@wiregate/packets";
+import sodium from "libsodium-wrappers";
 import { DemoClients } from "./demo-clients.js";
 import { answerDns, DEMO_DNS } from "./demo-dns.js";
 import { demoHttp } from "./demo-http.js";
@@ -81,7 +91,11 @@ export class DemoPeer {
       reservationMs: options.reservationMs ?? 30_000,
     });
     let peer: DemoPeer | undefined;
+    await sodium.ready;
     const udp = await UdpDevice.start({
+      // Every packet's ChaCha20-Poly1305 on libsodium's WebAssembly: cheaper per packet than a
+      // node:crypto cipher object each (docs/performance.md, "The demo peer's cost per packet").
+      crypto: withSodiumAead(sodium, nodeCrypto),
       privateKey: options.privateKey ?? generatePrivateKey((n) => new Uint8Array(randomBytes(n))),
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 0,
@@ -171,35 +185,47 @@ export class DemoPeer {
   }
 
   private answer(packet: Uint8Array, from: string): void {
-    const parsed = parsePacket(packet);
+    // Read in place: most packets are echoes or TCP, and this runs for every one of them.
+    const protocol = protocolOf(packet);
     // Only what is addressed to the demo peer itself is answered.
-    if (parsed?.destination !== DEMO_SERVER_V4 && parsed?.destination !== DEMO_SERVER_V6) return;
-    if (parsed.protocolNumber === PROTO_TCP) {
+    if (protocol < 0 || !toDemoServer(packet)) return;
+    if (protocol === PROTO_TCP) {
       this.net.receive(packet);
       return;
     }
-    const dns = parsed.udp?.destinationPort === DNS_PORT ? parsed.udp : undefined;
-    const reply = dns
-      ? answerDnsPacket(parsed.source, parsed.destination, dns.sourcePort, dns.data)
-      : echoReply(packet);
+    const reply =
+      udpPorts(packet) % 65536 === DNS_PORT ? answerDnsPacket(packet) : echoReply(packet);
     if (reply) this.#udp.sendToPeer(Buffer.from(from, "base64"), reply);
   }
 }
 
-/** The UDP packet answering a DNS query from `client`:`port`, or undefined. */
-function answerDnsPacket(
-  client: string,
-  server: string,
-  port: number,
-  query: Uint8Array,
-): Uint8Array | undefined {
-  const data = answerDns(query);
+const DEMO_SERVER_BYTES = { 4: addressBytes(DEMO_SERVER_V4), 6: addressBytes(DEMO_SERVER_V6) };
+
+function addressBytes(address: string): Uint8Array {
+  const parsed = parseIp(address);
+  if (!parsed.ok) throw new Error(parsed.error);
+  return parsed.address.bytes;
+}
+
+/** Whether an IP packet `protocolOf` accepted is addressed to the demo peer. */
+function toDemoServer(packet: Uint8Array): boolean {
+  const v4 = ipFamilyOf(packet) === 4;
+  const server = v4 ? DEMO_SERVER_BYTES[4] : DEMO_SERVER_BYTES[6];
+  const at = v4 ? 16 : 24;
+  for (let i = 0; i < server.length; i++) if (packet[at + i] !== server[i]) return false;
+  return true;
+}
+
+/** The UDP packet answering a DNS query to the demo peer, or undefined. */
+function answerDnsPacket(packet: Uint8Array): Uint8Array | undefined {
+  const query = parsePacket(packet);
+  const data = query?.udp && answerDns(query.udp.data);
   return data
     ? buildUdp({
-        source: server,
-        destination: client,
+        source: query.destination,
+        destination: query.source,
         sourcePort: DNS_PORT,
-        destinationPort: port,
+        destinationPort: query.udp!.sourcePort,
         data,
       })
     : undefined;
