@@ -15,6 +15,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Http3Server, quicheLoaded } from "@fails-components/webtransport";
 import { generateDevCertificate } from "@wiregate/relay";
+import { STREAM_QUEUE_BYTES } from "@wiregate/relay-protocol";
 import { expect, it } from "vitest";
 import { closeAfterAll } from "../../../test/helpers/closers.js";
 import { chromiumBrowser, RESULTS } from "../test/stack.js";
@@ -26,6 +27,31 @@ const BYTES = 1168;
 /** Larger queues than Chromium's defaults (1 unread incoming datagram; ~4 ms in the QUIC queue). */
 const INCOMING_HIGH_WATER_MARK = 1024;
 const OUTGOING_MAX_AGE_MS = 100;
+/** One write of the one-way cases: 32 messages in their 2-byte frames, as a stream carriage batch. */
+const STREAM_WRITE_BYTES = 32 * (2 + BYTES);
+
+interface OneWayCase {
+  name: string;
+  direction: "up" | "down";
+  writeBytes: number;
+  /** Bytes in writes not yet done, at most (0: as the stream's backpressure allows). */
+  maxPending: number;
+}
+const ONE_WAY: OneWayCase[] = [
+  {
+    name: "up, 32 messages per write",
+    direction: "up",
+    writeBytes: STREAM_WRITE_BYTES,
+    maxPending: 0,
+  },
+  {
+    name: "up, 3 messages per write, 64 KiB in unfinished writes at most (as the page's queue)",
+    direction: "up",
+    writeBytes: 3 * (2 + BYTES),
+    maxPending: STREAM_QUEUE_BYTES,
+  },
+  { name: "down", direction: "down", writeBytes: STREAM_WRITE_BYTES, maxPending: 0 },
+];
 
 const closers = closeAfterAll();
 
@@ -60,6 +86,8 @@ async function echoServer(): Promise<{
   hash: Uint8Array;
   /** The QUIC counters of the latest session, as the add-on reports them. */
   stats: () => Promise<ServerStats>;
+  /** What /sink has read: bytes, and when the first and the latest arrived. */
+  sink: { bytes: number; firstAt: number; lastAt: number };
 }> {
   await quicheLoaded;
   const cert = generateDevCertificate(["127.0.0.1"]);
@@ -106,15 +134,58 @@ async function echoServer(): Promise<{
       })();
     }
   })();
+  // One way: every byte of the page's streams read and counted (/sink), or as many bytes as the
+  // stream takes written to the page on each stream it opens (/source).
+  const sink = { bytes: 0, firstAt: 0, lastAt: 0 };
+  const eachStream = (path: string, handle: (stream: WebTransportBidirectionalStream) => void) =>
+    void (async () => {
+      const sessions = server.sessionStream(path).getReader();
+      for (;;) {
+        const { value: session, done } = await sessions.read();
+        if (done) return;
+        void (async () => {
+          const streams = session.incomingBidirectionalStreams.getReader();
+          for (;;) {
+            const { value: stream, done } = await streams.read();
+            if (done) return;
+            handle(stream);
+          }
+        })().catch(() => {});
+      }
+    })();
+  eachStream("/sink", (stream) => {
+    void (async () => {
+      const reader = stream.readable.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        const now = performance.now();
+        if (sink.bytes === 0) sink.firstAt = now;
+        sink.lastAt = now;
+        sink.bytes += value.byteLength;
+      }
+    })().catch(() => {});
+  });
+  eachStream("/source", (stream) => {
+    void (async () => {
+      const writer = stream.writable.getWriter();
+      const chunk = new Uint8Array(STREAM_WRITE_BYTES);
+      for (;;) {
+        await writer.ready;
+        await writer.write(chunk);
+      }
+    })().catch(() => {});
+  });
   return {
     port,
     hash: cert.sha256,
     stats: async () => (await latest!.getStats()) as ServerStats,
+    sink,
   };
 }
 
 it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
-  const { port, hash, stats: serverStats } = await echoServer();
+  const { port, hash, stats: serverStats, sink } = await echoServer();
   // A loopback http:// origin is a secure context, as WebTransport requires.
   const page_ = createServer((_, res) => res.end("<!doctype html><title>ceiling</title>"));
   await new Promise<void>((resolve) => page_.listen(0, "127.0.0.1", resolve));
@@ -282,6 +353,72 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
     return { carriage: "stream", perWrite, window, ...result };
   };
 
+  /**
+   * One way on one stream, for `seconds`. Up: the page writes `writeBytes` at a time, as fast as the
+   * stream's backpressure lets it or, with `maxPending`, with at most that many bytes in writes
+   * not yet done (as the page's stream queue limit does); the server counts what it read. Down: the
+   * page reads what the server writes as fast as its stream takes it.
+   */
+  const runOneWay = async (c: OneWayCase) => {
+    sink.bytes = 0;
+    const pageBytes = await page.evaluate(
+      async ({ url, hash, c, seconds }) => {
+        const wt = new WebTransport(url, {
+          serverCertificateHashes: [{ algorithm: "sha-256", value: new Uint8Array(hash) }],
+        });
+        await wt.ready;
+        const stream = await wt.createBidirectionalStream();
+        const writer = stream.writable.getWriter();
+        const end = performance.now() + seconds * 1000;
+        let bytes = 0;
+        if (c.direction === "up") {
+          const chunk = new Uint8Array(c.writeBytes);
+          let pending = 0;
+          const done = () => {
+            pending -= chunk.length;
+          };
+          while (performance.now() < end) {
+            if (!c.maxPending) {
+              await writer.ready;
+              void writer.write(chunk).catch(() => {});
+            } else if (pending + chunk.length > c.maxPending) {
+              await new Promise((resolve) => setTimeout(resolve, 0));
+            } else {
+              pending += chunk.length;
+              writer.write(chunk).then(done, () => {});
+              await Promise.resolve();
+            }
+          }
+        } else {
+          void writer.write(new Uint8Array(1)).catch(() => {}); // the server sees the stream
+          const reader = stream.readable.getReader();
+          let first = 0;
+          while (performance.now() < end) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            if (first === 0) first = performance.now();
+            bytes += value.byteLength;
+          }
+          bytes = (bytes * seconds * 1000) / (performance.now() - first);
+        }
+        wt.close();
+        return bytes;
+      },
+      {
+        url: `https://127.0.0.1:${port}/${c.direction === "up" ? "sink" : "source"}`,
+        hash: [...hash],
+        c,
+        seconds: SECONDS,
+      },
+    );
+    // Up: what arrived at the server, over the time it took to arrive.
+    const bytesPerSecond =
+      c.direction === "up"
+        ? (sink.bytes * 1000) / Math.max(1, sink.lastAt - sink.firstAt)
+        : pageBytes / SECONDS;
+    return { name: c.name, megabitsPerSecond: Number(((bytesPerSecond * 8) / 1e6).toFixed(1)) };
+  };
+
   const cases = [
     [false, 32],
     [true, 32],
@@ -335,6 +472,20 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
     };
   });
   report.push(...(streamReport as unknown as typeof report));
+  const oneWayRuns: Awaited<ReturnType<typeof runOneWay>>[] = [];
+  for (let round = 0; round < ROUNDS; round++)
+    for (const c of round % 2 ? [...ONE_WAY].reverse() : ONE_WAY)
+      oneWayRuns.push(await runOneWay(c));
+  const oneWay = ONE_WAY.map((c) => {
+    const rounds = oneWayRuns.filter((r) => r.name === c.name).map((r) => r.megabitsPerSecond);
+    return {
+      carriage: "stream, one way",
+      case: c.name,
+      megabitsPerSecond: Number((rounds.reduce((a, r) => a + r, 0) / rounds.length).toFixed(1)),
+      rounds,
+    };
+  });
+  report.push(...(oneWay as unknown as typeof report));
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(
     join(RESULTS, "datagram-ceiling.json"),
@@ -343,4 +494,5 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   expect(runs.every((r) => r.perSecond > 0)).toBe(true);
   expect(streamRuns.every((r) => r.perSecond > 0)).toBe(true);
+  expect(oneWayRuns.every((r) => r.megabitsPerSecond > 0)).toBe(true);
 });
