@@ -35,6 +35,32 @@ const ERROR_FRAMES_PER_SECOND = 10;
 /** How long a stats answer waits for the transport's counters. */
 const TRANSPORT_STATS_MS = 1_000;
 
+/** How the client closed its transport, as the relay logs it (`closeCode`, `closeReason`). */
+export interface ClientClose {
+  closeCode: number;
+  closeReason: string;
+}
+
+/**
+ * The client's close code and reason if the transport is closed already (the client closed it),
+ * else undefined. `Promise.race` settles with the first of its promises already settled, in
+ * order: `closed` when the library resolved it before this call, the `undefined` otherwise.
+ */
+export async function clientCloseOf(closed: Promise<unknown>): Promise<ClientClose | undefined> {
+  let info: unknown;
+  try {
+    info = await Promise.race([closed, undefined]);
+  } catch {
+    return undefined;
+  }
+  if (!info || typeof info !== "object") return undefined;
+  const { closeCode, reason } = info as { closeCode?: unknown; reason?: unknown };
+  return {
+    closeCode: typeof closeCode === "number" ? closeCode : 0,
+    closeReason: typeof reason === "string" ? reason.slice(0, 200) : "",
+  };
+}
+
 /** The transport a session really uses: the header tells WebSocket apart; HTTP/2 vs 3 is the server. */
 export function transportOf(
   header: Record<string, unknown> | undefined,
@@ -352,6 +378,8 @@ export class RelaySession {
       was.forwarder.close();
       void this.transportLosses.read();
     }
+    // Taken before the relay's own close below, which would settle `closed` with its own code.
+    const clientClose = clientCloseOf(this.wt.closed);
     try {
       this.wt.close({ closeCode: 0, reason: reason.slice(0, 100) });
     } catch {
@@ -360,7 +388,16 @@ export class RelaySession {
     if (was.kind === "open") {
       this.ctx.counters.sessionClosed(this.ctx.transport);
       // Transport losses as last read: an idle or shutdown close read them just before.
-      this.#log.info("session closed", { reason, ...this.statsFrame(), type: undefined });
+      const log = (client?: ClientClose) =>
+        this.#log.info("session closed", {
+          reason,
+          ...(client ?? {}),
+          ...this.statsFrame(),
+          type: undefined,
+        });
+      // With the client's own code and reason when it closed the transport first (a page that
+      // went away says so), told apart from a vanished client's (code 0, no reason).
+      void clientClose.then(log);
     }
     this.ctx.onClosed(this);
   }

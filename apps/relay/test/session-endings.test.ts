@@ -2,11 +2,12 @@
  * The relay says what happened when a session ends (docs/relay.md, "How sessions end"): a session
  * that never opens its control stream is refused and counted; a client that closes during its
  * hello is no failure of the relay; a bad control frame after the welcome is answered with an
- * error frame; a session closed for idleness is logged as `idle`. Against the relay process.
+ * error frame; a session closed for idleness is logged as `idle`; a client that closes its session
+ * is logged with its own close code and reason. Against the relay process.
  */
 
 import { quicheLoaded, WebTransport } from "@fails-components/webtransport";
-import { encodeFrame, FrameReader } from "@wiregate/relay-protocol";
+import { encodeFrame, FrameReader, GOING_AWAY } from "@wiregate/relay-protocol";
 import { describe, expect, it } from "vitest";
 import {
   connect,
@@ -136,6 +137,21 @@ describe.each(TRANSPORTS)("how sessions end over %s", (transport) => {
       relay.lines,
       (l) => l.includes('"session closed"') && l.includes('"reason":"bad control frame: '),
     );
+  }, 30_000);
+
+  it("logs the client's own close code and reason when the client closes", async () => {
+    const relay = await relayWith([]);
+    const conn = await connect(relay.address, { transport });
+    conn.close(GOING_AWAY);
+    const line = JSON.parse(
+      await lineMatching(relay.lines, (l) => l.includes('"session closed"')),
+    ) as Record<string, unknown>;
+    // Before: `client-closed` alone, as a client that vanished (code 0, no reason) is logged.
+    expect(line).toMatchObject({
+      reason: "client-closed",
+      closeCode: GOING_AWAY.closeCode,
+      closeReason: GOING_AWAY.reason,
+    });
   }, 30_000);
 
   it("logs a session closed for idleness as idle, also when the client closes first", async () => {

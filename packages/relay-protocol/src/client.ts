@@ -39,8 +39,24 @@ export interface WebTransportLike {
     readable: ReadableStream<Uint8Array>;
     writable: WritableStream<Uint8Array>;
   }>;
-  close(info?: { closeCode?: number; reason?: string }): void;
+  close(info?: CloseInfo): void;
 }
+
+/** What a WebTransport close says to the other end: an application code and a reason. */
+export interface CloseInfo {
+  closeCode?: number;
+  reason?: string;
+}
+
+/**
+ * How a client closes its sessions when it goes away for good (a page closed, reloaded or left):
+ * WebSocket's "going away" code and a reason the relay logs (docs/relay.md, "How sessions end"),
+ * so the relay frees the session at once and can tell it from an idle timeout or a vanished client.
+ */
+export const GOING_AWAY: Readonly<Required<CloseInfo>> = {
+  closeCode: 1001,
+  reason: "page went away",
+};
 
 /** Why datagrams went missing inside the transport (WebTransport `getStats().datagrams`). */
 export interface DatagramLosses {
@@ -121,7 +137,8 @@ export interface RelayConnection {
   datagramLosses(): Promise<DatagramLosses | undefined>;
   /** Resolves when the session ends, with the relay's fatal error if it sent one. */
   closed: Promise<{ error?: ErrorFrame }>;
-  close(): void;
+  /** Ends the session; `info` is what the relay is told (default: code 0, no reason). */
+  close(info?: CloseInfo): void;
 }
 
 /** Why connecting failed: a relay error code, or a transport/protocol failure. */
@@ -221,7 +238,7 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
     rejectWelcome = reject;
   });
 
-  const finish = () => {
+  const finish = (info?: CloseInfo) => {
     if (!open) return;
     open = false;
     for (const waiter of statsWaiters.splice(0)) {
@@ -230,7 +247,7 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
     rejectWelcome(fatal ? fatalError(fatal) : new RelayError("transport", "session closed"));
     queue.end();
     try {
-      wt.close();
+      wt.close(info);
     } catch {
       // Already closed.
     }
@@ -376,9 +393,9 @@ export async function connectRelay(options: ConnectRelayOptions): Promise<RelayC
       };
     },
     closed,
-    close() {
+    close(info?: CloseInfo) {
       sender?.close();
-      finish();
+      finish(info);
     },
   };
 }
