@@ -7,7 +7,10 @@
  * or neither (CPU, shown per process). Cases: Chromium's default datagram queues and larger ones,
  * at two window sizes; and the same messages on one bidirectional stream (2-byte length frames, as
  * the stream carriage sends them), one write per message or 32 per write, against the datagram
- * baseline of the same run. Writes test-results/datagram-ceiling.json.
+ * baseline of the same run. One way on one stream: the page uploading (also with small
+ * acknowledgements coming back on the stream or as datagrams, as a TCP upload inside the tunnel
+ * gets them, and with a 64 KiB window clocked by them), and downloading. Writes
+ * test-results/datagram-ceiling.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -23,6 +26,8 @@ import { cpuShares, schedTimes } from "./sched.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+/** BENCH_ONE_WAY_ONLY=1: only the one-way stream cases (no datagram or echo cases). */
+const ONE_WAY_ONLY = process.env.BENCH_ONE_WAY_ONLY === "1";
 const BYTES = 1168;
 /** Larger queues than Chromium's defaults (1 unread incoming datagram; ~4 ms in the QUIC queue). */
 const INCOMING_HIGH_WATER_MARK = 1024;
@@ -36,7 +41,20 @@ interface OneWayCase {
   writeBytes: number;
   /** Bytes in writes not yet done, at most (0: as the stream's backpressure allows). */
   maxPending: number;
+  /**
+   * Up only: the server answers on the same stream with an ACK_BYTES acknowledgement (the bytes
+   * read so far) per ACK_EVERY bytes, as the TCP inside the tunnel does; with `window`, the page
+   * keeps at most that many bytes written and not acknowledged (a TCP sender's window).
+   */
+  acks?: boolean;
+  /** The acknowledgements come as datagrams instead (`/sink-datagram-acks`). */
+  datagramAcks?: boolean;
+  window?: number;
 }
+/** An acknowledgement: the size of a WireGuard message carrying a bare TCP ACK. */
+const ACK_BYTES = 96;
+/** One acknowledgement per this many bytes read (two full tunnel messages, as delayed ACKs). */
+const ACK_EVERY = 2 * (2 + BYTES);
 const ONE_WAY: OneWayCase[] = [
   {
     name: "up, 32 messages per write",
@@ -49,6 +67,38 @@ const ONE_WAY: OneWayCase[] = [
     direction: "up",
     writeBytes: 3 * (2 + BYTES),
     maxPending: STREAM_QUEUE_BYTES,
+  },
+  {
+    name: "up, as above, with acknowledgements back on the stream (not waited for)",
+    direction: "up",
+    writeBytes: 3 * (2 + BYTES),
+    maxPending: STREAM_QUEUE_BYTES,
+    acks: true,
+  },
+  {
+    name: "up, as above, at most 64 KiB not acknowledged (a TCP window, clocked by the acknowledgements)",
+    direction: "up",
+    writeBytes: 3 * (2 + BYTES),
+    maxPending: STREAM_QUEUE_BYTES,
+    acks: true,
+    window: 64 * 1024,
+  },
+  {
+    name: "up, acknowledgements as datagrams (not waited for)",
+    direction: "up",
+    writeBytes: 3 * (2 + BYTES),
+    maxPending: STREAM_QUEUE_BYTES,
+    acks: true,
+    datagramAcks: true,
+  },
+  {
+    name: "up, acknowledgements as datagrams, at most 64 KiB not acknowledged",
+    direction: "up",
+    writeBytes: 3 * (2 + BYTES),
+    maxPending: STREAM_QUEUE_BYTES,
+    acks: true,
+    datagramAcks: true,
+    window: 64 * 1024,
   },
   { name: "down", direction: "down", writeBytes: STREAM_WRITE_BYTES, maxPending: 0 },
 ];
@@ -134,10 +184,15 @@ async function echoServer(): Promise<{
       })();
     }
   })();
-  // One way: every byte of the page's streams read and counted (/sink), or as many bytes as the
-  // stream takes written to the page on each stream it opens (/source).
+  // One way: every byte of the page's streams read and counted (/sink; /sink-acks also answers
+  // with an acknowledgement per ACK_EVERY bytes on the stream, /sink-datagram-acks as a datagram),
+  // or as many bytes as the stream takes written to the page on each stream it opens (/source).
   const sink = { bytes: 0, firstAt: 0, lastAt: 0 };
-  const eachStream = (path: string, handle: (stream: WebTransportBidirectionalStream) => void) =>
+  type Session = { datagrams: { createWritable(): WritableStream<Uint8Array> } };
+  const eachStream = (
+    path: string,
+    handle: (stream: WebTransportBidirectionalStream, session: Session) => void,
+  ) =>
     void (async () => {
       const sessions = server.sessionStream(path).getReader();
       for (;;) {
@@ -148,24 +203,41 @@ async function echoServer(): Promise<{
           for (;;) {
             const { value: stream, done } = await streams.read();
             if (done) return;
-            handle(stream);
+            handle(stream, session);
           }
         })().catch(() => {});
       }
     })();
-  eachStream("/sink", (stream) => {
-    void (async () => {
-      const reader = stream.readable.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        const now = performance.now();
-        if (sink.bytes === 0) sink.firstAt = now;
-        sink.lastAt = now;
-        sink.bytes += value.byteLength;
-      }
-    })().catch(() => {});
-  });
+  const sinkWith =
+    (acks: boolean, datagrams?: WritableStreamDefaultWriter<Uint8Array>) =>
+    (stream: WebTransportBidirectionalStream) => {
+      void (async () => {
+        const reader = stream.readable.getReader();
+        const writer = datagrams ?? stream.writable.getWriter();
+        let read = 0;
+        let acked = 0;
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          const now = performance.now();
+          if (sink.bytes === 0) sink.firstAt = now;
+          sink.lastAt = now;
+          sink.bytes += value.byteLength;
+          read += value.byteLength;
+          if (acks && read - acked >= ACK_EVERY) {
+            acked = read;
+            const ack = new Uint8Array(ACK_BYTES);
+            new DataView(ack.buffer).setFloat64(0, read);
+            writer.write(ack).catch(() => {});
+          }
+        }
+      })().catch(() => {});
+    };
+  eachStream("/sink", sinkWith(false));
+  eachStream("/sink-acks", sinkWith(true));
+  eachStream("/sink-datagram-acks", (stream, session) =>
+    sinkWith(true, session.datagrams.createWritable().getWriter())(stream),
+  );
   eachStream("/source", (stream) => {
     void (async () => {
       const writer = stream.writable.getWriter();
@@ -362,7 +434,7 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
   const runOneWay = async (c: OneWayCase) => {
     sink.bytes = 0;
     const pageBytes = await page.evaluate(
-      async ({ url, hash, c, seconds }) => {
+      async ({ url, hash, c, seconds, ackBytes }) => {
         const wt = new WebTransport(url, {
           serverCertificateHashes: [{ algorithm: "sha-256", value: new Uint8Array(hash) }],
         });
@@ -377,14 +449,42 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
           const done = () => {
             pending -= chunk.length;
           };
+          // The acknowledgements: the latest count of bytes the server read.
+          let written = 0;
+          let acked = 0;
+          let wake: (() => void) | undefined;
+          if (c.acks)
+            void (async () => {
+              const reader = (c.datagramAcks ? wt.datagrams.readable : stream.readable).getReader();
+              let partial = new Uint8Array(0);
+              for (;;) {
+                const { value, done } = await reader.read();
+                if (done) return;
+                const all = new Uint8Array(partial.length + value.length);
+                all.set(partial);
+                all.set(value, partial.length);
+                let at = 0;
+                for (; at + ackBytes <= all.length; at += ackBytes)
+                  acked = new DataView(all.buffer, at, 8).getFloat64(0);
+                partial = all.slice(at);
+                wake?.();
+              }
+            })().catch(() => {});
           while (performance.now() < end) {
-            if (!c.maxPending) {
+            if (c.window && written - acked + chunk.length > c.window) {
+              await new Promise<void>((resolve) => {
+                wake = resolve;
+                setTimeout(resolve, 50);
+              });
+              wake = undefined;
+            } else if (!c.maxPending) {
               await writer.ready;
               void writer.write(chunk).catch(() => {});
             } else if (pending + chunk.length > c.maxPending) {
               await new Promise((resolve) => setTimeout(resolve, 0));
             } else {
               pending += chunk.length;
+              written += chunk.length;
               writer.write(chunk).then(done, () => {});
               await Promise.resolve();
             }
@@ -405,10 +505,11 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
         return bytes;
       },
       {
-        url: `https://127.0.0.1:${port}/${c.direction === "up" ? "sink" : "source"}`,
+        url: `https://127.0.0.1:${port}/${c.direction === "up" ? (c.datagramAcks ? "sink-datagram-acks" : c.acks ? "sink-acks" : "sink") : "source"}`,
         hash: [...hash],
         c,
         seconds: SECONDS,
+        ackBytes: ACK_BYTES,
       },
     );
     // Up: what arrived at the server, over the time it took to arrive.
@@ -426,13 +527,13 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
     [true, 256],
   ] as const;
   const runs: CaseResult[] = [];
-  for (let round = 0; round < ROUNDS; round++)
+  for (let round = 0; round < (ONE_WAY_ONLY ? 0 : ROUNDS); round++)
     for (const [tuned, window] of cases) runs.push(await runCase(tuned, window));
   const summary = cases.map(([tuned, window]) => {
     const mine = runs.filter((r) => r.window === window && (r.queues === "larger") === tuned);
     const sum = (key: keyof CaseResult) => mine.reduce((a, r) => a + (r[key] as number), 0);
     return {
-      queues: mine[0]!.queues,
+      queues: mine[0]?.queues,
       window,
       perSecond: Math.round(sum("perSecond") / mine.length),
       sent: sum("sent"),
@@ -443,10 +544,10 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
       serverExpiredOutgoing: sum("serverExpiredOutgoing"),
       serverLostOutgoing: sum("serverLostOutgoing"),
       serverSmoothedRttMs: Number((sum("serverSmoothedRttMs") / mine.length).toFixed(2)),
-      cpu: mine.at(-1)!.cpu,
+      cpu: mine.at(-1)?.cpu,
     };
   });
-  const base = summary[0]!.perSecond;
+  const base = summary[0]!.perSecond || 1;
   const report = summary.map((s) => ({
     ...s,
     vsDefaultsWindow32: Number((s.perSecond / base).toFixed(2)),
@@ -456,7 +557,7 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
     [32, 64],
   ] as const;
   const streamRuns: Awaited<ReturnType<typeof runStream>>[] = [];
-  for (let round = 0; round < ROUNDS; round++)
+  for (let round = 0; round < (ONE_WAY_ONLY ? 0 : ROUNDS); round++)
     for (const [perWrite, window] of streamCases)
       streamRuns.push(await runStream(perWrite, window));
   const streamReport = streamCases.map(([perWrite, window]) => {
