@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 export type SchedTimes = Map<string, { run: number; wait: number }>;
 
 /**
- * Per process kind (this process, and Chromium's processes below it): time on a
+ * Per process kind (this process, and Chromium's or Firefox's processes below it): time on a
  * CPU and time runnable but waiting for one (the scheduler's run queue), in ns, from
  * /proc/PID/task/TID/schedstat. On a loaded machine the second says who is starved. This process
  * is split in its main thread (the relay's JavaScript) and its other threads (worker threads such
@@ -35,10 +35,15 @@ export function schedTimes(): SchedTimes {
       if (pid !== process.pid) {
         if (!below(pid)) continue;
         const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-        if (!cmdline.includes("chrom")) continue;
-        const type = /--type=([a-z-]+)/.exec(cmdline)?.[1];
-        const service = /--utility-sub-type=([\w.]+)/.exec(cmdline)?.[1];
-        kind = `chromium ${type ? (service ? (service.split(".").at(-1) ?? type) : type) : "browser"}`;
+        if (cmdline.includes("chrom")) {
+          const type = /--type=([a-z-]+)/.exec(cmdline)?.[1];
+          const service = /--utility-sub-type=([\w.]+)/.exec(cmdline)?.[1];
+          kind = `chromium ${type ? (service ? (service.split(".").at(-1) ?? type) : type) : "browser"}`;
+        } else if (cmdline.includes("firefox")) {
+          // A content process ends its command line with its type (tab, socket, rdd, utility).
+          const args = cmdline.split("\0").filter(Boolean);
+          kind = `firefox ${args.includes("-contentproc") ? args.at(-1) : "parent"}`;
+        } else continue;
       }
       for (const tid of readdirSync(`/proc/${pid}/task`)) {
         const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ");
