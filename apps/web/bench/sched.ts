@@ -40,9 +40,9 @@ export function schedTimes(): SchedTimes {
           const service = /--utility-sub-type=([\w.]+)/.exec(cmdline)?.[1];
           kind = `chromium ${type ? (service ? (service.split(".").at(-1) ?? type) : type) : "browser"}`;
         } else if (cmdline.includes("firefox")) {
-          // A content process ends its command line with its type (tab, socket, rdd, utility).
-          const args = cmdline.split("\0").filter(Boolean);
-          kind = `firefox ${args.includes("-contentproc") ? args.at(-1) : "parent"}`;
+          // Content processes come from Firefox's fork server with its command line: their name
+          // (Isolated Web Co, Socket Process, RDD Process, …) tells them apart.
+          kind = `firefox ${readFileSync(`/proc/${pid}/comm`, "utf8").trim()}`;
         } else continue;
       }
       for (const tid of readdirSync(`/proc/${pid}/task`)) {
