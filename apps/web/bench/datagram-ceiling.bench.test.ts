@@ -50,6 +50,8 @@ interface OneWayCase {
   /** The acknowledgements come as datagrams instead (`/sink-datagram-acks`). */
   datagramAcks?: boolean;
   window?: number;
+  /** Run in a dedicated worker of the page, as the tunnel's stream is. */
+  inWorker?: boolean;
 }
 /** An acknowledgement: the size of a WireGuard message carrying a bare TCP ACK. */
 const ACK_BYTES = 96;
@@ -82,6 +84,15 @@ const ONE_WAY: OneWayCase[] = [
     maxPending: STREAM_QUEUE_BYTES,
     acks: true,
     window: 64 * 1024,
+  },
+  {
+    name: "up, as above (a 64 KiB window clocked by acknowledgements on the stream), in a worker",
+    direction: "up",
+    writeBytes: 3 * (2 + BYTES),
+    maxPending: STREAM_QUEUE_BYTES,
+    acks: true,
+    window: 64 * 1024,
+    inWorker: true,
   },
   {
     name: "up, acknowledgements as datagrams (not waited for)",
@@ -255,6 +266,102 @@ async function echoServer(): Promise<{
     sink,
   };
 }
+
+interface OneWayArgs {
+  url: string;
+  hash: number[];
+  c: OneWayCase;
+  seconds: number;
+  ackBytes: number;
+}
+
+/** Runs `source` (a function's text) on `args` in a dedicated worker of the page. */
+const inWorker = (source: string, args: OneWayArgs): Promise<number> => {
+  const script = `onmessage = async (e) => postMessage(await (${source})(e.data));`;
+  const worker = new Worker(URL.createObjectURL(new Blob([script], { type: "text/javascript" })));
+  return new Promise((resolve) => {
+    worker.onmessage = (e: MessageEvent<number>) => {
+      resolve(e.data);
+      worker.terminate();
+    };
+    worker.postMessage(args);
+  });
+};
+
+/**
+ * One way on one stream, run in the page (or a worker of it): its source text is evaluated there,
+ * so it uses nothing from this module.
+ */
+const oneWayInPage = async ({ url, hash, c, seconds, ackBytes }: OneWayArgs): Promise<number> => {
+  const wt = new WebTransport(url, {
+    serverCertificateHashes: [{ algorithm: "sha-256", value: new Uint8Array(hash) }],
+  });
+  await wt.ready;
+  const stream = await wt.createBidirectionalStream();
+  const writer = stream.writable.getWriter();
+  const end = performance.now() + seconds * 1000;
+  let bytes = 0;
+  if (c.direction === "up") {
+    const chunk = new Uint8Array(c.writeBytes);
+    let pending = 0;
+    const done = () => {
+      pending -= chunk.length;
+    };
+    // The acknowledgements: the latest count of bytes the server read.
+    let written = 0;
+    let acked = 0;
+    let wake: (() => void) | undefined;
+    if (c.acks)
+      void (async () => {
+        const reader = (c.datagramAcks ? wt.datagrams.readable : stream.readable).getReader();
+        let partial = new Uint8Array(0);
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          const all = new Uint8Array(partial.length + value.length);
+          all.set(partial);
+          all.set(value, partial.length);
+          let at = 0;
+          for (; at + ackBytes <= all.length; at += ackBytes)
+            acked = new DataView(all.buffer, at, 8).getFloat64(0);
+          partial = all.slice(at);
+          wake?.();
+        }
+      })().catch(() => {});
+    while (performance.now() < end) {
+      if (c.window && written - acked + chunk.length > c.window) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 50);
+        });
+        wake = undefined;
+      } else if (!c.maxPending) {
+        await writer.ready;
+        void writer.write(chunk).catch(() => {});
+      } else if (pending + chunk.length > c.maxPending) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      } else {
+        pending += chunk.length;
+        written += chunk.length;
+        writer.write(chunk).then(done, () => {});
+        await Promise.resolve();
+      }
+    }
+  } else {
+    void writer.write(new Uint8Array(1)).catch(() => {}); // the server sees the stream
+    const reader = stream.readable.getReader();
+    let first = 0;
+    while (performance.now() < end) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (first === 0) first = performance.now();
+      bytes += value.byteLength;
+    }
+    bytes = (bytes * seconds * 1000) / (performance.now() - first);
+  }
+  wt.close();
+  return bytes;
+};
 
 it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
   const { port, hash, stats: serverStats, sink } = await echoServer();
@@ -433,85 +540,18 @@ it("raw HTTP/3 datagram echo from Chromium: what limits it", async () => {
    */
   const runOneWay = async (c: OneWayCase) => {
     sink.bytes = 0;
-    const pageBytes = await page.evaluate(
-      async ({ url, hash, c, seconds, ackBytes }) => {
-        const wt = new WebTransport(url, {
-          serverCertificateHashes: [{ algorithm: "sha-256", value: new Uint8Array(hash) }],
-        });
-        await wt.ready;
-        const stream = await wt.createBidirectionalStream();
-        const writer = stream.writable.getWriter();
-        const end = performance.now() + seconds * 1000;
-        let bytes = 0;
-        if (c.direction === "up") {
-          const chunk = new Uint8Array(c.writeBytes);
-          let pending = 0;
-          const done = () => {
-            pending -= chunk.length;
-          };
-          // The acknowledgements: the latest count of bytes the server read.
-          let written = 0;
-          let acked = 0;
-          let wake: (() => void) | undefined;
-          if (c.acks)
-            void (async () => {
-              const reader = (c.datagramAcks ? wt.datagrams.readable : stream.readable).getReader();
-              let partial = new Uint8Array(0);
-              for (;;) {
-                const { value, done } = await reader.read();
-                if (done) return;
-                const all = new Uint8Array(partial.length + value.length);
-                all.set(partial);
-                all.set(value, partial.length);
-                let at = 0;
-                for (; at + ackBytes <= all.length; at += ackBytes)
-                  acked = new DataView(all.buffer, at, 8).getFloat64(0);
-                partial = all.slice(at);
-                wake?.();
-              }
-            })().catch(() => {});
-          while (performance.now() < end) {
-            if (c.window && written - acked + chunk.length > c.window) {
-              await new Promise<void>((resolve) => {
-                wake = resolve;
-                setTimeout(resolve, 50);
-              });
-              wake = undefined;
-            } else if (!c.maxPending) {
-              await writer.ready;
-              void writer.write(chunk).catch(() => {});
-            } else if (pending + chunk.length > c.maxPending) {
-              await new Promise((resolve) => setTimeout(resolve, 0));
-            } else {
-              pending += chunk.length;
-              written += chunk.length;
-              writer.write(chunk).then(done, () => {});
-              await Promise.resolve();
-            }
-          }
-        } else {
-          void writer.write(new Uint8Array(1)).catch(() => {}); // the server sees the stream
-          const reader = stream.readable.getReader();
-          let first = 0;
-          while (performance.now() < end) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            if (first === 0) first = performance.now();
-            bytes += value.byteLength;
-          }
-          bytes = (bytes * seconds * 1000) / (performance.now() - first);
-        }
-        wt.close();
-        return bytes;
-      },
-      {
-        url: `https://127.0.0.1:${port}/${c.direction === "up" ? (c.datagramAcks ? "sink-datagram-acks" : c.acks ? "sink-acks" : "sink") : "source"}`,
-        hash: [...hash],
-        c,
-        seconds: SECONDS,
-        ackBytes: ACK_BYTES,
-      },
-    );
+    const args: OneWayArgs = {
+      url: `https://127.0.0.1:${port}/${c.direction === "up" ? (c.datagramAcks ? "sink-datagram-acks" : c.acks ? "sink-acks" : "sink") : "source"}`,
+      hash: [...hash],
+      c,
+      seconds: SECONDS,
+      ackBytes: ACK_BYTES,
+    };
+    // A string for Playwright to evaluate: the function's source, run in the page or in a worker.
+    const call = c.inWorker
+      ? `(${inWorker.toString()})(${JSON.stringify(oneWayInPage.toString())}, ${JSON.stringify(args)})`
+      : `(${oneWayInPage.toString()})(${JSON.stringify(args)})`;
+    const pageBytes = (await page.evaluate(call)) as number;
     // Up: what arrived at the server, over the time it took to arrive.
     const bytesPerSecond =
       c.direction === "up"
