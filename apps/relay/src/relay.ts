@@ -12,6 +12,7 @@ import { stallSlackMs } from "@wiregate/relay-protocol";
 import type { Registry } from "prom-client";
 import { Admission } from "./admission.js";
 import { CertificateKeeper } from "./certificates.js";
+import { answerCloseBeacon, closeBeaconPath } from "./close-beacon.js";
 import { isLoopback, isLoopbackAddress, type RelayConfig } from "./config.js";
 import { guardConnections } from "./connection-guard.js";
 import { type CertificateMaterial, certificateDnsNames } from "./dev-cert.js";
@@ -249,6 +250,10 @@ export class Relay {
       site,
       track,
       browseDomain ? { domain: browseDomain, pageOrigins } : undefined,
+      {
+        path: closeBeaconPath(config.path),
+        answer: (body) => answerCloseBeacon(body, this.sessions),
+      },
     );
     guardConnections(libraryHttp2Server(http2), config.limits, this.#audit);
     http2.startServer();

@@ -7,10 +7,12 @@
  * with the stream carriage (carriage.ts) every message does.
  */
 
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import {
   type ControlFrame,
   type ErrorCode,
   encodeFrame,
+  GOING_AWAY,
   type RelayTransport,
   type StatsFrame,
 } from "@wiregate/relay-protocol";
@@ -39,6 +41,8 @@ const TRANSPORT_STATS_MS = 1_000;
 export interface ClientClose {
   closeCode: number;
   closeReason: string;
+  /** Set when the close came by beacon (close-beacon.ts), not on the transport. */
+  closeVia?: "beacon";
 }
 
 /**
@@ -113,6 +117,10 @@ export class RelaySession {
     return this.#state.kind === "closed";
   }
 
+  /** What the client sends to close this session by beacon (close-beacon.ts); in its welcome. */
+  readonly closeToken = randomBytes(16).toString("hex");
+  /** How the client closed the session when it did so by beacon. */
+  #beaconClose: ClientClose | undefined;
   #controlWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #controlBacklog = 0;
   #controlWaiting = false;
@@ -241,6 +249,7 @@ export class RelaySession {
       carriage,
       carriageReason: reason,
       idleTimeoutMs: this.ctx.limits.idleTimeoutMs,
+      closeToken: this.closeToken,
     });
     this.ctx.onOpen?.(this);
     this.#log.info("session open", {
@@ -379,7 +388,9 @@ export class RelaySession {
       void this.transportLosses.read();
     }
     // Taken before the relay's own close below, which would settle `closed` with its own code.
-    const clientClose = clientCloseOf(this.wt.closed);
+    const clientClose = this.#beaconClose
+      ? Promise.resolve(this.#beaconClose)
+      : clientCloseOf(this.wt.closed);
     try {
       this.wt.close({ closeCode: 0, reason: reason.slice(0, 100) });
     } catch {
@@ -400,6 +411,24 @@ export class RelaySession {
       void clientClose.then(log);
     }
     this.ctx.onClosed(this);
+  }
+
+  /**
+   * The client's page went away and said so by beacon (close-beacon.ts) with `token`: the session
+   * ends as closed by its client with `GOING_AWAY`. Whether the token was this session's.
+   */
+  closeByBeacon(token: string): boolean {
+    if (this.#state.kind !== "open") return false;
+    const given = Buffer.from(token);
+    const own = Buffer.from(this.closeToken);
+    if (given.length !== own.length || !timingSafeEqual(given, own)) return false;
+    this.#beaconClose = {
+      closeCode: GOING_AWAY.closeCode,
+      closeReason: GOING_AWAY.reason,
+      closeVia: "beacon",
+    };
+    this.close("client-closed");
+    return true;
   }
 
   /** For graceful shutdown: say why, then close. */

@@ -1,8 +1,9 @@
 /**
  * Reaches the node:http2 server inside the library's Http2Server to (1) set no-delay on every TLS
  * socket — Nagle plus delayed ACKs otherwise add ~40 ms per round trip — and (2) answer ordinary
- * GET requests (static files, /healthz) on the same origin. The library only handles CONNECT
- * streams and WebSocket upgrades; everything else is routed here.
+ * GET requests (static files, /healthz) and a page's close beacon (close-beacon.ts) on the same
+ * origin. The library only handles CONNECT streams and WebSocket upgrades; everything else is
+ * routed here.
  */
 
 import { EventEmitter } from "node:events";
@@ -16,7 +17,28 @@ import {
   serveBrowseBridge,
   serveBrowseBridge2,
 } from "./browse-origin.js";
+import { type BeaconAnswer, readBody } from "./close-beacon.js";
 import { type StaticSite, serveHttp1, serveHttp2 } from "./static-files.js";
+
+/** Where a page's close beacon arrives, and what answers it. */
+export interface CloseBeacons {
+  path: string;
+  answer(body: string): BeaconAnswer;
+}
+
+const TEXT = { "content-type": "text/plain; charset=utf-8" };
+
+/** The answer to a request that is a close beacon, or undefined when it is not one. */
+async function beaconAnswer(
+  beacons: CloseBeacons | undefined,
+  method: string | undefined,
+  path: string | undefined,
+  body: () => Promise<string | undefined>,
+): Promise<BeaconAnswer | undefined> {
+  if (!beacons || method !== "POST" || path?.split("?")[0] !== beacons.path) return undefined;
+  const text = await body();
+  return text === undefined ? { status: 413, text: "body too large\n" } : beacons.answer(text);
+}
 
 /** A public relay's Browse domain: its hosts get the Browse bridge, never the page. */
 export interface BrowseHosts {
@@ -50,6 +72,7 @@ export function attachTlsPort(
   site: StaticSite,
   onSocket: (socket: TLSSocket) => void = () => {},
   browse?: BrowseHosts,
+  beacons?: CloseBeacons,
 ): void {
   /** Whether the host is under the Browse domain: a Browse origin's bridge, or 404, never the page. */
   const browseHost = (host: string | undefined): "bridge" | "none" | undefined => {
@@ -74,7 +97,12 @@ export function attachTlsPort(
       res.end("not a Browse origin\n");
     } else if (kind === "bridge")
       void serveBrowseBridge(site.root, browse!.pageOrigins(), req, res);
-    else void serveHttp1(site, req, res);
+    else
+      void beaconAnswer(beacons, req.method, req.url, () => readBody(req)).then((answer) => {
+        if (!answer) return serveHttp1(site, req, res);
+        res.writeHead(answer.status, TEXT);
+        res.end(answer.text);
+      });
   });
   h2.removeAllListeners("stream");
   h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest: unknown[]) => {
@@ -89,6 +117,16 @@ export function attachTlsPort(
       stream.end("not a Browse origin\n");
     } else if (kind === "bridge")
       void serveBrowseBridge2(site.root, browse!.pageOrigins(), stream, headers);
-    else void serveHttp2(site, stream, headers);
+    else {
+      const method = headers[":method"];
+      const path = headers[":path"];
+      void beaconAnswer(beacons, method, path, () => readBody(stream)).then((answer) => {
+        if (!answer) return serveHttp2(site, stream, headers);
+        stream.on("error", () => {});
+        if (stream.destroyed) return;
+        stream.respond({ ":status": answer.status, ...TEXT });
+        stream.end(answer.text);
+      });
+    }
   });
 }

@@ -106,6 +106,11 @@ export interface WelcomeFrame {
    * `idleTimeoutMs`): a client that wants to keep the session sends a keepalive more often.
    */
   idleTimeoutMs?: number;
+  /**
+   * What the client's page sends to close this session by beacon when it goes away (`POST
+   * <path>/close`, body `<sessionId> <closeToken>`): 32 hex digits, known only to this client.
+   */
+  closeToken?: string;
 }
 
 /** Relay → client: something went wrong; fatal unless the code is `oversized` or `limit`. */
@@ -213,6 +218,8 @@ const UPSTREAM_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const WIREGUARD_KEY = /^[A-Za-z0-9+/]{43}=$/;
 /** An IPv4 or IPv6 prefix as text; clients parse it properly before use. */
 const ADDRESS = /^[0-9A-Fa-f.:]{2,45}\/\d{1,3}$/;
+/** A welcome's `closeToken`: 128 random bits in hex. */
+export const CLOSE_TOKEN = /^[0-9a-f]{32}$/;
 const MAX_ADDRESSES = 8;
 const DROP_REASON = /^[a-z0-9-]{1,64}$/;
 
@@ -311,6 +318,12 @@ export function validateFrame(value: unknown): FrameResult {
       if (f.idleTimeoutMs !== undefined && (!isCount(f.idleTimeoutMs) || f.idleTimeoutMs === 0)) {
         return bad("idleTimeoutMs must be a positive integer");
       }
+      if (
+        f.closeToken !== undefined &&
+        !(typeof f.closeToken === "string" && CLOSE_TOKEN.test(f.closeToken))
+      ) {
+        return bad("closeToken must be 32 hex digits");
+      }
       const frame: WelcomeFrame = {
         type: "welcome",
         sessionId: f.sessionId,
@@ -323,6 +336,7 @@ export function validateFrame(value: unknown): FrameResult {
       if (f.carriage !== undefined) frame.carriage = f.carriage as Carriage;
       if (f.carriageReason !== undefined) frame.carriageReason = f.carriageReason as string;
       if (f.idleTimeoutMs !== undefined) frame.idleTimeoutMs = f.idleTimeoutMs;
+      if (f.closeToken !== undefined) frame.closeToken = f.closeToken as string;
       return { ok: true, frame };
     }
     case "error": {

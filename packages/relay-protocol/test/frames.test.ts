@@ -42,6 +42,13 @@ const samples: ControlFrame[] = [
     datagramSize: 1452,
     idleTimeoutMs: 120_000,
   },
+  {
+    type: "welcome",
+    sessionId: "c",
+    transport: "http3",
+    datagramSize: 1211,
+    closeToken: "0123456789abcdef0123456789abcdef",
+  },
   { type: "welcome", sessionId: "q", transport: "http3", datagramSize: 1211, messageSize: 1452 },
   {
     type: "welcome",
@@ -154,6 +161,12 @@ describe("control frames", () => {
       ok: false,
       detail: "welcome: carriageReason must be a string of at most 200 characters",
     });
+    for (const closeToken of ["", "0123456789ABCDEF0123456789ABCDEF", "ab".repeat(17), 7]) {
+      expect(validateFrame({ ...welcome, closeToken })).toMatchObject({
+        ok: false,
+        detail: "welcome: closeToken must be 32 hex digits",
+      });
+    }
     for (const idleTimeoutMs of [0, -1, 1.5, "120000"]) {
       expect(validateFrame({ ...welcome, idleTimeoutMs })).toMatchObject({
         ok: false,
