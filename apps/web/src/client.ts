@@ -1,7 +1,7 @@
 /** The page side of the tunnel worker: typed messages in, listeners out, latest state kept. */
 import type { PeerStatus } from "@wiregate/core";
 import type { DatagramLosses, StatsFrame } from "@wiregate/relay-protocol";
-import type { ConnectionState, FromWorker, TimedEvent, ToWorker } from "./protocol.js";
+import type { CloseBeacon, ConnectionState, FromWorker, TimedEvent, ToWorker } from "./protocol.js";
 
 type Listener = (message: FromWorker) => void;
 
@@ -22,6 +22,8 @@ export interface StatusSnapshot {
 export class TunnelClient {
   readonly #worker: Worker;
   readonly #listeners = new Set<Listener>();
+  /** How to close the worker's relay sessions from here (relay-sessions.ts). */
+  #beacons: CloseBeacon[] = [];
   state: ConnectionState = { phase: "idle" };
   status: StatusSnapshot | undefined;
   /** Every trace event since the page loaded, bounded. */
@@ -34,6 +36,7 @@ export class TunnelClient {
     this.#worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
       const message = event.data;
       if (message.type === "state") this.state = message.state;
+      else if (message.type === "close-beacons") this.#beacons = message.beacons;
       else if (message.type === "status") {
         this.status = {
           receivedAt: performance.now(),
@@ -52,6 +55,18 @@ export class TunnelClient {
         }
       }
       for (const listener of this.#listeners) listener(message);
+    });
+    // A page that goes away ends its relay sessions at once (docs/web.md, "When the page goes
+    // away"): by beacon from here, since the worker may not read the message in time (busy, or
+    // ended by the browser first), and from the worker. A page the browser keeps in its back-forward cache
+    // connects again when shown.
+    window.addEventListener("pagehide", () => {
+      for (const beacon of this.#beacons) navigator.sendBeacon(beacon.url, beacon.body);
+      this.#beacons = [];
+      this.send({ type: "page-hidden" });
+    });
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted) this.send({ type: "page-shown" });
     });
     this.#worker.addEventListener("error", (event) => {
       const message: FromWorker = { type: "error", message: `worker: ${event.message}` };

@@ -126,6 +126,12 @@ export type TcpPortMessage =
   | { type: "send"; data: Uint8Array }
   | { type: "close" };
 
+/** How the page closes one relay session by beacon when it goes away (relay-sessions.ts). */
+export interface CloseBeacon {
+  url: string;
+  body: string;
+}
+
 export type ToWorker =
   /**
    * The first message: this tab's browser session (kept in sessionStorage, so the tab's reloads
@@ -152,7 +158,13 @@ export type ToWorker =
   | { type: "ping-stop" }
   | { type: "flood"; request: FloodRequest }
   | { type: "udp-listen"; port: number }
-  | { type: "udp-close" };
+  | { type: "udp-close" }
+  /**
+   * The page is going away (`pagehide`): every relay session closes now with `GOING_AWAY`; a
+   * page kept in the back-forward cache says `page-shown` when it is shown again.
+   */
+  | { type: "page-hidden" }
+  | { type: "page-shown" };
 
 /** What the UDP listener inside the tunnel has received (Tools screen). */
 export interface UdpListenStatus {
@@ -276,6 +288,8 @@ export interface PingSummary {
 
 export type FromWorker =
   | { type: "state"; state: ConnectionState }
+  /** The close beacons of the worker's open relay sessions, whenever they change. */
+  | { type: "close-beacons"; beacons: CloseBeacon[] }
   | { type: "events"; events: TimedEvent[] }
   | {
       type: "status";

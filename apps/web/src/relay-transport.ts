@@ -2,7 +2,8 @@
  * Opens the relay session the way the page prefers: native WebTransport over HTTP/3 (with
  * `serverCertificateHashes` when the relay's certificate hash is known), and the library's
  * WebSocket mapping only when that fails — saying why. A page served over plain HTTP on loopback
- * is given its relay's ws:// address for that mapping.
+ * is given its relay's ws:// address for that mapping. Every session opened here is held in
+ * `relaySessions`, which ends them when the page goes away.
  */
 
 import { WebTransportPonyfill } from "@fails-components/webtransport";
@@ -17,6 +18,7 @@ import {
   type WebTransportLike,
 } from "@wiregate/relay-protocol";
 import type { ConnectSettings, RelayTarget } from "./protocol.js";
+import { relaySessions } from "./relay-sessions.js";
 
 /** How long native WebTransport may take before WebSocket is tried (UDP silently dropped). */
 const NATIVE_TIMEOUT_MS = 5_000;
@@ -145,7 +147,7 @@ export async function openRelaySession(
       });
       const made = native.last();
       return {
-        conn,
+        conn: relaySessions.add(conn, connect.url),
         kind: "native",
         reason: "HTTP/3 reached the relay",
         transportMax: maxOf(made),
@@ -164,7 +166,10 @@ export async function openRelaySession(
   }
   const ponyfill = WebTransportPonyfill as unknown as WebTransportConstructor;
   const websocket = tracked(websocketUrl ? dialing(ponyfill, websocketUrl) : ponyfill);
-  const conn = await connectRelay({ ...connect, WebTransport: websocket.Ctor });
+  const conn = relaySessions.add(
+    await connectRelay({ ...connect, WebTransport: websocket.Ctor }),
+    connect.url,
+  );
   return { conn, kind: "websocket", reason, transportMax: maxOf(websocket.last()) };
 }
 

@@ -49,6 +49,8 @@ export class Tunnel {
   #native: WebTransportLike | undefined;
   #state: ConnectionState = { phase: "idle" };
   #wanted = false;
+  /** The settings of the tunnel the page had when it was hidden (`pageHidden`). */
+  #resume: ConnectSettings | undefined;
   /** TCP inside the tunnel (Browse screen, TCP console, UDP listener); one per device. */
   tcp: TunnelTcp | undefined;
   /** Interface addresses: the welcome's when the upstream assigned some, else the config's. */
@@ -108,6 +110,22 @@ export class Tunnel {
     this.#reconnect.reset();
     this.#report.start();
     void this.#connectOnce(settings);
+  }
+
+  /**
+   * The page went away (its sessions are closed already, relay-sessions.ts): the tunnel stops
+   * without dialling again, and resumes with the same settings if the page is shown again.
+   */
+  pageHidden(): void {
+    this.#resume = this.#wanted ? this.#settings : undefined;
+    this.disconnect();
+  }
+
+  /** The page is back from the back-forward cache: the tunnel it had connects again. */
+  pageShown(): void {
+    const settings = this.#resume;
+    this.#resume = undefined;
+    if (settings) this.connect(settings);
   }
 
   disconnect(): void {

@@ -7,10 +7,12 @@
  * TAI64N timestamps; randomness: crypto.getRandomValues, through a pool.
  */
 import { pooledRandom } from "@wiregate/core";
+import { GOING_AWAY } from "@wiregate/relay-protocol";
 import { indexedDbJars } from "./browse/cookie-store.js";
 import { BrowseCookies } from "./browse/cookies.js";
 import { browseExchange } from "./browse/exchange.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
+import { relaySessions } from "./relay-sessions.js";
 import { Tunnel } from "./tunnel.js";
 import { loadTunnelCrypto } from "./tunnel-crypto.js";
 import { TunnelTools } from "./tunnel-tools.js";
@@ -23,6 +25,8 @@ const now = () => performance.now();
 const random = pooledRandom((bytes) => crypto.getRandomValues(bytes));
 const wallClock = () =>
   BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+
+relaySessions.watch((beacons) => post({ type: "close-beacons", beacons }));
 
 const tunnel = new Tunnel({
   post,
@@ -54,6 +58,15 @@ scope.addEventListener("message", (event: MessageEvent<ToWorker>) => {
       break;
     case "disconnect":
       tunnel.disconnect();
+      break;
+    case "page-hidden":
+      // First, before anything else can delay it: the worker may be ended soon after.
+      relaySessions.closeAll(GOING_AWAY);
+      tunnel.pageHidden();
+      break;
+    case "page-shown":
+      relaySessions.back();
+      tunnel.pageShown();
       break;
     case "token":
       tunnel.useToken(message.token);

@@ -83,6 +83,9 @@ export function requireBuild(): void {
 
 const certDir = mkdtempSync(join(tmpdir(), "wiregate-web-test-"));
 
+/** The relay's own options (e.g. a `logger` whose lines a test reads). */
+export type RelayOptions = NonNullable<Parameters<typeof startRelayWith>[1]>;
+
 export interface RunningRelay {
   relay: Awaited<ReturnType<typeof startRelayWith>>["relay"];
   address: RelayAddress;
@@ -102,6 +105,8 @@ export async function startRelay(
   limits: Partial<RelayConfig["limits"]> = {},
   /** More settings (e.g. `identity`), over the ones above. */
   more: PartialConfig = {},
+  /** The relay's own options (e.g. a `logger` whose lines a test reads). */
+  options: RelayOptions = {},
 ): Promise<RunningRelay> {
   const config = mergeConfig(DEFAULT_CONFIG, {
     host: "127.0.0.1",
@@ -116,7 +121,7 @@ export async function startRelay(
     limits,
     ...more,
   });
-  const { relay, address } = await startRelayWith(config);
+  const { relay, address } = await startRelayWith(config, options);
   // What the relay's CLI publishes beside the page, ws:// fallback included.
   relay.publish("/wiregate.json", {
     relay: address.url,
@@ -262,6 +267,7 @@ export async function startStack(
   localHttp = false,
   limits: Partial<RelayConfig["limits"]> = {},
   more: PartialConfig = {},
+  options: RelayOptions = {},
 ): Promise<Stack> {
   requireBuild();
   const demo = await DemoPeerThread.start();
@@ -276,7 +282,7 @@ export async function startStack(
     upstreams,
     http3,
     relay: assignDemoAddresses(
-      await startRelay(upstreams, 0, http3, localHttp, DIST, limits, more),
+      await startRelay(upstreams, 0, http3, localHttp, DIST, limits, more, options),
       demo,
       proxy.port,
     ),
