@@ -1,8 +1,9 @@
 /**
  * The page's uploads against its downloads through the tunnel, in Chromium and Firefox ESR, in one
  * run: Browse in a frame fetches BENCH_UPLOAD_BYTES (default 20 MB) from a kernel HTTP server behind
- * wireguard-go in a namespace and PUTs as many bytes back, over the HTTP/3 stream carriage, each
- * browser in turn, BENCH_ROUNDS rounds each (default 2). Prints per browser the rates, upload ÷
+ * wireguard-go in a namespace and PUTs as many bytes back, over the HTTP/3 stream carriage (or the
+ * carriages named in BENCH_CARRIAGES, e.g. "HTTP/3 stream,WebSocket"), each browser in turn,
+ * BENCH_ROUNDS rounds each (default 2). Prints per browser and carriage the rates, upload ÷
  * download of the same round, Chromium's upload ÷ Firefox's, and per process the share of the
  * upload spent on a CPU and waiting for one (sched.ts). Writes test-results/upload-bench.json.
  * What the numbers mean: docs/performance.md, "What limits the page's uploads without loss".
@@ -16,8 +17,10 @@ import { startWireGuardPeer, type WireGuardPeer } from "../../../test/helpers/ne
 import { browse, inFrame } from "../test/browse-screen.js";
 import {
   BROWSERS,
+  type BrowserName,
   browsePageUrl,
   browser,
+  CARRIAGES,
   connectTunnel,
   importConfig,
   newContext,
@@ -32,6 +35,11 @@ import { cpuShares, schedTimes } from "./sched.js";
 
 const BYTES = Number(process.env.BENCH_UPLOAD_BYTES ?? 20_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+/** BENCH_BROWSERS and BENCH_CARRIAGES (names, comma-separated) narrow or widen the cases. */
+const BROWSER_NAMES = (process.env.BENCH_BROWSERS?.split(",") ?? BROWSERS) as BrowserName[];
+const CARRIAGE_CASES = CARRIAGES.filter((c) =>
+  (process.env.BENCH_CARRIAGES?.split(",") ?? ["HTTP/3 stream"]).includes(c.name),
+);
 const client = pageKeyPair();
 let peer: WireGuardPeer;
 let directory: string;
@@ -62,12 +70,15 @@ it("uploads against downloads through the tunnel, Chromium and Firefox", {
   timeout: 900_000,
 }, async () => {
   const results: Record<string, { down: number[]; up: number[]; cpu: object[] }> = {};
-  for (const name of BROWSERS) {
-    const stack = await startStack([wgUpstream(peer)], true, true);
+  const run = async (name: BrowserName, carriage: (typeof CARRIAGES)[number]) => {
+    const stack = await startStack([wgUpstream(peer)], carriage.http3, true);
     const launched = await browser(name);
     try {
       const page = await (await newContext(launched, undefined, true)).newPage();
-      await open(page, browsePageUrl(stack.relay.address, { upstream: "wg", carriage: "stream" }));
+      await open(
+        page,
+        browsePageUrl(stack.relay.address, { upstream: "wg", carriage: carriage.carriage }),
+      );
       const config = wgQuickConfig({
         privateKey: client.privateKey,
         addresses: ["10.79.0.2/32"],
@@ -78,7 +89,8 @@ it("uploads against downloads through the tunnel, Chromium and Firefox", {
       await connectTunnel(page);
       const frame = await browse(page, "http://10.79.0.1:8080/", "v4-8080-10-79-0-1");
       const mine = { down: [] as number[], up: [] as number[], cpu: [] as object[] };
-      results[name] = mine;
+      const key = `${name}, ${carriage.name}`;
+      results[key] = mine;
       for (let round = 0; round < ROUNDS; round++) {
         const down = await inFrame(
           frame,
@@ -108,14 +120,16 @@ it("uploads against downloads through the tunnel, Chromium and Firefox", {
         mine.down.push(megabits(down.seconds));
         mine.up.push(megabits(up.seconds));
         console.info(
-          `upload bench: ${name} round ${round + 1}: down ${mine.down.at(-1)} Mbit/s, up ${mine.up.at(-1)} Mbit/s`,
+          `upload bench: ${key} round ${round + 1}: down ${mine.down.at(-1)} Mbit/s, up ${mine.up.at(-1)} Mbit/s`,
         );
       }
     } finally {
       await launched.close();
       await stack.close();
     }
-  }
+  };
+  for (const name of BROWSER_NAMES)
+    for (const carriage of CARRIAGE_CASES) await run(name, carriage);
   const summary = Object.fromEntries(
     Object.entries(results).map(([name, r]) => [
       name,
@@ -130,10 +144,19 @@ it("uploads against downloads through the tunnel, Chromium and Firefox", {
   const report = {
     bytes: BYTES,
     rounds: ROUNDS,
-    carriage: "HTTP/3 stream",
     ...summary,
-    chromiumUpOverFirefoxUp: Number(
-      (median(results.chromium!.up) / median(results.firefox!.up)).toFixed(2),
+    /** Of each carriage: Chromium's upload ÷ Firefox's (faster rounds). */
+    chromiumUpOverFirefoxUp: Object.fromEntries(
+      CARRIAGE_CASES.filter(
+        (c) => results[`chromium, ${c.name}`] && results[`firefox, ${c.name}`],
+      ).map((c) => [
+        c.name,
+        Number(
+          (
+            median(results[`chromium, ${c.name}`]!.up) / median(results[`firefox, ${c.name}`]!.up)
+          ).toFixed(2),
+        ),
+      ]),
     ),
   };
   mkdirSync(RESULTS, { recursive: true });
