@@ -84,7 +84,7 @@ const sessionsSince = (stack: Stack, before: ReadonlySet<unknown>) =>
 
 /**
  * After `exp`: the prompt, a new token, the same keys and device, pings answered. `before`: the
- * relay's sessions before the page connected (a closed browser context's QUIC session may linger).
+ * relay's sessions before the page connected (an earlier test's closed page may still be ending its).
  */
 async function renewAfterExpiry(
   page: TestPage,
