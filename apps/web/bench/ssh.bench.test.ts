@@ -21,18 +21,15 @@ import { startWireGuardPeer } from "../../../test/helpers/netns.js";
 import { startSshd } from "../../../test/helpers/sshd.js";
 import { focusTerminal, login, run, screenText, sshConnected } from "../test/ssh-screen.js";
 import {
-  browsePageUrl,
   chromiumBrowser,
   connectTunnel,
-  importConfig,
   newContext,
-  open,
+  openForPeer,
   openTab,
   pageKeyPair,
   RESULTS,
   requireBuild,
   startRelay,
-  wgQuickConfig,
   wgUpstream,
 } from "../test/stack.js";
 import { percentile } from "./percentile.js";
@@ -100,14 +97,12 @@ it("SSH: keystroke echo and bulk cat through the tunnel, next to OpenSSH direct 
   const chromium = await chromiumBrowser();
   closers.push(() => chromium.close());
   const page = await (await newContext(chromium, undefined, true)).newPage();
-  await open(page, browsePageUrl(relay.address, { upstream: "wg" }));
-  const config = wgQuickConfig({
-    privateKey: client.privateKey,
-    addresses: ["10.80.0.2/32"],
+  await openForPeer(page, relay.address, {
+    client,
     peerPublicKey: peer.publicKey,
+    addresses: ["10.80.0.2/32"],
     allowedIPs: ["10.80.0.0/24"],
   });
-  await importConfig(page, config, client.publicKey);
   const badge = await connectTunnel(page);
 
   // The SSH session (password), its terminal focused.

@@ -18,17 +18,14 @@ import { browse, inFrame } from "../test/browse-screen.js";
 import {
   BROWSERS,
   type BrowserName,
-  browsePageUrl,
   browser,
   CARRIAGES,
   connectTunnel,
-  importConfig,
   newContext,
-  open,
+  openForPeer,
   pageKeyPair,
   RESULTS,
   startStack,
-  wgQuickConfig,
   wgUpstream,
 } from "../test/stack.js";
 import { cpuShares, schedTimes } from "./sched.js";
@@ -75,17 +72,13 @@ it("uploads against downloads through the tunnel, Chromium and Firefox", {
     const launched = await browser(name);
     try {
       const page = await (await newContext(launched, undefined, true)).newPage();
-      await open(
-        page,
-        browsePageUrl(stack.relay.address, { upstream: "wg", carriage: carriage.carriage }),
-      );
-      const config = wgQuickConfig({
-        privateKey: client.privateKey,
-        addresses: ["10.79.0.2/32"],
+      await openForPeer(page, stack.relay.address, {
+        client,
         peerPublicKey: peer.publicKey,
+        addresses: ["10.79.0.2/32"],
         allowedIPs: ["10.79.0.0/24"],
+        carriage: carriage.carriage,
       });
-      await importConfig(page, config, client.publicKey);
       await connectTunnel(page);
       const frame = await browse(page, "http://10.79.0.1:8080/", "v4-8080-10-79-0-1");
       const mine = { down: [] as number[], up: [] as number[], cpu: [] as object[] };

@@ -17,19 +17,16 @@ import { browse, inFrame, type Shown } from "./browse-screen.js";
 import {
   BROWSERS,
   browseOriginOf,
-  browsePageUrl,
   CARRIAGES,
   connectTunnel,
-  importConfig,
   newContext,
-  open,
+  openForPeer,
   pageKeyPair,
   type Stack,
   screenshot,
   startStack,
   type TestPage,
   useBrowser,
-  wgQuickConfig,
   wgUpstream,
 } from "./stack.js";
 
@@ -81,17 +78,13 @@ describe.each(BROWSERS)("in %s", (name) => {
       const heading = () => inFrame(shown, () => document.querySelector("h1")?.textContent ?? "");
       /** Loads the Wiregate page (again: a reload) and connects it to the namespace's peer. */
       const openAndConnect = async () => {
-        await open(
-          page,
-          browsePageUrl(stack.relay.address, { upstream: "wg", carriage: transport.carriage }),
-        );
-        const config = wgQuickConfig({
-          privateKey: client.privateKey,
-          addresses: ["10.78.0.2/32"],
+        await openForPeer(page, stack.relay.address, {
+          client,
           peerPublicKey: peer.publicKey,
+          addresses: ["10.78.0.2/32"],
           allowedIPs: ["10.78.0.0/24"],
+          carriage: transport.carriage,
         });
-        await importConfig(page, config, client.publicKey);
         await connectTunnel(page);
       };
 

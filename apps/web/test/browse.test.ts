@@ -21,9 +21,9 @@ import {
   CARRIAGES,
   carriageInUse,
   connectTunnel,
-  importConfig,
   newContext,
   open,
+  openForPeer,
   openTab,
   pageKeyPair,
   type Stack,
@@ -32,7 +32,6 @@ import {
   type TestPage,
   useBrowser,
   watchErrors,
-  wgQuickConfig,
   wgUpstream,
 } from "./stack.js";
 
@@ -200,17 +199,13 @@ describe.each(BROWSERS)("in %s", (name) => {
       timeout: 90_000,
     }, async () => {
       const page = await (await newContext(b(), undefined, true)).newPage();
-      await open(
-        page,
-        browsePageUrl(stack.relay.address, { upstream: "wg", carriage: transport.carriage }),
-      );
-      const config = wgQuickConfig({
-        privateKey: client.privateKey,
-        addresses: ["10.79.0.2/32", "fd79::2/128"],
+      await openForPeer(page, stack.relay.address, {
+        client,
         peerPublicKey: peer.publicKey,
+        addresses: ["10.79.0.2/32", "fd79::2/128"],
         allowedIPs: ["10.79.0.0/24", "fd79::/64"],
+        carriage: transport.carriage,
       });
-      await importConfig(page, config, client.publicKey);
       await connect(page);
       const frame = await browse(page, "http://10.79.0.1:8080/", "v4-8080-10-79-0-1");
       await expect

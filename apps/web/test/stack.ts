@@ -566,6 +566,30 @@ export async function importConfig(page: TestPage, config: string, publicKey: st
 }
 
 /**
+ * Opens the page on the relay's `wg` upstream (a namespace's wireguard-go) on `carriage` (the
+ * page's default if none) and imports the client's wg-quick config for that peer, as a user would.
+ */
+export async function openForPeer(
+  page: TestPage,
+  address: RelayAddress,
+  options: {
+    client: { privateKey: string; publicKey: string };
+    peerPublicKey: string;
+    addresses: string[];
+    allowedIPs: string[];
+    carriage?: CarriageCase["carriage"];
+  },
+): Promise<void> {
+  const { client, carriage, ...peer } = options;
+  await open(page, browsePageUrl(address, { upstream: "wg", ...(carriage ? { carriage } : {}) }));
+  await importConfig(
+    page,
+    wgQuickConfig({ privateKey: client.privateKey, ...peer }),
+    client.publicKey,
+  );
+}
+
+/**
  * Presses Connect and waits until the badge says `expected` (a string: exactly; by default any
  * "Connected …"); returns the badge's text.
  */
