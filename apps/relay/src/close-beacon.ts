@@ -14,9 +14,6 @@ export const CLOSE_BEACON_MAX_BYTES = 256;
 
 const SESSION_ID = /^[0-9a-f]{16}$/;
 
-/** Where a page's beacon goes: beside the relay's WebTransport path. */
-export const closeBeaconPath = (path: string) => `${path.replace(/\/+$/, "")}/close`;
-
 /** The session id and token of a beacon's body, or why it is not one. */
 export function parseCloseBeacon(
   body: string,

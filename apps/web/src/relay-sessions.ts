@@ -8,14 +8,14 @@
  * the browser first), so the page also holds each session's close beacon (`POST <relay>/close`
  * with the session's id and the welcome's `closeToken`) and sends it itself on `pagehide`.
  */
-import type { CloseInfo, RelayConnection } from "@wiregate/relay-protocol";
+import { type CloseInfo, closeBeaconPath, type RelayConnection } from "@wiregate/relay-protocol";
 import type { CloseBeacon } from "./protocol.js";
 
 /** The close beacon of a session to the relay at `relayUrl`; none when the relay gave no token. */
 export function closeBeacon(relayUrl: string, conn: RelayConnection): CloseBeacon | undefined {
   const { sessionId, closeToken } = conn.welcome;
   if (!closeToken) return undefined;
-  return { url: `${relayUrl.replace(/\/+$/, "")}/close`, body: `${sessionId} ${closeToken}` };
+  return { url: closeBeaconPath(relayUrl), body: `${sessionId} ${closeToken}` };
 }
 
 export class RelaySessions {

@@ -222,13 +222,12 @@ export function parsePacket(packet: Uint8Array): ParsedPacket | null {
   };
   const body = packet.subarray(header, length);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  if ((number === ICMP && family === 4) || (number === ICMPV6 && family === 6)) {
+  if (number === (family === 4 ? ICMP : ICMPV6)) {
     result.protocol = "icmp";
-    const request = family === 4 ? 8 : 128;
-    const reply = family === 4 ? 0 : 129;
-    if (body.length >= 8 && (body[0] === request || body[0] === reply) && body[1] === 0) {
+    const type = echoTypeOf(family, number, body);
+    if (type) {
       result.echo = {
-        type: body[0] === request ? "request" : "reply",
+        type,
         id: view.getUint16(4),
         sequence: view.getUint16(6),
         data: body.subarray(8),
@@ -310,17 +309,18 @@ export function checksumsValid(packet: Uint8Array): boolean {
  * `parsePacket` reads as neither). Read in place: an echo server answers every packet with it.
  */
 export function echoReply(packet: Uint8Array): Uint8Array | null {
-  const number = protocolOf(packet);
-  if (number < 0) return null;
+  const length = ipPacketLength(packet);
+  if (length < 0) return null;
   const family = ipFamilyOf(packet);
   const header = headerLength(packet);
-  const body = packet.subarray(header, ipPacketLength(packet));
+  const number = family === 4 ? packet[9]! : packet[6]!;
+  const body = packet.subarray(header, length);
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const [src, dst, size] = family === 4 ? [12, 16, 4] : [8, 24, 16];
   // The reply goes back: from the request's destination to its source.
   const from = { family, bytes: packet.subarray(dst, dst + size) };
   const to = { family, bytes: packet.subarray(src, src + size) };
-  if (isEchoRequest(family, number, body)) {
-    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  if (echoTypeOf(family, number, body) === "request") {
     const reply = echoSegment(family, {
       id: view.getUint16(4),
       sequence: view.getUint16(6),
@@ -329,17 +329,22 @@ export function echoReply(packet: Uint8Array): Uint8Array | null {
     });
     return ipPacketOf(from, to, "icmp", reply, 2);
   }
-  const ports = udpPorts(packet);
-  if (ports < 0) return null;
-  const length = (body[4]! << 8) | body[5]!;
-  const reply = udpSegment(ports & 0xffff, Math.floor(ports / 65536), body.subarray(8, length));
+  const udp = number === UDP ? udpLength(packet, header, length) : -1;
+  if (udp < 0) return null;
+  const reply = udpSegment(view.getUint16(2), view.getUint16(0), body.subarray(8, udp));
   return ipPacketOf(from, to, "udp", reply, 6);
 }
 
-/** Whether an IP packet's body is an ICMP (IPv4) or ICMPv6 (IPv6) echo request. */
-function isEchoRequest(family: IpFamily, protocol: number, body: Uint8Array): boolean {
-  const icmp = family === 4 ? protocol === ICMP : protocol === ICMPV6;
-  return icmp && body.length >= 8 && body[0] === (family === 4 ? 8 : 128) && body[1] === 0;
+/** What an IP packet's body is when it is an ICMP (IPv4) or ICMPv6 (IPv6) echo, else undefined. */
+function echoTypeOf(
+  family: IpFamily,
+  protocol: number,
+  body: Uint8Array,
+): "request" | "reply" | undefined {
+  if (protocol !== (family === 4 ? ICMP : ICMPV6) || body.length < 8 || body[1] !== 0) return;
+  if (body[0] === (family === 4 ? 8 : 128)) return "request";
+  if (body[0] === (family === 4 ? 0 : 129)) return "reply";
+  return;
 }
 
 export * from "./demo.js";

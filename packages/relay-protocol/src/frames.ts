@@ -220,6 +220,8 @@ const WIREGUARD_KEY = /^[A-Za-z0-9+/]{43}=$/;
 const ADDRESS = /^[0-9A-Fa-f.:]{2,45}\/\d{1,3}$/;
 /** A welcome's `closeToken`: 128 random bits in hex. */
 export const CLOSE_TOKEN = /^[0-9a-f]{32}$/;
+/** Where a page's close beacon goes: `/close` beside the relay's WebTransport path (or URL). */
+export const closeBeaconPath = (relay: string) => `${relay.replace(/\/+$/, "")}/close`;
 const MAX_ADDRESSES = 8;
 const DROP_REASON = /^[a-z0-9-]{1,64}$/;
 
